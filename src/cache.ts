@@ -1,0 +1,286 @@
+// The credential cache. The AWS CLI runs keyrole once per command and no SDK caches
+// process credentials across processes, so this cache is what makes keyrole cheap.
+//
+// Entries live in the OS keychain by default (they hold session secrets) or, when asked,
+// in 0600 files under a private 0700 directory. Both stores hold the same JSON entries,
+// keyed by a hash of every parameter that changes the credentials.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import * as fs from 'node:fs';
+import { KeyroleError } from './errors.ts';
+import { debug } from './debug.ts';
+import { deleteItem, getItem, listAccounts, setItem } from './keychain.ts';
+import type { TempCredentials } from './sts.ts';
+
+export type StoreKind = 'keychain' | 'file' | 'none';
+
+export interface CacheEntry {
+  profile?: string;
+  source: string;
+  roleArn?: string;
+  credentials: TempCredentials;
+  /** Server clock minus local clock when the credentials were fetched (ms). */
+  clockOffsetMs: number;
+  storedAt: Date;
+}
+
+export interface CacheStore {
+  readonly kind: StoreKind;
+  readonly where: string;
+  get(key: string): string | null;
+  put(key: string, value: string): void;
+  delete(key: string): boolean;
+  list(): { key: string; value: string }[];
+}
+
+// ---- what goes into the key ----
+
+/** Everything that changes what STS returns. Undefined fields are left out so adding a field later does not change old keys. */
+export function cacheKey(params: Record<string, unknown>): string {
+  const canonical = JSON.stringify(Object.keys(params).sort().filter((k) => params[k] !== undefined).map((k) => [k, params[k]]));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 40);
+}
+
+// ---- when an entry may be served ----
+
+// botocore refreshes when less than 15 minutes remain (advisory) and a long-lived client
+// re-runs the helper on every call while that holds, so an entry is served only while
+// 15 minutes remain. A 900 s role can never meet that; for short sessions the bar is half
+// the session instead, which still keeps well clear of the JS SDK's 5-minute expiry
+// window and botocore's 10-minute mandatory one for all but the shortest roles, and
+// costs one cheap cache hit per botocore call instead of one STS call.
+export const REFRESH_WINDOW_MS = 15 * 60 * 1000;
+
+export function refreshWindowMs(durationSeconds: number): number {
+  return Math.min(REFRESH_WINDOW_MS, (durationSeconds * 1000) / 2);
+}
+
+/** Milliseconds the entry has left on the server's clock, estimated from the local clock. */
+export function remainingMs(e: CacheEntry, localNow: number): number {
+  return e.credentials.expiration.getTime() - (localNow + e.clockOffsetMs);
+}
+
+export function fresh(e: CacheEntry, durationSeconds: number, localNow: number): boolean {
+  return remainingMs(e, localNow) >= refreshWindowMs(durationSeconds);
+}
+
+// ---- entry codec ----
+
+export function encodeEntry(e: CacheEntry): string {
+  const c = e.credentials;
+  return JSON.stringify({
+    keyrole: 1,
+    kind: 'cache',
+    profile: e.profile,
+    source: e.source,
+    roleArn: e.roleArn,
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    SessionToken: c.sessionToken,
+    Expiration: c.expiration.toISOString(),
+    AccountId: c.accountId,
+    Arn: c.arn,
+    ClockOffsetMs: e.clockOffsetMs,
+    StoredAt: e.storedAt.toISOString(),
+  });
+}
+
+const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+/** Undefined for anything keyrole did not write whole: such entries are ignored and replaced. */
+export function decodeEntry(raw: string): CacheEntry | undefined {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
+  if (!str(v.AccessKeyId) || !str(v.SecretAccessKey) || !str(v.SessionToken) || !str(v.Expiration) || !str(v.source)) return undefined;
+  const expiration = new Date(v.Expiration);
+  const storedAt = new Date(str(v.StoredAt) ? v.StoredAt : 0);
+  const offset = typeof v.ClockOffsetMs === 'number' && Number.isFinite(v.ClockOffsetMs) ? v.ClockOffsetMs : 0;
+  if (isNaN(expiration.getTime())) return undefined;
+  return {
+    profile: str(v.profile) ? v.profile : undefined,
+    source: v.source,
+    roleArn: str(v.roleArn) ? v.roleArn : undefined,
+    credentials: {
+      accessKeyId: v.AccessKeyId,
+      secretAccessKey: v.SecretAccessKey,
+      sessionToken: v.SessionToken,
+      expiration,
+      accountId: str(v.AccountId) ? v.AccountId : undefined,
+      arn: str(v.Arn) ? v.Arn : undefined,
+    },
+    clockOffsetMs: offset,
+    storedAt,
+  };
+}
+
+// ---- stores ----
+
+export const CACHE_SERVICE = 'keyrole:cache';
+
+export function keychainStore(): CacheStore {
+  return {
+    kind: 'keychain',
+    where: 'keychain',
+    get: (key) => getItem(CACHE_SERVICE, key, 'read the credential cache'),
+    put: (key, value) => setItem(CACHE_SERVICE, key, value, 'write the credential cache'),
+    delete: (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
+    list: () => listKeychainEntries(),
+  };
+}
+
+function listKeychainEntries(): { key: string; value: string }[] {
+  return listAccounts(CACHE_SERVICE, 'list the credential cache').map((key) => ({ key, value: getItem(CACHE_SERVICE, key, 'read the credential cache') ?? '' }));
+}
+
+export function keyroleHome(): string {
+  return process.env.KEYROLE_HOME || join(process.env.HOME || homedir(), '.aws', 'keyrole');
+}
+
+/**
+ * A directory keyrole may keep secrets in: a real directory (not a symlink), owned by this
+ * user, not writable by group or others. Created 0700 when missing.
+ */
+export function privateDir(dir: string): string {
+  const fix = `remove it or fix it (chmod 700, owned by you, not a symlink), or point KEYROLE_HOME elsewhere`;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
+    } catch (e) {
+      throw new KeyroleError('CacheDirUnusable', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code})`, 'check that your home directory is writable, or set KEYROLE_HOME');
+    }
+    st = fs.lstatSync(dir);
+  }
+  if (st.isSymbolicLink()) throw new KeyroleError('CacheDirSymlink', `${dir} is a symbolic link, and keyrole keeps secrets only in a real directory`, fix);
+  if (!st.isDirectory()) throw new KeyroleError('CacheDirUnusable', `${dir} is not a directory`, fix);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new KeyroleError('CacheDirForeign', `${dir} belongs to another user (uid ${st.uid})`, fix);
+  if ((st.mode & 0o022) !== 0) throw new KeyroleError('CacheDirWritable', `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`, fix);
+  return dir;
+}
+
+function cacheFileName(key: string): string {
+  if (!/^[0-9a-f]{40}$/.test(key)) throw new KeyroleError('BadCacheKey', `invalid cache key ${key}`, 'this is a bug in keyrole');
+  return `${key}.json`;
+}
+
+export function fileStore(): CacheStore {
+  const dir = join(keyroleHome(), 'cache');
+  const ready = () => {
+    privateDir(keyroleHome());
+    return privateDir(dir);
+  };
+  return {
+    kind: 'file',
+    where: dir,
+    get(key) {
+      const path = join(dir, cacheFileName(key));
+      let fd: number;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return null;
+        if (code === 'ELOOP') throw new KeyroleError('CacheFileSymlink', `${path} is a symbolic link`, `delete it: keyrole cache clear`);
+        debug(`cache file ${path} unreadable (${code}); treating as a miss`);
+        return null;
+      }
+      try {
+        ready();
+        const st = fs.fstatSync(fd);
+        if ((st.mode & 0o077) !== 0) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
+        return fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    put(key, value) {
+      ready();
+      const path = join(dir, cacheFileName(key));
+      // Write a private temp file, flush it, then rename over the old entry: a crash at any
+      // point leaves the old entry or the new one, never a torn file.
+      const tmp = join(dir, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        fs.fchmodSync(fd, 0o600);
+        fs.writeFileSync(fd, value);
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fd = undefined;
+        fs.renameSync(tmp, path);
+      } catch (err) {
+        if (fd !== undefined) fs.closeSync(fd);
+        try { fs.unlinkSync(tmp); } catch { /* already gone */ }
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new KeyroleError('CacheWriteFailed', `cannot write the cache file in ${dir} (${code ?? (err as Error).message})`, code === 'ENOSPC' ? 'free some disk space' : 'check the directory, or use KEYROLE_CACHE=keychain');
+      }
+    },
+    delete(key) {
+      try {
+        fs.unlinkSync(join(dir, cacheFileName(key)));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    list() {
+      let names: string[];
+      try {
+        names = fs.readdirSync(ready());
+      } catch (err) {
+        if (err instanceof KeyroleError) throw err;
+        return [];
+      }
+      const out: { key: string; value: string }[] = [];
+      for (const n of names) {
+        const m = /^([0-9a-f]{40})\.json$/.exec(n);
+        if (!m) continue;
+        try { out.push({ key: m[1], value: this.get(m[1]) ?? '' }); } catch { out.push({ key: m[1], value: '' }); }
+      }
+      return out;
+    },
+  };
+}
+
+export function noStore(): CacheStore {
+  return { kind: 'none', where: 'nowhere', get: () => null, put: () => {}, delete: () => false, list: () => [] };
+}
+
+export function parseStoreKind(raw: string, from: string): StoreKind {
+  const v = raw.trim().toLowerCase();
+  if (v === 'keychain' || v === 'file' || v === 'none') return v;
+  throw new KeyroleError('BadCacheChoice', `${from} = ${JSON.stringify(raw)} is not a cache store keyrole knows`, 'use keychain (the default), file or none');
+}
+
+export function openStore(kind: StoreKind): CacheStore {
+  return kind === 'file' ? fileStore() : kind === 'none' ? noStore() : keychainStore();
+}
+
+/** Reads an entry; anything unreadable is a miss, noted in --debug, never a crash. */
+export function lookup(store: CacheStore, key: string): CacheEntry | undefined {
+  let raw: string | null;
+  try {
+    raw = store.get(key);
+  } catch (err) {
+    if (err instanceof KeyroleError && /Symlink|Exposed|Dir/.test(err.code)) throw err;
+    if (err instanceof KeyroleError && /Keychain|SecretService/.test(err.code)) throw err;
+    debug(`cache entry ${key.slice(0, 8)} unreadable (${(err as Error).message}); fetching anew`);
+    return undefined;
+  }
+  if (raw === null) return undefined;
+  const entry = decodeEntry(raw);
+  if (!entry) debug(`cache entry ${key.slice(0, 8)} in the ${store.kind} store is corrupt or foreign; it will be replaced`);
+  return entry;
+}

@@ -1,0 +1,77 @@
+// `keyrole setup <source>`: stores a source's long-term keys in the keychain.
+// Keys come from the terminal (no echo) or from stdin when it is piped; never from argv,
+// where every other process on the machine could read them.
+
+import { KeyroleError, usageError } from '../errors.ts';
+import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type SourceKeys } from '../keychain.ts';
+import { validSourceName } from '../config.ts';
+import { ask, confirm, openTerminal, readStdin } from '../prompt.ts';
+import { redactKeyId } from '../debug.ts';
+
+/**
+ * Accepts what people actually paste or pipe: two lines (id, then secret), KEY=VALUE lines
+ * (aws_access_key_id / AWS_ACCESS_KEY_ID …), or the IAM console's "Access key ID,Secret
+ * access key" CSV download.
+ */
+export function parseKeyInput(text: string): { accessKeyId: string; secretAccessKey: string } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const kv: Record<string, string> = {};
+  for (const l of lines) {
+    const m = /^(?:export\s+)?([A-Za-z_]+)\s*[=:]\s*"?([^"]*)"?$/.exec(l);
+    if (m) kv[m[1].toLowerCase()] = m[2].trim();
+  }
+  if (kv.aws_access_key_id || kv.aws_secret_access_key) {
+    return { accessKeyId: kv.aws_access_key_id ?? '', secretAccessKey: kv.aws_secret_access_key ?? '' };
+  }
+  if (lines.length >= 2 && /access key id/i.test(lines[0]) && lines[0].includes(',')) {
+    const header = lines[0].split(',').map((h) => h.trim().toLowerCase());
+    const row = lines[1].split(',').map((v) => v.trim());
+    return { accessKeyId: row[header.indexOf('access key id')] ?? '', secretAccessKey: row[header.indexOf('secret access key')] ?? '' };
+  }
+  if (lines.length === 2) return { accessKeyId: lines[0], secretAccessKey: lines[1] };
+  throw new KeyroleError('BadKeyInput', `expected the access key id and the secret access key on two lines, got ${lines.length} line(s)`, 'pipe them as: printf "%s\\n%s\\n" "$ID" "$SECRET" | keyrole setup NAME');
+}
+
+export interface SetupOptions {
+  name: string;
+  force: boolean;
+}
+
+export async function setupCommand(o: SetupOptions): Promise<void> {
+  if (!validSourceName(o.name)) throw usageError(`source name ${JSON.stringify(o.name)} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
+  storeName(); // an invalid KEYROLE_KEYCHAIN fails before anything is typed
+
+  const piped = !process.stdin.isTTY;
+  const term = openTerminal();
+  try {
+    if (!o.force && sourceExists(o.name)) {
+      if (!term) throw new KeyroleError('SourceExists', `source "${o.name}" is already in the keychain`, 'pass --force to replace it');
+      let current = '';
+      try { current = ` (${redactKeyId(readSource(o.name).accessKeyId)})`; } catch { /* an unreadable entry is replaced all the same */ }
+      if (!(await confirm(term, `Source "${o.name}"${current} is already stored. Replace it?`))) {
+        throw new KeyroleError('Cancelled', `kept the existing keys of source "${o.name}"`, 'nothing was changed', 1);
+      }
+    }
+
+    let pair: { accessKeyId: string; secretAccessKey: string };
+    if (piped) {
+      pair = parseKeyInput(await readStdin());
+    } else {
+      if (!term) throw new KeyroleError('NoTerminal', 'there is no terminal to type the keys into', `pipe them instead: printf "%s\\n%s\\n" "$ID" "$SECRET" | keyrole setup ${o.name}`);
+      const accessKeyId = await ask(term, 'AWS access key id: ');
+      const early = keyShapeProblem(accessKeyId, 'x'.repeat(40));
+      if (early) throw new KeyroleError('BadKey', early, 'nothing was stored; check the key and run keyrole setup again');
+      const secretAccessKey = await ask(term, 'AWS secret access key (not shown): ', { secret: true });
+      pair = { accessKeyId, secretAccessKey };
+    }
+
+    const problem = keyShapeProblem(pair.accessKeyId, pair.secretAccessKey);
+    if (problem) throw new KeyroleError('BadKey', problem, 'nothing was stored; check the key and run keyrole setup again');
+
+    const keys: SourceKeys = { ...pair, storedAt: new Date().toISOString() };
+    writeSource(o.name, keys);
+    process.stdout.write(`Stored source "${o.name}" (${redactKeyId(keys.accessKeyId)}) in the keychain.\n`);
+  } finally {
+    term?.close();
+  }
+}

@@ -1,0 +1,40 @@
+// `keyrole list` and `keyrole remove <source>`.
+
+import { listSources, readSource, removeSource } from '../keychain.ts';
+import { loadAwsFiles } from '../config.ts';
+import { KeyroleError } from '../errors.ts';
+import { redactKeyId } from '../debug.ts';
+import { confirm, openTerminal } from '../prompt.ts';
+
+export async function listCommand(): Promise<void> {
+  const names = listSources();
+  const files = await loadAwsFiles();
+  if (!names.length) {
+    process.stdout.write('No sources in the keychain. Add one with: keyrole setup <name>\n');
+    return;
+  }
+  for (const name of names) {
+    let key: string;
+    try { key = redactKeyId(readSource(name).accessKeyId); } catch { key = '(unreadable)'; }
+    const profiles = Object.entries(files.config)
+      .filter(([p, sec]) => !p.includes('.') && sec.keyrole_source === name)
+      .map(([p]) => p);
+    process.stdout.write(`${name}  ${key}  ${profiles.length ? `profiles: ${profiles.join(', ')}` : '(no profile uses it)'}\n`);
+  }
+}
+
+export async function removeCommand(name: string, force: boolean): Promise<void> {
+  if (!force) {
+    const term = openTerminal();
+    if (!term) throw new KeyroleError('NoTerminal', `no terminal to confirm removing source "${name}"`, 'pass --force');
+    try {
+      if (!(await confirm(term, `Remove source "${name}" from the keychain?`))) {
+        throw new KeyroleError('Cancelled', `kept source "${name}"`, 'nothing was changed');
+      }
+    } finally {
+      term.close();
+    }
+  }
+  if (!removeSource(name)) throw new KeyroleError('SourceNotFound', `source "${name}" is not in the keychain`, 'keyrole list shows the stored sources');
+  process.stdout.write(`Removed source "${name}".\n`);
+}

@@ -1,0 +1,223 @@
+// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (through its own
+// parser, @smithy/shared-ini-file-loader) and turns a profile plus command-line flags
+// into the settings keyrole acts on.
+//
+// keyrole's own keys carry a `keyrole_` prefix because the CLI and the SDKs give
+// role_arn, source_profile, credential_source, sso_* and static keys precedence over
+// credential_process: a profile holding both would silently bypass keyrole.
+
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
+import { KeyroleError } from './errors.ts';
+
+export type Section = Record<string, string | undefined>;
+
+export interface AwsFiles {
+  configPath: string;
+  credentialsPath: string;
+  config: Record<string, Section>;
+  credentials: Record<string, Section>;
+}
+
+export interface Overrides {
+  source?: string;
+  roleArn?: string;
+  duration?: string;
+  region?: string;
+  endpointUrl?: string;
+  sessionName?: string;
+}
+
+export interface Settings {
+  profile: string | undefined;
+  source: string;
+  roleArn: string | undefined;
+  durationSeconds: number;
+  region: string;
+  regionFrom: string;
+  endpoint: string | undefined;
+  endpointFrom: string;
+  sessionName: string;
+  /** Keys in this profile that make the AWS CLI or an SDK skip credential_process. */
+  shadowing: string[];
+}
+
+export const DURATION_MIN = 900;
+export const DURATION_MAX = 43200;
+export const DEFAULT_DURATION = 3600;
+// STS's own default signing region when nothing says otherwise (the SDKs' STS providers do the same).
+export const DEFAULT_REGION = 'us-east-1';
+
+const env = process.env;
+
+function home(): string {
+  return env.HOME || env.USERPROFILE || homedir();
+}
+
+export function configPath(): string {
+  return env.AWS_CONFIG_FILE || join(home(), '.aws', 'config');
+}
+
+export function credentialsPath(): string {
+  return env.AWS_SHARED_CREDENTIALS_FILE || join(home(), '.aws', 'credentials');
+}
+
+export async function loadAwsFiles(): Promise<AwsFiles> {
+  const cfg = configPath();
+  const creds = credentialsPath();
+  let files;
+  try {
+    files = await loadSharedConfigFiles({ configFilepath: cfg, filepath: creds, ignoreCache: true });
+  } catch (err) {
+    throw new KeyroleError('ConfigUnreadable', `cannot read the AWS config (${(err as Error).message})`, `check ${cfg} and ${creds}`);
+  }
+  return {
+    configPath: cfg,
+    credentialsPath: creds,
+    config: files.configFile as Record<string, Section>,
+    credentials: files.credentialsFile as Record<string, Section>,
+  };
+}
+
+// Keys that win over credential_process in botocore or the JS SDK (FACTS.md, "Config precedence").
+const SHADOWING_KEYS = [
+  'role_arn',
+  'source_profile',
+  'credential_source',
+  'web_identity_token_file',
+  'sso_session',
+  'sso_start_url',
+  'sso_account_id',
+  'sso_role_name',
+  'aws_access_key_id',
+  'aws_secret_access_key',
+  'aws_session_token',
+];
+
+export function shadowingKeys(files: AwsFiles, profile: string): string[] {
+  const found: string[] = [];
+  const cfg = files.config[profile] ?? {};
+  const cred = files.credentials[profile] ?? {};
+  for (const key of SHADOWING_KEYS) {
+    if (cfg[key] !== undefined) found.push(key);
+    else if (cred[key] !== undefined) found.push(`${key} (credentials file)`);
+  }
+  return found;
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const SOURCE_NAME = /^[\w.@+=-]{1,64}$/;
+
+export function validSourceName(name: string): boolean {
+  return SOURCE_NAME.test(name);
+}
+
+function parseDuration(raw: string, where: string, fix: string): number {
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < DURATION_MIN || n > DURATION_MAX) {
+    throw new KeyroleError(
+      'BadDuration',
+      `${where} = ${JSON.stringify(raw)} is not a whole number of seconds from ${DURATION_MIN} to ${DURATION_MAX}`,
+      fix,
+    );
+  }
+  return n;
+}
+
+/** A role session name valid for STS ([\w+=,.@-], 2 to 64 characters). */
+export function defaultSessionName(source: string, user: string): string {
+  const clean = (s: string) => s.replace(/[^\w+=,.@-]/g, '_');
+  return `keyrole-${clean(source)}-${clean(user)}`.slice(0, 64);
+}
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+}
+
+/**
+ * STS endpoint, in the SDKs' order: service-specific env var, global env var, the profile's
+ * `services` section, the profile's endpoint_url; then the regional endpoint, unless
+ * sts_regional_endpoints = legacy asks for the global one.
+ */
+export function resolveEndpoint(files: AwsFiles, profile: Section, region: string, flag?: string): { endpoint: string | undefined; from: string } {
+  if (flag) return { endpoint: flag, from: '--endpoint-url' };
+  const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(profile.ignore_configured_endpoint_urls);
+  if (!ignore) {
+    if (env.AWS_ENDPOINT_URL_STS) return { endpoint: env.AWS_ENDPOINT_URL_STS, from: 'AWS_ENDPOINT_URL_STS' };
+    if (env.AWS_ENDPOINT_URL) return { endpoint: env.AWS_ENDPOINT_URL, from: 'AWS_ENDPOINT_URL' };
+    const services = profile.services ? files.config[`services.${profile.services}`] : undefined;
+    const svc = services?.['sts.endpoint_url'];
+    if (svc) return { endpoint: svc, from: `[services ${profile.services}] sts.endpoint_url` };
+    if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
+  }
+  const mode = (env.AWS_STS_REGIONAL_ENDPOINTS || profile.sts_regional_endpoints || 'regional').trim();
+  if (mode === 'legacy' && LEGACY_GLOBAL_REGIONS.has(region)) {
+    return { endpoint: 'https://sts.amazonaws.com', from: 'sts_regional_endpoints = legacy' };
+  }
+  return { endpoint: undefined, from: `regional (sts.${region}.amazonaws.com)` };
+}
+
+// Regions that botocore's legacy mode sends to the global endpoint.
+const LEGACY_GLOBAL_REGIONS = new Set([
+  'ap-northeast-1', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', 'aws-global', 'ca-central-1',
+  'eu-central-1', 'eu-north-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'sa-east-1',
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
+]);
+
+export function resolveSettings(files: AwsFiles, profileName: string | undefined, o: Overrides, localUser: string): Settings {
+  let profile: Section = {};
+  if (profileName !== undefined) {
+    const found = files.config[profileName];
+    if (!found) {
+      const where = existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
+      const header = profileName === 'default' ? '[default]' : `[profile ${profileName}]`;
+      throw new KeyroleError('UnknownProfile', `profile "${profileName}" is not in ${where}`, `add a ${header} section, or check AWS_CONFIG_FILE and the profile name`);
+    }
+    profile = found;
+  }
+  const where = profileName ? `profile ${profileName}` : 'the command line';
+  const shadowing = profileName ? shadowingKeys(files, profileName) : [];
+
+  const source = o.source ?? profile.keyrole_source;
+  if (!source) {
+    const hint = profile.source_profile
+      ? `; it has source_profile, which makes the AWS CLI assume the role itself and never run keyrole: rename it keyrole_source`
+      : '';
+    throw new KeyroleError('NoSource', `${where} names no source${hint}`, `add keyrole_source = <name> to ${where} (the name given to keyrole setup), or pass --source`);
+  }
+  if (!validSourceName(source)) {
+    throw new KeyroleError('BadSource', `source name ${JSON.stringify(source)} in ${where} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
+  }
+
+  const roleArn = o.roleArn ?? profile.keyrole_role_arn;
+  if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) {
+    throw new KeyroleError('BadRoleArn', `role ARN ${JSON.stringify(roleArn)} in ${where} is not an IAM role ARN`, 'write it as arn:aws:iam::123456789012:role/Name');
+  }
+
+  const durationRaw = o.duration ?? profile.keyrole_duration_seconds;
+  const durationSeconds = durationRaw === undefined
+    ? DEFAULT_DURATION
+    : parseDuration(durationRaw, o.duration !== undefined ? '--duration' : `keyrole_duration_seconds in ${where}`, o.duration !== undefined ? 'pass --duration 3600, for example' : `fix it in ${files.configPath}`);
+
+  let region: string;
+  let regionFrom: string;
+  if (o.region) [region, regionFrom] = [o.region, '--region'];
+  else if (env.AWS_REGION) [region, regionFrom] = [env.AWS_REGION, 'AWS_REGION'];
+  else if (env.AWS_DEFAULT_REGION) [region, regionFrom] = [env.AWS_DEFAULT_REGION, 'AWS_DEFAULT_REGION'];
+  else if (profile.region) [region, regionFrom] = [profile.region, `region in ${where}`];
+  else [region, regionFrom] = [DEFAULT_REGION, 'default'];
+
+  const { endpoint, from: endpointFrom } = resolveEndpoint(files, profile, region, o.endpointUrl);
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
+    throw new KeyroleError('BadEndpoint', `STS endpoint ${JSON.stringify(endpoint)} (from ${endpointFrom}) is not an http(s) URL`, 'fix or unset it');
+  }
+
+  const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(source, localUser);
+  if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
+    throw new KeyroleError('BadSessionName', `role session name ${JSON.stringify(sessionName)} is not valid for STS`, 'use 2 to 64 characters from letters, digits and +=,.@_-');
+  }
+
+  return { profile: profileName, source, roleArn, durationSeconds, region, regionFrom, endpoint, endpointFrom, sessionName, shadowing };
+}

@@ -1,0 +1,26 @@
+// One failure type for the whole program: a cause and a fix, printed as one line.
+// Everything that reaches the user goes through here, so no stack trace or secret leaks
+// out of an unexpected error unless --debug asks for it.
+
+export class KeyroleError extends Error {
+  readonly fix: string | undefined;
+  readonly exitCode: number;
+  readonly code: string;
+  constructor(code: string, message: string, fix?: string, exitCode = 1) {
+    super(message);
+    this.name = 'KeyroleError';
+    this.code = code;
+    this.fix = fix;
+    this.exitCode = exitCode;
+  }
+  /** The single stderr line. */
+  line(): string {
+    return this.fix ? `keyrole: ${this.message}; ${this.fix}` : `keyrole: ${this.message}`;
+  }
+}
+
+export const usageError = (message: string, fix = 'see keyrole --help') =>
+  new KeyroleError('Usage', message, fix, 2);
+
+/** Collapse any text to one line so a multi-line cause never breaks the one-line contract. */
+export const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();

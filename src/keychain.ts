@@ -1,0 +1,170 @@
+// The OS keychain, through @napi-rs/keyring. On Linux the store is pinned to the Secret
+// Service: the addon's default would otherwise fall back to the kernel keyring without a
+// word when no D-Bus session exists, and the user's keys would land in a store that is
+// gone at logout. The kernel keyring is available as an explicit choice
+// (KEYROLE_KEYCHAIN=keyutils) for headless machines.
+
+import { KeyroleError, oneLine } from './errors.ts';
+import { loadKeyring } from './native.ts';
+import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
+
+export const SOURCE_SERVICE = 'keyrole:source';
+
+export type StoreName = 'secret-service' | 'keyutils' | 'native';
+
+export function storeName(): StoreName {
+  if (process.platform !== 'linux') return 'native';
+  const choice = (process.env.KEYROLE_KEYCHAIN || 'secret-service').trim();
+  if (choice === 'secret-service' || choice === 'keyutils') return choice;
+  throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default) or keyutils');
+}
+
+function entryOptions(): EntryOptions {
+  const store = storeName();
+  return store === 'native' ? {} : { linux: { store } };
+}
+
+function describeStore(): string {
+  switch (storeName()) {
+    case 'secret-service': return 'the Secret Service keychain';
+    case 'keyutils': return 'the kernel keyring (keyutils)';
+    default: return process.platform === 'darwin' ? 'the macOS Keychain' : 'Windows Credential Manager';
+  }
+}
+
+/** Turns the addon's platform errors into one line that says which part is missing. */
+export function keychainError(err: unknown, action: string): KeyroleError {
+  const msg = oneLine(String((err as Error)?.message ?? err));
+  if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
+    return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
+      'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
+  }
+  if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
+    const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';
+    return new KeyroleError('NoSecretService', `no Secret Service is running: ${why}, so keyrole cannot ${action}`,
+      'start gnome-keyring (or KeePassXC\'s Secret Service) in this session, or set KEYROLE_KEYCHAIN=keyutils to use the kernel keyring');
+  }
+  return new KeyroleError('KeychainError', `${describeStore()} failed when keyrole tried to ${action}: ${msg}`, 'check that the keychain is running and unlocked');
+}
+
+function entry(service: string, account: string): EntryType {
+  try {
+    return new (loadKeyring().Entry)(service, account, entryOptions());
+  } catch (err) {
+    if (err instanceof KeyroleError) throw err;
+    throw keychainError(err, `open ${service}/${account}`);
+  }
+}
+
+/**
+ * Reads an item. The Secret Service answers "not found" for items of a locked collection,
+ * so a miss is double-checked with a search, which does report the lock.
+ */
+export function getItem(service: string, account: string, action: string): string | null {
+  let value: string | null;
+  try {
+    value = entry(service, account).getPassword();
+  } catch (err) {
+    if (err instanceof KeyroleError) throw err;
+    throw keychainError(err, action);
+  }
+  if (value === null && storeName() === 'secret-service') {
+    try {
+      loadKeyring().findCredentials(service);
+    } catch (err) {
+      throw keychainError(err, action);
+    }
+  }
+  return value;
+}
+
+export function setItem(service: string, account: string, value: string, action: string): void {
+  try {
+    entry(service, account).setPassword(value);
+  } catch (err) {
+    if (err instanceof KeyroleError) throw err;
+    throw keychainError(err, action);
+  }
+}
+
+export function deleteItem(service: string, account: string, action: string): boolean {
+  try {
+    return entry(service, account).deleteCredential();
+  } catch (err) {
+    if (err instanceof KeyroleError) throw err;
+    throw keychainError(err, action);
+  }
+}
+
+export function listAccounts(service: string, action: string): string[] {
+  try {
+    return loadKeyring().findCredentials(service).map((c) => c.account).sort();
+  } catch (err) {
+    throw keychainError(err, action);
+  }
+}
+
+// ---- sources: a profile's long-term IAM user keys ----
+
+export interface SourceKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  storedAt?: string;
+}
+
+const ACCESS_KEY_ID = /^AKIA[A-Z0-9]{16}$/;
+const SECRET_ACCESS_KEY = /^[A-Za-z0-9/+]{40}$/;
+
+/** Why a pair is not a long-term IAM user key, or undefined when it looks like one. */
+export function keyShapeProblem(accessKeyId: string, secretAccessKey: string): string | undefined {
+  if (/^ASIA/.test(accessKeyId)) return 'the access key id starts with ASIA, so it is a temporary key; keyrole stores long-term IAM user keys (AKIA…)';
+  if (!ACCESS_KEY_ID.test(accessKeyId)) return 'the access key id is not AKIA followed by 16 capital letters or digits';
+  if (!SECRET_ACCESS_KEY.test(secretAccessKey)) return 'the secret access key is not 40 characters of letters, digits, / and +';
+  return undefined;
+}
+
+export function encodeSource(keys: SourceKeys): string {
+  return JSON.stringify({ keyrole: 1, kind: 'source', AccessKeyId: keys.accessKeyId, SecretAccessKey: keys.secretAccessKey, StoredAt: keys.storedAt });
+}
+
+/** Parses a stored source; undefined when the entry is not something keyrole wrote. */
+export function decodeSource(raw: string): SourceKeys | undefined {
+  try {
+    const v = JSON.parse(raw) as Record<string, unknown>;
+    if (v.keyrole !== 1 || v.kind !== 'source') return undefined;
+    const id = v.AccessKeyId;
+    const secret = v.SecretAccessKey;
+    if (typeof id !== 'string' || typeof secret !== 'string' || keyShapeProblem(id, secret)) return undefined;
+    return { accessKeyId: id, secretAccessKey: secret, storedAt: typeof v.StoredAt === 'string' ? v.StoredAt : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+export function readSource(name: string): SourceKeys {
+  const raw = getItem(SOURCE_SERVICE, name, `read source "${name}"`);
+  if (raw === null) {
+    throw new KeyroleError('SourceNotFound', `source "${name}" is not in ${describeStore()}`, `store its keys with: keyrole setup ${name}`);
+  }
+  const keys = decodeSource(raw);
+  if (!keys) {
+    throw new KeyroleError('SourceCorrupt', `the keychain entry for source "${name}" is not in keyrole's format (edited by hand or written by another tool)`, `store the keys again with: keyrole setup ${name} --force`);
+  }
+  return keys;
+}
+
+export function sourceExists(name: string): boolean {
+  return getItem(SOURCE_SERVICE, name, `read source "${name}"`) !== null;
+}
+
+export function writeSource(name: string, keys: SourceKeys): void {
+  setItem(SOURCE_SERVICE, name, encodeSource(keys), `store source "${name}"`);
+}
+
+export function removeSource(name: string): boolean {
+  return deleteItem(SOURCE_SERVICE, name, `remove source "${name}"`);
+}
+
+export function listSources(): string[] {
+  return listAccounts(SOURCE_SERVICE, 'list sources');
+}

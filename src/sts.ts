@@ -1,0 +1,156 @@
+// STS calls. @aws-sdk/client-sts is imported only here and only when a call is about to
+// be made, so a cache hit never pays for loading the SDK.
+
+import { KeyroleError, oneLine } from './errors.ts';
+import { debug, redactKeyId } from './debug.ts';
+
+export interface AwsKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface TempCredentials extends Required<AwsKeys> {
+  expiration: Date;
+  accountId?: string;
+  arn?: string;
+}
+
+export interface StsTarget {
+  region: string;
+  endpoint: string | undefined;
+  endpointFrom: string;
+  /** Milliseconds to add to the local clock when signing (the measured clock offset). */
+  clockOffsetMs?: number;
+}
+
+export interface AssumeRoleInput {
+  roleArn: string;
+  sessionName: string;
+  durationSeconds: number;
+}
+
+// Bounds on one STS exchange: a dead or black-holed endpoint must end in seconds, not hang
+// the AWS CLI that is waiting on keyrole.
+const CONNECT_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 8000;
+const TOTAL_TIMEOUT_MS = 20000;
+
+export function endpointLabel(t: StsTarget): string {
+  return t.endpoint ?? `https://sts.${t.region}.amazonaws.com`;
+}
+
+async function client(keys: AwsKeys, t: StsTarget) {
+  // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const started = performance.now();
+  const sts = await import('@aws-sdk/client-sts');
+  debug(`loaded @aws-sdk/client-sts in ${(performance.now() - started).toFixed(1)} ms`);
+  const c = new sts.STSClient({
+    region: t.region,
+    endpoint: t.endpoint,
+    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
+    maxAttempts: 3,
+    systemClockOffset: t.clockOffsetMs ?? 0,
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+  });
+  return { sts, c };
+}
+
+async function send<T>(what: string, keys: AwsKeys, t: StsTarget, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(TOTAL_TIMEOUT_MS);
+  const started = performance.now();
+  debug(`STS ${what} at ${endpointLabel(t)} (endpoint from ${t.endpointFrom}, region ${t.region}) with key ${redactKeyId(keys.accessKeyId)}`);
+  try {
+    const out = await run(signal);
+    debug(`STS ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
+    return out;
+  } catch (err) {
+    debug(`STS ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}: ${oneLine(String((err as Error).message))}`);
+    throw stsError(err, t, what);
+  }
+}
+
+function accountOf(arn: string | undefined): string | undefined {
+  return arn?.split(':')[4] || undefined;
+}
+
+function temp(c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date } | undefined, arn?: string): TempCredentials {
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date) || isNaN(c.Expiration.getTime())) {
+    throw new KeyroleError('StsMalformed', 'STS answered without complete credentials', 'retry; if it persists, check the STS endpoint setting');
+  }
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration, arn, accountId: accountOf(arn) };
+}
+
+export async function assumeRole(keys: AwsKeys, t: StsTarget, input: AssumeRoleInput): Promise<TempCredentials> {
+  const { sts, c } = await client(keys, t);
+  const out = await send(`AssumeRole ${input.roleArn} for ${input.durationSeconds} s`, keys, t, (abortSignal) =>
+    c.send(new sts.AssumeRoleCommand({ RoleArn: input.roleArn, RoleSessionName: input.sessionName, DurationSeconds: input.durationSeconds }), { abortSignal }));
+  return temp(out.Credentials, out.AssumedRoleUser?.Arn);
+}
+
+export async function getSessionToken(keys: AwsKeys, t: StsTarget, durationSeconds: number): Promise<TempCredentials> {
+  const { sts, c } = await client(keys, t);
+  const out = await send(`GetSessionToken for ${durationSeconds} s`, keys, t, (abortSignal) =>
+    c.send(new sts.GetSessionTokenCommand({ DurationSeconds: durationSeconds }), { abortSignal }));
+  return temp(out.Credentials);
+}
+
+export interface Identity {
+  account: string;
+  arn: string;
+  userId: string;
+}
+
+export async function getCallerIdentity(keys: AwsKeys, t: StsTarget): Promise<Identity> {
+  const { sts, c } = await client(keys, t);
+  const out = await send('GetCallerIdentity', keys, t, (abortSignal) => c.send(new sts.GetCallerIdentityCommand({}), { abortSignal }));
+  return { account: out.Account ?? '', arn: out.Arn ?? '', userId: out.UserId ?? '' };
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** One line of cause and fix for every way an STS call fails. */
+export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError {
+  if (err instanceof KeyroleError) return err;
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const code = e.code ?? '';
+  const msg = oneLine(e.message ?? String(err));
+  const where = endpointLabel(t);
+  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'AbortError' || /socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode) {
+    return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
+  }
+  switch (name) {
+    case 'AccessDenied':
+    case 'AccessDeniedException':
+      return new KeyroleError('AccessDenied', `STS denied ${what}: ${msg}`, "check the role's trust policy and the source user's sts:AssumeRole permission");
+    case 'ExpiredToken':
+    case 'ExpiredTokenException':
+      return new KeyroleError('ExpiredToken', `STS says the security token is expired (${msg})`, 'run keyrole cache clear and retry; if it persists, check the system clock');
+    case 'InvalidClientTokenId':
+      return new KeyroleError('InvalidClientTokenId', `STS does not recognise the source's access key (${msg})`, 'the key was deleted, deactivated or mistyped: store a current one with keyrole setup <source> --force');
+    case 'SignatureDoesNotMatch':
+      if (/Signature expired|not yet current/i.test(msg)) {
+        return new KeyroleError('ClockSkew', `STS rejected the request because this machine's clock is off by more than 15 minutes (${msg})`, 'sync the clock: Linux timedatectl set-ntp true; macOS sntp -sS time.apple.com; Windows w32tm /resync');
+      }
+      return new KeyroleError('SignatureDoesNotMatch', 'STS rejected the signature: the stored secret access key does not belong to the access key id', 'store the right pair with keyrole setup <source> --force');
+    case 'ValidationError':
+      if (/chaining/i.test(msg)) {
+        return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, 'a role assumed with another role\'s credentials lasts at most 3600 s: lower keyrole_duration_seconds');
+      }
+      if (/MaxSessionDuration|DurationSeconds/i.test(msg)) {
+        return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, "lower keyrole_duration_seconds in the profile, or raise the role's maximum session duration in IAM");
+      }
+      return new KeyroleError('ValidationError', `STS refused ${what}: ${msg}`, 'check the profile\'s keyrole_* settings');
+    case 'RegionDisabledException':
+      return new KeyroleError('RegionDisabled', `STS is not activated in region ${t.region} for this account (${msg})`, 'activate the region in IAM account settings, or set region to one that is active');
+    case 'MalformedPolicyDocument':
+    case 'PackedPolicyTooLarge':
+      return new KeyroleError(name, `STS refused the session policy or tags: ${msg}`, 'shorten or fix the policy and tags');
+    default: {
+      const status = e.$metadata?.httpStatusCode;
+      return new KeyroleError('StsError', `STS ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${msg}`, `retry later; check the endpoint (${where})`);
+    }
+  }
+}
