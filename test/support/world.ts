@@ -1,0 +1,57 @@
+// One isolated world for an end-to-end test: a private HOME with ~/.aws/config, a real
+// unlocked gnome-keyring on a private D-Bus, the emulator, and the built keyrole.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startKeyring, type KeyringSession } from './keyring.ts';
+import { startEmulatorProcess, type EmulatorProcess, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY } from './emulator.ts';
+import { keyrole, KEYROLE, run, type RunOptions, type RunResult } from './run.ts';
+
+export interface World {
+  home: string;
+  configPath: string;
+  emu: EmulatorProcess;
+  keyring: KeyringSession;
+  /** The environment a user's shell would have: HOME, the D-Bus session, the STS endpoint. */
+  env: Record<string, string>;
+  writeConfig(text: string): void;
+  setup(source: string, id?: string, secret?: string): Promise<RunResult>;
+  keyrole(args: string[], o?: RunOptions): Promise<RunResult>;
+  run(cmd: string, args: string[], o?: RunOptions): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+/** A profile in SPEC.md's shape, pointing at the built executable by absolute path. */
+export function keyroleProfile(name: string, lines: Record<string, string | number>): string {
+  const body = Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n');
+  return `[profile ${name}]\ncredential_process = ${KEYROLE} process ${name}\n${body}\n`;
+}
+
+export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean } = {}): Promise<World> {
+  const keyring = await startKeyring({ daemon: o.keyring !== false });
+  const emu = await startEmulatorProcess(o.emulatorArgs ?? []);
+  const home = keyring.home;
+  mkdirSync(join(home, '.aws'), { recursive: true, mode: 0o700 });
+  const configPath = join(home, '.aws', 'config');
+  const env = { ...keyring.env, AWS_ENDPOINT_URL_STS: emu.url };
+  const merge = (x?: RunOptions): RunOptions => ({ ...x, env: { ...env, ...x?.env } });
+  return {
+    home,
+    configPath,
+    emu,
+    keyring,
+    env,
+    writeConfig(text) {
+      writeFileSync(configPath, text, { mode: 0o600 });
+    },
+    setup(source, id = DEMO_ACCESS_KEY_ID, secret = DEMO_SECRET_ACCESS_KEY) {
+      return keyrole(['setup', source, '--force'], merge({ input: `${id}\n${secret}\n` }));
+    },
+    keyrole: (args, x) => keyrole(args, merge(x)),
+    run: (cmd, args, x) => run(cmd, args, merge(x)),
+    async stop() {
+      await emu.stop();
+      await keyring.stop();
+    },
+  };
+}
