@@ -33,8 +33,8 @@ export interface AssumeRoleInput {
 // Bounds on one STS exchange: a dead or black-holed endpoint must end in seconds, not hang
 // the AWS CLI that is waiting on keyrole.
 const CONNECT_TIMEOUT_MS = 3000;
-const REQUEST_TIMEOUT_MS = 8000;
-const TOTAL_TIMEOUT_MS = 20000;
+const REQUEST_TIMEOUT_MS = 5000;
+const TOTAL_TIMEOUT_MS = 12000;
 
 export function endpointLabel(t: StsTarget): string {
   return t.endpoint ?? `https://sts.${t.region}.amazonaws.com`;
