@@ -100,7 +100,8 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
   if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
   if (!str(v.AccessKeyId) || !str(v.SecretAccessKey) || !str(v.SessionToken) || !str(v.Expiration) || !str(v.source)) return undefined;
   const expiration = new Date(v.Expiration);
-  const storedAt = new Date(str(v.StoredAt) ? v.StoredAt : 0);
+  const stored = new Date(str(v.StoredAt) ? v.StoredAt : 0);
+  const storedAt = isNaN(stored.getTime()) ? new Date(0) : stored;
   const offset = typeof v.ClockOffsetMs === 'number' && Number.isFinite(v.ClockOffsetMs) ? v.ClockOffsetMs : 0;
   if (isNaN(expiration.getTime())) return undefined;
   return {

@@ -96,10 +96,15 @@ const SHADOWING_KEYS = [
   'aws_session_token',
 ];
 
+/** A section by name; own properties only, so a profile called "constructor" is not found in Object.prototype. */
+export function section(sections: Record<string, Section>, name: string): Section | undefined {
+  return Object.hasOwn(sections, name) ? sections[name] : undefined;
+}
+
 export function shadowingKeys(files: AwsFiles, profile: string): string[] {
   const found: string[] = [];
-  const cfg = files.config[profile] ?? {};
-  const cred = files.credentials[profile] ?? {};
+  const cfg = section(files.config, profile) ?? {};
+  const cred = section(files.credentials, profile) ?? {};
   for (const key of SHADOWING_KEYS) {
     if (cfg[key] !== undefined) found.push(key);
     else if (cred[key] !== undefined) found.push(`${key} (credentials file)`);
@@ -147,7 +152,7 @@ export function resolveEndpoint(files: AwsFiles, profile: Section, region: strin
   if (!ignore) {
     if (env.AWS_ENDPOINT_URL_STS) return { endpoint: env.AWS_ENDPOINT_URL_STS, from: 'AWS_ENDPOINT_URL_STS' };
     if (env.AWS_ENDPOINT_URL) return { endpoint: env.AWS_ENDPOINT_URL, from: 'AWS_ENDPOINT_URL' };
-    const services = profile.services ? files.config[`services.${profile.services}`] : undefined;
+    const services = profile.services ? section(files.config, `services.${profile.services}`) : undefined;
     const svc = services?.['sts.endpoint_url'];
     if (svc) return { endpoint: svc, from: `[services ${profile.services}] sts.endpoint_url` };
     if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
@@ -169,7 +174,7 @@ const LEGACY_GLOBAL_REGIONS = new Set([
 export function resolveSettings(files: AwsFiles, profileName: string | undefined, o: Overrides, localUser: string): Settings {
   let profile: Section = {};
   if (profileName !== undefined) {
-    const found = files.config[profileName];
+    const found = section(files.config, profileName);
     if (!found) {
       const where = existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
       const header = profileName === 'default' ? '[default]' : `[profile ${profileName}]`;

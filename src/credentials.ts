@@ -8,7 +8,7 @@ import { cacheKey, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStor
 import { singleFlight } from './lock.ts';
 import { readSource } from './keychain.ts';
 import { assumeRole, endpointLabel, getSessionToken, type StsTarget } from './sts.ts';
-import type { AwsFiles, Settings } from './config.ts';
+import { section, type AwsFiles, type Settings } from './config.ts';
 
 export function localUser(): string {
   try {
@@ -22,7 +22,7 @@ export function localUser(): string {
 export function storeKindFor(files: AwsFiles, s: Settings, flag?: string): StoreKind {
   if (flag) return parseStoreKind(flag, '--cache');
   if (process.env.KEYROLE_CACHE) return parseStoreKind(process.env.KEYROLE_CACHE, 'KEYROLE_CACHE');
-  const fromProfile = s.profile ? files.config[s.profile]?.keyrole_cache : undefined;
+  const fromProfile = s.profile ? section(files.config, s.profile)?.keyrole_cache : undefined;
   if (fromProfile) return parseStoreKind(fromProfile, `keyrole_cache in profile ${s.profile}`);
   return 'keychain';
 }

@@ -125,6 +125,9 @@ function waitForHolder(address: string, bounds: WaitBounds, deadlineAt: { workin
             finish('released');
           }
         } else if ((line === 'prompt' || line === 'working') && line !== state) {
+          // Back from a prompt, the holder gets a full working bound again: a person who
+          // took a minute to type a code must not make every waiter time out at once.
+          if (state === 'prompt') deadlineAt.working = Date.now() + bounds.workingMs;
           state = line;
           debug(`the lock holder is now ${state === 'prompt' ? 'waiting for input' : 'working'}`);
           arm();

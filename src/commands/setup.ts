@@ -17,8 +17,8 @@ export function parseKeyInput(text: string): { accessKeyId: string; secretAccess
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const kv: Record<string, string> = {};
   for (const l of lines) {
-    const m = /^(?:export\s+)?([A-Za-z_]+)\s*[=:]\s*"?([^"]*)"?$/.exec(l);
-    if (m) kv[m[1].toLowerCase()] = m[2].trim();
+    const m = /^(?:export\s+)?([A-Za-z_]+)\s*[=:]\s*(.*)$/.exec(l);
+    if (m) kv[m[1].toLowerCase()] = m[2].trim().replace(/^(["'])(.*)\1$/, '$2');
   }
   if (kv.aws_access_key_id || kv.aws_secret_access_key) {
     return { accessKeyId: kv.aws_access_key_id ?? '', secretAccessKey: kv.aws_secret_access_key ?? '' };

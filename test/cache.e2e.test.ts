@@ -1,0 +1,237 @@
+// The cache, end to end with the executable: reuse and refresh at the window boundary
+// (with the emulator issuing short-lived credentials, not by sleeping), what the key
+// covers, 64 parallel cold callers, a SIGKILLed lock holder, corrupt entries, unsafe store
+// paths, kills during the write, and the cache commands.
+
+import { describe, test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
+import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
+
+const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
+interface Blob { AccessKeyId: string; Expiration: string }
+
+describe('credential cache', () => {
+  let w: World;
+  const assumeCalls = async () => (await w.emu.stats()).calls.AssumeRole ?? 0;
+
+  before(async () => {
+    w = await startWorld();
+    w.writeConfig([
+      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
+      keyroleProfile('twin', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
+      keyroleProfile('short', { keyrole_source: 'alice', keyrole_role_arn: ROLE('ReadOnly'), keyrole_duration_seconds: 900 }),
+      keyroleProfile('filed', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin'), keyrole_cache: 'file' }),
+    ].join('\n'));
+    assert.equal((await w.setup('alice')).code, 0);
+  });
+  after(() => w?.stop());
+  beforeEach(async () => {
+    await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
+    await w.keyrole(['cache', 'clear']);
+    await w.emu.resetStats();
+  });
+
+  const proc = async (profile: string, args: string[] = [], env?: Record<string, string>): Promise<Blob> => {
+    const r = await w.keyrole(['process', profile, ...args], { env });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Blob;
+  };
+
+  for (const store of ['keychain', 'file'] as const) {
+    test(`${store} store: a second call is served from the cache`, async () => {
+      const a = await proc('prod', ['--cache', store]);
+      const b = await proc('prod', ['--cache', store]);
+      assert.equal(b.AccessKeyId, a.AccessKeyId);
+      assert.equal(await assumeCalls(), 1);
+    });
+
+    test(`${store} store: reused with 16 minutes left, refreshed with 14 (the 15-minute window)`, async () => {
+      await w.emu.behaviour({ credentialLifetimeSeconds: 16 * 60 });
+      const a = await proc('prod', ['--cache', store]);
+      const b = await proc('prod', ['--cache', store]);
+      assert.equal(b.AccessKeyId, a.AccessKeyId, 'reused at 16 min');
+      assert.equal(await assumeCalls(), 1);
+      await w.keyrole(['cache', 'clear']);
+      await w.emu.behaviour({ credentialLifetimeSeconds: 14 * 60 });
+      const c = await proc('prod', ['--cache', store]);
+      const d = await proc('prod', ['--cache', store]);
+      assert.notEqual(d.AccessKeyId, c.AccessKeyId, 'refreshed at 14 min');
+      assert.equal(await assumeCalls(), 3);
+    });
+  }
+
+  test('a 900 s role is reused while half its session remains, then refreshed', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 8 * 60 });
+    const a = await proc('short');
+    const b = await proc('short');
+    assert.equal(b.AccessKeyId, a.AccessKeyId, '8 min left of a 15 min session: reused');
+    await w.emu.behaviour({ credentialLifetimeSeconds: 7 * 60 });
+    await w.keyrole(['cache', 'clear', 'short']);
+    const c = await proc('short');
+    const d = await proc('short');
+    assert.notEqual(d.AccessKeyId, c.AccessKeyId, '7 min left: under half the session, refreshed');
+  });
+
+  test('editing the role or the duration never serves the old credentials', async () => {
+    const a = await proc('prod');
+    const b = await proc('prod', ['--role-arn', ROLE('ReadOnly')]);
+    assert.notEqual(b.AccessKeyId, a.AccessKeyId);
+    const c = await proc('prod', ['--duration', '7200']);
+    assert.notEqual(c.AccessKeyId, a.AccessKeyId);
+    assert.notEqual(c.AccessKeyId, b.AccessKeyId);
+    assert.equal(await assumeCalls(), 3);
+    const again = await proc('prod');
+    assert.equal(again.AccessKeyId, a.AccessKeyId, 'the original parameters still hit their own entry');
+  });
+
+  test('two profiles with identical parameters share one entry', async () => {
+    const a = await proc('prod');
+    const b = await proc('twin');
+    assert.equal(b.AccessKeyId, a.AccessKeyId);
+    assert.equal(await assumeCalls(), 1);
+  });
+
+  test('a cache hit makes no request and loads no SDK', async () => {
+    const a = await proc('prod');
+    await w.emu.resetStats();
+    await w.emu.behaviour({ faults: [{ action: '*', times: 100, kind: 'reset' }] });
+    const r = await w.keyrole(['process', 'prod', '--debug']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as Blob).AccessKeyId, a.AccessKeyId);
+    assert.match(r.stderr, /cache hit/);
+    assert.doesNotMatch(r.stderr, /client-sts|STS (AssumeRole|GetSessionToken)/, 'no SDK loaded, no STS call on a hit');
+    assert.equal((await w.emu.stats()).requests.length, 0, 'the emulator saw no request');
+  });
+
+  for (const store of ['keychain', 'file'] as const) {
+    test(`${store} store: 64 parallel cold invocations make exactly one AssumeRole`, async () => {
+      await w.emu.behaviour({ latencyMs: 300 });
+      const env = baseEnv({ ...w.env, KEYROLE_CACHE: store });
+      const runs = await Promise.all(Array.from({ length: 64 }, () => new Promise<RunResult>((resolve) => {
+        const child = spawn(KEYROLE, ['process', 'prod'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => { stdout += d; });
+        child.stderr.on('data', (d) => { stderr += d; });
+        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
+      })));
+      for (const r of runs) assert.equal(r.code, 0, r.stderr);
+      const ids = new Set(runs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId));
+      assert.equal(ids.size, 1, 'everyone got the same credentials');
+      assert.equal(await assumeCalls(), 1);
+    });
+  }
+
+  test('a lock holder killed with SIGKILL does not block the others', async () => {
+    await w.emu.behaviour({ latencyMs: 2000 });
+    const env = baseEnv({ ...w.env });
+    const holder = spawn(KEYROLE, ['process', 'prod', '--debug'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => {
+      let err = '';
+      holder.stderr.on('data', (d) => { err += d; if (/took the lock/.test(err)) resolve(); });
+    });
+    const started = performance.now();
+    const waiter = w.keyrole(['process', 'prod', '--debug']);
+    await new Promise((r) => setTimeout(r, 300));
+    holder.kill('SIGKILL');
+    const r = await waiter;
+    const ms = performance.now() - started;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /another keyrole holds the lock/);
+    // 300 ms before the kill + its own 2 s STS call; a stale lock would hold it for 45 s.
+    assert.ok(ms < 8000, `the waiter took ${ms.toFixed(0)} ms`);
+  });
+
+  test('a failing holder passes its error to the waiters instead of each retrying STS', async () => {
+    await w.emu.behaviour({ latencyMs: 500, faults: [{ action: 'AssumeRole', times: 1, kind: 'error', status: 403, code: 'AccessDenied', message: 'User: x is not authorized to perform: sts:AssumeRole' }] });
+    const rs = await Promise.all(Array.from({ length: 8 }, () => w.keyrole(['process', 'prod'])));
+    for (const r of rs) {
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /STS denied/);
+    }
+    assert.equal(await assumeCalls(), 1);
+  });
+
+  test('corrupt or foreign entries are ignored and replaced, with a --debug note', async () => {
+    const a = await proc('filed');
+    const dir = join(w.home, '.aws', 'keyrole', 'cache');
+    const [file] = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    for (const junk of ['{"keyrole":1,"kind":"cache","AccessKeyId":', '\u0000\u0001garbage', '{"some":"other tool"}']) {
+      fs.writeFileSync(join(dir, file), junk, { mode: 0o600 });
+      const r = await w.keyrole(['process', 'filed', '--debug']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /corrupt or foreign; it will be replaced/);
+      assert.notEqual((JSON.parse(r.stdout) as Blob).AccessKeyId, a.AccessKeyId);
+      JSON.parse(fs.readFileSync(join(dir, file), 'utf8'));
+    }
+  });
+
+  test('a symlinked or group-writable store is refused with one line', async () => {
+    const real = join(w.home, 'elsewhere');
+    fs.mkdirSync(real, { mode: 0o700 });
+    const link = join(w.home, 'linked-home');
+    fs.symlinkSync(real, link);
+    const r1 = await w.keyrole(['process', 'prod', '--cache', 'file'], { env: { KEYROLE_HOME: link } });
+    assert.notEqual(r1.code, 0);
+    assert.equal(r1.stdout, '');
+    assert.match(r1.stderr, /^keyrole: .*linked-home is a symbolic link.*\n$/);
+    const open = join(w.home, 'open-home');
+    fs.mkdirSync(open, { mode: 0o700 });
+    fs.chmodSync(open, 0o775);
+    const r2 = await w.keyrole(['process', 'prod', '--cache', 'file'], { env: { KEYROLE_HOME: open } });
+    assert.notEqual(r2.code, 0);
+    assert.match(r2.stderr, /^keyrole: .*open-home is writable by group or others \(mode 775\)/);
+  });
+
+  test('files are 0600 and directories 0700 whatever the umask', async () => {
+    const home = join(w.home, 'umask-home');
+    const r = await w.run('sh', ['-c', `umask 000; exec "${KEYROLE}" process prod --cache file`], { env: { KEYROLE_HOME: home } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.statSync(home).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(join(home, 'cache')).mode & 0o777, 0o700);
+    for (const f of fs.readdirSync(join(home, 'cache'))) assert.equal(fs.statSync(join(home, 'cache', f)).mode & 0o777, 0o600);
+  });
+
+  test('SIGKILL at random points of a refresh never leaves a torn entry', async () => {
+    const home = join(w.home, 'kill-home');
+    const dir = join(home, 'cache');
+    const env = baseEnv({ ...w.env, KEYROLE_HOME: home, KEYROLE_CACHE: 'file' });
+    await w.emu.behaviour({ credentialLifetimeSeconds: 14 * 60 }); // every call refreshes
+    for (let i = 0; i < 20; i++) {
+      const child = spawn(KEYROLE, ['process', 'prod'], { env, stdio: 'ignore' });
+      const closed = new Promise((r) => child.once('close', r));
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
+      child.kill('SIGKILL');
+      await closed;
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+        if (!f.endsWith('.json')) continue;
+        const parsed = JSON.parse(fs.readFileSync(join(dir, f), 'utf8')) as { kind: string; SessionToken: string };
+        assert.equal(parsed.kind, 'cache');
+        assert.ok(parsed.SessionToken.length > 20);
+      }
+    }
+    const r = await w.keyrole(['process', 'prod'], { env: { KEYROLE_HOME: home, KEYROLE_CACHE: 'file' } });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('cache list shows profile, role, time left and store; cache clear forgets', async () => {
+    await proc('prod');
+    await proc('filed');
+    const list = await w.keyrole(['cache', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /PROFILE\s+ROLE\s+EXPIRES IN\s+STORE/);
+    assert.match(list.stdout, new RegExp(`prod\\s+${ROLE('Admin').replace(/[/]/g, '\\/')}\\s+(59|60) min\\s+keychain`));
+    assert.match(list.stdout, /filed\s+\S+\s+(59|60) min\s+file/);
+    const one = await w.keyrole(['cache', 'clear', 'prod']);
+    assert.match(one.stdout, /Cleared the cached credentials of profile prod/);
+    assert.doesNotMatch((await w.keyrole(['cache', 'list'])).stdout, /keychain/);
+    const all = await w.keyrole(['cache', 'clear']);
+    assert.match(all.stdout, /Cleared 1 cached credential\./);
+    assert.match((await w.keyrole(['cache', 'list'])).stdout, /The cache is empty/);
+  });
+});

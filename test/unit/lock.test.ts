@@ -1,0 +1,185 @@
+// singleFlight within one process: every call listens on the same abstract socket name,
+// exactly as parallel keyrole processes do.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import { lockAddress, singleFlight, type HeldLock, type WaitBounds } from '../../src/lock.ts';
+import { KeyroleError } from '../../src/errors.ts';
+
+const N = 12;
+const privateDir = () => tmpdir();
+// A name no other test file (running in parallel) or keyrole process uses.
+const lockName = () => `unit-${process.pid}-${randomBytes(6).toString('hex')}`;
+
+async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+describe('lockAddress', () => {
+  test('an abstract socket per user and name on Linux', () => {
+    const a = lockAddress('abc', privateDir);
+    assert.ok(a.startsWith('\0keyrole/'), JSON.stringify(a));
+    assert.ok(a.endsWith('/abc'));
+    assert.notEqual(lockAddress('abd', privateDir), a);
+  });
+});
+
+describe('singleFlight', () => {
+  test(`${N} concurrent calls run work exactly once and all get its result`, async () => {
+    const name = lockName();
+    let stored: string | undefined;
+    let runs = 0;
+    const work = async () => {
+      await delay(150);
+      runs++;
+      stored = `result-${runs}`;
+      return stored;
+    };
+    const results = await Promise.all(Array.from({ length: N }, () => singleFlight(name, () => stored, work, privateDir)));
+    assert.equal(runs, 1);
+    assert.deepEqual(results, Array(N).fill('result-1'));
+  });
+
+  test('ready() is checked first by the holder: a result already there means no work', async () => {
+    let runs = 0;
+    const out = await singleFlight(lockName(), () => 'cached', async () => {
+      runs++;
+      return 'fetched';
+    }, privateDir);
+    assert.equal(out, 'cached');
+    assert.equal(runs, 0);
+  });
+
+  test('the lock is free again after a call: a later call takes it and runs its own work', async () => {
+    const name = lockName();
+    assert.equal(await singleFlight(name, () => undefined, async () => 'a', privateDir), 'a');
+    assert.equal(await singleFlight(name, () => undefined, async () => 'b', privateDir), 'b');
+  });
+
+  test('a KeyroleError from work reaches every waiter with the same code, and work is not re-run', async () => {
+    const name = lockName();
+    let runs = 0;
+    const work = async (): Promise<string> => {
+      runs++;
+      await delay(150);
+      throw new KeyroleError('AccessDenied', 'STS denied AssumeRole', 'check the trust policy', 3);
+    };
+    const outcomes = await Promise.all(Array.from({ length: N }, () => settle(singleFlight(name, () => undefined, work, privateDir))));
+    assert.equal(runs, 1);
+    for (const o of outcomes) {
+      assert.equal(o.ok, false);
+      const err = (o as { error: unknown }).error;
+      assert.ok(err instanceof KeyroleError, String(err));
+      assert.equal(err.code, 'AccessDenied');
+      assert.equal(err.message, 'STS denied AssumeRole');
+      assert.equal(err.fix, 'check the trust policy');
+      assert.equal(err.exitCode, 3);
+    }
+  });
+
+  test('a holder that fails with a plain Error lets one waiter take over; the rest get that result', async () => {
+    const name = lockName();
+    let stored: string | undefined;
+    let runs = 0;
+    const work = async () => {
+      runs++;
+      await delay(150);
+      if (runs === 1) throw new Error('crashed');
+      stored = 'second';
+      return stored;
+    };
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => settle(singleFlight(name, () => stored, work, privateDir))));
+    assert.equal(runs, 2);
+    const failed = outcomes.filter((o) => !o.ok);
+    assert.equal(failed.length, 1);
+    assert.equal(((failed[0] as { error: unknown }).error as Error).message, 'crashed');
+    assert.deepEqual(outcomes.filter((o) => o.ok).map((o) => (o as { value: string }).value), Array(5).fill('second'));
+  });
+
+  test('a holder waiting at a prompt makes a waiter fail with LockPrompt once promptMs passes', async () => {
+    const name = lockName();
+    let waiterRuns = 0;
+    let waiterOutcome: Awaited<ReturnType<typeof settle<string>>> | undefined;
+    const holder = singleFlight(name, () => undefined, async (lock: HeldLock) => {
+      lock.setState('prompt');
+      // The waiter can only settle by its prompt bound: the holder keeps the lock until then.
+      waiterOutcome = await settle(singleFlight(name, () => undefined, async () => {
+        waiterRuns++;
+        return 'waiter';
+      }, privateDir, { workingMs: 60_000, promptMs: 50 }));
+      return 'holder';
+    }, privateDir);
+    assert.equal(await holder, 'holder');
+    assert.equal(waiterRuns, 0);
+    assert.ok(waiterOutcome && !waiterOutcome.ok);
+    const err = (waiterOutcome as { error: unknown }).error;
+    assert.ok(err instanceof KeyroleError, String(err));
+    assert.equal(err.code, 'LockPrompt');
+    assert.match(err.line(), /^keyrole: another keyrole is waiting for input/);
+  });
+
+  test('a holder that is working makes a waiter fail with LockTimeout once workingMs passes', async () => {
+    const name = lockName();
+    let waiterRuns = 0;
+    let waiterOutcome: Awaited<ReturnType<typeof settle<string>>> | undefined;
+    const bounds: WaitBounds = { workingMs: 50, promptMs: 60_000 };
+    await singleFlight(name, () => undefined, async () => {
+      waiterOutcome = await settle(singleFlight(name, () => undefined, async () => {
+        waiterRuns++;
+        return 'waiter';
+      }, privateDir, bounds));
+      return 'holder';
+    }, privateDir);
+    assert.equal(waiterRuns, 0);
+    assert.ok(waiterOutcome && !waiterOutcome.ok);
+    const err = (waiterOutcome as { error: unknown }).error;
+    assert.ok(err instanceof KeyroleError, String(err));
+    assert.equal(err.code, 'LockTimeout');
+  });
+
+  test('a holder at a prompt is waited for beyond workingMs (the prompt bound applies instead)', async () => {
+    const name = lockName();
+    let stored: string | undefined;
+    let waiter: Promise<string> | undefined;
+    const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
+      lock.setState('prompt');
+      waiter = singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 200, promptMs: 60_000 });
+      await delay(800);
+      stored = 'answered';
+      return stored;
+    }, privateDir);
+    assert.equal(await holder, 'answered');
+    assert.equal(await waiter, 'answered');
+  });
+
+  // MFA: the person takes longer than workingMs to type the code, then the holder calls STS
+  // for a moment. The waiter's working deadline was fixed when it started waiting, so the
+  // switch back to 'working' finds it already past and the waiter fails at once with
+  // LockTimeout ("fetching these credentials for over N s") instead of getting the result.
+  test('regression: after a prompt longer than workingMs, a short working phase does not time the waiter out', async () => {
+    const name = lockName();
+    let stored: string | undefined;
+    let waiter: Promise<{ ok: true; value: string } | { ok: false; error: unknown }> | undefined;
+    const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
+      lock.setState('prompt');
+      waiter = settle(singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 300, promptMs: 60_000 }));
+      await delay(700); // the person types the code
+      lock.setState('working');
+      await delay(100); // the STS call, well under workingMs
+      stored = 'answered';
+      return stored;
+    }, privateDir);
+    assert.equal(await holder, 'answered');
+    const w = await waiter;
+    assert.ok(w, 'the waiter started');
+    if (!w.ok) assert.fail(`waiter failed: ${String(w.error)}`);
+    assert.equal(w.value, 'answered');
+  });
+});
