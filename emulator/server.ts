@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { handleControl } from './control.ts';
+import { StsError } from './errors.ts';
+import { DEFAULT_SEED } from './seed.ts';
+import type { Seed } from './seed.ts';
+import { peekAccessKeyId } from './sigv4.ts';
+import type { SignedRequest } from './sigv4.ts';
+import { EmulatorState } from './state.ts';
+import type { Fault, RequestRecord } from './state.ts';
+import { authenticate, dispatch, isoSeconds } from './sts.ts';
+import { errorXml, STS_NAMESPACE } from './xml.ts';
+
+export { DEFAULT_SEED };
+export type { Seed };
+export { EmulatorState };
+
+export interface EmulatorOptions {
+  /** 0 or omitted: an ephemeral port. Always bound to 127.0.0.1. */
+  port?: number;
+  seed?: Seed;
+  latencyMs?: number;
+  clockOffsetMs?: number;
+  /** Default true. When false, one line per STS request goes to stderr (never secrets). */
+  quiet?: boolean;
+}
+
+export interface RunningEmulator {
+  url: string;
+  port: number;
+  state: EmulatorState;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toSignedRequest(req: IncomingMessage, url: URL, body: Buffer): SignedRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const rawPath = (req.url ?? '/').split('?')[0] || '/';
+  return { method: req.method ?? 'GET', path: rawPath, query, headers, body };
+}
+
+/** Operation parameters: the query string, plus a form-encoded body for POST. */
+function stsParams(url: URL, body: Buffer): URLSearchParams {
+  const params = new URLSearchParams(url.search);
+  if (body.length > 0) {
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v);
+  }
+  return params;
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const state = new EmulatorState({
+    seed: options.seed ?? DEFAULT_SEED,
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+    ...(options.clockOffsetMs !== undefined ? { clockOffsetMs: options.clockOffsetMs } : {}),
+  });
+  const quiet = options.quiet ?? true;
+  const sockets = new Set<Socket>();
+  // Aborted on close so latency waits and hung requests never keep the process alive.
+  const closing = new AbortController();
+
+  const send = (res: ServerResponse, status: number, contentType: string, body: string, requestId?: string): void => {
+    if (res.writableEnded || res.destroyed) return;
+    res.statusCode = status;
+    if (requestId !== undefined) res.setHeader('x-amzn-RequestId', requestId);
+    // The SDKs derive their clock offset from this header, so it must follow the shifted clock.
+    res.setHeader('Date', new Date(state.now()).toUTCString());
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
+  };
+
+  const delay = (ms: number): Promise<void> =>
+    ms <= 0
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          const t = setTimeout(resolve, ms);
+          closing.signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(new Error('emulator closing'));
+          }, { once: true });
+        });
+
+  const log = (rec: RequestRecord, startedAt: number): void => {
+    if (quiet) return;
+    const outcome = rec.ok ? 'OK' : `${rec.code ?? rec.fault ?? 'error'}`;
+    const extra = rec.roleArn ? ` ${rec.roleArn}` : '';
+    process.stderr.write(
+      `${rec.time} ${rec.action || '-'} ${rec.accessKeyId ?? '-'} ${rec.status} ${outcome}${extra} ${Date.now() - startedAt}ms\n`,
+    );
+  };
+
+  async function applyFault(fault: Fault, res: ServerResponse, action: string, requestId: string): Promise<number> {
+    switch (fault.kind) {
+      case 'reset':
+        res.socket?.resetAndDestroy();
+        return 0;
+      case 'hang':
+        // Never answer; the socket is destroyed when the emulator closes.
+        return 0;
+      case 'badxml':
+        await delay(state.behaviour.latencyMs);
+        send(res, 200, 'text/xml', `<${action}Response xmlns="${STS_NAMESPACE}">\n  <${action}Result>\n    <Credentials>\n      <AccessKeyId>ASIA`, requestId);
+        return 200;
+      case 'wrongContentType':
+        // What a captive portal or corporate proxy hands back instead of STS.
+        await delay(state.behaviour.latencyMs);
+        send(res, 200, 'text/html; charset=utf-8', '<!DOCTYPE html><html><head><title>Sign in to network</title></head><body>Please sign in.</body></html>\n', requestId);
+        return 200;
+      case 'error': {
+        const code = fault.code ?? 'InternalFailure';
+        const status = fault.status ?? (code === 'Throttling' ? 400 : 500);
+        const message = fault.message ?? (code === 'Throttling' ? 'Rate exceeded' : 'An internal error has occurred');
+        await delay(state.behaviour.latencyMs);
+        send(res, status, 'text/xml', errorXml(status >= 500 ? 'Receiver' : 'Sender', code, message, requestId), requestId);
+        return status;
+      }
+    }
+  }
+
+  async function handleSts(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<void> {
+    const startedAt = Date.now();
+    const requestId = randomUUID();
+    const signed = toSignedRequest(req, url, body);
+    const params = stsParams(url, body);
+    const action = params.get('Action') ?? '';
+    const durationRaw = params.get('DurationSeconds');
+    const rec: RequestRecord = {
+      action,
+      accessKeyId: peekAccessKeyId(signed),
+      ok: false,
+      status: 0,
+      time: isoSeconds(state.now()),
+      ...(params.get('RoleArn') !== null ? { roleArn: params.get('RoleArn')! } : {}),
+      ...(durationRaw !== null && /^\d+$/.test(durationRaw) ? { durationSeconds: Number(durationRaw) } : {}),
+    };
+
+    // Faults model infrastructure trouble, so they strike before any AWS-side checks.
+    const fault = state.takeFault(action);
+    if (fault) {
+      rec.fault = fault.kind;
+      rec.status = await applyFault(fault, res, action, requestId);
+      if (fault.kind === 'error') rec.code = fault.code ?? 'InternalFailure';
+      state.record(rec);
+      log(rec, startedAt);
+      return;
+    }
+
+    let status = 200;
+    let xml: string;
+    try {
+      if (req.method !== 'POST' && req.method !== 'GET') {
+        throw new StsError('InvalidAction', `Could not find operation ${action} for method ${req.method}`, 400);
+      }
+      const caller = await authenticate(state, signed);
+      xml = dispatch(state, caller, params, requestId);
+      rec.ok = true;
+    } catch (err) {
+      const e = err instanceof StsError ? err : new StsError('InternalFailure', 'An internal error has occurred', 500);
+      if (!(err instanceof StsError) && !quiet) process.stderr.write(`emulator: internal error: ${String(err)}\n`);
+      status = e.status;
+      rec.code = e.code;
+      xml = errorXml(e.type, e.code, e.message, requestId);
+    }
+    rec.status = status;
+    state.record(rec);
+    await delay(state.behaviour.latencyMs);
+    send(res, status, 'text/xml', xml, requestId);
+    log(rec, startedAt);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) send(res, 413, 'text/plain', 'Request entity too large\n');
+      return;
+    }
+    if (url.pathname.startsWith('/_emulator/')) {
+      const result = handleControl(state, req.method ?? 'GET', url.pathname, body);
+      send(res, result.status, 'application/json', `${JSON.stringify(result.body)}\n`);
+      return;
+    }
+    await handleSts(req, res, url, body);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (closing.signal.aborted) return;
+      if (!quiet) process.stderr.write(`emulator: ${String(err)}\n`);
+      send(res, 500, 'text/plain', 'internal emulator error\n');
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('emulator: unexpected server address');
+  const port = address.port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    state,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing.abort();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
