@@ -5,7 +5,6 @@
 // in 0600 files under a private 0700 directory. Both stores hold the same JSON entries,
 // keyed by a hash of every parameter that changes the credentials.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import * as fs from 'node:fs';
@@ -17,6 +16,8 @@ import type { TempCredentials } from './sts.ts';
 export type StoreKind = 'keychain' | 'file' | 'none';
 
 export interface CacheEntry {
+  /** canonicalParams() of what produced it. */
+  params: string;
   profile?: string;
   source: string;
   roleArn?: string;
@@ -37,10 +38,25 @@ export interface CacheStore {
 
 // ---- what goes into the key ----
 
-/** Everything that changes what STS returns. Undefined fields are left out so adding a field later does not change old keys. */
+/** The parameters in a canonical form; stored in the entry and compared on every read. */
+export function canonicalParams(params: Record<string, unknown>): string {
+  return JSON.stringify(Object.keys(params).sort().filter((k) => params[k] !== undefined).map((k) => [k, params[k]]));
+}
+
+/**
+ * The entry's name: a 64-bit FNV-1a hash of the canonical parameters. Not cryptographic on
+ * purpose: node:crypto costs ~4 ms to load, a tenth of a cache hit, and the name needs no
+ * secrecy: the entry carries its canonical parameters and a read checks them, so a
+ * collision can only cause a miss, never the wrong credentials.
+ */
 export function cacheKey(params: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(params).sort().filter((k) => params[k] !== undefined).map((k) => [k, params[k]]));
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 40);
+  const text = canonicalParams(params);
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < text.length; i++) {
+    h ^= BigInt(text.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
 }
 
 // ---- when an entry may be served ----
@@ -73,6 +89,7 @@ export function encodeEntry(e: CacheEntry): string {
   return JSON.stringify({
     keyrole: 1,
     kind: 'cache',
+    params: e.params,
     profile: e.profile,
     source: e.source,
     roleArn: e.roleArn,
@@ -98,13 +115,14 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
     return undefined;
   }
   if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
-  if (!str(v.AccessKeyId) || !str(v.SecretAccessKey) || !str(v.SessionToken) || !str(v.Expiration) || !str(v.source)) return undefined;
+  if (!str(v.AccessKeyId) || !str(v.SecretAccessKey) || !str(v.SessionToken) || !str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
   const expiration = new Date(v.Expiration);
   const stored = new Date(str(v.StoredAt) ? v.StoredAt : 0);
   const storedAt = isNaN(stored.getTime()) ? new Date(0) : stored;
   const offset = typeof v.ClockOffsetMs === 'number' && Number.isFinite(v.ClockOffsetMs) ? v.ClockOffsetMs : 0;
   if (isNaN(expiration.getTime())) return undefined;
   return {
+    params: v.params,
     profile: str(v.profile) ? v.profile : undefined,
     source: v.source,
     roleArn: str(v.roleArn) ? v.roleArn : undefined,
@@ -172,7 +190,7 @@ export function privateDir(dir: string): string {
 }
 
 function cacheFileName(key: string): string {
-  if (!/^[0-9a-f]{40}$/.test(key)) throw new KeyroleError('BadCacheKey', `invalid cache key ${key}`, 'this is a bug in keyrole');
+  if (!/^[0-9a-f]{16}$/.test(key)) throw new KeyroleError('BadCacheKey', `invalid cache key ${key}`, 'this is a bug in keyrole');
   return `${key}.json`;
 }
 
@@ -211,7 +229,7 @@ export function fileStore(): CacheStore {
       const path = join(dir, cacheFileName(key));
       // Write a private temp file, flush it, then rename over the old entry: a crash at any
       // point leaves the old entry or the new one, never a torn file.
-      const tmp = join(dir, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const tmp = join(dir, `.${key}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
       let fd: number | undefined;
       try {
         fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
@@ -246,7 +264,7 @@ export function fileStore(): CacheStore {
       }
       const out: { key: string; value: string }[] = [];
       for (const n of names) {
-        const m = /^([0-9a-f]{40})\.json$/.exec(n);
+        const m = /^([0-9a-f]{16})\.json$/.exec(n);
         if (!m) continue;
         try { out.push({ key: m[1], value: this.get(m[1]) ?? '' }); } catch { out.push({ key: m[1], value: '' }); }
       }
@@ -269,8 +287,8 @@ export function openStore(kind: StoreKind): CacheStore {
   return kind === 'file' ? fileStore() : kind === 'none' ? noStore() : keychainStore();
 }
 
-/** Reads an entry; anything unreadable is a miss, noted in --debug, never a crash. */
-export function lookup(store: CacheStore, key: string): CacheEntry | undefined {
+/** Reads an entry; anything unreadable or written for other parameters is a miss, noted in --debug, never a crash. */
+export function lookup(store: CacheStore, key: string, params?: string): CacheEntry | undefined {
   let raw: string | null;
   try {
     raw = store.get(key);
@@ -282,6 +300,13 @@ export function lookup(store: CacheStore, key: string): CacheEntry | undefined {
   }
   if (raw === null) return undefined;
   const entry = decodeEntry(raw);
-  if (!entry) debug(`cache entry ${key.slice(0, 8)} in the ${store.kind} store is corrupt or foreign; it will be replaced`);
+  if (!entry) {
+    debug(`cache entry ${key.slice(0, 8)} in the ${store.kind} store is corrupt or foreign; it will be replaced`);
+    return undefined;
+  }
+  if (params !== undefined && entry.params !== params) {
+    debug(`cache entry ${key.slice(0, 8)} was written for other parameters (a hash collision); it will be replaced`);
+    return undefined;
+  }
   return entry;
 }

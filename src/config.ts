@@ -1,6 +1,6 @@
-// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (through its own
-// parser, @smithy/shared-ini-file-loader) and turns a profile plus command-line flags
-// into the settings keyrole acts on.
+// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (src/ini.ts, checked
+// against the SDK's own parser) and turns a profile plus command-line flags into the
+// settings keyrole acts on.
 //
 // keyrole's own keys carry a `keyrole_` prefix because the CLI and the SDKs give
 // role_arn, source_profile, credential_source, sso_* and static keys precedence over
@@ -9,10 +9,10 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import { KeyroleError } from './errors.ts';
+import { configSections, readIniFile, type Section } from './ini.ts';
 
-export type Section = Record<string, string | undefined>;
+export type { Section } from './ini.ts';
 
 export interface AwsFiles {
   configPath: string;
@@ -56,28 +56,27 @@ function home(): string {
   return env.HOME || env.USERPROFILE || homedir();
 }
 
+// The SDKs expand a leading ~/ in these variables; so does keyrole.
+function expandHome(p: string): string {
+  return p.startsWith('~/') ? join(home(), p.slice(2)) : p;
+}
+
 export function configPath(): string {
-  return env.AWS_CONFIG_FILE || join(home(), '.aws', 'config');
+  return expandHome(env.AWS_CONFIG_FILE || join(home(), '.aws', 'config'));
 }
 
 export function credentialsPath(): string {
-  return env.AWS_SHARED_CREDENTIALS_FILE || join(home(), '.aws', 'credentials');
+  return expandHome(env.AWS_SHARED_CREDENTIALS_FILE || join(home(), '.aws', 'credentials'));
 }
 
 export async function loadAwsFiles(): Promise<AwsFiles> {
   const cfg = configPath();
   const creds = credentialsPath();
-  let files;
-  try {
-    files = await loadSharedConfigFiles({ configFilepath: cfg, filepath: creds, ignoreCache: true });
-  } catch (err) {
-    throw new KeyroleError('ConfigUnreadable', `cannot read the AWS config (${(err as Error).message})`, `check ${cfg} and ${creds}`);
-  }
   return {
     configPath: cfg,
     credentialsPath: creds,
-    config: files.configFile as Record<string, Section>,
-    credentials: files.credentialsFile as Record<string, Section>,
+    config: configSections(readIniFile(cfg, 'config')),
+    credentials: readIniFile(creds, 'credentials'),
   };
 }
 

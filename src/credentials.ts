@@ -4,17 +4,20 @@
 import { userInfo } from 'node:os';
 import { debug, redactKeyId } from './debug.ts';
 import { KeyroleError } from './errors.ts';
-import { cacheKey, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
+import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import { singleFlight } from './lock.ts';
 import { readSource } from './keychain.ts';
 import { assumeRole, endpointLabel, getSessionToken, type StsTarget } from './sts.ts';
 import { section, type AwsFiles, type Settings } from './config.ts';
 
+/** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */
 export function localUser(): string {
+  const fromEnv = process.env.USER || process.env.LOGNAME || process.env.USERNAME;
+  if (fromEnv) return fromEnv;
   try {
     return userInfo().username;
   } catch {
-    return process.env.USER || process.env.USERNAME || 'user';
+    return 'user';
   }
 }
 
@@ -28,22 +31,26 @@ export function storeKindFor(files: AwsFiles, s: Settings, flag?: string): Store
 }
 
 /** Every parameter that changes what STS hands out; nothing else, so equal profiles share. */
-export function keyFor(s: Settings): string {
-  return cacheKey({
+export function paramsFor(s: Settings): Record<string, unknown> {
+  return {
     source: s.source,
     roleArn: s.roleArn,
     durationSeconds: s.durationSeconds,
     sessionName: s.sessionName,
     region: s.region,
     endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
-  });
+  };
+}
+
+export function keyFor(s: Settings): string {
+  return cacheKey(paramsFor(s));
 }
 
 function target(s: Settings, clockOffsetMs: number): StsTarget {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
 }
 
-async function fetchFromSts(s: Settings): Promise<CacheEntry> {
+async function fetchFromSts(s: Settings, params: string): Promise<CacheEntry> {
   const keys = readSource(s.source);
   debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
   const clockOffsetMs = 0;
@@ -51,7 +58,7 @@ async function fetchFromSts(s: Settings): Promise<CacheEntry> {
   const credentials = s.roleArn
     ? await assumeRole(keys, t, { roleArn: s.roleArn, sessionName: s.sessionName, durationSeconds: s.durationSeconds })
     : await getSessionToken(keys, t, s.durationSeconds);
-  return { profile: s.profile, source: s.source, roleArn: s.roleArn, credentials, clockOffsetMs, storedAt: new Date() };
+  return { params, profile: s.profile, source: s.source, roleArn: s.roleArn, credentials, clockOffsetMs, storedAt: new Date() };
 }
 
 export interface Resolved {
@@ -63,8 +70,9 @@ export interface Resolved {
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string): Promise<Resolved> {
   const store = openStore(storeKindFor(files, s, cacheFlag));
   const key = keyFor(s);
+  const params = canonicalParams(paramsFor(s));
   const usable = () => {
-    const e = lookup(store, key);
+    const e = lookup(store, key, params);
     if (e && fresh(e, s.durationSeconds, Date.now())) return e;
     if (e) debug(`cached credentials have ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new ones`);
     return undefined;
@@ -79,7 +87,7 @@ export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag
 
   let fetched = false;
   const entry = await singleFlight(key, usable, async () => {
-    const e = await fetchFromSts(s);
+    const e = await fetchFromSts(s, params);
     fetched = true;
     if (remainingMs(e, Date.now()) <= 0) {
       throw new KeyroleError('ExpiredOnArrival', 'STS returned credentials that are already expired by this machine\'s clock', 'check the system clock');

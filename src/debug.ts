@@ -2,7 +2,6 @@
 // carries timings since start, and is given names and ids, never secrets: callers pass
 // values through `redact` when in doubt.
 
-const start = performance.now();
 let enabled = false;
 
 export function enableDebug(on: boolean): void {
@@ -15,7 +14,9 @@ export function debugEnabled(): boolean {
 
 export function debug(message: string): void {
   if (!enabled) return;
-  const ms = (performance.now() - start).toFixed(1).padStart(7);
+  // process.uptime(), not performance.now(): the global `performance` loads perf_hooks,
+  // a cost every run would pay for a trace that is usually off.
+  const ms = (process.uptime() * 1000).toFixed(1).padStart(7);
   process.stderr.write(`keyrole [${ms} ms] ${message}\n`);
 }
 

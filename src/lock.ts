@@ -9,7 +9,7 @@
 // them when it is waiting for the person at a prompt, and learn of the release when the
 // connection closes.
 
-import * as net from 'node:net';
+import type * as Net from 'node:net';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -46,7 +46,10 @@ export function lockAddress(name: string, privateDir: () => string): string {
   return join(privateDir(), `${name.slice(0, 16)}.lock`);
 }
 
-function listen(address: string): Promise<net.Server | undefined> {
+// node:net loads lazily: only a cache miss takes the lock, and the module costs ~2 ms.
+let net: typeof Net;
+
+function listen(address: string): Promise<Net.Server | undefined> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -57,8 +60,8 @@ function listen(address: string): Promise<net.Server | undefined> {
   });
 }
 
-function hold(server: net.Server, address: string): HeldLock {
-  const waiters = new Set<net.Socket>();
+function hold(server: Net.Server, address: string): HeldLock {
+  const waiters = new Set<Net.Socket>();
   let state: HolderState = 'working';
   server.on('connection', (s) => {
     waiters.add(s);
@@ -154,11 +157,12 @@ export async function singleFlight<T>(
   privateDir: () => string,
   bounds: WaitBounds = DEFAULT_BOUNDS,
 ): Promise<T> {
+  net ??= await import('node:net');
   const address = lockAddress(name, privateDir);
   const deadline = { working: Date.now() + bounds.workingMs };
   const started = performance.now();
   for (;;) {
-    let server: net.Server | undefined;
+    let server: Net.Server | undefined;
     try {
       server = await listen(address);
     } catch (err) {

@@ -5,7 +5,6 @@
 // runs load it in place instead of writing a fresh temp file every time.
 
 import { createRequire } from 'node:module';
-import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import * as fs from 'node:fs';
@@ -74,6 +73,8 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const st = fs.lstatSync(dir);
       if (!st.isDirectory() || (st.mode & 0o022) !== 0) throw new Error(`${dir} is not a private directory`);
+      // node:crypto only here, on the one run that installs the addon: it is slow to load.
+      const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');
       // Written under a unique name then renamed, so a parallel run never loads a half-written file.
       const tmp = `${target}.${process.pid}.tmp`;

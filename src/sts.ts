@@ -3,6 +3,7 @@
 
 import { KeyroleError, oneLine } from './errors.ts';
 import { debug, redactKeyId } from './debug.ts';
+import { loadSts } from './sdk.ts';
 
 export interface AwsKeys {
   accessKeyId: string;
@@ -44,7 +45,7 @@ async function client(keys: AwsKeys, t: StsTarget) {
   // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const started = performance.now();
-  const sts = await import('@aws-sdk/client-sts');
+  const sts = loadSts();
   debug(`loaded @aws-sdk/client-sts in ${(performance.now() - started).toFixed(1)} ms`);
   const c = new sts.STSClient({
     region: t.region,

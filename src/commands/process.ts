@@ -1,6 +1,7 @@
 // `keyrole process <profile>`: what credential_process runs. Prints the JSON blob on
 // stdout and nothing else.
 
+import { writeSync } from 'node:fs';
 import { loadAwsFiles, resolveSettings, type Overrides } from '../config.ts';
 import { debug } from '../debug.ts';
 import { credentialBlob } from '../blob.ts';
@@ -21,5 +22,20 @@ export async function processCommand(o: ProcessOptions): Promise<void> {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);
   }
   const { entry } = await resolveCredentials(files, s, o.cache);
-  process.stdout.write(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
+  writeStdout(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
+}
+
+/**
+ * Writes straight to fd 1: creating process.stdout for a pipe loads node:net and the
+ * streams, ~3 ms of a cache hit. Falls back to the stream if the fd is non-blocking.
+ */
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(1, buf, off);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    process.stdout.write(buf.subarray(off));
+  }
 }

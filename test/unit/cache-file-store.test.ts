@@ -43,6 +43,7 @@ const K2 = cacheKey({ n: 2 });
 
 function value(tag: string): string {
   const e: CacheEntry = {
+    params: '[]',
     profile: tag,
     source: 'alice',
     credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 's', sessionToken: 't', expiration: new Date(Date.parse('2030-01-01T01:00:00Z')) },

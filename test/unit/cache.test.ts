@@ -13,6 +13,7 @@ const MIN = 60_000;
 
 function entry(expiresInMs: number, clockOffsetMs = 0, extra: Partial<CacheEntry> = {}): CacheEntry {
   return {
+    params: '[["source","alice"]]',
     profile: 'prod',
     source: 'alice',
     roleArn: 'arn:aws:iam::111122223333:role/Admin',
@@ -33,8 +34,8 @@ function entry(expiresInMs: number, clockOffsetMs = 0, extra: Partial<CacheEntry
 describe('cacheKey', () => {
   const base = { source: 'alice', roleArn: 'arn:aws:iam::111122223333:role/Admin', durationSeconds: 3600, region: 'eu-west-1' };
 
-  test('is 40 lower-case hex characters (a valid cache file name)', () => {
-    assert.match(cacheKey(base), /^[0-9a-f]{40}$/);
+  test('is 16 lower-case hex characters (a valid cache file name)', () => {
+    assert.match(cacheKey(base), /^[0-9a-f]{16}$/);
   });
 
   test('is stable under key order', () => {

@@ -111,8 +111,8 @@ describe('loadAwsFiles', () => {
 
   test('missing files load as empty, and an unknown profile then says the file does not exist', async () => {
     const f = await load(undefined, undefined);
-    assert.deepEqual(f.config, {});
-    assert.deepEqual(f.credentials, {});
+    assert.deepEqual({ ...f.config }, {});
+    assert.deepEqual({ ...f.credentials }, {});
     assert.throws(() => resolveSettings(f, 'prod', {}, 'alice'), (e: unknown) =>
       e instanceof KeyroleError && e.code === 'UnknownProfile' && e.message.endsWith('(the file does not exist)') && e.message.includes(f.configPath));
   });
@@ -137,6 +137,6 @@ describe('loadAwsFiles', () => {
     assert.equal(configPath(), join(dir, 'home', '.aws', 'config'));
     assert.equal(credentialsPath(), join(dir, 'home', '.aws', 'credentials'));
     const f = await loadAwsFiles();
-    assert.deepEqual(f.config, {});
+    assert.deepEqual({ ...f.config }, {});
   });
 });

@@ -92,7 +92,7 @@ describe('encodeSource / decodeSource', () => {
     ['JSON number', '1'],
     ['JSON array', '[]'],
     ['aws-vault style JSON', JSON.stringify({ AccessKeyID: ID, SecretAccessKey: SECRET })],
-    ['a keyrole cache entry', encodeEntry({ source: 'a', credentials: { accessKeyId: ID, secretAccessKey: SECRET, sessionToken: 't', expiration: new Date(0) }, clockOffsetMs: 0, storedAt: new Date(0) })],
+    ['a keyrole cache entry', encodeEntry({ params: '[]', source: 'a', credentials: { accessKeyId: ID, secretAccessKey: SECRET, sessionToken: 't', expiration: new Date(0) }, clockOffsetMs: 0, storedAt: new Date(0) })],
     ['wrong version', JSON.stringify({ ...good, keyrole: 2 })],
     ['wrong kind', JSON.stringify({ ...good, kind: 'cache' })],
     ['no secret', JSON.stringify({ ...good, SecretAccessKey: undefined })],
