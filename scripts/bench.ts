@@ -1,0 +1,130 @@
+// npm run bench: keyrole's speed as medians over repeated runs, and as ratios against a
+// baseline measured in the same run (the machines are shared and noisy). Everything runs
+// against the emulator, with a real gnome-keyring, in a throw-away HOME.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startWorld, keyroleProfile } from '../test/support/world.ts';
+import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from '../test/support/emulator.ts';
+import { baseEnv, KEYROLE, requireBuild, ROOT } from '../test/support/run.ts';
+import { requireTool } from '../test/support/tools.ts';
+
+const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
+const NODE24 = join(ROOT, 'node_modules', '.bin', 'node');
+const quick = process.argv.includes('--quick');
+
+interface Row { what: string; value: string; target?: string; verdict?: string }
+const rows: Row[] = [];
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+/** hyperfine medians (ms) for each command, interleaved in one run so they share the machine's mood. */
+function hyperfine(commands: string[], env: NodeJS.ProcessEnv, runs: number, prepare?: string): number[] {
+  const out = join(env.HOME!, `hf-${Date.now()}.json`);
+  const args = ['-N', '--style', 'none', '-w', '3', '-r', String(runs), '--export-json', out];
+  if (prepare) args.push('--prepare', prepare);
+  execFileSync('hyperfine', [...args, ...commands], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const json = JSON.parse(readFileSync(out, 'utf8')) as { results: { median: number }[] };
+  return json.results.map((r) => r.median * 1000);
+}
+
+function spawnTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null }> {
+  const t = performance.now();
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: 'ignore' });
+    c.on('close', (code) => resolve({ ms: performance.now() - t, code }));
+  });
+}
+
+async function main() {
+  requireBuild();
+  requireTool('hyperfine');
+  const aws = requireTool('aws');
+  const w = await startWorld();
+  try {
+    const creds = join(w.home, '.aws', 'credentials');
+    writeFileSync(creds, `[static]\naws_access_key_id = ${DEMO_ACCESS_KEY_ID}\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n`, { mode: 0o600 });
+    w.writeConfig([
+      '[profile static]\nregion = us-east-1\n',
+      keyroleProfile('kr', { region: 'us-east-1', keyrole_source: 'alice', keyrole_role_arn: ROLE }),
+      keyroleProfile('krfile', { region: 'us-east-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'file' }),
+      `[profile native]\nregion = us-east-1\nrole_arn = ${ROLE}\nsource_profile = static\n`,
+    ].join('\n'));
+    await w.setup('alice');
+    const env = baseEnv({ ...w.env, PATH: process.env.PATH });
+    const runs = quick ? 10 : 30;
+
+    // 1. cache hit vs the embedded Node's bare start
+    await w.keyrole(['process', 'kr']);
+    await w.keyrole(['process', 'krfile']);
+    const [bare, hitFile, hitKeychain] = hyperfine([`${NODE24} -e 0`, `${KEYROLE} process krfile`, `${KEYROLE} process kr`], env, runs * 2);
+    rows.push({ what: '`node -e 0` (Node 24, the one the executable embeds)', value: ms(bare) });
+    rows.push({ what: 'cache hit, file store', value: `${ms(hitFile)} (${(hitFile / bare).toFixed(2)}×)`, target: '≤ 1.15×', verdict: hitFile / bare <= 1.15 ? 'met' : 'missed' });
+    rows.push({ what: 'cache hit, keychain store (default)', value: `${ms(hitKeychain)} (${(hitKeychain / bare).toFixed(2)}×)`, target: '≤ 1.5×', verdict: hitKeychain / bare <= 1.5 ? 'met' : 'missed' });
+
+    // 2. added time per `aws sts get-caller-identity`
+    await w.run(aws, ['sts', 'get-caller-identity', '--profile', 'native']); // warm the CLI's own cache
+    const cli = (p: string) => `${aws} sts get-caller-identity --profile ${p}`;
+    const [tStatic, tKeyrole, tNative] = hyperfine([cli('static'), cli('kr'), cli('native')], env, quick ? 5 : 15);
+    rows.push({ what: '`aws sts get-caller-identity`, static keys (baseline)', value: ms(tStatic) });
+    rows.push({ what: '… the AWS CLI\'s own role_arn/source_profile, warm file cache', value: `+${ms(tNative - tStatic)}` });
+    rows.push({ what: '… keyrole (keychain store, warm)', value: `+${ms(tKeyrole - tStatic)}`, target: `≤ CLI's own + 15 ms (+${(tNative - tStatic + 15).toFixed(0)} ms)`, verdict: tKeyrole - tStatic <= tNative - tStatic + 15 ? 'met' : 'missed' });
+
+    // 3. 64 parallel cold invocations, 100 ms per STS call
+    await w.emu.behaviour({ latencyMs: 100 });
+    await w.keyrole(['cache', 'clear']);
+    await w.emu.resetStats();
+    const par = await Promise.all(Array.from({ length: 64 }, () => spawnTimed(KEYROLE, ['process', 'kr'], env)));
+    const assumeKr = (await w.emu.stats()).calls.AssumeRole ?? 0;
+    const lat = par.map((p) => p.ms);
+    rows.push({ what: '64 parallel cold `keyrole process`: AssumeRole calls', value: String(assumeKr), target: 'exactly 1', verdict: assumeKr === 1 && par.every((p) => p.code === 0) ? 'met' : 'missed' });
+    rows.push({ what: '… latency p50 / p99', value: `${ms(median(lat))} / ${ms(pct(lat, 99))}` });
+    rmSync(join(w.home, '.aws', 'cli', 'cache'), { recursive: true, force: true });
+    await w.emu.resetStats();
+    const nativePar = await Promise.all(Array.from({ length: 64 }, () => spawnTimed(aws, ['sts', 'get-caller-identity', '--profile', 'native'], env)));
+    const assumeNative = (await w.emu.stats()).calls.AssumeRole ?? 0;
+    const nlat = nativePar.map((p) => p.ms);
+    rows.push({ what: '64 parallel cold `aws … --profile native` (the CLI\'s own cache): AssumeRole calls', value: String(assumeNative) });
+    rows.push({ what: '… latency p50 / p99 (whole AWS CLI command)', value: `${ms(median(nlat))} / ${ms(pct(nlat, 99))}` });
+
+    // 4. cold miss with 100 ms STS latency
+    const [cold] = hyperfine([`${KEYROLE} process kr`], env, quick ? 5 : 15, `${KEYROLE} cache clear kr`);
+    rows.push({ what: 'cold miss (keychain store), STS answering in 100 ms', value: `${ms(cold)} (STS + ${ms(cold - 100)})`, target: '≤ STS + 120 ms', verdict: cold - 100 <= 120 ? 'met' : 'missed' });
+    await w.emu.behaviour({ latencyMs: 0 });
+
+    // 5. size and peak memory of a cache hit
+    const size = statSync(KEYROLE).size / 1e6;
+    rows.push({ what: 'executable size (dist/keyrole, stripped)', value: `${size.toFixed(1)} MB` });
+    const rss = execFileSync('python3', ['-c', 'import resource,subprocess,sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)', KEYROLE, 'process', 'kr'], { env, encoding: 'utf8' });
+    const peak = Number(rss.trim()) / 1024;
+    rows.push({ what: 'peak memory (max RSS) of a cache hit', value: `${peak.toFixed(1)} MB`, target: '≤ 60 MB', verdict: peak <= 60 ? 'met' : 'missed' });
+  } finally {
+    await w.stop();
+  }
+
+  const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
+  console.log(`\nkeyrole benchmark, ${new Date().toISOString().slice(0, 10)}, ${cpu}, ${(await import('node:os')).cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+  const header = ['what', 'median', 'target', ''];
+  const table = [header, ...rows.map((r) => [r.what, r.value, r.target ?? '', r.verdict ?? ''])];
+  const widths = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+  for (const [i, r] of table.entries()) {
+    console.log(`| ${r.map((c, j) => c.padEnd(widths[j])).join(' | ')} |`);
+    if (i === 0) console.log(`| ${widths.map((x) => '-'.repeat(x)).join(' | ')} |`);
+  }
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  writeFileSync(join(ROOT, '.tmp', 'bench.json'), JSON.stringify(rows, null, 2));
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+});
