@@ -3,8 +3,17 @@
 import { loadAwsFiles, resolveSettings } from '../config.ts';
 import { decodeEntry, fileStore, keychainStore, remainingMs, type CacheStore } from '../cache.ts';
 import { keyFor, localUser, storeKindFor } from '../credentials.ts';
-import { KeyroleError } from '../errors.ts';
+import { KeyroleError, usageError } from '../errors.ts';
+import { parseCommand } from './args.ts';
 import { openStore } from '../cache.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const { positionals } = parseCommand('cache', argv, {});
+  const [sub, profile, extra] = positionals;
+  if (sub === 'list' && profile === undefined) return cacheListCommand();
+  if (sub === 'clear' && extra === undefined) return cacheClearCommand(profile);
+  throw usageError(`unknown cache command ${JSON.stringify(positionals.join(' '))}`, 'use keyrole cache list or keyrole cache clear [profile]');
+}
 
 function stores(): CacheStore[] {
   return [keychainStore(), fileStore()];

@@ -6,6 +6,28 @@ import { loadAwsFiles, resolveSettings, type Overrides } from '../config.ts';
 import { debug } from '../debug.ts';
 import { credentialBlob } from '../blob.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials.ts';
+import { usageError } from '../errors.ts';
+import { parseCommand } from './args.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('process', argv, {
+    source: { type: 'string' },
+    'role-arn': { type: 'string' },
+    duration: { type: 'string' },
+    region: { type: 'string' },
+    'endpoint-url': { type: 'string' },
+    'session-name': { type: 'string' },
+    cache: { type: 'string' },
+  });
+  if (positionals.length > 1) throw usageError(`process takes one profile, got ${positionals.length}`, 'see keyrole process --help');
+  const profile = positionals[0] ?? process.env.AWS_PROFILE;
+  if (profile === undefined && v.source === undefined) throw usageError('process needs a profile name', 'write credential_process = keyrole process <profile>');
+  return processCommand({
+    profile,
+    cache: v.cache,
+    overrides: { source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, endpointUrl: v['endpoint-url'], sessionName: v['session-name'] },
+  });
+}
 
 export interface ProcessOptions {
   profile: string | undefined;

@@ -7,6 +7,7 @@ import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type
 import { validSourceName } from '../config.ts';
 import { ask, confirm, openTerminal, readStdin } from '../prompt.ts';
 import { redactKeyId } from '../debug.ts';
+import { parseCommand } from './args.ts';
 
 /**
  * Accepts what people actually paste or pipe: two lines (id, then secret), KEY=VALUE lines
@@ -30,6 +31,12 @@ export function parseKeyInput(text: string): { accessKeyId: string; secretAccess
   }
   if (lines.length === 2) return { accessKeyId: lines[0], secretAccessKey: lines[1] };
   throw new KeyroleError('BadKeyInput', `expected the access key id and the secret access key on two lines, got ${lines.length} line(s)`, 'pipe them as: printf "%s\\n%s\\n" "$ID" "$SECRET" | keyrole setup NAME');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('setup', argv, { force: { type: 'boolean', short: 'f' } });
+  if (positionals.length !== 1) throw usageError('setup takes one source name (keys are read from the terminal or stdin, never from arguments)', 'keyrole setup <source>');
+  return setupCommand({ name: positionals[0], force: !!v.force });
 }
 
 export interface SetupOptions {

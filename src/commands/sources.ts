@@ -2,9 +2,22 @@
 
 import { listSources, readSource, removeSource } from '../keychain.ts';
 import { loadAwsFiles } from '../config.ts';
-import { KeyroleError } from '../errors.ts';
+import { KeyroleError, usageError } from '../errors.ts';
+import { parseCommand } from './args.ts';
 import { redactKeyId } from '../debug.ts';
 import { confirm, openTerminal } from '../prompt.ts';
+
+export async function listMain(argv: string[]): Promise<void> {
+  const { positionals } = parseCommand('list', argv, {});
+  if (positionals.length) throw usageError('list takes no arguments', 'keyrole list');
+  return listCommand();
+}
+
+export async function removeMain(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('remove', argv, { force: { type: 'boolean', short: 'f' } });
+  if (positionals.length !== 1) throw usageError('remove takes one source name', 'keyrole remove <source>');
+  return removeCommand(positionals[0], !!v.force);
+}
 
 export async function listCommand(): Promise<void> {
   const names = listSources();
