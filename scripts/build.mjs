@@ -40,17 +40,20 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
-// The SDK in a bundle of its own, loaded only on a cache miss (src/sdk.ts says why).
-await build({
-  ...common,
-  stdin: { contents: "module.exports = require('@aws-sdk/client-sts');", resolveDir: root, loader: 'js' },
-  outfile: join(dist, 'keyrole-sdk.cjs'),
-});
+// Each SDK client in a bundle of its own, loaded only when it is called (src/sdk.ts says why).
+const SDK = { sts: '@aws-sdk/client-sts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
+for (const [name, pkgName] of Object.entries(SDK)) {
+  await build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(pkgName)});`, resolveDir: root, loader: 'js' },
+    outfile: join(dist, `keyrole-sdk-${name}.cjs`),
+  });
+}
 await build({
   ...common,
   entryPoints: [join(root, 'src/main.ts')],
   outfile: join(dist, 'keyrole.cjs'),
-  external: ['@napi-rs/keyring', '@aws-sdk/client-sts'],
+  external: ['@napi-rs/keyring', ...Object.values(SDK)],
   define: {
     KEYROLE_VERSION: JSON.stringify(pkg.version),
     KEYROLE_BUNDLED: 'true',
@@ -78,7 +81,11 @@ const seaConfig = {
   // NODE_OPTIONS would let anyone who can set the environment load code into a process
   // that holds long-term keys; the executable ignores it.
   execArgvExtension: 'none',
-  assets: { 'keyring.node': addonSrc, 'keyring.sha256': join(dist, 'keyring.sha256'), 'keyrole-sdk.cjs': join(dist, 'keyrole-sdk.cjs') },
+  assets: {
+    'keyring.node': addonSrc,
+    'keyring.sha256': join(dist, 'keyring.sha256'),
+    ...Object.fromEntries(Object.keys(SDK).map((n) => [`keyrole-sdk-${n}.cjs`, join(dist, `keyrole-sdk-${n}.cjs`)])),
+  },
 };
 fs.writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
 execFileSync(nodeBin, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -23,6 +23,7 @@ export interface AwsFiles {
 
 export interface Overrides {
   source?: string;
+  mfaSerial?: string;
   roleArn?: string;
   duration?: string;
   region?: string;
@@ -30,9 +31,43 @@ export interface Overrides {
   sessionName?: string;
 }
 
+/** An IAM Identity Center role: the sso-session (or legacy start URL) and the account/role. */
+export interface SsoRef {
+  /** The [sso-session NAME], or undefined for the legacy form. */
+  session: string | undefined;
+  startUrl: string;
+  ssoRegion: string;
+  registrationScopes: string[];
+  accountId: string;
+  roleName: string;
+}
+
+export type SourceKind = 'keychain' | 'profile' | 'sso';
+
+export interface Tag { Key: string; Value: string }
+
 export interface Settings {
   profile: string | undefined;
+  /** Where the base credentials come from. */
+  sourceKind: SourceKind;
+  /** A label for the source: the keychain source name, `profile:NAME` or `sso:URL/ACCOUNT/ROLE`. */
   source: string;
+  /** keyrole_source_profile: another profile whose credentials sign this one's AssumeRole. */
+  sourceProfile: string | undefined;
+  sso: SsoRef | undefined;
+  mfaSerial: string | undefined;
+  /** keyrole_mfa_on_assume: send the MFA code with AssumeRole itself instead of a shared GetSessionToken session. */
+  mfaOnAssume: boolean;
+  mfaProcess: string | undefined;
+  /** GetSessionToken duration for the shared MFA session (keyrole_session_duration). */
+  sessionDurationSeconds: number;
+  externalId: string | undefined;
+  sourceIdentity: string | undefined;
+  tags: Tag[];
+  transitiveTagKeys: string[];
+  policyArns: string[];
+  /** Whether the duration was set explicitly (the chaining cap is explained when it was). */
+  durationExplicit: boolean;
   roleArn: string | undefined;
   durationSeconds: number;
   region: string;
@@ -44,6 +79,8 @@ export interface Settings {
   shadowing: string[];
 }
 
+export const SESSION_DURATION_MAX = 129600;
+export const DEFAULT_SESSION_DURATION = 43200;
 export const DURATION_MIN = 900;
 export const DURATION_MAX = 43200;
 export const DEFAULT_DURATION = 3600;
@@ -118,16 +155,64 @@ export function validSourceName(name: string): boolean {
   return SOURCE_NAME.test(name);
 }
 
-function parseDuration(raw: string, where: string, fix: string): number {
+function parseDuration(raw: string, where: string, fix: string, max = DURATION_MAX): number {
   const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < DURATION_MIN || n > DURATION_MAX) {
+  if (!Number.isSafeInteger(n) || n < DURATION_MIN || n > max) {
     throw new KeyroleError(
       'BadDuration',
-      `${where} = ${JSON.stringify(raw)} is not a whole number of seconds from ${DURATION_MIN} to ${DURATION_MAX}`,
+      `${where} = ${JSON.stringify(raw)} is not a whole number of seconds from ${DURATION_MIN} to ${max}`,
       fix,
     );
   }
   return n;
+}
+
+/** "a, b ,c" → ["a","b","c"]. */
+function list(raw: string | undefined): string[] {
+  return raw ? raw.split(',').map((x) => x.trim()).filter(Boolean) : [];
+}
+
+function bad(code: string, what: string, value: string, where: string, rule: string): KeyroleError {
+  return new KeyroleError(code, `${what} ${JSON.stringify(value)} in ${where} is not valid`, rule);
+}
+
+const MFA_SERIAL = /^(arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)\/[\w+=,.@/-]{1,512}|[\w+=/:,.@-]{9,256})$/;
+
+function parseTags(raw: string | undefined, where: string): Tag[] {
+  const tags = list(raw).map((pair) => {
+    const eq = pair.indexOf('=');
+    const Key = eq > 0 ? pair.slice(0, eq).trim() : '';
+    const Value = eq > 0 ? pair.slice(eq + 1).trim() : '';
+    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(Key) || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u.test(Value)) {
+      throw bad('BadTags', 'session tag', pair, where, 'write keyrole_tags = Key=Value, Key2=Value2');
+    }
+    return { Key, Value };
+  });
+  if (tags.length > 50) throw new KeyroleError('BadTags', `${where} sets ${tags.length} session tags`, 'STS accepts at most 50');
+  return tags;
+}
+
+/** SSO settings from keyrole_sso_* keys and the named [sso-session], or undefined when the profile does not use SSO. */
+function resolveSso(files: AwsFiles, profile: Section, where: string): SsoRef | undefined {
+  const session = profile.keyrole_sso_session;
+  const accountId = profile.keyrole_sso_account_id;
+  const roleName = profile.keyrole_sso_role_name;
+  if (!session && !profile.keyrole_sso_start_url && !accountId && !roleName) return undefined;
+  let startUrl = profile.keyrole_sso_start_url;
+  let ssoRegion = profile.keyrole_sso_region;
+  let scopes = profile.keyrole_sso_registration_scopes;
+  if (session) {
+    const sec = section(files.config, `sso-session.${session}`);
+    if (!sec) throw new KeyroleError('UnknownSsoSession', `${where} names sso-session "${session}", which is not in ${files.configPath}`, `add an [sso-session ${session}] section with sso_start_url and sso_region`);
+    startUrl = sec.sso_start_url;
+    ssoRegion = sec.sso_region;
+    scopes = sec.sso_registration_scopes;
+    if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoSession', `[sso-session ${session}] lacks ${!startUrl ? 'sso_start_url' : 'sso_region'}`, `add it to ${files.configPath}`);
+  }
+  if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoProfile', `${where} uses SSO but names no keyrole_sso_session (or keyrole_sso_start_url and keyrole_sso_region)`, 'add keyrole_sso_session = <name> and an [sso-session <name>] section');
+  if (!accountId || !/^\d{12}$/.test(accountId)) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_account_id as a 12-digit account id`, 'add keyrole_sso_account_id = 123456789012');
+  if (!roleName) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_role_name`, 'add keyrole_sso_role_name = <permission set name>');
+  return { session, startUrl, ssoRegion, registrationScopes: list(scopes), accountId, roleName };
 }
 
 /** A role session name valid for STS ([\w+=,.@-], 2 to 64 characters). */
@@ -184,16 +269,28 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   const where = profileName ? `profile ${profileName}` : 'the command line';
   const shadowing = profileName ? shadowingKeys(files, profileName) : [];
 
-  const source = o.source ?? profile.keyrole_source;
-  if (!source) {
+  // A --source flag picks the keychain source whatever the profile says.
+  const keychainSource = o.source ?? profile.keyrole_source;
+  const sourceProfile = o.source === undefined ? profile.keyrole_source_profile : undefined;
+  const sso = o.source === undefined ? resolveSso(files, profile, where) : undefined;
+  const given = [keychainSource && 'keyrole_source', sourceProfile && 'keyrole_source_profile', sso && 'keyrole_sso_*'].filter(Boolean);
+  if (given.length > 1) {
+    throw new KeyroleError('AmbiguousSource', `${where} names more than one source (${given.join(', ')})`, 'keep exactly one of them');
+  }
+  if (!given.length) {
     const hint = profile.source_profile
-      ? `; it has source_profile, which makes the AWS CLI assume the role itself and never run keyrole: rename it keyrole_source`
+      ? `; it has source_profile, which makes the AWS CLI assume the role itself and never run keyrole: rename it keyrole_source (a keychain source) or keyrole_source_profile (another profile)`
       : '';
     throw new KeyroleError('NoSource', `${where} names no source${hint}`, `add keyrole_source = <name> to ${where} (the name given to keyrole setup), or pass --source`);
   }
-  if (!validSourceName(source)) {
-    throw new KeyroleError('BadSource', `source name ${JSON.stringify(source)} in ${where} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
+  if (keychainSource !== undefined && !validSourceName(keychainSource)) {
+    throw new KeyroleError('BadSource', `source name ${JSON.stringify(keychainSource)} in ${where} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
   }
+  if (sourceProfile !== undefined && !section(files.config, sourceProfile)) {
+    throw new KeyroleError('UnknownProfile', `${where} has keyrole_source_profile = ${sourceProfile}, which is not in ${files.configPath}`, `add [profile ${sourceProfile}] or fix the name`);
+  }
+  const sourceKind: SourceKind = keychainSource ? 'keychain' : sourceProfile ? 'profile' : 'sso';
+  const source = keychainSource ?? (sourceProfile ? `profile:${sourceProfile}` : `sso:${sso!.startUrl}/${sso!.accountId}/${sso!.roleName}`);
 
   const roleArn = o.roleArn ?? profile.keyrole_role_arn;
   if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) {
@@ -218,10 +315,34 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
     throw new KeyroleError('BadEndpoint', `STS endpoint ${JSON.stringify(endpoint)} (from ${endpointFrom}) is not an http(s) URL`, 'fix or unset it');
   }
 
-  const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(source, localUser);
+  const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(keychainSource ?? sourceProfile ?? sso!.roleName, localUser);
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
     throw new KeyroleError('BadSessionName', `role session name ${JSON.stringify(sessionName)} is not valid for STS`, 'use 2 to 64 characters from letters, digits and +=,.@_-');
   }
 
-  return { profile: profileName, source, roleArn, durationSeconds, region, regionFrom, endpoint, endpointFrom, sessionName, shadowing };
+  if (sourceKind === 'profile' && roleArn === undefined) {
+    throw new KeyroleError('NoRole', `${where} has keyrole_source_profile but no role to assume with it`, 'add keyrole_role_arn');
+  }
+
+  const mfaSerial = o.mfaSerial ?? profile.keyrole_mfa_serial;
+  if (mfaSerial !== undefined && !MFA_SERIAL.test(mfaSerial)) throw bad('BadMfaSerial', 'MFA serial', mfaSerial, where, 'write it as arn:aws:iam::123456789012:mfa/name (or a hardware token serial)');
+  if (mfaSerial !== undefined && sourceKind !== 'keychain') {
+    throw new KeyroleError('MfaNeedsKeys', `${where} sets keyrole_mfa_serial, but MFA applies to a keychain source's long-term keys`, 'put keyrole_mfa_serial on the profile that has keyrole_source');
+  }
+  const sessionRaw = profile.keyrole_session_duration;
+  const sessionDurationSeconds = sessionRaw === undefined ? DEFAULT_SESSION_DURATION
+    : parseDuration(sessionRaw, `keyrole_session_duration in ${where}`, `fix it in ${files.configPath}`, SESSION_DURATION_MAX);
+  const externalId = profile.keyrole_external_id;
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) throw bad('BadExternalId', 'external id', externalId, where, 'use 2 to 1224 characters from letters, digits and +=,.@:/_-');
+  const sourceIdentity = profile.keyrole_source_identity;
+  if (sourceIdentity !== undefined && !/^[\w+=,.@-]{2,64}$/.test(sourceIdentity)) throw bad('BadSourceIdentity', 'source identity', sourceIdentity, where, 'use 2 to 64 characters from letters, digits and +=,.@_-');
+  const policyArns = list(profile.keyrole_policy_arns);
+  for (const arn of policyArns) if (!/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/.test(arn)) throw bad('BadPolicyArn', 'policy ARN', arn, where, 'write keyrole_policy_arns = arn:aws:iam::aws:policy/ReadOnlyAccess, …');
+
+  return {
+    profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
+    region, regionFrom, endpoint, endpointFrom, sessionName, shadowing,
+    mfaSerial, mfaOnAssume: truthy(profile.keyrole_mfa_on_assume), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
+    externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
+  };
 }

@@ -1,39 +1,64 @@
-// Loads @aws-sdk/client-sts, which is built into a bundle of its own (dist/keyrole-sdk.cjs):
-// a cache hit must not even parse the SDK, and half a megabyte of it in the main bundle
-// cost every run ~15 ms of startup. The executable carries the SDK bundle as an asset and
-// compiles it only on a cache miss; the npm channel finds it beside keyrole.cjs; the
-// sources (tests) import the package directly.
+// Loads the AWS SDK clients. Each client is built into a bundle of its own
+// (dist/keyrole-sdk-<name>.cjs) and loaded only when a call is about to be made: a cache
+// hit must not even parse the SDK (half a megabyte of it in the main bundle cost every run
+// ~15 ms), and an STS miss must not pay for IAM or SSO. The executable carries the bundles
+// as assets; the npm channel finds them beside keyrole.cjs; the sources (tests) import the
+// packages directly.
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-export type StsModule = typeof import('@aws-sdk/client-sts');
+type Clients = {
+  sts: typeof import('@aws-sdk/client-sts');
+  iam: typeof import('@aws-sdk/client-iam');
+  sso: typeof import('@aws-sdk/client-sso');
+  'sso-oidc': typeof import('@aws-sdk/client-sso-oidc');
+};
+export type SdkName = keyof Clients;
+
+/** The package each bundle holds (scripts/build.mjs builds one bundle per entry). */
+export const SDK_PACKAGES: Record<SdkName, string> = {
+  sts: '@aws-sdk/client-sts',
+  iam: '@aws-sdk/client-iam',
+  sso: '@aws-sdk/client-sso',
+  'sso-oidc': '@aws-sdk/client-sso-oidc',
+};
 
 declare const require: NodeJS.Require | undefined;
 declare const KEYROLE_BUNDLED: boolean | undefined;
 
-let loaded: StsModule | undefined;
+const loaded: Partial<Clients> = {};
 
-export function loadSts(): StsModule {
-  if (loaded) return loaded;
+export function loadSdk<N extends SdkName>(name: N): Clients[N] {
+  const have = loaded[name];
+  if (have) return have;
+  // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+  let mod: Clients[N];
   if (typeof KEYROLE_BUNDLED === 'undefined') {
-    loaded = req('@aws-sdk/client-sts') as StsModule;
-    return loaded;
-  }
-  let sea: { isSea(): boolean; getAsset(k: string, enc: string): string } | undefined;
-  try {
-    sea = req('node:sea') as typeof sea;
-  } catch { /* Node without SEA support */ }
-  if (sea?.isSea()) {
-    const code = sea.getAsset('keyrole-sdk.cjs', 'utf8');
-    const vm = req('node:vm') as typeof import('node:vm');
-    const fn = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: 'keyrole-sdk.cjs' });
-    const mod = { exports: {} as StsModule };
-    fn(mod.exports, req, mod, 'keyrole-sdk.cjs', '.');
-    loaded = mod.exports;
+    mod = req(SDK_PACKAGES[name]) as Clients[N];
   } else {
-    loaded = req(join(__dirname, 'keyrole-sdk.cjs')) as StsModule;
+    const file = `keyrole-sdk-${name}.cjs`;
+    let sea: { isSea(): boolean; getAsset(k: string, enc: string): string } | undefined;
+    try {
+      sea = req('node:sea') as typeof sea;
+    } catch { /* Node without SEA support */ }
+    if (sea?.isSea()) {
+      const code = sea.getAsset(file, 'utf8');
+      const vm = req('node:vm') as typeof import('node:vm');
+      const fn = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+      const m = { exports: {} as Clients[N] };
+      fn(m.exports, req, m, file, '.');
+      mod = m.exports;
+    } else {
+      mod = req(join(__dirname, file)) as Clients[N];
+    }
   }
-  return loaded;
+  loaded[name] = mod;
+  return mod;
+}
+
+export function loadSts(): Clients['sts'] {
+  return loadSdk('sts');
 }

@@ -76,6 +76,8 @@ describe('keyFor (credentials.ts): the parameters that go into the key', () => {
   const s: Settings = {
     profile: 'prod', source: 'alice', roleArn: 'arn:aws:iam::111122223333:role/Admin', durationSeconds: 3600,
     region: 'eu-west-1', regionFrom: 'x', endpoint: undefined, endpointFrom: 'x', sessionName: 'keyrole-alice-bob', shadowing: [],
+    sourceKind: 'keychain', sourceProfile: undefined, sso: undefined, mfaSerial: undefined, mfaOnAssume: false, mfaProcess: undefined,
+    sessionDurationSeconds: 43200, externalId: undefined, sourceIdentity: undefined, tags: [], transitiveTagKeys: [], policyArns: [], durationExplicit: false,
   };
 
   test('profiles with the same parameters share an entry', () => {
