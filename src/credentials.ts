@@ -5,10 +5,11 @@ import { userInfo } from 'node:os';
 import { debug, redactKeyId } from './debug.ts';
 import { KeyroleError } from './errors.ts';
 import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
-import { singleFlight } from './lock.ts';
+import { singleFlight, type HeldLock } from './lock.ts';
 import { readSource } from './keychain.ts';
-import { assumeRole, endpointLabel, getSessionToken, type StsTarget } from './sts.ts';
-import { section, type AwsFiles, type Settings } from './config.ts';
+import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from './sts.ts';
+import { resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
+import { mfaCode, recentlyUsed, rememberUsed } from './mfa.ts';
 
 /** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */
 export function localUser(): string {
@@ -39,6 +40,13 @@ export function paramsFor(s: Settings): Record<string, unknown> {
     sessionName: s.sessionName,
     region: s.region,
     endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
+    mfaSerial: s.mfaSerial,
+    mfaOnAssume: s.mfaOnAssume || undefined,
+    externalId: s.externalId,
+    sourceIdentity: s.sourceIdentity,
+    tags: s.tags.length ? s.tags : undefined,
+    transitiveTagKeys: s.transitiveTagKeys.length ? s.transitiveTagKeys : undefined,
+    policyArns: s.policyArns.length ? s.policyArns : undefined,
   };
 }
 
@@ -46,19 +54,24 @@ export function keyFor(s: Settings): string {
   return cacheKey(paramsFor(s));
 }
 
-function target(s: Settings, clockOffsetMs: number): StsTarget {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
+// STS caps a role assumed with another role's credentials at one hour (role chaining).
+export const CHAINED_MAX_SECONDS = 3600;
+
+/**
+ * The measured offset of this machine's clock (server minus local, ms), used to sign and to
+ * judge expirations. Measured at most once per run, and only on the miss path.
+ */
+async function clockOffsetFor(_s: Settings): Promise<number> {
+  return 0;
 }
 
-async function fetchFromSts(s: Settings, params: string): Promise<CacheEntry> {
-  const keys = readSource(s.source);
-  debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
-  const clockOffsetMs = 0;
-  const t = target(s, clockOffsetMs);
-  const credentials = s.roleArn
-    ? await assumeRole(keys, t, { roleArn: s.roleArn, sessionName: s.sessionName, durationSeconds: s.durationSeconds })
-    : await getSessionToken(keys, t, s.durationSeconds);
-  return { params, profile: s.profile, source: s.source, roleArn: s.roleArn, credentials, clockOffsetMs, storedAt: new Date() };
+async function target(s: Settings): Promise<StsTarget> {
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs: await clockOffsetFor(s) };
+}
+
+export interface ResolveOptions {
+  /** A code given up front (--mfa-token / KEYROLE_MFA_TOKEN). */
+  mfaToken?: string;
 }
 
 export interface Resolved {
@@ -67,36 +80,153 @@ export interface Resolved {
   store: CacheStore;
 }
 
-export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string): Promise<Resolved> {
-  const store = openStore(storeKindFor(files, s, cacheFlag));
-  const key = keyFor(s);
-  const params = canonicalParams(paramsFor(s));
+type Fetched = Omit<CacheEntry, 'params' | 'storedAt'>;
+
+/**
+ * One cached credential: served while fresh, otherwise fetched by exactly one process
+ * (single flight) and stored. `windowSeconds` is the session length the refresh window is
+ * judged against.
+ */
+async function cached(store: CacheStore, params: Record<string, unknown>, windowSeconds: number, what: string, fetch: (lock: HeldLock) => Promise<Fetched>): Promise<Resolved> {
+  const key = cacheKey(params);
+  const canonical = canonicalParams(params);
   const usable = () => {
-    const e = lookup(store, key, params);
-    if (e && fresh(e, s.durationSeconds, Date.now())) return e;
-    if (e) debug(`cached credentials have ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new ones`);
+    const e = lookup(store, key, canonical);
+    if (e && fresh(e, windowSeconds, Date.now())) return e;
+    if (e) debug(`cached ${what} has ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new credentials`);
     return undefined;
   };
-
   const hit = usable();
   if (hit) {
-    debug(`cache hit in the ${store.kind} store (${key.slice(0, 8)}), ${Math.round(remainingMs(hit, Date.now()) / 1000)} s left`);
+    debug(`cache hit for ${what} in the ${store.kind} store (${key.slice(0, 8)}), ${Math.round(remainingMs(hit, Date.now()) / 1000)} s left`);
     return { entry: hit, fromCache: true, store };
   }
-  debug(`cache miss in the ${store.kind} store (${key.slice(0, 8)}); STS endpoint ${endpointLabel(target(s, 0))}`);
-
+  debug(`cache miss for ${what} in the ${store.kind} store (${key.slice(0, 8)})`);
   let fetched = false;
-  const entry = await singleFlight(key, usable, async () => {
-    const e = await fetchFromSts(s, params);
+  const entry = await singleFlight(key, usable, async (lock) => {
+    const e: CacheEntry = { ...(await fetch(lock)), params: canonical, storedAt: new Date() };
     fetched = true;
     if (remainingMs(e, Date.now()) <= 0) {
       throw new KeyroleError('ExpiredOnArrival', 'STS returned credentials that are already expired by this machine\'s clock', 'check the system clock');
     }
     store.put(key, encodeEntry(e));
-    debug(`stored in the ${store.kind} store`);
+    debug(`stored ${what} in the ${store.kind} store`);
     return e;
   }, () => privateDir(keyroleHome()));
   return { entry, fromCache: !fetched, store };
+}
+
+export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
+  const store = openStore(storeKindFor(files, s, cacheFlag));
+  return resolveChain(files, s, store, o, [s.profile ?? '(command line)']);
+}
+
+async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: ResolveOptions, chain: string[]): Promise<Resolved> {
+  const meta = { profile: s.profile, source: s.source, roleArn: s.roleArn };
+  if (s.sourceKind === 'profile') return resolveChained(files, s, store, o, chain);
+  if (s.sourceKind === 'sso') {
+    throw new KeyroleError('SsoUnavailable', `profile ${s.profile} uses IAM Identity Center, which this build of keyrole cannot reach yet`, 'use a keychain source for now');
+  }
+
+  // A keychain source with MFA: one GetSessionToken session per source and device, shared
+  // by every role of that source, so the user types one code per working day, not one per
+  // role. Roles are then assumed with the session's credentials (that is not chaining).
+  if (s.mfaSerial && !s.mfaOnAssume) {
+    const serial = s.mfaSerial;
+    const t = await target(s);
+    const session = await cached(store, {
+      kind: 'mfa-session', source: s.source, mfaSerial: serial, durationSeconds: s.sessionDurationSeconds,
+      region: s.region, endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
+    }, s.sessionDurationSeconds, `the MFA session of source "${s.source}"`, async (lock) => {
+      const keys = readSource(s.source);
+      debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)}); MFA device ${serial}`);
+      const credentials = await withMfaCode(s, o, lock, (code) => getSessionToken(keys, t, s.sessionDurationSeconds, { serialNumber: serial, tokenCode: code }));
+      return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+    });
+    if (!s.roleArn) return session;
+    const roleArn = s.roleArn;
+    return cached(store, paramsFor(s), s.durationSeconds, `role ${roleArn}`, async () => {
+      const credentials = await assumeRole(session.entry.credentials, t, roleInput(s, roleArn, s.durationSeconds));
+      return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+    });
+  }
+
+  return cached(store, paramsFor(s), s.durationSeconds, s.roleArn ? `role ${s.roleArn}` : `a session of source "${s.source}"`, async (lock) => {
+    const keys = readSource(s.source);
+    debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
+    const t = await target(s);
+    let credentials: TempCredentials;
+    if (s.roleArn) {
+      const roleArn = s.roleArn;
+      credentials = s.mfaSerial
+        // keyrole_mfa_on_assume: the role's trust wants the code on the AssumeRole call itself.
+        ? await withMfaCode(s, o, lock, (code) => assumeRole(keys, t, { ...roleInput(s, roleArn, s.durationSeconds), serialNumber: s.mfaSerial, tokenCode: code }))
+        : await assumeRole(keys, t, roleInput(s, roleArn, s.durationSeconds));
+    } else {
+      credentials = await getSessionToken(keys, t, s.durationSeconds);
+    }
+    return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+  });
+}
+
+function roleInput(s: Settings, roleArn: string, durationSeconds: number): AssumeRoleInput {
+  return {
+    roleArn, sessionName: s.sessionName, durationSeconds, externalId: s.externalId, sourceIdentity: s.sourceIdentity,
+    tags: s.tags, transitiveTagKeys: s.transitiveTagKeys, policyArns: s.policyArns,
+  };
+}
+
+/** A role assumed with another profile's credentials: role chaining, capped at one hour. */
+async function resolveChained(files: AwsFiles, s: Settings, store: CacheStore, o: ResolveOptions, chain: string[]): Promise<Resolved> {
+  const baseName = s.sourceProfile!;
+  if (chain.includes(baseName)) {
+    throw new KeyroleError('ProfileCycle', `the profiles source each other in a cycle: ${[...chain, baseName].join(' → ')}`, 'break the cycle: one profile in the chain must name a keychain source or SSO');
+  }
+  const baseSettings = resolveSettings(files, baseName, {}, localUser());
+  const base = await resolveChain(files, baseSettings, store, o, [...chain, baseName]);
+  // Credentials from AssumeRole or SSO are role credentials: STS refuses more than an hour.
+  const baseIsRole = !!baseSettings.roleArn || baseSettings.sourceKind !== 'keychain';
+  let duration = s.durationSeconds;
+  if (baseIsRole && duration > CHAINED_MAX_SECONDS) {
+    debug(`profile ${s.profile} assumes its role with profile ${baseName}'s role credentials (role chaining): STS caps that at ${CHAINED_MAX_SECONDS} s, so keyrole asks for ${CHAINED_MAX_SECONDS} s instead of ${duration} s`);
+    duration = CHAINED_MAX_SECONDS;
+  }
+  const roleArn = s.roleArn!;
+  const params = { ...paramsFor(s), durationSeconds: duration, base: base.entry.params };
+  return cached(store, params, duration, `role ${roleArn} (via profile ${baseName})`, async () => {
+    const t = await target(s);
+    const credentials = await assumeRole(base.entry.credentials, t, roleInput(s, roleArn, duration));
+    return { profile: s.profile, source: s.source, roleArn, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+  });
+}
+
+/**
+ * Gets a code and runs the MFA call with it. A code STS rejects is asked for once more at a
+ * terminal (typos happen); a code this machine already used in its window is named as such.
+ */
+async function withMfaCode(s: Settings, o: ResolveOptions, lock: HeldLock, call: (code: string) => Promise<TempCredentials>): Promise<TempCredentials> {
+  const serial = s.mfaSerial!;
+  const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: (st: 'prompt' | 'working') => lock.setState(st) };
+  let { code, from } = await mfaCode(request);
+  for (let attempt = 1; ; attempt++) {
+    if (recentlyUsed(serial, code)) {
+      const err = new KeyroleError('MfaCodeReused', 'that MFA code was already used in the last 90 seconds, and STS accepts each code only once', 'wait for the next code and try again');
+      if (from !== 'terminal' || attempt > 1) throw err;
+      ({ code, from } = await mfaCode({ ...request, retryReason: 'that code was already used; wait for the next one' }));
+      continue;
+    }
+    try {
+      const out = await call(code);
+      rememberUsed(serial, code);
+      return out;
+    } catch (err) {
+      if (err instanceof KeyroleError && err.code === 'MfaCodeRejected' && from === 'terminal' && attempt === 1) {
+        ({ code, from } = await mfaCode({ ...request, retryReason: 'STS rejected that code (wrong or already used); try the next one' }));
+        continue;
+      }
+      throw err;
+    }
+  }
 }
 
 /** Expiration in the local clock's frame, so the caller refreshes on time by its own clock. */

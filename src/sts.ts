@@ -29,6 +29,18 @@ export interface AssumeRoleInput {
   roleArn: string;
   sessionName: string;
   durationSeconds: number;
+  externalId?: string;
+  serialNumber?: string;
+  tokenCode?: string;
+  sourceIdentity?: string;
+  tags?: { Key: string; Value: string }[];
+  transitiveTagKeys?: string[];
+  policyArns?: string[];
+}
+
+export interface MfaInput {
+  serialNumber: string;
+  tokenCode: string;
 }
 
 // Bounds on one STS exchange: a dead or black-holed endpoint must end in seconds, not hang
@@ -86,14 +98,25 @@ function temp(c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?
 export async function assumeRole(keys: AwsKeys, t: StsTarget, input: AssumeRoleInput): Promise<TempCredentials> {
   const { sts, c } = await client(keys, t);
   const out = await send(`AssumeRole ${input.roleArn} for ${input.durationSeconds} s`, keys, t, (abortSignal) =>
-    c.send(new sts.AssumeRoleCommand({ RoleArn: input.roleArn, RoleSessionName: input.sessionName, DurationSeconds: input.durationSeconds }), { abortSignal }));
+    c.send(new sts.AssumeRoleCommand({
+      RoleArn: input.roleArn,
+      RoleSessionName: input.sessionName,
+      DurationSeconds: input.durationSeconds,
+      ExternalId: input.externalId,
+      SerialNumber: input.serialNumber,
+      TokenCode: input.tokenCode,
+      SourceIdentity: input.sourceIdentity,
+      Tags: input.tags?.length ? input.tags : undefined,
+      TransitiveTagKeys: input.transitiveTagKeys?.length ? input.transitiveTagKeys : undefined,
+      PolicyArns: input.policyArns?.length ? input.policyArns.map((arn) => ({ arn })) : undefined,
+    }), { abortSignal }));
   return temp(out.Credentials, out.AssumedRoleUser?.Arn);
 }
 
-export async function getSessionToken(keys: AwsKeys, t: StsTarget, durationSeconds: number): Promise<TempCredentials> {
+export async function getSessionToken(keys: AwsKeys, t: StsTarget, durationSeconds: number, mfa?: MfaInput): Promise<TempCredentials> {
   const { sts, c } = await client(keys, t);
-  const out = await send(`GetSessionToken for ${durationSeconds} s`, keys, t, (abortSignal) =>
-    c.send(new sts.GetSessionTokenCommand({ DurationSeconds: durationSeconds }), { abortSignal }));
+  const out = await send(`GetSessionToken for ${durationSeconds} s${mfa ? ` with MFA ${mfa.serialNumber}` : ''}`, keys, t, (abortSignal) =>
+    c.send(new sts.GetSessionTokenCommand({ DurationSeconds: durationSeconds, SerialNumber: mfa?.serialNumber, TokenCode: mfa?.tokenCode }), { abortSignal }));
   return temp(out.Credentials);
 }
 
@@ -125,7 +148,13 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
   switch (name) {
     case 'AccessDenied':
     case 'AccessDeniedException':
-      return new KeyroleError('AccessDenied', `STS denied ${what}: ${msg}`, "check the role's trust policy and the source user's sts:AssumeRole permission");
+      if (/invalid MFA one time pass code/i.test(msg)) {
+        return new KeyroleError('MfaCodeRejected', 'STS rejected the MFA code: it was wrong, or it was already used (STS accepts each code only once)', 'wait for the next code and try again');
+      }
+      if (/unable to validate MFA code|verify your MFA serial/i.test(msg)) {
+        return new KeyroleError('MfaSerialInvalid', `STS does not know that MFA device for this user (${msg})`, 'check keyrole_mfa_serial: it is the ARN of the device assigned to the source user');
+      }
+      return new KeyroleError('AccessDenied', `STS denied ${what}: ${msg}`, "check the role's trust policy and the source user's sts:AssumeRole permission (a role that requires MFA needs keyrole_mfa_serial)");
     case 'ExpiredToken':
     case 'ExpiredTokenException':
       return new KeyroleError('ExpiredToken', `STS says the security token is expired (${msg})`, 'run keyrole cache clear and retry; if it persists, check the system clock');

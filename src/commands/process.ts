@@ -18,6 +18,8 @@ export async function main(argv: string[]): Promise<void> {
     'endpoint-url': { type: 'string' },
     'session-name': { type: 'string' },
     cache: { type: 'string' },
+    'mfa-serial': { type: 'string' },
+    'mfa-token': { type: 'string' },
   });
   if (positionals.length > 1) throw usageError(`process takes one profile, got ${positionals.length}`, 'see keyrole process --help');
   const profile = positionals[0] ?? process.env.AWS_PROFILE;
@@ -25,7 +27,8 @@ export async function main(argv: string[]): Promise<void> {
   return processCommand({
     profile,
     cache: v.cache,
-    overrides: { source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, endpointUrl: v['endpoint-url'], sessionName: v['session-name'] },
+    mfaToken: v['mfa-token'],
+    overrides: { mfaSerial: v['mfa-serial'], source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, endpointUrl: v['endpoint-url'], sessionName: v['session-name'] },
   });
 }
 
@@ -33,17 +36,18 @@ export interface ProcessOptions {
   profile: string | undefined;
   overrides: Overrides;
   cache?: string;
+  mfaToken?: string;
 }
 
 export async function processCommand(o: ProcessOptions): Promise<void> {
   const files = await loadAwsFiles();
   const s = resolveSettings(files, o.profile, o.overrides, localUser());
-  debug(`profile ${s.profile ?? '(none)'} from ${files.configPath}: source "${s.source}", ${s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)'}, ${s.durationSeconds} s, session name ${s.sessionName}`);
+  debug(`profile ${s.profile ?? '(none)'} from ${files.configPath}: source "${s.source}", ${s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)'}, ${s.durationSeconds} s, session name ${s.sessionName}${s.mfaSerial ? `, MFA ${s.mfaSerial}` : ''}`);
   debug(`region ${s.region} (from ${s.regionFrom}); STS endpoint from ${s.endpointFrom}${s.endpoint ? `: ${s.endpoint}` : ''}`);
   if (s.shadowing.length) {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);
   }
-  const { entry } = await resolveCredentials(files, s, o.cache);
+  const { entry } = await resolveCredentials(files, s, o.cache, { mfaToken: o.mfaToken });
   writeStdout(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
 }
 
