@@ -34,6 +34,13 @@ export interface WaitBounds {
 
 export const DEFAULT_BOUNDS: WaitBounds = { workingMs: 45_000, promptMs: 120_000 };
 
+/** The bounds, with KEYROLE_PROMPT_WAIT_SECONDS to shorten (or lengthen) the wait on someone else's prompt. */
+export function waitBounds(): WaitBounds {
+  const raw = process.env.KEYROLE_PROMPT_WAIT_SECONDS;
+  const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) * 1000 : undefined;
+  return n === undefined ? DEFAULT_BOUNDS : { ...DEFAULT_BOUNDS, promptMs: n };
+}
+
 function uidTag(): string {
   const uid = process.getuid?.();
   return uid !== undefined ? String(uid) : userInfo().username.replace(/[^\w.-]/g, '_');
@@ -155,7 +162,7 @@ export async function singleFlight<T>(
   ready: () => T | undefined,
   work: (lock: HeldLock) => Promise<T>,
   privateDir: () => string,
-  bounds: WaitBounds = DEFAULT_BOUNDS,
+  bounds: WaitBounds = waitBounds(),
 ): Promise<T> {
   net ??= await import('node:net');
   const address = lockAddress(name, privateDir);
