@@ -40,12 +40,27 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+// keyrole always hands the SDK clients their credentials, so the SDK's default provider
+// chain (environment, ini files, SSO, IMDS, ECS…: a fifth of the STS bundle, compiled on
+// every cache miss) is never used: the bundles get a stand-in that says so if it ever is.
+const noDefaultProvider = {
+  name: 'no-default-credential-provider',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: 'credential-provider-node', namespace: 'keyrole-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'keyrole-stub' }, () => ({
+      contents: 'exports.defaultProvider = () => async () => { throw new Error("keyrole: the SDK default credential chain is not bundled; credentials must be passed explicitly"); };',
+      loader: 'js',
+    }));
+  },
+};
+
 // Each SDK client in a bundle of its own, loaded only when it is called (src/sdk.ts says why).
 const SDK = { sts: '@aws-sdk/client-sts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
 for (const [name, pkgName] of Object.entries(SDK)) {
   await build({
     ...common,
     stdin: { contents: `module.exports = require(${JSON.stringify(pkgName)});`, resolveDir: root, loader: 'js' },
+    plugins: [noDefaultProvider],
     outfile: join(dist, `keyrole-sdk-${name}.cjs`),
   });
 }
@@ -73,6 +88,10 @@ fs.copyFileSync(addonSrc, join(dist, addonName));
 fs.chmodSync(join(dist, addonName), 0o644);
 
 const nodeBin = join(dirname(require.resolve(`${nodePkg}/package.json`)), 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+// V8 code caches for the SDK bundles, made by the same Node the executable embeds.
+for (const name of Object.keys(SDK)) {
+  execFileSync(nodeBin, [join(root, 'scripts', 'sdk-code-cache.cjs'), join(dist, `keyrole-sdk-${name}.cjs`), join(dist, `keyrole-sdk-${name}.cache`), name], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 const seaConfig = {
   main: join(dist, 'keyrole.cjs'),
   output: join(dist, 'sea-prep.blob'),
@@ -84,7 +103,10 @@ const seaConfig = {
   assets: {
     'keyring.node': addonSrc,
     'keyring.sha256': join(dist, 'keyring.sha256'),
-    ...Object.fromEntries(Object.keys(SDK).map((n) => [`keyrole-sdk-${n}.cjs`, join(dist, `keyrole-sdk-${n}.cjs`)])),
+    ...Object.fromEntries(Object.keys(SDK).flatMap((n) => [
+      [`keyrole-sdk-${n}.cjs`, join(dist, `keyrole-sdk-${n}.cjs`)],
+      [`keyrole-sdk-${n}.cache`, join(dist, `keyrole-sdk-${n}.cache`)],
+    ])),
   },
 };
 fs.writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));

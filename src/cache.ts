@@ -147,7 +147,7 @@ export function keychainStore(): CacheStore {
   return {
     kind: 'keychain',
     where: 'keychain',
-    get: (key) => getItem(CACHE_SERVICE, key, 'read the credential cache'),
+    get: (key) => getItem(CACHE_SERVICE, key, 'read the credential cache', false),
     put: (key, value) => setItem(CACHE_SERVICE, key, value, 'write the credential cache'),
     delete: (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
     list: () => listKeychainEntries(),

@@ -58,9 +58,11 @@ function entry(service: string, account: string): EntryType {
 
 /**
  * Reads an item. The Secret Service answers "not found" for items of a locked collection,
- * so a miss is double-checked with a search, which does report the lock.
+ * so a miss is double-checked with a search, which does report the lock (unless the
+ * caller can treat a miss as a miss, as the cache does: the source read that follows it
+ * reports the lock, and the check costs a second D-Bus session).
  */
-export function getItem(service: string, account: string, action: string): string | null {
+export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
     value = entry(service, account).getPassword();
@@ -68,7 +70,7 @@ export function getItem(service: string, account: string, action: string): strin
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
   }
-  if (value === null && storeName() === 'secret-service') {
+  if (value === null && checkLocked && storeName() === 'secret-service') {
     try {
       loadKeyring().findCredentials(service);
     } catch (err) {

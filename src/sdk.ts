@@ -7,6 +7,7 @@
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { debug } from './debug.ts';
 
 type Clients = {
   sts: typeof import('@aws-sdk/client-sts');
@@ -40,16 +41,21 @@ export function loadSdk<N extends SdkName>(name: N): Clients[N] {
     mod = req(SDK_PACKAGES[name]) as Clients[N];
   } else {
     const file = `keyrole-sdk-${name}.cjs`;
-    let sea: { isSea(): boolean; getAsset(k: string, enc: string): string } | undefined;
+    let sea: { isSea(): boolean; getAsset(k: string, enc?: string): string | ArrayBuffer } | undefined;
     try {
       sea = req('node:sea') as typeof sea;
     } catch { /* Node without SEA support */ }
     if (sea?.isSea()) {
-      const code = sea.getAsset(file, 'utf8');
+      // Compiled with the V8 code cache that the build made with this same Node
+      // (scripts/sdk-code-cache.cjs, which wraps the source identically).
+      const source = `(function (exports, require, module, __filename, __dirname) {${sea.getAsset(file, 'utf8') as string}\n})`;
+      let cachedData: Buffer | undefined;
+      try { cachedData = Buffer.from(sea.getAsset(`keyrole-sdk-${name}.cache`) as ArrayBuffer); } catch { /* built without a cache */ }
       const vm = req('node:vm') as typeof import('node:vm');
-      const fn = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+      const script = new vm.Script(source, { filename: file, cachedData });
+      if (script.cachedDataRejected) debug(`V8 rejected the code cache of ${file}; compiling it`);
       const m = { exports: {} as Clients[N] };
-      fn(m.exports, req, m, file, '.');
+      (script.runInThisContext() as (...a: unknown[]) => void)(m.exports, req, m, file, '.');
       mod = m.exports;
     } else {
       mod = req(join(__dirname, file)) as Clients[N];
