@@ -1,6 +1,7 @@
 // Test and benchmark controls. Not part of AWS: unsigned, JSON, under /_emulator/.
 import type { EmulatorState, Fault, FaultKind } from './state.ts';
 import { totp } from './totp.ts';
+import { accessKeysView } from './iam.ts';
 
 export interface ControlResult {
   status: number;
@@ -115,6 +116,9 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
       const steps = optNumber(o, 'offsetSteps') ?? 0;
       return { status: 200, body: { code: totp(device.secret, state.now(), steps) } };
     }
+    case 'POST /_emulator/access-keys':
+      // IAM's view of a user's access keys (ids and status, no secrets), for rotate tests.
+      return { status: 200, body: accessKeysView(state, reqString(object(body), 'userName')) };
     case 'GET /_emulator/behaviour':
       return { status: 200, body: behaviourView(state) };
     case 'POST /_emulator/behaviour': {

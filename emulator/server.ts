@@ -11,7 +11,9 @@ import type { SignedRequest } from './sigv4.ts';
 import { EmulatorState } from './state.ts';
 import type { Fault, RequestRecord } from './state.ts';
 import { authenticate, dispatch, isoSeconds } from './sts.ts';
+import { dispatchIam, IAM_NAMESPACE, isIamRequest } from './iam.ts';
 import { errorXml, STS_NAMESPACE } from './xml.ts';
+import { handleSso } from './sso.ts';
 
 export { DEFAULT_SEED };
 export type { Seed };
@@ -180,19 +182,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     let status = 200;
     let xml: string;
+    // IAM shares STS's Query protocol; the credential scope (or Version) says which it is.
+    const iam = isIamRequest(signed, params);
     try {
       if (req.method !== 'POST' && req.method !== 'GET') {
         throw new StsError('InvalidAction', `Could not find operation ${action} for method ${req.method}`, 400);
       }
-      const caller = await authenticate(state, signed);
-      xml = dispatch(state, caller, params, requestId);
+      const caller = await authenticate(state, signed, iam ? 'iam' : 'sts');
+      xml = iam ? dispatchIam(state, caller, params, requestId) : dispatch(state, caller, params, requestId);
       rec.ok = true;
     } catch (err) {
       const e = err instanceof StsError ? err : new StsError('InternalFailure', 'An internal error has occurred', 500);
       if (!(err instanceof StsError) && !quiet) process.stderr.write(`emulator: internal error: ${String(err)}\n`);
       status = e.status;
       rec.code = e.code;
-      xml = errorXml(e.type, e.code, e.message, requestId);
+      xml = errorXml(e.type, e.code, e.message, requestId, iam ? IAM_NAMESPACE : undefined);
     }
     rec.status = status;
     state.record(rec);
@@ -208,6 +212,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       body = await readBody(req);
     } catch (err) {
       if (err instanceof BodyTooLarge) send(res, 413, 'text/plain', 'Request entity too large\n');
+      return;
+    }
+    // IAM Identity Center (SSO-OIDC, the portal, /_emulator/sso/ controls): emulator/sso.ts.
+    const sso = handleSso(state, req.method ?? 'GET', url, req.headers, body);
+    if (sso) {
+      for (const [k, v] of Object.entries(sso.headers)) res.setHeader(k, v);
+      send(res, sso.status, sso.contentType, sso.body, sso.requestId);
       return;
     }
     if (url.pathname.startsWith('/_emulator/')) {

@@ -177,12 +177,12 @@ function finishAuth(mode: 'header' | 'query', credential: string, signedHeaders:
 }
 
 /** The credential-scope checks AWS makes before it looks at the signature itself. */
-export function checkScope(auth: AuthInfo): void {
+export function checkScope(auth: AuthInfo, service = 'sts'): void {
   if (auth.terminator !== 'aws4_request') {
     throw signatureMismatch(`Credential should be scoped with a valid terminator: 'aws4_request', not '${auth.terminator}'.`);
   }
-  if (auth.service !== 'sts') {
-    throw signatureMismatch("Credential should be scoped to correct service: 'sts'. ");
+  if (auth.service !== service) {
+    throw signatureMismatch(`Credential should be scoped to correct service: '${service}'. `);
   }
   if (!/^[a-z0-9-]+$/.test(auth.region)) {
     throw signatureMismatch('Credential should be scoped to a valid region. ');

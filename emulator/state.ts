@@ -14,6 +14,10 @@ export interface AccessKey {
   accessKeyId: string;
   secretAccessKey: string;
   user: User;
+  /** IAM's key status (emulator/iam.ts); absent means Active. */
+  status?: 'Active' | 'Inactive';
+  /** Epoch ms on the emulator's clock; absent for seeded keys. */
+  createDate?: number;
 }
 
 export interface Role {

@@ -33,17 +33,18 @@ export interface Caller {
  * Order matters and follows what clients observe from AWS: an unknown key is reported
  * before a bad token, a bad token before expiry, expiry before skew, skew before signature.
  */
-export async function authenticate(state: EmulatorState, req: SignedRequest): Promise<Caller> {
+export async function authenticate(state: EmulatorState, req: SignedRequest, service = 'sts'): Promise<Caller> {
   const auth = parseAuth(req);
   const key = state.accessKeys.get(auth.accessKeyId);
   const session = key ? undefined : state.sessions.get(auth.accessKeyId);
   if (!key && !session) throw invalidClientTokenId();
+  if (key?.status === 'Inactive') throw invalidClientTokenId();
   if (key && auth.securityToken !== undefined) throw invalidClientTokenId();
   if (session) {
     if (auth.securityToken !== session.sessionToken) throw invalidClientTokenId();
     if (session.expiration <= state.now()) throw expiredToken();
   }
-  checkScope(auth);
+  checkScope(auth, service);
   checkClock(auth, state.now());
   const secret = key ? key.secretAccessKey : session!.secretAccessKey;
   // A signer exception means the request could not have been signed correctly either.

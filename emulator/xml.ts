@@ -26,7 +26,7 @@ function render(node: XmlNode, depth: number, attrs = ''): string {
   return `${pad}<${name}${attrs}>\n${inner}${pad}</${name}>\n`;
 }
 
-export function successXml(action: string, result: XmlChild[], requestId: string): string {
+export function successXml(action: string, result: XmlChild[], requestId: string, ns = STS_NAMESPACE): string {
   const root: XmlNode = [
     `${action}Response`,
     [
@@ -35,10 +35,10 @@ export function successXml(action: string, result: XmlChild[], requestId: string
       ['ResponseMetadata', [['RequestId', requestId]]],
     ],
   ];
-  return render(root, 0, ` xmlns="${STS_NAMESPACE}"`);
+  return render(root, 0, ` xmlns="${ns}"`);
 }
 
-export function errorXml(type: string, code: string, message: string, requestId: string): string {
+export function errorXml(type: string, code: string, message: string, requestId: string, ns = STS_NAMESPACE): string {
   const root: XmlNode = [
     'ErrorResponse',
     [
@@ -46,5 +46,5 @@ export function errorXml(type: string, code: string, message: string, requestId:
       ['RequestId', requestId],
     ],
   ];
-  return render(root, 0, ` xmlns="${STS_NAMESPACE}"`);
+  return render(root, 0, ` xmlns="${ns}"`);
 }

@@ -100,6 +100,9 @@ const seaConfig = {
   // NODE_OPTIONS would let anyone who can set the environment load code into a process
   // that holds long-term keys; the executable ignores it.
   execArgvExtension: 'none',
+  // SIGUSR1 would open the inspector on 127.0.0.1:9229 (any local user may connect to it)
+  // in a process that holds long-term keys: without it, the signal just ends the process.
+  execArgv: ['--disable-sigusr1'],
   assets: {
     'keyring.node': addonSrc,
     'keyring.sha256': join(dist, 'keyring.sha256'),

@@ -105,6 +105,14 @@ export function encodeEntry(e: CacheEntry): string {
 }
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+// Keys, secrets and tokens are printable ASCII without spaces; anything else (a NUL, a
+// newline) would break the blob's consumers or a child's environment (keyrole exec).
+const token = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,4096}$/.test(v);
+// src/clock.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
+// wrote holds more; a larger one would also push the local expiration out of Date's range.
+const MAX_STORED_OFFSET_MS = 15 * 60_000;
+// Credentials expire within days; the bound keeps the blob's Expiration a plain 4-digit-year ISO time.
+const MAX_EXPIRATION_MS = Date.UTC(9999, 0, 1);
 
 /** Undefined for anything keyrole did not write whole: such entries are ignored and replaced. */
 export function decodeEntry(raw: string): CacheEntry | undefined {
@@ -115,12 +123,15 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
     return undefined;
   }
   if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
-  if (!str(v.AccessKeyId) || !str(v.SecretAccessKey) || !str(v.SessionToken) || !str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
+  if (!token(v.AccessKeyId) || !token(v.SecretAccessKey) || !token(v.SessionToken) || !str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
   const expiration = new Date(v.Expiration);
   const stored = new Date(str(v.StoredAt) ? v.StoredAt : 0);
   const storedAt = isNaN(stored.getTime()) ? new Date(0) : stored;
-  const offset = typeof v.ClockOffsetMs === 'number' && Number.isFinite(v.ClockOffsetMs) ? v.ClockOffsetMs : 0;
-  if (isNaN(expiration.getTime())) return undefined;
+  // A missing or non-numeric offset counts as none; a number out of bounds is not keyrole's.
+  if (typeof v.ClockOffsetMs === 'number' && !(Math.abs(v.ClockOffsetMs) <= MAX_STORED_OFFSET_MS)) return undefined;
+  const offset = typeof v.ClockOffsetMs === 'number' ? v.ClockOffsetMs : 0;
+  const exp = expiration.getTime();
+  if (!(exp >= 0 && exp <= MAX_EXPIRATION_MS)) return undefined;
   return {
     params: v.params,
     profile: str(v.profile) ? v.profile : undefined,
@@ -239,6 +250,7 @@ export function fileStore(): CacheStore {
         fs.closeSync(fd);
         fd = undefined;
         fs.renameSync(tmp, path);
+        removeStaleTemps(dir);
       } catch (err) {
         if (fd !== undefined) fs.closeSync(fd);
         try { fs.unlinkSync(tmp); } catch { /* already gone */ }
@@ -271,6 +283,26 @@ export function fileStore(): CacheStore {
       return out;
     },
   };
+}
+
+/**
+ * Removes temp files of writers that died (SIGKILL, power loss) between writing and renaming:
+ * they hold a secret and nobody else would ever delete them.
+ */
+function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    const m = /^\.[0-9a-f]{16}\.(\d+)\.[0-9a-z]+\.tmp$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its writer is alive (or the pid was reused): leave it
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try { fs.unlinkSync(join(dir, n)); debug(`removed ${n}, left by a keyrole that died while writing`); } catch { /* gone already */ }
+  }
 }
 
 export function noStore(): CacheStore {

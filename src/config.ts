@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { KeyroleError } from './errors.ts';
-import { configSections, readIniFile, type Section } from './ini.ts';
+import { configSections, parseIni, readIniFile, readIniText, scanSection, type Section } from './ini.ts';
 
 export type { Section } from './ini.ts';
 
@@ -19,6 +19,8 @@ export interface AwsFiles {
   credentialsPath: string;
   config: Record<string, Section>;
   credentials: Record<string, Section>;
+  /** The config file's text (undefined when it does not exist), for line-level checks of the profile in use. */
+  configText?: string;
 }
 
 export interface Overrides {
@@ -109,12 +111,96 @@ export function credentialsPath(): string {
 export async function loadAwsFiles(): Promise<AwsFiles> {
   const cfg = configPath();
   const creds = credentialsPath();
+  const text = readIniText(cfg, 'config');
   return {
     configPath: cfg,
     credentialsPath: creds,
-    config: configSections(readIniFile(cfg, 'config')),
+    config: configSections(text === undefined ? Object.create(null) as Record<string, Section> : parseIni(text)),
     credentials: readIniFile(creds, 'credentials'),
+    configText: text,
   };
+}
+
+/**
+ * Every keyrole_* key keyrole reads. Any other keyrole_* key in the profile in use is an
+ * error (a typo such as keyrole_rol_arn would otherwise be ignored without a word);
+ * test/unit/config-keys.test.ts checks the sources read no key missing here.
+ */
+export const KEYROLE_KEYS: readonly string[] = [
+  'keyrole_source', 'keyrole_source_profile', 'keyrole_role_arn', 'keyrole_duration_seconds', 'keyrole_role_session_name',
+  'keyrole_mfa_serial', 'keyrole_mfa_on_assume', 'keyrole_mfa_process', 'keyrole_session_duration',
+  'keyrole_external_id', 'keyrole_source_identity', 'keyrole_tags', 'keyrole_transitive_tag_keys', 'keyrole_policy_arns',
+  'keyrole_cache', 'keyrole_ntp_servers',
+  'keyrole_sso_session', 'keyrole_sso_start_url', 'keyrole_sso_region', 'keyrole_sso_account_id', 'keyrole_sso_role_name', 'keyrole_sso_registration_scopes',
+];
+const KNOWN_KEYS = new Set(KEYROLE_KEYS);
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The known key closest to `key`, when it is close enough to be a typo of it. */
+export function closestKey(key: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of KEYROLE_KEYS) {
+    const d = distance(key, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= Math.max(3, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/**
+ * keyrole's own checks of the profile in use, on top of the SDK's reading: an unknown
+ * keyrole_* key, a keyrole_* key set twice (the SDK keeps the last one without a word), a
+ * keyrole_* line without '='. Other keys are the SDK's business.
+ */
+export function checkProfileKeys(files: AwsFiles, name: string, profile: Section): void {
+  const where = `profile ${name} in ${files.configPath}`;
+  for (const key of Object.keys(profile)) {
+    if (!key.startsWith('keyrole_')) continue;
+    const base = key.split('.')[0];
+    if (KNOWN_KEYS.has(base)) continue;
+    const near = closestKey(base);
+    throw new KeyroleError('UnknownSetting', `${where} sets ${base}, which keyrole does not know (a typo, or a setting of a newer keyrole)`,
+      near ? `did you mean ${near}?` : 'remove it; keyrole --help and the README list the keyrole_* settings');
+  }
+  if (files.configText === undefined) return;
+  let scan = scanSection(files.configText, `profile.${name}`);
+  if (name === 'default' && !scan.keys.length) scan = scanSection(files.configText, 'default');
+  const seen = new Map<string, number>();
+  for (const { key, line } of scan.keys) {
+    if (!key.startsWith('keyrole_')) continue;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new KeyroleError('DuplicateSetting', `${key} is set twice in ${where} (lines ${first} and ${line})`, 'keep one of them: the AWS tools would use the last without a word');
+    }
+    seen.set(key, line);
+  }
+  const broken = scan.noEquals.find((l) => l.key.startsWith('keyrole_'));
+  if (broken) {
+    throw new KeyroleError('BadConfigLine', `line ${broken.line} of ${files.configPath} (${where.split(' in ')[0]}) has no '=': ${quote(broken.key)}`, 'write it as keyrole_name = value');
+  }
+}
+
+/** Why a profile may not be found although the user wrote it: a header without its closing bracket. */
+function missingProfileHint(files: AwsFiles, name: string): string {
+  const text = files.configText;
+  if (text === undefined) return '';
+  if (text.includes('\r') && !text.includes('\n')) return '; its lines end in CR alone (classic Mac OS), so the AWS tools read it as one line: save it with LF or CRLF line endings';
+  const lines = text.split(/\r?\n/);
+  const i = lines.findIndex((l) => {
+    const t = l.trim();
+    return t.startsWith('[') && !t.endsWith(']') && t.includes(name);
+  });
+  return i < 0 ? '' : `; line ${i + 1} looks like its header but lacks the closing ']': ${quote(lines[i].trim())}`;
 }
 
 // Keys that win over credential_process in botocore or the JS SDK (FACTS.md, "Config precedence").
@@ -160,7 +246,7 @@ function parseDuration(raw: string, where: string, fix: string, max = DURATION_M
   if (!Number.isSafeInteger(n) || n < DURATION_MIN || n > max) {
     throw new KeyroleError(
       'BadDuration',
-      `${where} = ${JSON.stringify(raw)} is not a whole number of seconds from ${DURATION_MIN} to ${max}`,
+      `${where} = ${quote(raw)} is not a whole number of seconds from ${DURATION_MIN} to ${max}`,
       fix,
     );
   }
@@ -173,7 +259,7 @@ function list(raw: string | undefined): string[] {
 }
 
 function bad(code: string, what: string, value: string, where: string, rule: string): KeyroleError {
-  return new KeyroleError(code, `${what} ${JSON.stringify(value)} in ${where} is not valid`, rule);
+  return new KeyroleError(code, `${what} ${quote(value)} in ${where} is not valid`, rule);
 }
 
 const MFA_SERIAL = /^(arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)\/[\w+=,.@/-]{1,512}|[\w+=/:,.@-]{9,256})$/;
@@ -221,6 +307,19 @@ export function defaultSessionName(source: string, user: string): string {
   return `keyrole-${clean(source)}-${clean(user)}`.slice(0, 64);
 }
 
+/** A value as it appears in an error: quoted, and cut short so a hostile value cannot flood the one line. */
+export function quote(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+}
+
+/** keyrole's own yes/no settings: a value that is neither is an error, not a silent "no". */
+function flag(v: string | undefined, key: string, where: string): boolean {
+  if (v === undefined) return false;
+  if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(v.trim())) return false;
+  throw bad('BadFlag', key, v, where, 'write true or false');
+}
+
 function truthy(v: string | undefined): boolean {
   return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
 }
@@ -262,9 +361,11 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
     if (!found) {
       const where = existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
       const header = profileName === 'default' ? '[default]' : `[profile ${profileName}]`;
-      throw new KeyroleError('UnknownProfile', `profile "${profileName}" is not in ${where}`, `add a ${header} section, or check AWS_CONFIG_FILE and the profile name`);
+      const hint = missingProfileHint(files, profileName);
+      throw new KeyroleError('UnknownProfile', `profile "${profileName}" is not in ${where}${hint}`, hint ? 'fix that line' : `add a ${header} section, or check AWS_CONFIG_FILE and the profile name`);
     }
     profile = found;
+    checkProfileKeys(files, profileName, profile);
   }
   const where = profileName ? `profile ${profileName}` : 'the command line';
   const shadowing = profileName ? shadowingKeys(files, profileName) : [];
@@ -284,7 +385,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
     throw new KeyroleError('NoSource', `${where} names no source${hint}`, `add keyrole_source = <name> to ${where} (the name given to keyrole setup), or pass --source`);
   }
   if (keychainSource !== undefined && !validSourceName(keychainSource)) {
-    throw new KeyroleError('BadSource', `source name ${JSON.stringify(keychainSource)} in ${where} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
+    throw new KeyroleError('BadSource', `source name ${quote(keychainSource)} in ${where} is not valid`, 'use letters, digits and ._@+=- (up to 64 characters)');
   }
   if (sourceProfile !== undefined && !section(files.config, sourceProfile)) {
     throw new KeyroleError('UnknownProfile', `${where} has keyrole_source_profile = ${sourceProfile}, which is not in ${files.configPath}`, `add [profile ${sourceProfile}] or fix the name`);
@@ -294,7 +395,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   const roleArn = o.roleArn ?? profile.keyrole_role_arn;
   if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) {
-    throw new KeyroleError('BadRoleArn', `role ARN ${JSON.stringify(roleArn)} in ${where} is not an IAM role ARN`, 'write it as arn:aws:iam::123456789012:role/Name');
+    throw new KeyroleError('BadRoleArn', `role ARN ${quote(roleArn)} in ${where} is not an IAM role ARN`, 'write it as arn:aws:iam::123456789012:role/Name');
   }
 
   const durationRaw = o.duration ?? profile.keyrole_duration_seconds;
@@ -312,12 +413,12 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   const { endpoint, from: endpointFrom } = resolveEndpoint(files, profile, region, o.endpointUrl);
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-    throw new KeyroleError('BadEndpoint', `STS endpoint ${JSON.stringify(endpoint)} (from ${endpointFrom}) is not an http(s) URL`, 'fix or unset it');
+    throw new KeyroleError('BadEndpoint', `STS endpoint ${quote(endpoint)} (from ${endpointFrom}) is not an http(s) URL`, 'fix or unset it');
   }
 
   const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(keychainSource ?? sourceProfile ?? sso!.roleName, localUser);
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-    throw new KeyroleError('BadSessionName', `role session name ${JSON.stringify(sessionName)} is not valid for STS`, 'use 2 to 64 characters from letters, digits and +=,.@_-');
+    throw new KeyroleError('BadSessionName', `role session name ${quote(sessionName)} is not valid for STS`, 'use 2 to 64 characters from letters, digits and +=,.@_-');
   }
 
   if (sourceKind === 'profile' && roleArn === undefined) {
@@ -342,7 +443,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   return {
     profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
     region, regionFrom, endpoint, endpointFrom, sessionName, shadowing,
-    mfaSerial, mfaOnAssume: truthy(profile.keyrole_mfa_on_assume), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
+    mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
   };
 }

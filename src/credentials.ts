@@ -8,8 +8,8 @@ import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, ope
 import { singleFlight, type HeldLock } from './lock.ts';
 import { readSource } from './keychain.ts';
 import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from './sts.ts';
-import { resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
-import { mfaCode, recentlyUsed, rememberUsed } from './mfa.ts';
+import { loadAwsFiles, resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
+import { clockSession, type ClockHook } from './clock.ts';
 
 /** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */
 export function localUser(): string {
@@ -58,15 +58,22 @@ export function keyFor(s: Settings): string {
 export const CHAINED_MAX_SECONDS = 3600;
 
 /**
- * The measured offset of this machine's clock (server minus local, ms), used to sign and to
- * judge expirations. Measured at most once per run, and only on the miss path.
+ * The clock check of this run (src/clock.ts): measures the offset of this machine's clock
+ * (server minus local, ms) when the first STS call is about to be made, never on a cache
+ * hit; each call then signs on the corrected clock and leaves the offset to store with its
+ * credentials in StsTarget.clockOffsetMs.
  */
-async function clockOffsetFor(_s: Settings): Promise<number> {
-  return 0;
+let runClock: ClockHook | undefined;
+function clockFor(s: Settings): ClockHook {
+  runClock ??= clockSession({
+    // keyrole_ntp_servers is not in Settings: the config is read again, once, on a miss.
+    profileServers: async () => (s.profile ? section((await loadAwsFiles()).config, s.profile)?.keyrole_ntp_servers : undefined),
+  });
+  return runClock;
 }
 
 async function target(s: Settings): Promise<StsTarget> {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs: await clockOffsetFor(s) };
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clock: clockFor(s) };
 }
 
 export interface ResolveOptions {
@@ -125,7 +132,23 @@ async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: 
   const meta = { profile: s.profile, source: s.source, roleArn: s.roleArn };
   if (s.sourceKind === 'profile') return resolveChained(files, s, store, o, chain);
   if (s.sourceKind === 'sso') {
-    throw new KeyroleError('SsoUnavailable', `profile ${s.profile} uses IAM Identity Center, which this build of keyrole cannot reach yet`, 'use a keychain source for now');
+    // IAM Identity Center: GetRoleCredentials, cached like any other credential; a role on
+    // top is assumed with them (role chaining: at most one hour).
+    const sso = s.sso!;
+    const { ssoRoleCredentials } = await import('./sso.ts');
+    const base = await cached(store, { kind: 'sso', session: sso.session, startUrl: sso.startUrl, ssoRegion: sso.ssoRegion, accountId: sso.accountId, roleName: sso.roleName },
+      3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, async (lock) => {
+        const credentials = await ssoRoleCredentials(sso, { interactive: true, loginName: s.profile, onPrompt: (st) => lock.setState(st) });
+        return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: 0 };
+      });
+    if (!s.roleArn) return base;
+    const roleArn = s.roleArn;
+    const duration = Math.min(s.durationSeconds, CHAINED_MAX_SECONDS);
+    return cached(store, { ...paramsFor(s), durationSeconds: duration, base: base.entry.params }, duration, `role ${roleArn} (via IAM Identity Center)`, async () => {
+      const t = await target(s);
+      const credentials = await assumeRole(base.entry.credentials, t, roleInput(s, roleArn, duration));
+      return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+    });
   }
 
   // A keychain source with MFA: one GetSessionToken session per source and device, shared
@@ -205,6 +228,8 @@ async function resolveChained(files: AwsFiles, s: Settings, store: CacheStore, o
  * terminal (typos happen); a code this machine already used in its window is named as such.
  */
 async function withMfaCode(s: Settings, o: ResolveOptions, lock: HeldLock, call: (code: string) => Promise<TempCredentials>): Promise<TempCredentials> {
+  // Loaded here, not at the top: it needs node:child_process, which a cache hit must not pay for.
+  const { mfaCode, recentlyUsed, rememberUsed } = await import('./mfa.ts');
   const serial = s.mfaSerial!;
   const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: (st: 'prompt' | 'working') => lock.setState(st) };
   let { code, from } = await mfaCode(request);

@@ -9,6 +9,7 @@
 // files, so both keep one view of the config.
 
 import * as fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { KeyroleError } from './errors.ts';
 
 export type Section = Record<string, string | undefined>;
@@ -65,15 +66,124 @@ export function configSections(all: Sections): Sections {
   return out;
 }
 
-/** Reads a file the SDK would read: a missing file is empty, any other failure is an error. */
-export function readIniFile(path: string, what: string): Sections {
-  let text: string;
+/** Files larger than this are refused: no AWS config is anywhere near it, and reading one must stay cheap. */
+export const MAX_INI_BYTES = 5 * 1024 * 1024;
+
+function tooLarge(path: string, what: string): KeyroleError {
+  return new KeyroleError('ConfigTooLarge', `the AWS ${what} file ${path} is larger than ${MAX_INI_BYTES / 1024 / 1024} MB, which no AWS ${what} file needs to be`, `check that ${what === 'config' ? 'AWS_CONFIG_FILE' : 'AWS_SHARED_CREDENTIALS_FILE'} points at the right file`);
+}
+
+/** Reads at most MAX_INI_BYTES (+1 to notice more): a device or a pipe that never ends cannot hang keyrole. */
+function readBounded(path: string, what: string): Buffer {
+  const fd = fs.openSync(path, 'r');
   try {
-    text = fs.readFileSync(path, 'utf8');
+    const st = fs.fstatSync(fd);
+    if (st.isFile() && st.size > MAX_INI_BYTES) throw tooLarge(path, what);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const buf = Buffer.allocUnsafe(st.isFile() ? st.size + 1 : 65536);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_INI_BYTES) throw tooLarge(path, what);
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The 1-based line of the first byte sequence that is not UTF-8. */
+function firstBadLine(bytes: Buffer): number {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i === bytes.length || bytes[i] === 0x0a) {
+      if (!isUtf8(bytes.subarray(start, i))) return line;
+      line++;
+      start = i + 1;
+    }
+  }
+  return line;
+}
+
+/**
+ * The text of a file the SDK would read, or undefined when it does not exist. Refused: a
+ * file over MAX_INI_BYTES, and bytes that are not UTF-8 (the SDK would read them as U+FFFD,
+ * which can change a name or a value without a word; the AWS CLI refuses such a file).
+ */
+export function readIniText(path: string, what: string): string | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readBounded(path, what);
   } catch (err) {
+    if (err instanceof KeyroleError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return Object.create(null) as Sections;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new KeyroleError('ConfigUnreadable', `cannot read the AWS ${what} file ${path} (${code ?? (err as Error).message})`, `fix its permissions, or point ${what === 'config' ? 'AWS_CONFIG_FILE' : 'AWS_SHARED_CREDENTIALS_FILE'} elsewhere`);
   }
-  return parseIni(text);
+  if (!isUtf8(bytes)) {
+    throw new KeyroleError('ConfigNotUtf8', `line ${firstBadLine(bytes)} of the AWS ${what} file ${path} is not UTF-8 text`, 'save the file as UTF-8 (the AWS CLI cannot read it either)');
+  }
+  return bytes.toString('utf8');
+}
+
+/** Reads a file the SDK would read: a missing file is empty, any other failure is an error. */
+export function readIniFile(path: string, what: string): Sections {
+  const text = readIniText(path, what);
+  return text === undefined ? Object.create(null) as Sections : parseIni(text);
+}
+
+/** One `key = value` line of a section, as scanSection reports it. */
+export interface KeyLine {
+  key: string;
+  /** 1-based. */
+  line: number;
+}
+
+/**
+ * Every key line of the section parseIni files under `parseKey` (`profile.x`, `default`…),
+ * across all of its [headers], with line numbers; and the lines in it that look like a
+ * setting but have no '=' (the SDK skips those without a word). parseIni keeps the last
+ * value of a key, as the SDK does; config validation uses this to name a key set twice.
+ * Only read on demand, for the one section keyrole is about to use.
+ */
+export function scanSection(text: string, parseKey: string): { keys: KeyLine[]; noEquals: KeyLine[]; headers: number } {
+  const keys: KeyLine[] = [];
+  const noEquals: KeyLine[] = [];
+  let headers = 0;
+  let inside = false;
+  let sub: string | undefined;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    // Only headers matter outside the section: skip other lines before any real work.
+    if (!inside && raw.trimStart()[0] !== '[') continue;
+    const line = raw.split(/(?:^|\s)[;#]/)[0].trim();
+    if (line.startsWith('[') && line.endsWith(']')) {
+      const name = line.slice(1, -1);
+      const m = TYPED.exec(name);
+      const current = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
+      inside = current === parseKey;
+      if (inside) headers++;
+      sub = undefined;
+      continue;
+    }
+    if (!inside) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      if (line) noEquals.push({ key: line, line: i + 1 });
+      continue;
+    }
+    const key = line.slice(0, eq).trim();
+    if (line.slice(eq + 1).trim() === '') {
+      sub = key;
+      continue;
+    }
+    if (sub !== undefined && raw.trimStart() === raw) sub = undefined;
+    keys.push({ key: sub === undefined ? key : `${sub}.${key}`, line: i + 1 });
+  }
+  return { keys, noEquals, headers };
 }

@@ -4,6 +4,7 @@
 import { KeyroleError, oneLine } from './errors.ts';
 import { debug, redactKeyId } from './debug.ts';
 import { loadSts } from './sdk.ts';
+import type { ClockHook } from './clock.ts';
 
 export interface AwsKeys {
   accessKeyId: string;
@@ -23,6 +24,8 @@ export interface StsTarget {
   endpointFrom: string;
   /** Milliseconds to add to the local clock when signing (the measured clock offset). */
   clockOffsetMs?: number;
+  /** The run's clock check (src/clock.ts): sets clockOffsetMs before and after each call, sees every response's Date header. */
+  clock?: ClockHook;
 }
 
 export interface AssumeRoleInput {
@@ -56,17 +59,45 @@ export function endpointLabel(t: StsTarget): string {
 async function client(keys: AwsKeys, t: StsTarget) {
   // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // The clock check's NTP query (if due) is in flight while the SDK loads.
+  const offset = t.clock?.begin();
+  offset?.catch(() => { /* awaited below; handled here in case loading the SDK throws first */ });
   const started = performance.now();
   const sts = loadSts();
   debug(`loaded @aws-sdk/client-sts in ${(performance.now() - started).toFixed(1)} ms`);
+  if (offset) t.clockOffsetMs = await offset;
   const c = new sts.STSClient({
     region: t.region,
     endpoint: t.endpoint,
     credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
     maxAttempts: 3,
     systemClockOffset: t.clockOffsetMs ?? 0,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    // requestTimeout only warns unless throwOnRequestTimeout is set (smithy 4.x), and it ends
+    // at the response headers; socketTimeout bounds a body that stalls after them.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
   });
+  // A 2xx answer that is not XML is not STS: a captive portal or a proxy's page (the SDK would
+  // parse its HTML into an empty result). Said as such, not retried.
+  c.middlewareStack.add((next) => async (args) => {
+    const out = await next(args);
+    const res = out.response as { statusCode?: number; headers?: Record<string, string>; body?: { destroy?: () => void } };
+    const type = res.headers?.['content-type'] ?? '';
+    if (res.statusCode !== undefined && res.statusCode < 300 && type && !/xml/i.test(type)) {
+      res.body?.destroy?.();
+      throw new KeyroleError('StsNotXml', `${endpointLabel(t)} answered with ${JSON.stringify(oneLine(type.split(';')[0]).slice(0, 60))} instead of STS's XML (a captive portal, a proxy or a wrong endpoint)`, `sign in to the network or fix the proxy, or check the endpoint setting (${t.endpointFrom})`);
+    }
+    return out;
+  }, { step: 'deserialize', priority: 'low', name: 'keyroleContentType' });
+  // Innermost: sees each attempt's raw response, the ones the SDK then retries included.
+  const clock = t.clock;
+  if (clock) {
+    c.middlewareStack.add((next) => async (args) => {
+      const sentAt = Date.now();
+      const out = await next(args);
+      clock.onResponse(out.response, sentAt, Date.now(), endpointLabel(t));
+      return out;
+    }, { step: 'deserialize', priority: 'low', name: 'keyroleClockDate' });
+  }
   return { sts, c };
 }
 
@@ -74,14 +105,16 @@ async function send<T>(what: string, keys: AwsKeys, t: StsTarget, run: (signal: 
   const signal = AbortSignal.timeout(TOTAL_TIMEOUT_MS);
   const started = performance.now();
   debug(`STS ${what} at ${endpointLabel(t)} (endpoint from ${t.endpointFrom}, region ${t.region}) with key ${redactKeyId(keys.accessKeyId)}`);
+  let out: T;
   try {
-    const out = await run(signal);
+    out = await run(signal);
     debug(`STS ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
-    return out;
   } catch (err) {
     debug(`STS ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}: ${oneLine(String((err as Error).message))}`);
-    throw stsError(err, t, what);
+    throw t.clock ? t.clock.explain(stsError(err, t, what)) : stsError(err, t, what);
   }
+  if (t.clock) t.clockOffsetMs = t.clock.settle();
+  return out;
 }
 
 function accountOf(arn: string | undefined): string | undefined {
@@ -142,8 +175,19 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
   const code = e.code ?? '';
   const msg = oneLine(e.message ?? String(err));
   const where = endpointLabel(t);
-  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'AbortError' || /socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode) {
+  // A connection made, then no complete answer in time (the SDK names a reset a TimeoutError too).
+  const silent = name === 'AbortError' ? `no complete answer within ${TOTAL_TIMEOUT_MS / 1000} s`
+    : /requestTimeout|timed out after \d+ ms of inactivity/.test(msg) ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s of a request, ${TOTAL_TIMEOUT_MS / 1000} s in all` : undefined;
+  if (silent) {
+    return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${silent})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
+  }
+  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || /socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode) {
     return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
+  }
+  if (/Deserialization error|XML parse error|Unexpected end of|not valid JSON/i.test(msg)) {
+    // The SDK appends advice about a hidden $response field that means nothing to a user.
+    const what = msg.replace(/^@aws-sdk\s*/, '').replace(/\s*Deserialization error:.*$/i, '').slice(0, 200) || 'unreadable';
+    return new KeyroleError('StsMalformed', `STS at ${where} sent an answer keyrole cannot read (${what})`, `retry; if it persists, check the network path and the endpoint setting (${t.endpointFrom})`);
   }
   switch (name) {
     case 'AccessDenied':

@@ -86,6 +86,17 @@ describe('MFA', () => {
     assert.equal(await calls('AssumeRole'), 2);
   });
 
+  test('keyrole login primes the MFA session at a terminal; later calls without one need no code', async () => {
+    await freshWindow();
+    const u = await mfaUser();
+    const r = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code()}\r`]], { ...w.env, ...u.env });
+    assert.equal(r.code, 0, r.screen);
+    assert.match(r.screen, /signed in; profile admin has credentials until/);
+    const later = await w.keyrole(['process', 'readonly'], { env: u.env });
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(await calls('GetSessionToken'), 1);
+  });
+
   test('a role that demands MFA fails with a hint when the profile has no MFA device', async () => {
     const r = await w.keyrole(['process', 'no-mfa']);
     assert.notEqual(r.code, 0);

@@ -26,7 +26,12 @@ Options (each overrides the profile's keyrole_* key):
   --endpoint-url <url>     STS endpoint (else AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, endpoint_url)
   --session-name <name>    keyrole_role_session_name
   --cache <store>          keyrole_cache / KEYROLE_CACHE: keychain (default), file or none
+  --mfa-serial <arn>       keyrole_mfa_serial: the MFA device of the source user
+  --mfa-token <code>       the current MFA code, for scripts (also KEYROLE_MFA_TOKEN)
   --debug                  trace to stderr
+
+MFA codes are asked for on the terminal (/dev/tty), never on stderr, which the AWS CLI
+hides; without a terminal, keyrole_mfa_process or a GUI dialog, or run keyrole login first.
 `,
     load: () => import('./process.ts'),
   },
@@ -74,6 +79,164 @@ list: every cached credential with its profile, role, time left and store.
 clear: forgets every cached credential, or only <profile>'s.
 `,
     load: () => import('./cache.ts'),
+  },
+  {
+    name: 'doctor',
+    summary: 'doctor [profile]         check clock, environment, profile, keychain, cache and identity; say what to fix',
+    help: `Usage: keyrole doctor [profile] [--json] [--no-network]
+
+Runs the troubleshooting guides' checks for <profile> (else AWS_PROFILE, else the only
+keyrole profile) and prints one line per check: ok, warning or problem, with the fix for
+each problem:
+  clock         offset to NTP and to STS's Date header
+  environment   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN / AWS_PROFILE
+                that would be used instead of the profile
+  profile       keys (role_arn, source_profile, sso_*, static keys) that make the AWS CLI
+                and the SDKs skip credential_process
+  process line  the credential_process line, parsed and run the way botocore runs it
+                (no shell: no ~ or $VAR expansion)
+  keychain      reachable and unlocked; the profile's source stored
+  cache         keyrole's cached credentials and their time left; stale AWS CLI cache
+                entries (~/.aws/cli/cache) for the same role
+  identity      a live GetCallerIdentity with the profile's credentials
+
+Options:
+  --json         one JSON document on stdout
+  --no-network   skip the checks that talk to AWS (clock, process line, identity)
+
+Exit status: 0 when no problem was found (warnings allowed), 1 otherwise.
+`,
+    load: () => import('./doctor.ts'),
+  },
+  {
+    name: 'whoami',
+    summary: 'whoami [profile]         show the account, ARN and time left of a profile\'s credentials',
+    help: `Usage: keyrole whoami [profile] [--json]
+
+Gets the profile's credentials (from the cache when fresh) and asks STS who they are
+(GetCallerIdentity): account, ARN, user id, and when they expire.
+`,
+    load: () => import('./whoami.ts'),
+  },
+  {
+    name: 'exec',
+    summary: 'exec <profile> -- cmd    run a command with the profile\'s credentials in its environment',
+    help: `Usage: keyrole exec <profile> [--allow-nested] -- <command> [args…]
+
+Runs <command> (default: $SHELL) with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION, AWS_REGION and AWS_DEFAULT_REGION set to
+the profile's temporary credentials, and AWS_PROFILE removed. Signals are passed on to
+the command and keyrole exits with its status. KEYROLE_EXEC names the profile inside.
+
+Options:
+  --allow-nested   run even inside another keyrole exec (refused by default)
+`,
+    load: () => import('./exec.ts'),
+  },
+  {
+    name: 'export',
+    summary: 'export <profile>         print the profile\'s credentials as shell variables or JSON',
+    help: `Usage: keyrole export <profile> [--format env|json|powershell|fish]
+
+Prints the profile's temporary credentials:
+  env          export AWS_ACCESS_KEY_ID='…' lines for sh, bash and zsh (default):
+               eval "$(keyrole export prod)"
+  fish         set -gx lines:  keyrole export prod --format fish | source
+  powershell   $Env: lines:    keyrole export prod --format powershell | Invoke-Expression
+  json         the credential_process JSON
+`,
+    load: () => import('./export.ts'),
+  },
+  {
+    name: 'rotate',
+    summary: 'rotate <source>          replace a source\'s access key with a new one (IAM), safely',
+    help: `Usage: keyrole rotate <source> [--profile <p>] [--verify-timeout <seconds>]
+
+Creates a new access key for the source's IAM user, checks that it works
+(GetCallerIdentity), stores it in the keychain, then deletes the old key. If any step
+fails, the source keeps a working key: a new key that cannot be checked or stored is
+deleted again, and an old key that cannot be deleted is named for deletion by hand.
+
+IAM allows two access keys per user; with two already, delete the unused one first.
+The user needs iam:ListAccessKeys, iam:CreateAccessKey and iam:DeleteAccessKey on itself.
+
+Options:
+  --profile <p>            use <p>'s endpoint settings (default: the first profile using the source)
+  --verify-timeout <s>     how long to wait for a new key to be accepted (default 30)
+
+Endpoints: AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, or the profile's services section
+(iam = endpoint_url = …) for IAM; the STS settings for the check.
+`,
+    load: () => import('./rotate.ts'),
+  },
+  {
+    name: 'configure',
+    summary: 'configure <profile>      write a keyrole profile into ~/.aws/config (asks, or takes flags)',
+    help: `Usage: keyrole configure <profile> [--source <name>] [--role-arn <arn>] [--duration <s>]
+                                   [--region <r>] [--mfa-serial <arn>] [--session-name <n>]
+
+Adds or updates [profile <profile>] in ~/.aws/config (AWS_CONFIG_FILE): credential_process
+pointing at this keyrole, keyrole_source, keyrole_role_arn, keyrole_duration_seconds,
+keyrole_mfa_serial, region. At a terminal it asks for what the flags leave out.
+
+Comments, blank lines and every other profile are kept byte for byte; existing values are
+replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is written first.
+A profile that also holds role_arn, source_profile, sso_* or static keys is refused: the
+AWS CLI would use those and never run credential_process.
+`,
+    load: () => import('./configure.ts'),
+  },
+  {
+    name: 'completion',
+    summary: 'completion <shell>       print shell completion for bash, zsh or fish',
+    help: `Usage: keyrole completion bash|zsh|fish
+
+Prints a completion script (commands, profile and source names, option values):
+  bash   eval "$(keyrole completion bash)"        in ~/.bashrc
+  zsh    eval "$(keyrole completion zsh)"         in ~/.zshrc, after compinit
+  fish   keyrole completion fish > ~/.config/fish/completions/keyrole.fish
+
+keyrole completion --list profiles|sources|commands prints the names the scripts use.
+`,
+    load: () => import('./completion.ts'),
+  },
+  {
+    name: 'login',
+    summary: 'login <profile|session>  sign in to IAM Identity Center (device flow) ahead of time',
+    help: `Usage: keyrole login <profile | sso-session>
+
+Signs in to IAM Identity Center for an [sso-session] (or a profile that uses one through
+keyrole_sso_session, or the legacy keyrole_sso_start_url + keyrole_sso_region): shows a
+URL and a code on the terminal, opens the browser where one can be opened, and waits for
+the approval. The token goes to the keychain, not to a plaintext file. With
+sso_registration_scopes = sso:account:access in the sso-session, keyrole also gets a
+refresh token and renews the token itself, so one login lasts the whole session.
+
+credential_process starts the same login at the terminal when it needs one; without a
+terminal (IDEs, the JS SDK, CI) it fails and names this command. Parallel callers share
+one login: one browser tab. KEYROLE_NO_BROWSER=1 never opens a browser.
+
+Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
+`,
+    load: () => import('./login.ts'),
+  },
+  {
+    name: 'sso',
+    summary: 'sso populate <session>    write a profile per IAM Identity Center account/role (dry run first)',
+    help: `Usage: keyrole sso populate <sso-session> [--write] [--prefix <p>] [--region <r>] [--command <path>]
+       keyrole sso logout <sso-session | profile>
+
+populate: lists the accounts and roles the sso-session can reach and prints one keyrole
+profile for each (named <account>.<role>): a dry run. --write appends them to the config
+after a backup (<config>.keyrole-backup-<time>); comments and other profiles are kept as
+they are, and profiles that already point at a role are left alone.
+  --prefix <p>      put <p> before each profile name
+  --region <r>      the profiles' region (default: the sso-session's sso_region)
+  --command <path>  the keyrole to name in credential_process (default: this executable)
+
+logout: signs out at IAM Identity Center and removes keyrole's token from the keychain.
+`,
+    load: () => import('./sso.ts'),
   },
 ];
 

@@ -1,0 +1,53 @@
+// `keyrole export <profile> --format env|json|powershell|fish`: the profile's temporary
+// credentials for a shell or a program that reads them from its environment.
+
+import { credentialBlob, isoSeconds } from '../blob.ts';
+import { usageError } from '../errors.ts';
+import { parseCommand } from './args.ts';
+import { profileArg, profileSession } from './session.ts';
+
+export const FORMATS = ['env', 'json', 'powershell', 'fish'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface ExportValues {
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  AWS_SESSION_TOKEN: string;
+  AWS_CREDENTIAL_EXPIRATION: string;
+  AWS_REGION: string;
+}
+
+const posix = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+const pwsh = (v: string) => `'${v.replace(/'/g, "''")}'`;
+const fish = (v: string) => `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+
+/** The lines for a shell; `json` is handled by the caller (it is the credential_process blob). */
+export function formatExport(format: Exclude<Format, 'json'>, values: ExportValues): string {
+  const entries = Object.entries(values);
+  switch (format) {
+    case 'env': return entries.map(([k, v]) => `export ${k}=${posix(v)}\n`).join('');
+    case 'powershell': return entries.map(([k, v]) => `$Env:${k} = ${pwsh(v)}\n`).join('');
+    case 'fish': return entries.map(([k, v]) => `set -gx ${k} ${fish(v)}\n`).join('');
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('export', argv, { format: { type: 'string', short: 'f' }, cache: { type: 'string' } });
+  if (positionals.length > 1) throw usageError(`export takes one profile, got ${positionals.length}`, 'keyrole export <profile> --format env|json|powershell|fish');
+  const format = (v.format ?? 'env') as Format;
+  if (!FORMATS.includes(format)) throw usageError(`--format ${JSON.stringify(v.format)} is not one keyrole knows`, `use one of ${FORMATS.join(', ')}`);
+  const profile = profileArg('export', positionals[0]);
+  const p = await profileSession(profile, v.cache);
+  if (format === 'json') {
+    process.stdout.write(`${credentialBlob(p.credentials, p.expiration)}\n`);
+    return;
+  }
+  const c = p.credentials;
+  process.stdout.write(formatExport(format, {
+    AWS_ACCESS_KEY_ID: c.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
+    AWS_SESSION_TOKEN: c.sessionToken,
+    AWS_CREDENTIAL_EXPIRATION: isoSeconds(p.expiration),
+    AWS_REGION: p.settings.region,
+  }));
+}

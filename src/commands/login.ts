@@ -1,0 +1,78 @@
+// `keyrole login <profile | sso-session>`: signs in ahead of time, so that credential_process
+// calls without a terminal (IDEs, the JS SDK, CI) find a token. For IAM Identity Center it
+// runs the OIDC device flow; the instructions go to the terminal (else stderr), never to
+// stdout.
+
+import { loadAwsFiles, resolveSettings, section, type AwsFiles } from '../config.ts';
+import { KeyroleError, usageError } from '../errors.ts';
+import { localUser } from '../credentials.ts';
+import { sessionRefFromConfig, ssoLogin, stderrScreen, type Screen, type SsoSessionRef } from '../sso.ts';
+import { parseCommand } from './args.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const { positionals } = parseCommand('login', argv, {});
+  if (positionals.length !== 1) throw usageError(`login takes one profile or sso-session name, got ${positionals.length}`, 'keyrole login <profile | sso-session>');
+  const files = await loadAwsFiles();
+  const target = loginTarget(files, positionals[0]);
+  if (target.kind === 'sso') return loginSso(target.ref, target.name);
+  return loginMfa(files, target.profile);
+}
+
+export type LoginTarget = { kind: 'sso'; ref: SsoSessionRef; name: string } | { kind: 'mfa'; profile: string; serial: string };
+
+/**
+ * What `keyrole login NAME` signs in to: a profile that uses IAM Identity Center (directly,
+ * or at the root of a keyrole_source_profile chain), else an [sso-session NAME].
+ */
+export function loginTarget(files: AwsFiles, name: string): LoginTarget {
+  if (section(files.config, name)) {
+    const seen: string[] = [];
+    let current: string | undefined = name;
+    while (current !== undefined && !seen.includes(current) && seen.length < 16) {
+      seen.push(current);
+      let settings;
+      try {
+        settings = resolveSettings(files, current, {}, localUser());
+      } catch (err) {
+        if (err instanceof KeyroleError && err.code === 'NoSource') break;
+        throw err;
+      }
+      if (settings.sso) return { kind: 'sso', ref: settings.sso, name: settings.sso.session ?? current };
+      if (settings.mfaSerial) return { kind: 'mfa', profile: name, serial: settings.mfaSerial };
+      current = settings.sourceKind === 'profile' ? settings.sourceProfile : undefined;
+    }
+    const session = sessionRefFromConfig(files, name);
+    if (session) return { kind: 'sso', ref: session, name };
+    throw new KeyroleError('NothingToLogIn', `profile ${name} uses neither IAM Identity Center nor MFA, so there is nothing to sign in to`,
+      'keyrole login takes a profile with keyrole_sso_session or keyrole_mfa_serial, or an [sso-session] name');
+  }
+  const session = sessionRefFromConfig(files, name);
+  if (session) return { kind: 'sso', ref: session, name };
+  throw new KeyroleError('UnknownProfile', `"${name}" is neither a profile nor an sso-session in ${files.configPath}`, 'check the name, or AWS_CONFIG_FILE');
+}
+
+async function loginSso(ref: SsoSessionRef, name: string): Promise<void> {
+  const { openTerminal } = await import('../prompt.ts');
+  const term = openTerminal();
+  const screen: Screen = term ? { write: (t) => term.output.write(t), live: true } : stderrScreen();
+  try {
+    const { record, joined } = await ssoLogin(ref, { name, screen });
+    if (joined) screen.write(`Another keyrole signed in to ${ref.session ? `sso-session ${ref.session}` : ref.startUrl}; the token is valid until ${record.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z')}.\n`);
+  } finally {
+    term?.close();
+  }
+}
+
+/**
+ * An MFA profile: asks for the code at this terminal and caches the MFA session (and the
+ * profile's role), so later credential_process calls without a terminal find them.
+ */
+async function loginMfa(files: AwsFiles, profile: string): Promise<void> {
+  const { resolveCredentials, localExpiration } = await import('../credentials.ts');
+  const s = resolveSettings(files, profile, {}, localUser());
+  const { entry, fromCache } = await resolveCredentials(files, s);
+  const until = localExpiration(entry).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  process.stderr.write(fromCache
+    ? `keyrole: profile ${profile} already has credentials until ${until}; nothing to do\n`
+    : `keyrole: signed in; profile ${profile} has credentials until ${until}, and its source's MFA session serves its other roles\n`);
+}

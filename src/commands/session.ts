@@ -1,0 +1,44 @@
+// Credentials for a profile, for the commands that hand them to a person or a program
+// (whoami, exec, export): the same cache and STS path as `keyrole process`.
+
+import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config.ts';
+import { localExpiration, localUser, resolveCredentials } from '../credentials.ts';
+import { usageError } from '../errors.ts';
+import type { CacheEntry } from '../cache.ts';
+import type { TempCredentials, StsTarget } from '../sts.ts';
+
+export interface ProfileSession {
+  files: AwsFiles;
+  settings: Settings;
+  entry: CacheEntry;
+  credentials: TempCredentials;
+  /** Expiration in the local clock's frame. */
+  expiration: Date;
+  fromCache: boolean;
+}
+
+/** The profile argument, else AWS_PROFILE; a usage error naming the command when neither is there. */
+export function profileArg(cmd: string, positional: string | undefined): string {
+  const p = positional ?? process.env.AWS_PROFILE;
+  if (!p) throw usageError(`${cmd} needs a profile name`, `keyrole ${cmd} <profile>, or set AWS_PROFILE`);
+  return p;
+}
+
+export async function profileSession(profile: string, cache?: string): Promise<ProfileSession> {
+  const files = await loadAwsFiles();
+  const settings = resolveSettings(files, profile, {}, localUser());
+  const { entry, fromCache } = await resolveCredentials(files, settings, cache);
+  return { files, settings, entry, credentials: entry.credentials, expiration: localExpiration(entry), fromCache };
+}
+
+export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
+}
+
+/** "59 min", "2 h 5 min", "expired". */
+export function formatLeft(ms: number): string {
+  if (ms <= 0) return 'expired';
+  const m = Math.floor(ms / 60000);
+  if (m < 1) return `${Math.floor(ms / 1000)} s`;
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}

@@ -1,0 +1,164 @@
+// `keyrole sso populate <sso-session>`: one keyrole profile per account and role the user can
+// reach, appended to the config (a dry run unless --write; comments and every other line
+// kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
+
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadAwsFiles, section, type AwsFiles } from '../config.ts';
+import { KeyroleError, usageError } from '../errors.ts';
+import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso.ts';
+import { backupFile, writeFileAtomic } from '../configedit.ts';
+import { shlexQuote } from '../shlex.ts';
+import { parseCommand } from './args.ts';
+import { loginTarget } from './login.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === 'populate') return populateMain(rest);
+  if (sub === 'logout') return logoutMain(rest);
+  throw usageError(sub === undefined ? 'sso needs a subcommand' : `unknown sso subcommand ${JSON.stringify(sub)}`, 'keyrole sso populate <sso-session> | keyrole sso logout <sso-session>');
+}
+
+async function logoutMain(argv: string[]): Promise<void> {
+  const { positionals } = parseCommand('sso', argv, {});
+  if (positionals.length !== 1) throw usageError('sso logout takes one sso-session or profile name', 'keyrole sso logout <sso-session>');
+  const target = loginTarget(await loadAwsFiles(), positionals[0]);
+  const had = await ssoLogout(target.ref, target.name);
+  process.stdout.write(had ? `Signed out of ${target.name}; keyrole's token is removed from the keychain.\n` : `keyrole holds no token for ${target.name}.\n`);
+}
+
+// ---- populate ----
+
+export interface PlanItem {
+  action: 'add' | 'keep' | 'skip';
+  profile: string;
+  assignment: SsoAssignment;
+  note?: string;
+}
+
+const clean = (s: string) => s.replace(/[^\w.@+=-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
+
+/**
+ * Decides a profile per account/role: kept when a profile already points at it, skipped when
+ * its name is taken by something else, added otherwise. Names are `<prefix><account>.<role>`
+ * (the account id joins the name when two accounts share one).
+ */
+export function planPopulate(files: AwsFiles, session: string, assignments: SsoAssignment[], o: { prefix?: string } = {}): PlanItem[] {
+  const existing = new Map<string, string>();
+  for (const [name, sec] of Object.entries(files.config)) {
+    if (name.includes('.') && (name.startsWith('sso-session.') || name.startsWith('services.'))) continue;
+    // A profile that assumes another role on top of the SSO role is not that role's profile.
+    if (sec.keyrole_role_arn || sec.keyrole_source_profile) continue;
+    const key = `${sec.keyrole_sso_account_id}/${sec.keyrole_sso_role_name}`;
+    if (sec.keyrole_sso_session === session && sec.keyrole_sso_account_id && sec.keyrole_sso_role_name && !existing.has(key)) existing.set(key, name);
+  }
+  const namesPerAccountName = new Map<string, Set<string>>();
+  for (const a of assignments) {
+    const ids = namesPerAccountName.get(a.accountName) ?? new Set();
+    ids.add(a.accountId);
+    namesPerAccountName.set(a.accountName, ids);
+  }
+  const sorted = [...assignments].sort((x, y) => x.accountName.localeCompare(y.accountName) || x.accountId.localeCompare(y.accountId) || x.roleName.localeCompare(y.roleName));
+  const planned = new Set<string>();
+  return sorted.map((a): PlanItem => {
+    const have = existing.get(`${a.accountId}/${a.roleName}`);
+    if (have !== undefined) return { action: 'keep', profile: have, assignment: a, note: 'already in the config' };
+    const account = namesPerAccountName.get(a.accountName)!.size > 1 ? `${a.accountName}-${a.accountId}` : a.accountName;
+    const profile = `${o.prefix ?? ''}${clean(account)}.${clean(a.roleName)}`;
+    if (section(files.config, profile) || planned.has(profile) || profile === 'default') {
+      return { action: 'skip', profile, assignment: a, note: 'a different profile already has this name (use --prefix)' };
+    }
+    planned.add(profile);
+    return { action: 'add', profile, assignment: a };
+  });
+}
+
+/** The program to name in credential_process: this executable when it is one, else `keyrole` on PATH. */
+export function keyroleCommand(): string {
+  try {
+    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const sea = req('node:sea') as { isSea(): boolean };
+    if (sea.isSea()) return shlexQuote(process.execPath);
+  } catch { /* not a single executable */ }
+  return 'keyrole';
+}
+
+export function renderProfiles(items: PlanItem[], o: { session: string; region: string; command: string; date?: Date }): string {
+  const add = items.filter((i) => i.action === 'add');
+  if (!add.length) return '';
+  const when = (o.date ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const blocks = add.map((i) => [
+    `[profile ${i.profile}]`,
+    `credential_process = ${o.command} process ${shlexQuote(i.profile)}`,
+    `keyrole_sso_session = ${o.session}`,
+    `keyrole_sso_account_id = ${i.assignment.accountId}`,
+    `keyrole_sso_role_name = ${i.assignment.roleName}`,
+    `region = ${o.region}`,
+  ].join('\n'));
+  return `# Added by keyrole sso populate ${o.session} on ${when}: ${add.length} profile(s)\n${blocks.join('\n\n')}\n`;
+}
+
+/** The config text with `addition` appended after one blank line; every existing byte kept. */
+export function appendText(text: string, addition: string): string {
+  if (!addition) return text;
+  if (text === '') return addition;
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const add = eol === '\n' ? addition : addition.replace(/\n/g, '\r\n');
+  const sep = text.endsWith(eol + eol) ? '' : text.endsWith(eol) ? eol : eol + eol;
+  return text + sep + add;
+}
+
+/** Backs the config up (0600, beside its target), then replaces it atomically keeping its mode; returns the backup's path. */
+export function writeConfigFile(path: string, text: string, now = new Date()): string | undefined {
+  let target = path;
+  try {
+    target = fs.realpathSync(path);
+  } catch { /* a new file */ }
+  const backup = backupFile(target, now);
+  writeFileAtomic(target, text);
+  return backup;
+}
+
+async function populateMain(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('sso', argv, {
+    write: { type: 'boolean' },
+    region: { type: 'string' },
+    prefix: { type: 'string' },
+    command: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw usageError('sso populate takes one sso-session name', 'keyrole sso populate <sso-session> [--write]');
+  const session = positionals[0];
+  const files = await loadAwsFiles();
+  const ref = sessionRefFromConfig(files, session);
+  if (!ref) throw new KeyroleError('UnknownSsoSession', `there is no [sso-session ${session}] in ${files.configPath}`, `add one with sso_start_url and sso_region (and sso_registration_scopes = sso:account:access)`);
+  if (v.prefix !== undefined && !/^[\w.@+=-]*$/.test(v.prefix)) throw usageError(`--prefix ${JSON.stringify(v.prefix)} has characters a profile name should not have`, 'use letters, digits and ._@+=-');
+  const region = v.region ?? ref.ssoRegion;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw usageError(`--region ${JSON.stringify(region)} is not an AWS region`, 'for example --region eu-west-1');
+
+  const token = await ssoAccessToken(ref, { interactive: true, loginName: session });
+  const assignments = await listAssignments(ref, token.accessToken, session);
+  const plan = planPopulate(files, session, assignments, { prefix: v.prefix });
+  const addition = renderProfiles(plan, { session, region, command: v.command ?? keyroleCommand() });
+  const accounts = new Set(assignments.map((a) => a.accountId)).size;
+
+  const out: string[] = [`sso-session ${session}: ${assignments.length} role(s) in ${accounts} account(s)`];
+  for (const i of plan) {
+    out.push(`  ${i.action.padEnd(4)}  [profile ${i.profile}]  ${i.assignment.accountId} (${i.assignment.accountName}) ${i.assignment.roleName}${i.note ? `: ${i.note}` : ''}`);
+  }
+  const adds = plan.filter((i) => i.action === 'add').length;
+  if (!adds) {
+    out.push(`Nothing to add to ${files.configPath}.`);
+  } else if (!v.write) {
+    out.push('', `Dry run: nothing was written. These lines would be appended to ${files.configPath}:`, '', addition.trimEnd(), '', 'Run again with --write to add them (a backup is made first).');
+  } else {
+    let current = '';
+    try {
+      current = fs.readFileSync(files.configPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('ConfigUnreadable', `cannot read ${files.configPath} (${(err as NodeJS.ErrnoException).code})`, 'fix its permissions');
+    }
+    const backup = writeConfigFile(files.configPath, appendText(current, addition));
+    out.push(`Added ${adds} profile(s) to ${files.configPath}${backup ? ` (backup: ${backup})` : ''}.`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}

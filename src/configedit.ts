@@ -1,0 +1,157 @@
+// Edits one profile of ~/.aws/config as text, the way a careful person would: values are
+// replaced on their own lines (indentation and trailing comments kept), new keys go after
+// the section's last setting, a new section goes at the end, and every other byte of the
+// file (comments, blank lines, other profiles, line endings) stays as it was.
+
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { KeyroleError } from './errors.ts';
+
+const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
+
+/** Whether a header line opens the config-file section of `profile`. */
+function opensProfile(line: string, profile: string): boolean {
+  const t = line.split(/(?:^|\s)[;#]/)[0].trim();
+  if (!t.startsWith('[') || !t.endsWith(']')) return false;
+  const name = t.slice(1, -1).trim();
+  if (profile === 'default' && name === 'default') return true;
+  const m = TYPED.exec(name);
+  return !!m && m[1] === 'profile' && m[3] === profile;
+}
+
+const isHeader = (line: string) => {
+  const t = line.split(/(?:^|\s)[;#]/)[0].trim();
+  return t.startsWith('[') && t.endsWith(']');
+};
+
+/** The start of a trailing comment in a value (as src/ini.ts reads it), or -1. */
+function commentStart(rest: string): number {
+  const m = /(?:^|\s)[;#]/.exec(rest);
+  return m ? m.index : -1;
+}
+
+export interface EditResult {
+  text: string;
+  /** Keys whose line was changed, added, or left as it was. */
+  changed: string[];
+  added: string[];
+  created: boolean;
+}
+
+/**
+ * Sets `values` (in order) in the profile's section. A key already there keeps its line,
+ * with the value replaced; others are added after the section's last setting.
+ */
+export function setProfileValues(text: string, profile: string, values: [string, string][]): EditResult {
+  for (const [k, v] of values) {
+    if (/[\r\n]/.test(v) || v.trim() !== v || v === '') throw new KeyroleError('BadConfigValue', `the value for ${k} cannot be written to the config file (empty, surrounding spaces or a line break)`, 'pass a plain value');
+  }
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const lines = text.length ? text.split(/(?<=\n)/) : [];
+  const start = lines.findIndex((l) => opensProfile(l, profile));
+  const changed: string[] = [];
+  const added: string[] = [];
+  const newLines = (keys: [string, string][]) => keys.map(([k, v]) => `${k} = ${v}${eol}`);
+
+  if (start < 0) {
+    let prefix = text;
+    if (prefix.length && !prefix.endsWith('\n')) prefix += eol;
+    if (prefix.trim().length) prefix += eol;
+    const header = profile === 'default' ? '[default]' : `[profile ${profile}]`;
+    return { text: `${prefix}${header}${eol}${newLines(values).join('')}`, changed, added: values.map(([k]) => k), created: true };
+  }
+
+  let end = lines.length;
+  for (let i = start + 1; i < lines.length; i++) if (isHeader(lines[i])) { end = i; break; }
+
+  // Top-level keys of the section; lines of a nested block (`s3 =` + indented lines) are not.
+  const keyLine = new Map<string, number>();
+  let lastSetting = start;
+  let inSub = false;
+  for (let i = start + 1; i < end; i++) {
+    const raw = lines[i].replace(/\r?\n$/, '');
+    const body = raw.split(/(?:^|\s)[;#]/)[0];
+    if (!body.trim()) continue;
+    lastSetting = i;
+    const indented = /^\s/.test(raw);
+    if (inSub && indented) continue;
+    inSub = false;
+    const eq = body.indexOf('=');
+    if (eq <= 0) continue;
+    const key = body.slice(0, eq).trim();
+    if (body.slice(eq + 1).trim() === '') inSub = true;
+    if (!keyLine.has(key)) keyLine.set(key, i);
+  }
+
+  const missing: [string, string][] = [];
+  for (const [k, v] of values) {
+    const i = keyLine.get(k);
+    if (i === undefined) { missing.push([k, v]); continue; }
+    const raw = lines[i];
+    const ending = /\r?\n$/.exec(raw)?.[0] ?? '';
+    const content = raw.slice(0, raw.length - ending.length);
+    const eq = content.indexOf('=');
+    const rest = content.slice(eq + 1);
+    const c = commentStart(rest);
+    const valuePart = c < 0 ? rest : rest.slice(0, c);
+    const tail = c < 0 ? '' : rest.slice(c);
+    const lead = valuePart.trim() === '' ? ' ' : /^\s*/.exec(valuePart)![0];
+    const trailingSpace = /\s*$/.exec(valuePart)![0];
+    const next = `${content.slice(0, eq + 1)}${lead}${v}${c < 0 ? '' : trailingSpace}${tail}${ending}`;
+    if (next !== raw) {
+      lines[i] = next;
+      changed.push(k);
+    }
+  }
+  if (missing.length) {
+    // After the last setting; if that line had no newline (end of file), give it one.
+    if (!/\n$/.test(lines[lastSetting])) lines[lastSetting] += eol;
+    lines.splice(lastSetting + 1, 0, ...newLines(missing));
+    added.push(...missing.map(([k]) => k));
+  }
+  return { text: lines.join(''), changed, added, created: false };
+}
+
+/** A 0600 copy of the file beside it; returns its path (undefined when there was no file). */
+export function backupFile(path: string, now = new Date()): string | undefined {
+  if (!fs.existsSync(path)) return undefined;
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  let target = join(dirname(path), `${basename(path)}.keyrole-backup-${stamp}`);
+  for (let n = 1; fs.existsSync(target); n++) target = join(dirname(path), `${basename(path)}.keyrole-backup-${stamp}-${n}`);
+  const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.writeFileSync(fd, fs.readFileSync(path));
+    fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return target;
+}
+
+/**
+ * Replaces the file's content atomically (temp file in the same directory, fsync, rename),
+ * keeping its mode; a symlinked config (dotfile managers) is written through to its target.
+ */
+export function writeFileAtomic(path: string, text: string): void {
+  let target = path;
+  try { target = fs.realpathSync(path); } catch { /* a new file */ }
+  const dir = dirname(target);
+  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let mode = 0o600;
+  try { mode = fs.statSync(target).mode & 0o777; } catch { /* new */ }
+  const tmp = join(dir, `.${basename(target)}.keyrole-${process.pid}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+    fs.fchmodSync(fd, mode);
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    try { fs.unlinkSync(tmp); } catch { /* gone */ }
+    throw new KeyroleError('ConfigWriteFailed', `cannot write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the permissions of the file and its directory; nothing was changed');
+  }
+}

@@ -1,0 +1,178 @@
+// IAM access-key calls for `keyrole rotate`. @aws-sdk/client-iam lives in its own SDK
+// bundle (src/sdk.ts), loaded only when rotate runs.
+//
+// The endpoint follows the SDKs' order for a service: AWS_ENDPOINT_URL_IAM,
+// AWS_ENDPOINT_URL, the profile's `services` section (`iam = endpoint_url = …`), the
+// profile's endpoint_url; otherwise IAM's global endpoint, signed for us-east-1 (or the
+// partition's home region).
+
+import { KeyroleError, oneLine } from './errors.ts';
+import { debug, redactKeyId } from './debug.ts';
+import { loadSdk } from './sdk.ts';
+import { section, type AwsFiles, type Section } from './config.ts';
+import type { AwsKeys } from './sts.ts';
+
+export interface IamTarget {
+  region: string;
+  endpoint: string | undefined;
+  endpointFrom: string;
+}
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+}
+
+/** IAM is global; requests are signed for the partition's home region. */
+export function iamRegion(region: string | undefined): string {
+  if (region?.startsWith('cn-')) return 'cn-north-1';
+  if (region?.startsWith('us-gov-')) return 'us-gov-west-1';
+  return 'us-east-1';
+}
+
+export function resolveIamTarget(files: AwsFiles | undefined, profile: Section | undefined, region?: string, flag?: string): IamTarget {
+  const r = iamRegion(region);
+  if (flag) return { region: r, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
+  const env = process.env;
+  const p = profile ?? {};
+  if (!(truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(p.ignore_configured_endpoint_urls))) {
+    if (env.AWS_ENDPOINT_URL_IAM) return { region: r, endpoint: env.AWS_ENDPOINT_URL_IAM, endpointFrom: 'AWS_ENDPOINT_URL_IAM' };
+    if (env.AWS_ENDPOINT_URL) return { region: r, endpoint: env.AWS_ENDPOINT_URL, endpointFrom: 'AWS_ENDPOINT_URL' };
+    const services = p.services && files ? section(files.config, `services.${p.services}`) : undefined;
+    const svc = services?.['iam.endpoint_url'];
+    if (svc) return { region: r, endpoint: svc, endpointFrom: `[services ${p.services}] iam.endpoint_url` };
+    if (p.endpoint_url) return { region: r, endpoint: p.endpoint_url, endpointFrom: 'endpoint_url' };
+  }
+  return { region: r, endpoint: undefined, endpointFrom: 'global (iam.amazonaws.com)' };
+}
+
+export function iamEndpointLabel(t: IamTarget): string {
+  return t.endpoint ?? (t.region.startsWith('cn-') ? 'https://iam.cn-north-1.amazonaws.com.cn' : t.region.startsWith('us-gov-') ? 'https://iam.us-gov.amazonaws.com' : 'https://iam.amazonaws.com');
+}
+
+export interface AccessKeyInfo {
+  accessKeyId: string;
+  status: string;
+  userName: string | undefined;
+  created: Date | undefined;
+}
+
+export interface NewAccessKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  userName: string | undefined;
+}
+
+const CONNECT_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 8000;
+const TOTAL_TIMEOUT_MS = 20000;
+
+function client(keys: AwsKeys, t: IamTarget, maxAttempts = 3) {
+  const iam = loadSdk('iam');
+  const c = new iam.IAMClient({
+    region: t.region,
+    endpoint: t.endpoint,
+    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
+    maxAttempts,
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+  });
+  return { iam, c };
+}
+
+async function send<T>(what: string, keys: AwsKeys, t: IamTarget, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(TOTAL_TIMEOUT_MS);
+  const started = performance.now();
+  debug(`IAM ${what} at ${iamEndpointLabel(t)} (endpoint from ${t.endpointFrom}) with key ${redactKeyId(keys.accessKeyId)}`);
+  try {
+    const out = await run(signal);
+    debug(`IAM ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
+    return out;
+  } catch (err) {
+    debug(`IAM ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}: ${oneLine(String((err as Error).message))}`);
+    throw iamError(err, t, what);
+  }
+}
+
+/** The caller's own access keys (no UserName: IAM answers for the user that signs). */
+export async function listAccessKeys(keys: AwsKeys, t: IamTarget): Promise<AccessKeyInfo[]> {
+  const { iam, c } = client(keys, t);
+  const out = await send('ListAccessKeys', keys, t, (abortSignal) => c.send(new iam.ListAccessKeysCommand({}), { abortSignal }));
+  return (out.AccessKeyMetadata ?? []).map((k) => ({ accessKeyId: k.AccessKeyId ?? '', status: k.Status ?? 'Active', userName: k.UserName, created: k.CreateDate }));
+}
+
+export async function createAccessKey(keys: AwsKeys, t: IamTarget): Promise<NewAccessKey> {
+  // One attempt: a retried create whose first answer was lost makes a second key (and the
+  // SDK counts IAM's LimitExceeded as throttling, which would only delay the same answer).
+  const { iam, c } = client(keys, t, 1);
+  const out = await send('CreateAccessKey', keys, t, (abortSignal) => c.send(new iam.CreateAccessKeyCommand({}), { abortSignal }));
+  const k = out.AccessKey;
+  if (!k?.AccessKeyId || !k.SecretAccessKey) throw new KeyroleError('IamMalformed', 'IAM answered CreateAccessKey without a complete key', `check IAM in the console for an unused new key of this user and delete it; check the IAM endpoint (${iamEndpointLabel(t)})`);
+  return { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey, userName: k.UserName };
+}
+
+export async function deleteAccessKey(keys: AwsKeys, t: IamTarget, accessKeyId: string): Promise<void> {
+  const { iam, c } = client(keys, t);
+  await send(`DeleteAccessKey ${redactKeyId(accessKeyId)}`, keys, t, (abortSignal) => c.send(new iam.DeleteAccessKeyCommand({ AccessKeyId: accessKeyId }), { abortSignal }));
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+const PERMISSIONS = 'the source user needs iam:ListAccessKeys, iam:CreateAccessKey and iam:DeleteAccessKey on itself (Resource arn:aws:iam::*:user/${aws:username})';
+
+/**
+ * IAM error codes (the SDK's exception names and the Query protocol's codes) to one line of
+ * cause and fix. `{what}` is the call, `{msg}` IAM's own message, `{where}` the endpoint.
+ */
+export const IAM_ERRORS: Record<string, { code: string; cause: string; fix: string }> = {
+  AccessDenied: { code: 'IamAccessDenied', cause: 'IAM denied {what}: {msg}', fix: PERMISSIONS },
+  LimitExceeded: { code: 'AccessKeyLimit', cause: 'IAM refused {what}: the user already has two access keys, the most IAM allows ({msg})', fix: 'delete the key that is not in use (aws iam list-access-keys shows both) and run keyrole rotate again' },
+  NoSuchEntity: { code: 'IamNoSuchEntity', cause: 'IAM found nothing to act on for {what}: {msg}', fix: 'the key or user is already gone: run keyrole list and check the user in the IAM console' },
+  InvalidClientTokenId: { code: 'InvalidClientTokenId', cause: "IAM does not recognise the source's access key ({msg})", fix: 'the key was deleted, deactivated or mistyped: store a current one with keyrole setup <source> --force' },
+  SignatureDoesNotMatch: { code: 'SignatureDoesNotMatch', cause: 'IAM rejected the signature of {what}: the stored secret does not belong to the access key id, or the clock is off ({msg})', fix: 'store the right pair with keyrole setup <source> --force; check the clock with keyrole doctor' },
+  ExpiredToken: { code: 'ExpiredToken', cause: 'IAM says the security token is expired ({msg})', fix: 'rotate signs with the long-term key: store it with keyrole setup <source> --force' },
+  InvalidUserType: { code: 'IamInvalidUserType', cause: 'IAM cannot manage access keys for this kind of principal ({msg})', fix: 'rotate works on an IAM user\'s long-term key (AKIA…), not a role session' },
+  ValidationError: { code: 'IamValidation', cause: 'IAM refused {what}: {msg}', fix: 'rotate works on an IAM user\'s long-term key (AKIA…), not a role or session key' },
+  InvalidInput: { code: 'IamInvalidInput', cause: 'IAM refused {what} as invalid: {msg}', fix: 'check the source\'s access key id with keyrole list' },
+  ConcurrentModification: { code: 'IamConcurrentModification', cause: 'IAM refused {what} because the user was being changed at the same moment ({msg})', fix: 'wait a few seconds and run keyrole rotate again' },
+  EntityTemporarilyUnmodifiable: { code: 'IamTemporarilyUnmodifiable', cause: 'IAM cannot change the user right now ({msg})', fix: 'wait a minute and run keyrole rotate again' },
+  ServiceFailure: { code: 'IamServiceFailure', cause: 'IAM failed {what} on its side ({msg})', fix: 'retry in a minute; the AWS Health Dashboard shows IAM incidents' },
+  Throttling: { code: 'IamThrottled', cause: 'IAM throttled {what} ({msg})', fix: 'wait a minute and retry' },
+};
+
+// The SDK names modelled errors <Code>Exception; the Query protocol sends <Code>.
+const ALIASES: Record<string, string> = {
+  AccessDeniedException: 'AccessDenied',
+  LimitExceededException: 'LimitExceeded',
+  NoSuchEntityException: 'NoSuchEntity',
+  InvalidUserTypeException: 'InvalidUserType',
+  InvalidInputException: 'InvalidInput',
+  ConcurrentModificationException: 'ConcurrentModification',
+  EntityTemporarilyUnmodifiableException: 'EntityTemporarilyUnmodifiable',
+  ServiceFailureException: 'ServiceFailure',
+  ExpiredTokenException: 'ExpiredToken',
+  ThrottlingException: 'Throttling',
+  RequestLimitExceeded: 'Throttling',
+};
+
+/** One line of cause and fix for every way an IAM call fails. */
+export function iamError(err: unknown, t: IamTarget, what: string): KeyroleError {
+  if (err instanceof KeyroleError) return err;
+  const e = err as { name?: string; code?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const code = e.code ?? '';
+  const msg = oneLine(e.message ?? String(err));
+  const where = iamEndpointLabel(t);
+  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'AbortError' || (/socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode)) {
+    return new KeyroleError('IamUnreachable', `cannot reach IAM at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the IAM endpoint setting (${t.endpointFrom})`);
+  }
+  if (/Signature expired|not yet current/i.test(msg)) {
+    return new KeyroleError('ClockSkew', `IAM rejected ${what} because this machine's clock is off by more than 15 minutes (${msg})`, 'sync the clock: Linux timedatectl set-ntp true; macOS sntp -sS time.apple.com; Windows w32tm /resync');
+  }
+  const key = ALIASES[name] ?? ALIASES[e.Code ?? ''] ?? (Object.hasOwn(IAM_ERRORS, name) ? name : e.Code && Object.hasOwn(IAM_ERRORS, e.Code) ? e.Code : undefined);
+  if (key) {
+    const row = IAM_ERRORS[key];
+    const fill = (s: string) => s.replace('{what}', what).replace('{msg}', msg).replace('{where}', where);
+    return new KeyroleError(row.code, fill(row.cause), fill(row.fix));
+  }
+  const status = e.$metadata?.httpStatusCode;
+  return new KeyroleError('IamError', `IAM ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${msg}`, `retry later; check the IAM endpoint (${where})`);
+}

@@ -1,0 +1,42 @@
+// export's shell formats: each shell reads back exactly the values, whatever characters
+// they hold; and exec's child environment.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { formatExport, type ExportValues } from '../../src/commands/export.ts';
+import { childEnv, splitAtDashDash } from '../../src/commands/exec.ts';
+
+const VALUES: ExportValues = {
+  AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE01',
+  AWS_SECRET_ACCESS_KEY: "se'cr\"et/+$HOME`x`\\n",
+  AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjE+/=',
+  AWS_CREDENTIAL_EXPIRATION: '2026-01-01T00:00:00Z',
+  AWS_REGION: 'eu-west-1',
+};
+
+test('env: sh reads back every value unchanged, with no expansion', () => {
+  const out = execFileSync('sh', ['-c', `${formatExport('env', VALUES)}\nprintf '%s\\n' "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN"`], { encoding: 'utf8' });
+  assert.equal(out, `${VALUES.AWS_SECRET_ACCESS_KEY}\n${VALUES.AWS_SESSION_TOKEN}\n`);
+});
+
+test('fish and powershell quoting', () => {
+  assert.match(formatExport('fish', VALUES), /^set -gx AWS_SECRET_ACCESS_KEY 'se\\'cr"et\/\+\$HOME`x`\\\\n'$/m);
+  assert.match(formatExport('powershell', VALUES), /^\$Env:AWS_SECRET_ACCESS_KEY = 'se''cr"et\/\+\$HOME`x`\\n'$/m);
+  assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 5);
+});
+
+test('exec: the child gets the credentials and region, loses AWS_PROFILE, and is marked', () => {
+  const env = childEnv({ PATH: '/bin', AWS_PROFILE: 'prod', AWS_DEFAULT_PROFILE: 'x', AWS_SECURITY_TOKEN: 'old', AWS_REGION: 'us-east-1' }, {
+    accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't', expiration: new Date('2026-01-01T00:00:00.500Z'), region: 'eu-west-1', profile: 'prod',
+  });
+  assert.deepEqual(env, {
+    PATH: '/bin', AWS_ACCESS_KEY_ID: 'ASIA1', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't',
+    AWS_CREDENTIAL_EXPIRATION: '2026-01-01T00:00:00Z', AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', KEYROLE_EXEC: 'prod',
+  });
+});
+
+test('exec: keyrole options end at --; everything after is the command, even its own --', () => {
+  assert.deepEqual(splitAtDashDash(['prod', '--cache', 'none', '--', 'ls', '--', '-l']), { own: ['prod', '--cache', 'none'], command: ['ls', '--', '-l'] });
+  assert.deepEqual(splitAtDashDash(['prod']), { own: ['prod'], command: undefined });
+});

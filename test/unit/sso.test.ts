@@ -1,0 +1,385 @@
+// The pure parts of IAM Identity Center support: the AWS CLI's token file name, the keychain
+// record, endpoints, the browser command, device-flow polling, error lines, login targets,
+// and sso populate's plan and config edit.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
+import {
+  awsCacheFile,
+  browserCommand,
+  canRefresh,
+  decodeRecord,
+  encodeRecord,
+  loginName,
+  pollForToken,
+  reusableRegistration,
+  REGISTRATION_REUSE_MS,
+  sessionRefFromConfig,
+  ssoEndpoints,
+  ssoError,
+  tokenLeftMs,
+  type SsoRecord,
+  type SsoSessionRef,
+} from '../../src/sso.ts';
+import { KeyroleError } from '../../src/errors.ts';
+import { loginTarget } from '../../src/commands/login.ts';
+import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
+import type { AwsFiles, Section } from '../../src/config.ts';
+import { parseIni, configSections } from '../../src/ini.ts';
+
+const START = 'https://keyrole-demo.awsapps.com/start';
+const REF: SsoSessionRef = { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access'] };
+const LEGACY: SsoSessionRef = { session: undefined, startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: [] };
+
+function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
+  const saved = new Map<string, string | undefined>();
+  for (const k of Object.keys(vars)) {
+    saved.set(k, process.env[k]);
+    if (vars[k] === undefined) delete process.env[k];
+    else process.env[k] = vars[k];
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+function files(text: string, configPath = '/home/u/.aws/config'): AwsFiles {
+  return { configPath, credentialsPath: '/home/u/.aws/credentials', config: configSections(parseIni(text)), credentials: {} as Record<string, Section> };
+}
+
+describe('the AWS CLI token file (~/.aws/sso/cache)', () => {
+  test('named sha1(sso-session name), or sha1(start URL) for the legacy form, as the JS SDK names it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'keyrole-sso-'));
+    const [named, legacy] = await withEnv({ HOME: home, USERPROFILE: undefined }, () => Promise.all([awsCacheFile(REF), awsCacheFile(LEGACY)]));
+    withEnv({ HOME: home, USERPROFILE: undefined }, () => {
+      assert.equal(named, getSSOTokenFilepath('my-sso'));
+      assert.equal(legacy, getSSOTokenFilepath(START));
+    });
+    assert.equal(named, join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update('my-sso').digest('hex')}.json`));
+  });
+});
+
+describe('the keychain record', () => {
+  const rec: SsoRecord = {
+    startUrl: START, region: 'eu-west-1', scopes: ['sso:account:access'], clientId: 'cid', clientSecret: 'csecret',
+    registrationExpiresAt: new Date('2030-01-01T00:00:00Z'), accessToken: 'aoaTOKEN', expiresAt: new Date('2030-01-01T01:00:00Z'),
+    refreshToken: 'aorREFRESH', obtainedAt: new Date('2030-01-01T00:00:00Z'),
+  };
+
+  test('round-trips', () => {
+    assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+  });
+
+  test('a registration without a token round-trips, and a token without an expiry is dropped', () => {
+    const reg: SsoRecord = { startUrl: START, region: 'eu-west-1', scopes: [], clientId: 'c', clientSecret: 's', registrationExpiresAt: new Date('2030-01-01T00:00:00Z') };
+    const back = decodeRecord(encodeRecord(reg))!;
+    assert.equal(back.accessToken, undefined);
+    assert.equal(back.clientId, 'c');
+    const noExpiry = JSON.parse(encodeRecord(rec)) as Record<string, unknown>;
+    delete noExpiry.expiresAt;
+    assert.equal(decodeRecord(JSON.stringify(noExpiry))!.accessToken, undefined);
+  });
+
+  test('anything keyrole did not write is ignored', () => {
+    for (const raw of ['', 'not json', '{}', '{"keyrole":1,"kind":"cache"}', '{"keyrole":1,"kind":"sso-session","region":"x"}', 'null']) {
+      assert.equal(decodeRecord(raw), undefined, raw);
+    }
+  });
+
+  test('refreshable only with a refresh token and a live registration; registrations reused only with a day left and the same scopes', () => {
+    const now = Date.parse('2029-12-01T00:00:00Z');
+    assert.equal(canRefresh(rec, now), true);
+    assert.equal(canRefresh({ ...rec, refreshToken: undefined }, now), false);
+    assert.equal(canRefresh({ ...rec, registrationExpiresAt: new Date(now - 1) }, now), false);
+    assert.equal(canRefresh(undefined, now), false);
+    assert.equal(reusableRegistration(rec, REF, now), true);
+    assert.equal(reusableRegistration(rec, { ...REF, registrationScopes: [] }, now), false);
+    assert.equal(reusableRegistration({ ...rec, registrationExpiresAt: new Date(now + REGISTRATION_REUSE_MS - 1) }, REF, now), false);
+    assert.equal(tokenLeftMs(rec, Date.parse('2030-01-01T00:59:00Z')), 60_000);
+    assert.equal(tokenLeftMs({ accessToken: undefined, expiresAt: undefined }, now), -Infinity);
+  });
+});
+
+describe('endpoints', () => {
+  const clear = { AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_SSO: undefined, AWS_ENDPOINT_URL_SSO_OIDC: undefined, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined };
+
+  test('regional by default', () => withEnv(clear, () => {
+    const e = ssoEndpoints('eu-west-1');
+    assert.equal(e.oidc, undefined);
+    assert.equal(e.portal, undefined);
+    assert.match(e.oidcFrom, /oidc\.eu-west-1\.amazonaws\.com/);
+    assert.match(e.portalFrom, /portal\.sso\.eu-west-1\.amazonaws\.com/);
+  }));
+
+  test('service variables, then AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns them off', () => {
+    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_ENDPOINT_URL_SSO_OIDC: 'http://oidc' }, () => {
+      const e = ssoEndpoints('eu-west-1');
+      assert.deepEqual([e.oidc, e.oidcFrom, e.portal, e.portalFrom], ['http://oidc', 'AWS_ENDPOINT_URL_SSO_OIDC', 'http://all', 'AWS_ENDPOINT_URL']);
+    });
+    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints('x').portal, 'http://portal'));
+    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints('x').oidc, undefined));
+  });
+
+  test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
+    assert.throws(() => ssoEndpoints('x'), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
+  }));
+});
+
+describe('the browser', () => {
+  const url = 'https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH';
+
+  test('xdg-open only with a display, never with KEYROLE_NO_BROWSER', () => {
+    assert.equal(browserCommand(url, 'linux', {}), undefined);
+    assert.deepEqual(browserCommand(url, 'linux', { DISPLAY: ':0' }), ['xdg-open', [url]]);
+    assert.deepEqual(browserCommand(url, 'linux', { WAYLAND_DISPLAY: 'wayland-0' }), ['xdg-open', [url]]);
+    assert.equal(browserCommand(url, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: '1' }), undefined);
+  });
+
+  test('open on macOS (not over SSH), start on Windows with cmd metacharacters escaped', () => {
+    assert.deepEqual(browserCommand(url, 'darwin', {}), ['open', [url]]);
+    assert.equal(browserCommand(url, 'darwin', { SSH_CONNECTION: '1 2 3 4' }), undefined);
+    const [cmd, args] = browserCommand('https://x/?a=1&b=2', 'win32', {})!;
+    assert.equal(cmd, 'cmd');
+    assert.match(args.at(-1)!, /^start "" "https:\/\/x\/\?a=1\^&b=2"$/);
+  });
+
+  test('nothing but a plain http(s) URL is handed over', () => {
+    for (const bad of ['file:///etc/passwd', 'https://x/"; rm -rf ~', 'javascript:alert(1)', 'https://x/ y']) {
+      assert.equal(browserCommand(bad, 'linux', { DISPLAY: ':0' }), undefined, bad);
+    }
+  });
+});
+
+describe('polling CreateToken', () => {
+  function fakeClock() {
+    let t = 0;
+    const sleeps: number[] = [];
+    return { now: () => t, sleep: async (ms: number) => { sleeps.push(ms); t += ms; }, sleeps };
+  }
+  const err = (name: string) => Object.assign(new Error(name), { name });
+
+  test('waits one interval before each poll and keeps polling while authorization is pending', async () => {
+    const c = fakeClock();
+    const answers = [err('AuthorizationPendingException'), err('AuthorizationPendingException'), 'token'];
+    const out = await pollForToken(async () => {
+      const a = answers.shift()!;
+      if (a instanceof Error) throw a;
+      return a;
+    }, { intervalMs: 5000, expiresInMs: 600_000, ...c });
+    assert.equal(out, 'token');
+    assert.deepEqual(c.sleeps, [5000, 5000, 5000]);
+  });
+
+  test('slow_down adds 5 seconds to the interval, for good', async () => {
+    const c = fakeClock();
+    const answers = [err('SlowDownException'), err('AuthorizationPendingException'), err('SlowDownException'), 'token'];
+    await pollForToken(async () => {
+      const a = answers.shift()!;
+      if (a instanceof Error) throw a;
+      return a;
+    }, { intervalMs: 1000, expiresInMs: 600_000, ...c });
+    assert.deepEqual(c.sleeps, [1000, 6000, 6000, 11000]);
+  });
+
+  test('expired_token, access_denied and anything else end the loop with the service error', async () => {
+    for (const name of ['ExpiredTokenException', 'AccessDeniedException', 'InvalidClientException']) {
+      const c = fakeClock();
+      await assert.rejects(pollForToken(async () => { throw err(name); }, { intervalMs: 1000, expiresInMs: 60_000, ...c }), (e: Error) => e.name === name);
+    }
+  });
+
+  test('stops when the code runs out even if the service keeps saying pending', async () => {
+    const c = fakeClock();
+    let calls = 0;
+    await assert.rejects(pollForToken(async () => { calls++; throw err('AuthorizationPendingException'); }, { intervalMs: 5000, expiresInMs: 12_000, ...c }), (e: Error) => e.name === 'ExpiredTokenException');
+    assert.equal(calls, 2);
+    assert.ok(c.now() <= 12_000);
+  });
+});
+
+describe('error lines', () => {
+  const cases: [unknown, string, RegExp][] = [
+    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'SsoUnreachable', /cannot reach IAM Identity Center at http:\/\/e.*AWS_ENDPOINT_URL_SSO/],
+    [Object.assign(new Error('Session token not found or invalid'), { name: 'UnauthorizedException', $metadata: { httpStatusCode: 401 } }), 'SsoTokenRejected', /keyrole login my-sso/],
+    [Object.assign(new Error('No access'), { name: 'ForbiddenException', $metadata: { httpStatusCode: 403 } }), 'SsoNoAccess', /No access.*keyrole sso populate my-sso/],
+    [Object.assign(new Error('UnknownError'), { name: 'AccessDeniedException', error: 'access_denied', $metadata: { httpStatusCode: 400 } }), 'SsoLoginDenied', /denied \(access_denied\).*keyrole login my-sso/],
+    [Object.assign(new Error('UnknownError'), { name: 'ExpiredTokenException', error: 'expired_token', $metadata: { httpStatusCode: 400 } }), 'SsoLoginExpired', /expired before it was approved/],
+    [Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException', $metadata: { httpStatusCode: 429 } }), 'SsoThrottled', /throttling/],
+    [Object.assign(new Error('x\ny'), { name: 'WeirdException', $metadata: { httpStatusCode: 500 } }), 'SsoError', /WeirdException \(HTTP 500\): x y/],
+  ];
+  for (const [err, code, line] of cases) {
+    test(`${(err as Error).name} → ${code}`, () => {
+      const e = ssoError(err, 'the thing', 'http://e', 'my-sso');
+      assert.equal(e.code, code);
+      assert.match(e.line(), line);
+      assert.doesNotMatch(e.line(), /\n/);
+    });
+  }
+
+  test('the login name is the sso-session, else the profile given', () => {
+    assert.equal(loginName(REF, { loginName: 'prof' }), 'my-sso');
+    assert.equal(loginName(LEGACY, { loginName: 'prof' }), 'prof');
+  });
+});
+
+describe('login targets', () => {
+  const cfg = `
+[sso-session my-sso]
+sso_start_url = ${START}
+sso_region = eu-west-1
+sso_registration_scopes = sso:account:access, openid
+
+[profile admin]
+keyrole_sso_session = my-sso
+keyrole_sso_account_id = 111122223333
+keyrole_sso_role_name = AdministratorAccess
+
+[profile legacy]
+keyrole_sso_start_url = https://legacy.awsapps.com/start
+keyrole_sso_region = us-east-1
+keyrole_sso_account_id = 111122223333
+keyrole_sso_role_name = ReadOnlyAccess
+
+[profile chained]
+keyrole_source_profile = admin
+keyrole_role_arn = arn:aws:iam::111122223333:role/Admin
+
+[profile keys]
+keyrole_source = alice
+
+[profile plain]
+region = eu-west-1
+
+[sso-session broken]
+sso_region = eu-west-1
+`;
+  const f = files(cfg);
+
+  test('an sso-session, a profile using one, the legacy form, and the SSO root of a chain', () => {
+    assert.deepEqual(loginTarget(f, 'my-sso'), { kind: 'sso', name: 'my-sso', ref: { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access', 'openid'] } });
+    const admin = loginTarget(f, 'admin');
+    assert.equal(admin.name, 'my-sso');
+    assert.equal(admin.ref.startUrl, START);
+    const legacy = loginTarget(f, 'legacy');
+    assert.equal(legacy.name, 'legacy');
+    assert.equal(legacy.ref.session, undefined);
+    assert.equal(legacy.ref.startUrl, 'https://legacy.awsapps.com/start');
+    assert.equal(loginTarget(f, 'chained').name, 'my-sso');
+  });
+
+  test('profiles without SSO, unknown names and incomplete sessions are one-line errors', () => {
+    assert.throws(() => loginTarget(f, 'keys'), (e: KeyroleError) => e.code === 'NothingToLogIn');
+    assert.throws(() => loginTarget(f, 'plain'), (e: KeyroleError) => e.code === 'NothingToLogIn');
+    assert.throws(() => loginTarget(f, 'nope'), (e: KeyroleError) => e.code === 'UnknownProfile' && /neither a profile nor an sso-session/.test(e.message));
+    assert.throws(() => loginTarget(f, 'broken'), (e: KeyroleError) => e.code === 'BadSsoSession' && /sso_start_url/.test(e.message));
+    assert.equal(sessionRefFromConfig(f, 'nope'), undefined);
+  });
+});
+
+describe('sso populate', () => {
+  const cfg = `# my AWS config; keep this comment
+[default]
+region = eu-west-1
+
+[sso-session my-sso]
+sso_start_url = ${START}
+sso_region = eu-west-1
+
+[profile mine]
+; my own name for the admin role
+keyrole_sso_session = my-sso
+keyrole_sso_account_id = 111122223333
+keyrole_sso_role_name = AdministratorAccess
+
+[profile demo.ReadOnlyAccess]
+region = us-east-1
+
+[profile on-top]
+keyrole_sso_session = my-sso
+keyrole_sso_account_id = 444455556666
+keyrole_sso_role_name = ReadOnlyAccess
+keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
+`;
+  const assignments = [
+    { accountId: '444455556666', accountName: 'sandbox', roleName: 'ReadOnlyAccess' },
+    { accountId: '111122223333', accountName: 'demo', roleName: 'ReadOnlyAccess' },
+    { accountId: '111122223333', accountName: 'demo', roleName: 'AdministratorAccess' },
+    { accountId: '777788889999', accountName: 'Team Prod (EU)', roleName: 'PowerUser' },
+  ];
+
+  test('keeps profiles that already point at a role (not ones that assume another role on top), skips names taken by others, adds the rest', () => {
+    const plan = planPopulate(files(cfg), 'my-sso', assignments);
+    assert.deepEqual(plan.map((i) => [i.action, i.profile]), [
+      ['keep', 'mine'],
+      ['skip', 'demo.ReadOnlyAccess'],
+      ['add', 'sandbox.ReadOnlyAccess'],
+      ['add', 'Team-Prod-EU.PowerUser'],
+    ]);
+    const prefixed = planPopulate(files(cfg), 'my-sso', assignments, { prefix: 'sso-' });
+    assert.deepEqual(prefixed.filter((i) => i.action === 'add').map((i) => i.profile), ['sso-demo.ReadOnlyAccess', 'sso-sandbox.ReadOnlyAccess', 'sso-Team-Prod-EU.PowerUser']);
+  });
+
+  test('two accounts with one name get their ids in the profile name', () => {
+    const plan = planPopulate(files(''), 's', [
+      { accountId: '111111111111', accountName: 'dev', roleName: 'R' },
+      { accountId: '222222222222', accountName: 'dev', roleName: 'R' },
+    ]);
+    assert.deepEqual(plan.map((i) => i.profile), ['dev-111111111111.R', 'dev-222222222222.R']);
+  });
+
+  test('renders profiles the config reader reads back as keyrole SSO profiles', () => {
+    const plan = planPopulate(files(cfg), 'my-sso', assignments);
+    const text = renderProfiles(plan, { session: 'my-sso', region: 'eu-west-1', command: '/opt/keyrole', date: new Date('2030-01-01T00:00:00Z') });
+    assert.match(text, /^# Added by keyrole sso populate my-sso on 2030-01-01T00:00:00Z: 2 profile\(s\)\n\[profile sandbox\.ReadOnlyAccess\]\n/);
+    const merged = files(appendText(cfg, text));
+    const p = merged.config['Team-Prod-EU.PowerUser']!;
+    assert.equal(p.credential_process, '/opt/keyrole process Team-Prod-EU.PowerUser');
+    assert.equal(p.keyrole_sso_session, 'my-sso');
+    assert.equal(p.keyrole_sso_account_id, '777788889999');
+    assert.equal(p.keyrole_sso_role_name, 'PowerUser');
+    assert.equal(p.region, 'eu-west-1');
+    // Populating again adds nothing.
+    assert.equal(planPopulate(merged, 'my-sso', assignments).filter((i) => i.action === 'add').length, 0);
+    assert.equal(renderProfiles([], { session: 's', region: 'r', command: 'k' }), '');
+  });
+
+  test('appending keeps every existing byte, with one blank line between, CRLF files stay CRLF', () => {
+    const add = '[profile x]\na = 1\n';
+    assert.equal(appendText(cfg, add), `${cfg}\n${add}`);
+    assert.equal(appendText('a = 1', add), `a = 1\n\n${add}`);
+    assert.equal(appendText('a = 1\n\n', add), `a = 1\n\n${add}`);
+    assert.equal(appendText('', add), add);
+    assert.equal(appendText('[default]\r\nregion = x\r\n', add), '[default]\r\nregion = x\r\n\r\n[profile x]\r\na = 1\r\n');
+    assert.equal(appendText(cfg, ''), cfg);
+  });
+
+  test('writing makes a 0600 backup, keeps the mode, and writes through a symlink to its target', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyrole-populate-'));
+    const real = join(dir, 'real-config');
+    writeFileSync(real, 'old\n', { mode: 0o640 });
+    const link = join(dir, 'config');
+    symlinkSync(real, link);
+    const backup = writeConfigFile(link, 'new\n', new Date('2030-01-02T03:04:05.678Z'));
+    assert.equal(backup, `${real}.keyrole-backup-20300102T030405Z`);
+    assert.equal(readFileSync(backup!, 'utf8'), 'old\n');
+    assert.equal(statSync(backup!).mode & 0o777, 0o600);
+    assert.equal(readFileSync(real, 'utf8'), 'new\n');
+    assert.equal(statSync(real).mode & 0o777, 0o640);
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the symlink stays a symlink');
+    assert.deepEqual(readdirSync(dir).sort(), ['config', 'real-config', 'real-config.keyrole-backup-20300102T030405Z']);
+    // A new file: no backup, 0600.
+    const fresh = join(dir, 'sub', 'config');
+    assert.equal(writeConfigFile(fresh, 'x\n'), undefined);
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
+  });
+});
