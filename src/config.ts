@@ -190,17 +190,17 @@ export function checkProfileKeys(files: AwsFiles, name: string, profile: Section
   }
 }
 
-/** Why a profile may not be found although the user wrote it: a header without its closing bracket. */
-function missingProfileHint(files: AwsFiles, name: string): string {
+/** Why a profile may not be found although the user wrote it, and the fix: CR-only line ends, or a header without its closing bracket. */
+function missingProfileHint(files: AwsFiles, name: string): [string, string] | undefined {
   const text = files.configText;
-  if (text === undefined) return '';
-  if (text.includes('\r') && !text.includes('\n')) return '; its lines end in CR alone (classic Mac OS), so the AWS tools read it as one line: save it with LF or CRLF line endings';
+  if (text === undefined) return undefined;
+  if (text.includes('\r') && !text.includes('\n')) return ['; its lines end in CR alone (classic Mac OS), so the AWS tools read it as one line', 'save it with LF or CRLF line endings'];
   const lines = text.split(/\r?\n/);
   const i = lines.findIndex((l) => {
     const t = l.trim();
     return t.startsWith('[') && !t.endsWith(']') && t.includes(name);
   });
-  return i < 0 ? '' : `; line ${i + 1} looks like its header but lacks the closing ']': ${quote(lines[i].trim())}`;
+  return i < 0 ? undefined : [`; line ${i + 1} looks like its header but lacks the closing ']': ${quote(lines[i].trim())}`, 'fix that line'];
 }
 
 // Keys that win over credential_process in botocore or the JS SDK (FACTS.md, "Config precedence").
@@ -362,7 +362,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
       const where = existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
       const header = profileName === 'default' ? '[default]' : `[profile ${profileName}]`;
       const hint = missingProfileHint(files, profileName);
-      throw new KeyroleError('UnknownProfile', `profile "${profileName}" is not in ${where}${hint}`, hint ? 'fix that line' : `add a ${header} section, or check AWS_CONFIG_FILE and the profile name`);
+      throw new KeyroleError('UnknownProfile', `profile "${profileName}" is not in ${where}${hint?.[0] ?? ''}`, hint?.[1] ?? `add a ${header} section, or check AWS_CONFIG_FILE and the profile name`);
     }
     profile = found;
     checkProfileKeys(files, profileName, profile);

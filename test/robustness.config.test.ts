@@ -138,13 +138,17 @@ describe('robustness: config files', () => {
 
   failing('a config file over 5 MB', 'a 6 MB file', 'refused with one line, without parsing it', /the AWS config file .* is larger than 5 MB/, () => withConfig(`${good()}# ${'x'.repeat(6 * 1024 * 1024)}\n`));
 
-  test('a large config under the limit is read in bounded time', async () => {
+  test('a large config under the limit is read in bounded time', async (t) => {
     const profiles: string[] = [];
-    for (let i = 0; profiles.join('\n').length < 4 * 1024 * 1024; i++) profiles.push(good(`p${i}`, { region: 'eu-west-1', output: 'json' }));
+    for (let size = 0; size < 4 * 1024 * 1024;) {
+      profiles.push(good(`p${profiles.length}`, { region: 'eu-west-1', output: 'json' }));
+      size += profiles[profiles.length - 1].length + 1;
+    }
     const r = await withConfig(profiles.join('\n'), 'p1000');
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.ms < 10_000, `took ${r.ms.toFixed(0)} ms`);
-    rec.add('a large config under the limit is read in bounded time', `${profiles.length} profiles, 4 MB`, 'credentials on stdout', observed(r));
+    t.diagnostic(`${profiles.length} profiles read in ${r.ms.toFixed(0)} ms`);
+    rec.add('a large config under the limit is read in bounded time', '4 MB of profiles', 'credentials on stdout', observed(r));
   });
 
   failing('an endless device as the config file', 'AWS_CONFIG_FILE=/dev/zero', 'refused after reading 5 MB, not a hang', /the AWS config file \/dev\/zero is larger than 5 MB/,
@@ -153,7 +157,7 @@ describe('robustness: config files', () => {
   failing('a directory as the config file', 'AWS_CONFIG_FILE names a directory', 'one line with the error code', /cannot read the AWS config file .* \(EISDIR\)/,
     () => w.keyrole(['process', 'prod', '--cache', 'none'], { env: { AWS_CONFIG_FILE: w.home } }));
 
-  failing('bytes that are not UTF-8', 'a Latin-1 `é` on line 3', 'one line naming the file and the line', /line 3 of the AWS config file .*config-\d+ is not UTF-8 text; save the file as UTF-8/,
+  failing('bytes that are not UTF-8', 'a Latin-1 `é` in a comment on line 5', 'one line naming the file and the line', /line 5 of the AWS config file .*config-\d+ is not UTF-8 text; save the file as UTF-8/,
     () => withConfig(Buffer.concat([Buffer.from(`${good()}# caf`), Buffer.from([0xe9]), Buffer.from('\n')])));
 
   failing('bytes that are not UTF-8 in the credentials file', 'a stray 0xff byte in ~/.aws/credentials', 'one line naming the credentials file', /line 2 of the AWS credentials file .*credentials-bad is not UTF-8 text/, async () => {
@@ -166,7 +170,7 @@ describe('robustness: config files', () => {
 
   accepted('a UTF-8 byte-order mark', 'a file starting with EF BB BF', 'read as the JS SDK reads it', () => withConfig(`\uFEFF${good()}`));
 
-  failing('CR-only line endings', 'classic Mac OS line endings (CR alone)', 'unknown profile, saying why', /its lines end in CR alone .*: save it with LF or CRLF line endings/, () => withConfig(good().replace(/\n/g, '\r')));
+  failing('CR-only line endings', 'classic Mac OS line endings (CR alone)', 'unknown profile, saying why', /its lines end in CR alone \(classic Mac OS\), so the AWS tools read it as one line; save it with LF or CRLF line endings$/m, () => withConfig(good().replace(/\n/g, '\r')));
 
   failing('a NUL byte inside a value', '`keyrole_source = al\\0ice`', 'one line (the name is invalid)', /source name "al\\u0000ice" in profile prod is not valid/, () => withConfig(good('prod', { keyrole_source: 'al\0ice' })));
 

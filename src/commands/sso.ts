@@ -23,6 +23,7 @@ async function logoutMain(argv: string[]): Promise<void> {
   const { positionals } = parseCommand('sso', argv, {});
   if (positionals.length !== 1) throw usageError('sso logout takes one sso-session or profile name', 'keyrole sso logout <sso-session>');
   const target = loginTarget(await loadAwsFiles(), positionals[0]);
+  if (target.kind !== 'sso') throw new KeyroleError('NotSso', `profile ${positionals[0]} does not use IAM Identity Center`, 'give a profile with keyrole_sso_session or an [sso-session] name');
   const had = await ssoLogout(target.ref, target.name);
   process.stdout.write(had ? `Signed out of ${target.name}; keyrole's token is removed from the keychain.\n` : `keyrole holds no token for ${target.name}.\n`);
 }

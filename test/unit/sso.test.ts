@@ -265,12 +265,18 @@ sso_region = eu-west-1
 `;
   const f = files(cfg);
 
+  const ssoTarget = (name: string) => {
+    const t = loginTarget(f, name);
+    assert.equal(t.kind, 'sso');
+    return t as Extract<typeof t, { kind: 'sso' }>;
+  };
+
   test('an sso-session, a profile using one, the legacy form, and the SSO root of a chain', () => {
     assert.deepEqual(loginTarget(f, 'my-sso'), { kind: 'sso', name: 'my-sso', ref: { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access', 'openid'] } });
-    const admin = loginTarget(f, 'admin');
+    const admin = ssoTarget('admin');
     assert.equal(admin.name, 'my-sso');
     assert.equal(admin.ref.startUrl, START);
-    const legacy = loginTarget(f, 'legacy');
+    const legacy = ssoTarget('legacy');
     assert.equal(legacy.name, 'legacy');
     assert.equal(legacy.ref.session, undefined);
     assert.equal(legacy.ref.startUrl, 'https://legacy.awsapps.com/start');
