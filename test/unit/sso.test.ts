@@ -280,7 +280,7 @@ sso_region = eu-west-1
     assert.equal(legacy.name, 'legacy');
     assert.equal(legacy.ref.session, undefined);
     assert.equal(legacy.ref.startUrl, 'https://legacy.awsapps.com/start');
-    assert.equal(loginTarget(f, 'chained').name, 'my-sso');
+    assert.equal(ssoTarget('chained').name, 'my-sso');
   });
 
   test('profiles without SSO, unknown names and incomplete sessions are one-line errors', () => {
