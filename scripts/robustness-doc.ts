@@ -45,6 +45,19 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
   },
 };
 
+/** One line on stderr, nothing on stdout, a non-zero exit, no stack, and a short line. */
+export function assertOneLine(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): string {
+  assert.notEqual(r.code, 0, `expected a failure, got exit ${r.code}: ${r.stdout}`);
+  assert.equal(r.stdout, '', 'stdout stays empty on failure');
+  const lines = r.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr.slice(0, 2000)}`);
+  assert.match(lines[0], /^keyrole: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.ok(lines[0].length < 600, `the line is ${lines[0].length} characters long`);
+  assert.match(lines[0], pattern);
+  return lines[0];
+}
+
 export interface Row {
   case: string;
   expected: string;

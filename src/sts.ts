@@ -51,6 +51,8 @@ export interface MfaInput {
 const CONNECT_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
 const TOTAL_TIMEOUT_MS = 12000;
+// STS answers are a few KB.
+const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function endpointLabel(t: StsTarget): string {
   return t.endpoint ?? `https://sts.${t.region}.amazonaws.com`;
@@ -77,17 +79,39 @@ async function client(keys: AwsKeys, t: StsTarget) {
     requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
   });
   // A 2xx answer that is not XML is not STS: a captive portal or a proxy's page (the SDK would
-  // parse its HTML into an empty result). Said as such, not retried.
+  // parse its HTML into an empty result). Said as such, not retried. And no answer may be
+  // larger than MAX_RESPONSE_BYTES: the SDK would buffer an endless one until memory ran out.
   c.middlewareStack.add((next) => async (args) => {
     const out = await next(args);
-    const res = out.response as { statusCode?: number; headers?: Record<string, string>; body?: { destroy?: () => void } };
+    const res = out.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
+    const body = res.body as (import('node:stream').Readable & { destroy(): void }) | undefined;
     const type = res.headers?.['content-type'] ?? '';
+    const tooLarge = () => new KeyroleError('StsMalformed', `STS at ${endpointLabel(t)} sent an answer larger than ${MAX_RESPONSE_BYTES / 1024} KB, which no STS answer is`, `check the network path and the endpoint setting (${t.endpointFrom})`);
     if (res.statusCode !== undefined && res.statusCode < 300 && type && !/xml/i.test(type)) {
-      res.body?.destroy?.();
+      body?.destroy?.();
       throw new KeyroleError('StsNotXml', `${endpointLabel(t)} answered with ${JSON.stringify(oneLine(type.split(';')[0]).slice(0, 60))} instead of STS's XML (a captive portal, a proxy or a wrong endpoint)`, `sign in to the network or fix the proxy, or check the endpoint setting (${t.endpointFrom})`);
     }
+    if (Number(res.headers?.['content-length']) > MAX_RESPONSE_BYTES) {
+      body?.destroy?.();
+      throw tooLarge();
+    }
+    if (body && typeof body.pipe === 'function') {
+      const { Transform } = await import('node:stream');
+      let seen = 0;
+      const limited = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          seen += chunk.length;
+          if (seen > MAX_RESPONSE_BYTES) {
+            body.destroy();
+            done(tooLarge());
+          } else done(null, chunk);
+        },
+      });
+      body.on('error', (err) => limited.destroy(err));
+      res.body = body.pipe(limited);
+    }
     return out;
-  }, { step: 'deserialize', priority: 'low', name: 'keyroleContentType' });
+  }, { step: 'deserialize', priority: 'low', name: 'keyroleResponseCheck' });
   // Innermost: sees each attempt's raw response, the ones the SDK then retries included.
   const clock = t.clock;
   if (clock) {
@@ -169,7 +193,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMED
 
 /** One line of cause and fix for every way an STS call fails. */
 export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError {
-  if (err instanceof KeyroleError) return err;
+  if (err instanceof KeyroleError) {
+    // The SDK appends a hint about its hidden $response field to errors thrown while it reads a body.
+    err.message = oneLine(err.message.replace(/\s*Deserialization error:[\s\S]*$/, ''));
+    return err;
+  }
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? 'Error';
   const code = e.code ?? '';
@@ -180,6 +208,9 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
     : /requestTimeout|timed out after \d+ ms of inactivity/.test(msg) ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s of a request, ${TOTAL_TIMEOUT_MS / 1000} s in all` : undefined;
   if (silent) {
     return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${silent})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
+  }
+  if (/^HPE_/.test(code)) {
+    return new KeyroleError('StsUnreachable', `cannot reach STS at ${where}: the server there did not answer in HTTP (${msg})`, `check the endpoint setting (${t.endpointFrom}) and any proxy`);
   }
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || /socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode) {
     return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
@@ -217,6 +248,11 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
         return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, "lower keyrole_duration_seconds in the profile, or raise the role's maximum session duration in IAM");
       }
       return new KeyroleError('ValidationError', `STS refused ${what}: ${msg}`, 'check the profile\'s keyrole_* settings');
+    case 'Throttling':
+    case 'ThrottlingException':
+    case 'RequestLimitExceeded':
+    case 'TooManyRequestsException':
+      return new KeyroleError('StsThrottled', `STS is throttling ${what} (${msg}); keyrole tried 3 times, backing off between them`, 'wait a minute and retry');
     case 'RegionDisabledException':
       return new KeyroleError('RegionDisabled', `STS is not activated in region ${t.region} for this account (${msg})`, 'activate the region in IAM account settings, or set region to one that is active');
     case 'MalformedPolicyDocument':

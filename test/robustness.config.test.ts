@@ -9,24 +9,11 @@ import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import type { RunResult } from './support/run.ts';
-import { Recorder, normalise } from '../scripts/robustness-doc.ts';
+import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
 import { KEYROLE_KEYS } from '../src/config.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const rec = new Recorder('config', 'test/robustness.config.test.ts');
-
-/** One line on stderr, nothing on stdout, a non-zero exit, no stack, and a short line. */
-export function assertOneLine(r: RunResult, pattern: RegExp): string {
-  assert.notEqual(r.code, 0, `expected a failure, got exit ${r.code}: ${r.stdout}`);
-  assert.equal(r.stdout, '', 'stdout stays empty on failure');
-  const lines = r.stderr.split('\n').filter(Boolean);
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr.slice(0, 2000)}`);
-  assert.match(lines[0], /^keyrole: /);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(lines[0].length < 600, `the line is ${lines[0].length} characters long`);
-  assert.match(lines[0], pattern);
-  return lines[0];
-}
 
 describe('robustness: config files', () => {
   let w: World;
