@@ -101,7 +101,7 @@ const seaConfig = {
   // that holds long-term keys; the executable ignores it.
   execArgvExtension: 'none',
   // SIGUSR1 would open the inspector on 127.0.0.1:9229 (any local user may connect to it)
-  // in a process that holds long-term keys: without it, the signal just ends the process.
+  // in a process that holds long-term keys; with this flag the signal does nothing.
   execArgv: ['--disable-sigusr1'],
   assets: {
     'keyring.node': addonSrc,

@@ -74,6 +74,7 @@ export function normalise(text: string, homes: string[] = []): string {
     .replace(/(127\.0\.0\.1|localhost):\d+/g, '$1:PORT')
     .replace(/\b\d+(\.\d+)? ?ms\b/g, 'N ms')
     .replace(/\bASIA[A-Z0-9]{16}\b/g, 'ASIA…')
+    .replace(/\b[0-9a-f]{16}\b/g, 'KEY')
     .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, 'UUID')
     .trim();
 }
@@ -119,9 +120,14 @@ Decisions recorded here:
 - **Encoding**: bytes that are not UTF-8 are refused with the file and the line (the SDK
   would read them as U+FFFD and the AWS CLI refuses such a file). A UTF-8 byte-order mark
   is read as the JS SDK reads it.
-- **\`node dist/keyrole.cjs\`** (the npm channel) is a Node program like any other: it
-  honours \`NODE_OPTIONS\`, \`--require\` and SIGUSR1 as Node does. The single executable
-  (\`dist/keyrole\`) ignores \`NODE_OPTIONS\` and has SIGUSR1's inspector switched off.
+- **Node's own switches**: the single executable (\`dist/keyrole\`) ignores \`NODE_OPTIONS\`
+  (built with \`execArgvExtension: "none"\`), has SIGUSR1's inspector switched off
+  (\`--disable-sigusr1\`), loads the SDK from its own assets whatever \`NODE_PATH\` says, and
+  reruns itself without \`NODE_DEBUG\` (Node's \`net\` debug output prints request headers,
+  session tokens included). \`node dist/keyrole.cjs\` (the npm channel) is a Node program like
+  any other and honours all of these as Node does: use the executable where that matters.
+- **A failed refresh** fails: keyrole does not fall back to a cached entry that is still valid
+  but inside the refresh window; the entry stays as it was for the next run.
 `;
 
 function blocks(doc: string): Map<string, string> {

@@ -81,7 +81,8 @@ function readBounded(path: string, what: string): Buffer {
     if (st.isFile() && st.size > MAX_INI_BYTES) throw tooLarge(path, what);
     const chunks: Buffer[] = [];
     let total = 0;
-    const buf = Buffer.allocUnsafe(st.isFile() ? st.size + 1 : 65536);
+    // A regular file in one read (procfs files say 0 bytes: they get the plain buffer too).
+    const buf = Buffer.allocUnsafe(st.isFile() && st.size >= 65536 ? st.size + 1 : 65536);
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
@@ -150,10 +151,9 @@ export interface KeyLine {
  * value of a key, as the SDK does; config validation uses this to name a key set twice.
  * Only read on demand, for the one section keyrole is about to use.
  */
-export function scanSection(text: string, parseKey: string): { keys: KeyLine[]; noEquals: KeyLine[]; headers: number } {
+export function scanSection(text: string, parseKey: string): { keys: KeyLine[]; noEquals: KeyLine[] } {
   const keys: KeyLine[] = [];
   const noEquals: KeyLine[] = [];
-  let headers = 0;
   let inside = false;
   let sub: string | undefined;
   const lines = text.split(/\r?\n/);
@@ -167,7 +167,6 @@ export function scanSection(text: string, parseKey: string): { keys: KeyLine[]; 
       const m = TYPED.exec(name);
       const current = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
       inside = current === parseKey;
-      if (inside) headers++;
       sub = undefined;
       continue;
     }
@@ -185,5 +184,5 @@ export function scanSection(text: string, parseKey: string): { keys: KeyLine[]; 
     if (sub !== undefined && raw.trimStart() === raw) sub = undefined;
     keys.push({ key: sub === undefined ? key : `${sub}.${key}`, line: i + 1 });
   }
-  return { keys, noEquals, headers };
+  return { keys, noEquals };
 }

@@ -2,6 +2,29 @@
 // before the process ends.
 import { run } from './cli.ts';
 
-run(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+/**
+ * Node's own debug output (NODE_DEBUG=net, http…) prints each request's options, headers
+ * included: session tokens and IAM Identity Center bearer tokens, on stderr. keyrole's trace
+ * is --debug; the executable runs itself once more without NODE_DEBUG instead (a rare case,
+ * so its cost does not matter). `node keyrole.cjs` is left to behave as any Node program.
+ */
+function rerunWithoutNodeDebug(): boolean {
+  if (!process.env.NODE_DEBUG && !process.env.NODE_DEBUG_NATIVE) return false;
+  const sea = process.getBuiltinModule?.('node:sea') as typeof import('node:sea') | undefined;
+  if (!sea?.isSea()) return false;
+  const env = { ...process.env };
+  delete env.NODE_DEBUG;
+  delete env.NODE_DEBUG_NATIVE;
+  const { spawnSync } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
+  if (r.signal) process.kill(process.pid, r.signal);
+  if (r.error) process.stderr.write(`keyrole: cannot run itself without NODE_DEBUG (${r.error.message}); unset NODE_DEBUG and retry\n`);
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
+if (!rerunWithoutNodeDebug()) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -195,13 +195,18 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMED
 export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError {
   if (err instanceof KeyroleError) {
     // The SDK appends a hint about its hidden $response field to errors thrown while it reads a body.
-    err.message = oneLine(err.message.replace(/\s*Deserialization error:[\s\S]*$/, ''));
+    const m = oneLine(err.message.replace(/\s*Deserialization error:[\s\S]*$/, ''));
+    err.message = m.length > 600 ? `${m.slice(0, 600)}…` : m;
     return err;
   }
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e.name ?? 'Error';
-  const code = e.code ?? '';
-  const msg = oneLine(e.message ?? String(err));
+  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  // A hostile or broken endpoint chooses these texts: one line each, and not endless ones.
+  const name = typeof e.name === 'string' ? oneLine(e.name).slice(0, 100) || 'Error' : 'Error';
+  const code = typeof e.code === 'string' ? oneLine(e.code).slice(0, 100) : '';
+  let text: string;
+  try { text = typeof e.message === 'string' ? e.message : String(err); } catch { text = 'an error without a message'; }
+  const full = oneLine(text);
+  const msg = full.length > 400 ? `${full.slice(0, 400)}…` : full;
   const where = endpointLabel(t);
   // A connection made, then no complete answer in time (the SDK names a reset a TimeoutError too).
   const silent = name === 'AbortError' ? `no complete answer within ${TOTAL_TIMEOUT_MS / 1000} s`

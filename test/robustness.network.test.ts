@@ -95,7 +95,7 @@ describe('robustness: network and service faults', () => {
       if (o.attempts !== undefined) assert.equal(await attempts(), o.attempts, 'attempts made');
       assert.notDeepEqual(fs.readFileSync(entry), before_, 'the refreshed entry was stored');
       t.diagnostic(`ended after ${r.ms.toFixed(0)} ms`);
-      rec.add(name, what, expected, `exit 0: new credentials on stdout and in the cache${o.attempts ? ` after ${o.attempts} attempts` : ''}`);
+      rec.add(name, what, expected, `exit 0: new credentials on stdout and in the cache${o.attempts ? ` after ${o.attempts} attempt${o.attempts > 1 ? 's' : ''}` : ''}`);
     });
   }
 
