@@ -97,10 +97,12 @@ type Fetched = Omit<CacheEntry, 'params' | 'storedAt'>;
 async function cached(store: CacheStore, params: Record<string, unknown>, windowSeconds: number, what: string, fetch: (lock: HeldLock) => Promise<Fetched>): Promise<Resolved> {
   const key = cacheKey(params);
   const canonical = canonicalParams(params);
+  let stale: CacheEntry | undefined;
   const usable = () => {
     const e = lookup(store, key, canonical);
     if (e && fresh(e, windowSeconds, Date.now())) return e;
     if (e) debug(`cached ${what} has ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new credentials`);
+    stale = e;
     return undefined;
   };
   const hit = usable();
@@ -110,7 +112,7 @@ async function cached(store: CacheStore, params: Record<string, unknown>, window
   }
   debug(`cache miss for ${what} in the ${store.kind} store (${key.slice(0, 8)})`);
   let fetched = false;
-  const entry = await singleFlight(key, usable, async (lock) => {
+  const attempt = () => singleFlight(key, usable, async (lock) => {
     const e: CacheEntry = { ...(await fetch(lock)), params: canonical, storedAt: new Date() };
     fetched = true;
     if (remainingMs(e, Date.now()) <= 0) {
@@ -120,8 +122,26 @@ async function cached(store: CacheStore, params: Record<string, unknown>, window
     debug(`stored ${what} in the ${store.kind} store`);
     return e;
   }, () => privateDir(keyroleHome()));
+  let entry: CacheEntry;
+  try {
+    entry = await attempt();
+  } catch (err) {
+    // botocore's 15-minute refresh is advisory and its clients keep working on what they
+    // have: when AWS cannot be reached or is failing, credentials that still have more than
+    // the JS SDK's 5-minute expiry window (plus a minute) are better than an error.
+    const left = stale ? remainingMs(stale, Date.now()) : 0;
+    if (stale && left > STALE_SERVE_MIN_MS && err instanceof KeyroleError && TRANSIENT.has(err.code)) {
+      debug(`refresh failed (${err.line()}); serving the cached ${what}, which still has ${Math.round(left / 1000)} s left`);
+      return { entry: stale, fromCache: true, store };
+    }
+    throw err;
+  }
   return { entry, fromCache: !fetched, store };
 }
+
+// Failures of the service or the network, not of the request: worth riding out on a cached credential.
+const TRANSIENT = new Set(['StsUnreachable', 'StsThrottled', 'StsError', 'StsMalformed', 'StsNotXml', 'SsoUnreachable', 'SsoThrottled', 'SsoMalformed', 'SsoError']);
+const STALE_SERVE_MIN_MS = 6 * 60 * 1000;
 
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
   const store = openStore(storeKindFor(files, s, cacheFlag));

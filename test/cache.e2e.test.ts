@@ -77,6 +77,23 @@ describe('credential cache', () => {
     assert.notEqual(d.AccessKeyId, c.AccessKeyId, '7 min left: under half the session, refreshed');
   });
 
+  test('when STS fails during a refresh, credentials with more than 6 minutes left are served; fewer are not', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 12 * 60 });
+    const a = await proc('prod');
+    await w.emu.behaviour({ faults: [{ action: 'AssumeRole', times: 20, kind: 'error', status: 503, code: 'ServiceUnavailable', message: 'Service Unavailable' }] });
+    const r = await w.keyrole(['process', 'prod', '--debug']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as Blob).AccessKeyId, a.AccessKeyId);
+    assert.match(r.stderr, /refresh failed .*; serving the cached role .* which still has \d+ s left/);
+    await w.keyrole(['cache', 'clear']);
+    await w.emu.behaviour({ faults: [], credentialLifetimeSeconds: 5 * 60 });
+    await proc('prod');
+    await w.emu.behaviour({ faults: [{ action: 'AssumeRole', times: 20, kind: 'error', status: 503, code: 'ServiceUnavailable', message: 'Service Unavailable' }] });
+    const b = await w.keyrole(['process', 'prod']);
+    assert.notEqual(b.code, 0, 'five minutes left is inside the JS SDK expiry window: fail, do not serve');
+    await w.emu.behaviour({ faults: [] });
+  });
+
   test('editing the role or the duration never serves the old credentials', async () => {
     const a = await proc('prod');
     const b = await proc('prod', ['--role-arn', ROLE('ReadOnly')]);
