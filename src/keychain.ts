@@ -39,6 +39,11 @@ export function keychainError(err: unknown, action: string): KeyroleError {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
       'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
   }
+  const ambiguous = /matched by (\d+) credentials/i.exec(msg);
+  if (ambiguous) {
+    return new KeyroleError('KeychainAmbiguous', `${describeStore()} holds ${ambiguous[1]} entries where keyrole expects one, so it cannot ${action} (another tool stored one under the same name)`,
+      'delete the extra entries (seahorse, or secret-tool clear service <service>), then run keyrole setup again');
+  }
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
     const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';
     return new KeyroleError('NoSecretService', `no Secret Service is running: ${why}, so keyrole cannot ${action}`,
@@ -149,6 +154,9 @@ export function readSource(name: string): SourceKeys {
     throw new KeyroleError('SourceNotFound', `source "${name}" is not in ${describeStore()}`, `store its keys with: keyrole setup ${name}`);
   }
   const keys = decodeSource(raw);
+  if (!keys && /"keyrole"\s*:\s*([2-9]|\d{2,})/.test(raw)) {
+    throw new KeyroleError('SourceFromNewerKeyrole', `the keychain entry for source "${name}" was written by a newer keyrole`, 'upgrade keyrole, or store the keys again with keyrole setup --force');
+  }
   if (!keys) {
     throw new KeyroleError('SourceCorrupt', `the keychain entry for source "${name}" is not in keyrole's format (edited by hand or written by another tool)`, `store the keys again with: keyrole setup ${name} --force`);
   }

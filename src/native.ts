@@ -72,7 +72,8 @@ function loadFromSea(sea: SeaApi): KeyringModule {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const st = fs.lstatSync(dir);
-      if (!st.isDirectory() || (st.mode & 0o022) !== 0) throw new Error(`${dir} is not a private directory`);
+      const uid = process.getuid?.();
+      if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
       // node:crypto only here, on the one run that installs the addon: it is slow to load.
       const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');

@@ -324,9 +324,10 @@ interface SdkError { name?: string; code?: string; message?: string; error?: str
 /** One line of cause and fix for an IAM Identity Center failure. `name` is the `keyrole login` argument. */
 export function ssoError(err: unknown, what: string, where: string, name: string): KeyroleError {
   if (err instanceof KeyroleError) return err;
-  const e = err as SdkError;
-  const type = e.name ?? 'Error';
-  const detail = oneLine(e.error_description ?? (e.message && e.message !== 'UnknownError' ? e.message : e.error ?? type));
+  const e = (err ?? {}) as SdkError;
+  // The service chooses these texts: one line each, and not endless ones.
+  const type = typeof e.name === 'string' ? oneLine(e.name).slice(0, 100) || 'Error' : 'Error';
+  const detail = oneLine(String(e.error_description ?? (e.message && e.message !== 'UnknownError' ? e.message : e.error ?? type))).slice(0, 400);
   const status = e.$metadata?.httpStatusCode;
   if (!status && (NETWORK.test(type) || NETWORK.test(e.code ?? '') || NETWORK.test(e.message ?? ''))) {
     return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${e.code || type}: ${oneLine(e.message ?? '')})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
@@ -753,7 +754,12 @@ export async function getRoleCredentials(ref: SsoRef, accessToken: string, name:
   if (!rc?.accessKeyId || !rc.secretAccessKey || !rc.sessionToken || !rc.expiration) {
     throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered GetRoleCredentials without complete credentials', 'retry; if it persists, check AWS_ENDPOINT_URL_SSO');
   }
-  return { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiration: new Date(rc.expiration), accountId: ref.accountId };
+  const expiration = new Date(rc.expiration);
+  // Epoch milliseconds from the portal; anything else is not credentials keyrole can cache.
+  if (isNaN(expiration.getTime()) || expiration.getFullYear() > 9999) {
+    throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered with an unreadable expiration time', 'retry; if it persists, check AWS_ENDPOINT_URL_SSO');
+  }
+  return { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiration, accountId: ref.accountId };
 }
 
 /**

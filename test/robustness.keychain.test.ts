@@ -60,7 +60,7 @@ describe('robustness: keychain payloads', () => {
   reported('a source edited by hand: a temporary key', 'an ASIA… session key stored as the long-term key', good({ AccessKeyId: 'ASIAKEYROLEDEMO00001' }), corrupt);
   reported('another tool\'s format', 'aws-vault\'s JSON (`AccessKeyID`, `SessionToken`, `ProviderName`)', JSON.stringify({ AccessKeyID: DEMO_ACCESS_KEY_ID, SecretAccessKey: DEMO_SECRET_ACCESS_KEY, SessionToken: '', ProviderName: 'StaticProvider' }), corrupt);
   reported('a JSON value that is not an object', '`null`', 'null', corrupt);
-  reported('a source from a future format', '`{"keyrole":2,…}`', good({ keyrole: 2 }), corrupt);
+  reported('a source from a future format', '`{"keyrole":2,…}`', good({ keyrole: 2 }), /the keychain entry for source "alice" was written by a newer keyrole; upgrade keyrole, or store the keys again with keyrole setup --force/);
   reported('a large source', '60 KB of `x`', 'x'.repeat(60_000), corrupt);
 
   test('a source with a field keyrole does not know is still read', async () => {
@@ -83,7 +83,7 @@ describe('robustness: keychain payloads', () => {
     secretTool(['store', '--label', 'other tool', 'service', 'keyrole:source', 'username', 'alice', 'application', 'other-tool'], 'something else');
     try {
       const r = await proc(['--cache', 'none']);
-      assertOneLine(r, /keychain failed when keyrole tried to read source "alice": Entry is matched by 2 credentials/);
+      assertOneLine(r, /Secret Service keychain holds 2 entries where keyrole expects one, so it cannot read source "alice" \(another tool stored one under the same name\); delete the extra entries/);
       rec.add('a second entry for the same source written by another tool', 'an item with the same service and user plus an extra attribute', 'reported in one line, neither entry used', `exit ${r.code}: ${normalise(r.stderr, [w.home]).replace(/login\/\d+/g, 'login/N')}`);
     } finally {
       secretTool(['clear', 'service', 'keyrole:source', 'username', 'alice', 'application', 'other-tool']);
