@@ -148,53 +148,96 @@ export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag
   return resolveChain(files, s, store, o, [s.profile ?? '(command line)']);
 }
 
-async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: ResolveOptions, chain: string[]): Promise<Resolved> {
-  const meta = { profile: s.profile, source: s.source, roleArn: s.roleArn };
-  if (s.sourceKind === 'profile') return resolveChained(files, s, store, o, chain);
+/**
+ * The cache parameters of a profile's own credentials, computed from the config alone, so a
+ * hit costs one cache read however deep the chain under it is (the layers below are read
+ * only on a miss).
+ */
+function layerParams(files: AwsFiles, s: Settings, chain: string[]): Record<string, unknown> {
+  if (s.sourceKind === 'profile') {
+    const base = baseOf(files, s, chain);
+    return { ...paramsFor(s), durationSeconds: chainedDuration(s, base), base: canonicalParams(layerParams(files, base, [...chain, s.sourceProfile!])) };
+  }
   if (s.sourceKind === 'sso') {
-    // IAM Identity Center: GetRoleCredentials, cached like any other credential; a role on
-    // top is assumed with them (role chaining: at most one hour).
-    const sso = s.sso!;
-    const { ssoRoleCredentials } = await import('./sso.ts');
-    const base = await cached(store, { kind: 'sso', session: sso.session, startUrl: sso.startUrl, ssoRegion: sso.ssoRegion, accountId: sso.accountId, roleName: sso.roleName },
-      3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, async (lock) => {
-        const credentials = await ssoRoleCredentials(sso, { interactive: true, loginName: s.profile, onPrompt: (st) => lock.setState(st) });
-        return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: 0 };
-      });
-    if (!s.roleArn) return base;
-    const roleArn = s.roleArn;
-    const duration = Math.min(s.durationSeconds, CHAINED_MAX_SECONDS);
-    return cached(store, { ...paramsFor(s), durationSeconds: duration, base: base.entry.params }, duration, `role ${roleArn} (via IAM Identity Center)`, async () => {
+    if (!s.roleArn) return ssoParams(s);
+    return { ...paramsFor(s), durationSeconds: chainedDuration(s, undefined), base: canonicalParams(ssoParams(s)) };
+  }
+  if (s.mfaSerial && !s.mfaOnAssume && !s.roleArn) return mfaSessionParams(s);
+  return paramsFor(s);
+}
+
+function ssoParams(s: Settings): Record<string, unknown> {
+  const sso = s.sso!;
+  return { kind: 'sso', session: sso.session, startUrl: sso.startUrl, ssoRegion: sso.ssoRegion, accountId: sso.accountId, roleName: sso.roleName };
+}
+
+function mfaSessionParams(s: Settings): Record<string, unknown> {
+  return {
+    kind: 'mfa-session', source: s.source, mfaSerial: s.mfaSerial, durationSeconds: s.sessionDurationSeconds,
+    region: s.region, endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
+  };
+}
+
+function baseOf(files: AwsFiles, s: Settings, chain: string[]): Settings {
+  const baseName = s.sourceProfile!;
+  if (chain.includes(baseName)) {
+    throw new KeyroleError('ProfileCycle', `the profiles source each other in a cycle: ${[...chain, baseName].join(' → ')}`, 'break the cycle: one profile in the chain must name a keychain source or SSO');
+  }
+  return resolveSettings(files, baseName, {}, localUser());
+}
+
+/** Credentials from AssumeRole or SSO are role credentials: STS refuses more than an hour on top of them. */
+function chainedDuration(s: Settings, base: Settings | undefined): number {
+  const baseIsRole = !base || !!base.roleArn || base.sourceKind !== 'keychain';
+  return baseIsRole ? Math.min(s.durationSeconds, CHAINED_MAX_SECONDS) : s.durationSeconds;
+}
+
+/**
+ * Tells every lock holder up the chain that a person is being asked (or no longer is), so
+ * the callers waiting on any layer of it use the prompt bound, not the working one.
+ */
+type Notify = (state: 'prompt' | 'working') => void;
+const both = (lock: HeldLock, up: Notify | undefined): Notify => (st) => { lock.setState(st); up?.(st); };
+
+async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: ResolveOptions, chain: string[], up?: Notify): Promise<Resolved> {
+  const meta = { profile: s.profile, source: s.source, roleArn: s.roleArn };
+  const params = layerParams(files, s, chain);
+
+  if (s.sourceKind === 'profile' || (s.sourceKind === 'sso' && s.roleArn)) {
+    // A role assumed with another profile's (or SSO's) role credentials: role chaining.
+    const base = s.sourceKind === 'profile' ? baseOf(files, s, chain) : undefined;
+    const duration = chainedDuration(s, base);
+    if (duration < s.durationSeconds) {
+      debug(`profile ${s.profile} assumes its role with ${base ? `profile ${base.profile}'s` : 'IAM Identity Center'} role credentials (role chaining): STS caps that at ${CHAINED_MAX_SECONDS} s, so keyrole asks for ${CHAINED_MAX_SECONDS} s instead of ${s.durationSeconds} s`);
+    }
+    const roleArn = s.roleArn!;
+    const via = base ? `profile ${base.profile}` : 'IAM Identity Center';
+    return cached(store, params, duration, `role ${roleArn} (via ${via})`, async (lock) => {
+      const under = base
+        ? await resolveChain(files, base, store, o, [...chain, s.sourceProfile!], both(lock, up))
+        : await resolveSso(s, store, both(lock, up));
       const t = await target(s);
-      const credentials = await assumeRole(base.entry.credentials, t, roleInput(s, roleArn, duration));
+      const credentials = await assumeRole(under.entry.credentials, t, roleInput(s, roleArn, duration));
       return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
     });
   }
+  if (s.sourceKind === 'sso') return resolveSso(s, store, up);
 
   // A keychain source with MFA: one GetSessionToken session per source and device, shared
   // by every role of that source, so the user types one code per working day, not one per
   // role. Roles are then assumed with the session's credentials (that is not chaining).
   if (s.mfaSerial && !s.mfaOnAssume) {
-    const serial = s.mfaSerial;
-    const t = await target(s);
-    const session = await cached(store, {
-      kind: 'mfa-session', source: s.source, mfaSerial: serial, durationSeconds: s.sessionDurationSeconds,
-      region: s.region, endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
-    }, s.sessionDurationSeconds, `the MFA session of source "${s.source}"`, async (lock) => {
-      const keys = readSource(s.source);
-      debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)}); MFA device ${serial}`);
-      const credentials = await withMfaCode(s, o, lock, (code) => getSessionToken(keys, t, s.sessionDurationSeconds, { serialNumber: serial, tokenCode: code }));
-      return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
-    });
-    if (!s.roleArn) return session;
+    if (!s.roleArn) return mfaSession(s, store, o, up);
     const roleArn = s.roleArn;
-    return cached(store, paramsFor(s), s.durationSeconds, `role ${roleArn}`, async () => {
+    return cached(store, params, s.durationSeconds, `role ${roleArn}`, async (lock) => {
+      const session = await mfaSession(s, store, o, both(lock, up));
+      const t = await target(s);
       const credentials = await assumeRole(session.entry.credentials, t, roleInput(s, roleArn, s.durationSeconds));
       return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
     });
   }
 
-  return cached(store, paramsFor(s), s.durationSeconds, s.roleArn ? `role ${s.roleArn}` : `a session of source "${s.source}"`, async (lock) => {
+  return cached(store, params, s.durationSeconds, s.roleArn ? `role ${s.roleArn}` : `a session of source "${s.source}"`, async (lock) => {
     const keys = readSource(s.source);
     debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
     const t = await target(s);
@@ -203,12 +246,34 @@ async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: 
       const roleArn = s.roleArn;
       credentials = s.mfaSerial
         // keyrole_mfa_on_assume: the role's trust wants the code on the AssumeRole call itself.
-        ? await withMfaCode(s, o, lock, (code) => assumeRole(keys, t, { ...roleInput(s, roleArn, s.durationSeconds), serialNumber: s.mfaSerial, tokenCode: code }))
+        ? await withMfaCode(s, o, both(lock, up), (code) => assumeRole(keys, t, { ...roleInput(s, roleArn, s.durationSeconds), serialNumber: s.mfaSerial, tokenCode: code }))
         : await assumeRole(keys, t, roleInput(s, roleArn, s.durationSeconds));
     } else {
       credentials = await getSessionToken(keys, t, s.durationSeconds);
     }
     return { ...meta, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+  });
+}
+
+/** The source's shared MFA session (GetSessionToken with a code), cached per source and device. */
+function mfaSession(s: Settings, store: CacheStore, o: ResolveOptions, up: Notify | undefined): Promise<Resolved> {
+  const serial = s.mfaSerial!;
+  return cached(store, mfaSessionParams(s), s.sessionDurationSeconds, `the MFA session of source "${s.source}"`, async (lock) => {
+    const keys = readSource(s.source);
+    debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)}); MFA device ${serial}`);
+    const t = await target(s);
+    const credentials = await withMfaCode(s, o, both(lock, up), (code) => getSessionToken(keys, t, s.sessionDurationSeconds, { serialNumber: serial, tokenCode: code }));
+    return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
+  });
+}
+
+/** IAM Identity Center: GetRoleCredentials, cached like any other credential. */
+async function resolveSso(s: Settings, store: CacheStore, up: Notify | undefined): Promise<Resolved> {
+  const sso = s.sso!;
+  return cached(store, ssoParams(s), 3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, async (lock) => {
+    const { ssoRoleCredentials } = await import('./sso.ts');
+    const credentials = await ssoRoleCredentials(sso, { interactive: true, loginName: s.profile, onPrompt: both(lock, up) });
+    return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: 0 };
   });
 }
 
@@ -219,39 +284,15 @@ function roleInput(s: Settings, roleArn: string, durationSeconds: number): Assum
   };
 }
 
-/** A role assumed with another profile's credentials: role chaining, capped at one hour. */
-async function resolveChained(files: AwsFiles, s: Settings, store: CacheStore, o: ResolveOptions, chain: string[]): Promise<Resolved> {
-  const baseName = s.sourceProfile!;
-  if (chain.includes(baseName)) {
-    throw new KeyroleError('ProfileCycle', `the profiles source each other in a cycle: ${[...chain, baseName].join(' → ')}`, 'break the cycle: one profile in the chain must name a keychain source or SSO');
-  }
-  const baseSettings = resolveSettings(files, baseName, {}, localUser());
-  const base = await resolveChain(files, baseSettings, store, o, [...chain, baseName]);
-  // Credentials from AssumeRole or SSO are role credentials: STS refuses more than an hour.
-  const baseIsRole = !!baseSettings.roleArn || baseSettings.sourceKind !== 'keychain';
-  let duration = s.durationSeconds;
-  if (baseIsRole && duration > CHAINED_MAX_SECONDS) {
-    debug(`profile ${s.profile} assumes its role with profile ${baseName}'s role credentials (role chaining): STS caps that at ${CHAINED_MAX_SECONDS} s, so keyrole asks for ${CHAINED_MAX_SECONDS} s instead of ${duration} s`);
-    duration = CHAINED_MAX_SECONDS;
-  }
-  const roleArn = s.roleArn!;
-  const params = { ...paramsFor(s), durationSeconds: duration, base: base.entry.params };
-  return cached(store, params, duration, `role ${roleArn} (via profile ${baseName})`, async () => {
-    const t = await target(s);
-    const credentials = await assumeRole(base.entry.credentials, t, roleInput(s, roleArn, duration));
-    return { profile: s.profile, source: s.source, roleArn, credentials, clockOffsetMs: t.clockOffsetMs ?? 0 };
-  });
-}
-
 /**
  * Gets a code and runs the MFA call with it. A code STS rejects is asked for once more at a
  * terminal (typos happen); a code this machine already used in its window is named as such.
  */
-async function withMfaCode(s: Settings, o: ResolveOptions, lock: HeldLock, call: (code: string) => Promise<TempCredentials>): Promise<TempCredentials> {
+async function withMfaCode(s: Settings, o: ResolveOptions, notify: Notify, call: (code: string) => Promise<TempCredentials>): Promise<TempCredentials> {
   // Loaded here, not at the top: it needs node:child_process, which a cache hit must not pay for.
   const { mfaCode, recentlyUsed, rememberUsed } = await import('./mfa.ts');
   const serial = s.mfaSerial!;
-  const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: (st: 'prompt' | 'working') => lock.setState(st) };
+  const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: notify };
   let { code, from } = await mfaCode(request);
   for (let attempt = 1; ; attempt++) {
     if (recentlyUsed(serial, code)) {

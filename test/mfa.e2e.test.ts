@@ -95,6 +95,10 @@ describe('MFA', () => {
     const later = await w.keyrole(['process', 'readonly'], { env: u.env });
     assert.equal(later.code, 0, later.stderr);
     assert.equal(await calls('GetSessionToken'), 1);
+    // A hit on an MFA profile reads its own entry only, not the session under it.
+    const hit = await w.keyrole(['process', 'admin', '--debug'], { env: u.env });
+    assert.equal(hit.code, 0, hit.stderr);
+    assert.equal(hit.stderr.match(/cache (hit|miss)/g)?.length, 1, hit.stderr);
   });
 
   test('a role that demands MFA fails with a hint when the profile has no MFA device', async () => {
@@ -233,6 +237,9 @@ describe('role chaining and role parameters', () => {
     const id = await w.run('aws', ['sts', 'get-caller-identity', '--output', 'text', '--query', 'Arn'], { env: { AWS_ACCESS_KEY_ID: blob.AccessKeyId, AWS_SECRET_ACCESS_KEY: blob.SecretAccessKey, AWS_SESSION_TOKEN: blob.SessionToken, AWS_DEFAULT_REGION: 'us-east-1' } });
     assert.equal(id.code, 0, id.stderr);
     assert.match(id.stdout, /assumed-role\/Admin\//);
+    // A hit reads the last role's entry only, however deep the chain.
+    const hit = await w.keyrole(['process', 'third', '--debug']);
+    assert.equal(hit.stderr.match(/cache (hit|miss)/g)?.length, 1, hit.stderr);
   });
 
   test('a cycle is an error naming the cycle', async () => {
