@@ -111,11 +111,6 @@ export function toLocalFrame(serverTime: Date, offsetMs: number): Date {
   return new Date(serverTime.getTime() - offsetMs);
 }
 
-/** Local now on the server's clock (what the SDK signs with, given systemClockOffset). */
-export function toServerFrame(localMs: number, offsetMs: number): number {
-  return localMs + offsetMs;
-}
-
 /**
  * One estimate from the two sources. NTP is precise; the Date header is AWS's own clock,
  * the one that judges signatures. When they agree within the Date header's uncertainty,

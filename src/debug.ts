@@ -8,10 +8,6 @@ export function enableDebug(on: boolean): void {
   enabled = on;
 }
 
-export function debugEnabled(): boolean {
-  return enabled;
-}
-
 export function debug(message: string): void {
   if (!enabled) return;
   // process.uptime(), not performance.now(): the global `performance` loads perf_hooks,

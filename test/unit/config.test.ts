@@ -15,6 +15,7 @@ import {
   type Settings,
 } from '../../src/config.ts';
 import { KeyroleError } from '../../src/errors.ts';
+import { withEnv as withEnvVars } from '../support/env.ts';
 
 const STS_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 const ROLE = 'arn:aws:iam::111122223333:role/Admin';
@@ -30,22 +31,7 @@ const AWS_VARS = [
 ];
 
 /** Runs fn with only `vars` of the AWS_* variables above set, then restores the environment. */
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  const saved = new Map<string, string | undefined>();
-  for (const k of new Set([...AWS_VARS, ...Object.keys(vars)])) {
-    saved.set(k, process.env[k]);
-    delete process.env[k];
-  }
-  Object.assign(process.env, vars);
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => withEnvVars(vars, fn, AWS_VARS);
 
 function files(config: Record<string, Section>, credentials: Record<string, Section> = {}): AwsFiles {
   return { configPath: '/nonexistent/keyrole-unit/config', credentialsPath: '/nonexistent/keyrole-unit/credentials', config, credentials };

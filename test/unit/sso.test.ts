@@ -31,27 +31,12 @@ import { loginTarget } from '../../src/commands/login.ts';
 import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
 import type { AwsFiles, Section } from '../../src/config.ts';
 import { parseIni, configSections } from '../../src/ini.ts';
+import { withEnv } from '../support/env.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';
 const REF: SsoSessionRef = { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access'] };
 const LEGACY: SsoSessionRef = { session: undefined, startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: [] };
 
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = new Map<string, string | undefined>();
-  for (const k of Object.keys(vars)) {
-    saved.set(k, process.env[k]);
-    if (vars[k] === undefined) delete process.env[k];
-    else process.env[k] = vars[k];
-  }
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 function files(text: string, configPath = '/home/u/.aws/config'): AwsFiles {
   return { configPath, credentialsPath: '/home/u/.aws/credentials', config: configSections(parseIni(text)), credentials: {} as Record<string, Section> };
