@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import * as fs from 'node:fs';
 import { KeyroleError } from './errors.ts';
 import { debug } from './debug.ts';
-import { deleteItem, getItem, listAccounts, setItem } from './keychain.ts';
+import { deleteItemFast, getItem, getItemFast, listAccounts, setItemFast } from './keychain.ts';
 import type { TempCredentials } from './sts.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
@@ -30,10 +30,10 @@ export interface CacheEntry {
 export interface CacheStore {
   readonly kind: StoreKind;
   readonly where: string;
-  get(key: string): string | null;
-  put(key: string, value: string): void;
-  delete(key: string): boolean;
-  list(): { key: string; value: string }[];
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  list(): Promise<{ key: string; value: string }[]>;
 }
 
 // ---- what goes into the key ----
@@ -158,10 +158,10 @@ export function keychainStore(): CacheStore {
   return {
     kind: 'keychain',
     where: 'keychain',
-    get: (key) => getItem(CACHE_SERVICE, key, 'read the credential cache', false),
-    put: (key, value) => setItem(CACHE_SERVICE, key, value, 'write the credential cache'),
-    delete: (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
-    list: () => listKeychainEntries(),
+    get: (key) => getItemFast(CACHE_SERVICE, key, 'read the credential cache', false),
+    put: (key, value) => setItemFast(CACHE_SERVICE, key, value, 'write the credential cache'),
+    delete: (key) => deleteItemFast(CACHE_SERVICE, key, 'clear the credential cache'),
+    list: async () => listKeychainEntries(),
   };
 }
 
@@ -214,7 +214,7 @@ export function fileStore(): CacheStore {
   return {
     kind: 'file',
     where: dir,
-    get(key) {
+    async get(key) {
       const path = join(dir, cacheFileName(key));
       let fd: number;
       try {
@@ -235,7 +235,7 @@ export function fileStore(): CacheStore {
         fs.closeSync(fd);
       }
     },
-    put(key, value) {
+    async put(key, value) {
       ready();
       const path = join(dir, cacheFileName(key));
       // Write a private temp file, flush it, then rename over the old entry: a crash at any
@@ -258,7 +258,7 @@ export function fileStore(): CacheStore {
         throw new KeyroleError('CacheWriteFailed', `cannot write the cache file in ${dir} (${code ?? (err as Error).message})`, code === 'ENOSPC' ? 'free some disk space' : 'check the directory, or use KEYROLE_CACHE=keychain');
       }
     },
-    delete(key) {
+    async delete(key) {
       try {
         fs.unlinkSync(join(dir, cacheFileName(key)));
         return true;
@@ -266,7 +266,7 @@ export function fileStore(): CacheStore {
         return false;
       }
     },
-    list() {
+    async list() {
       let names: string[];
       try {
         names = fs.readdirSync(ready());
@@ -278,7 +278,7 @@ export function fileStore(): CacheStore {
       for (const n of names) {
         const m = /^([0-9a-f]{16})\.json$/.exec(n);
         if (!m) continue;
-        try { out.push({ key: m[1], value: this.get(m[1]) ?? '' }); } catch { out.push({ key: m[1], value: '' }); }
+        try { out.push({ key: m[1], value: (await this.get(m[1])) ?? '' }); } catch { out.push({ key: m[1], value: '' }); }
       }
       return out;
     },
@@ -306,7 +306,7 @@ function removeStaleTemps(dir: string): void {
 }
 
 export function noStore(): CacheStore {
-  return { kind: 'none', where: 'nowhere', get: () => null, put: () => {}, delete: () => false, list: () => [] };
+  return { kind: 'none', where: 'nowhere', get: async () => null, put: async () => {}, delete: async () => false, list: async () => [] };
 }
 
 export function parseStoreKind(raw: string, from: string): StoreKind {
@@ -320,10 +320,10 @@ export function openStore(kind: StoreKind): CacheStore {
 }
 
 /** Reads an entry; anything unreadable or written for other parameters is a miss, noted in --debug, never a crash. */
-export function lookup(store: CacheStore, key: string, params?: string): CacheEntry | undefined {
+export async function lookup(store: CacheStore, key: string, params?: string): Promise<CacheEntry | undefined> {
   let raw: string | null;
   try {
-    raw = store.get(key);
+    raw = await store.get(key);
   } catch (err) {
     if (err instanceof KeyroleError && /Symlink|Exposed|Dir/.test(err.code)) throw err;
     if (err instanceof KeyroleError && /Keychain|SecretService/.test(err.code)) throw err;

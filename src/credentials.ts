@@ -6,7 +6,7 @@ import { debug, redactKeyId } from './debug.ts';
 import { KeyroleError } from './errors.ts';
 import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
-import { readSource } from './keychain.ts';
+import { loadSource } from './keychain.ts';
 import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from './sts.ts';
 import { loadAwsFiles, resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
 import { clockSession, type ClockHook } from './clock.ts';
@@ -98,14 +98,14 @@ async function cached(store: CacheStore, params: Record<string, unknown>, window
   const key = cacheKey(params);
   const canonical = canonicalParams(params);
   let stale: CacheEntry | undefined;
-  const usable = () => {
-    const e = lookup(store, key, canonical);
+  const usable = async () => {
+    const e = await lookup(store, key, canonical);
     if (e && fresh(e, windowSeconds, Date.now())) return e;
     if (e) debug(`cached ${what} has ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new credentials`);
     stale = e;
     return undefined;
   };
-  const hit = usable();
+  const hit = await usable();
   if (hit) {
     debug(`cache hit for ${what} in the ${store.kind} store (${key.slice(0, 8)}), ${Math.round(remainingMs(hit, Date.now()) / 1000)} s left`);
     return { entry: hit, fromCache: true, store };
@@ -118,7 +118,7 @@ async function cached(store: CacheStore, params: Record<string, unknown>, window
     if (remainingMs(e, Date.now()) <= 0) {
       throw new KeyroleError('ExpiredOnArrival', 'STS returned credentials that are already expired by this machine\'s clock', 'check the system clock');
     }
-    store.put(key, encodeEntry(e));
+    await store.put(key, encodeEntry(e));
     debug(`stored ${what} in the ${store.kind} store`);
     return e;
   }, () => privateDir(keyroleHome()));
@@ -238,7 +238,7 @@ async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: 
   }
 
   return cached(store, params, s.durationSeconds, s.roleArn ? `role ${s.roleArn}` : `a session of source "${s.source}"`, async (lock) => {
-    const keys = readSource(s.source);
+    const keys = await loadSource(s.source);
     debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
     const t = await target(s);
     let credentials: TempCredentials;
@@ -259,7 +259,7 @@ async function resolveChain(files: AwsFiles, s: Settings, store: CacheStore, o: 
 function mfaSession(s: Settings, store: CacheStore, o: ResolveOptions, up: Notify | undefined): Promise<Resolved> {
   const serial = s.mfaSerial!;
   return cached(store, mfaSessionParams(s), s.sessionDurationSeconds, `the MFA session of source "${s.source}"`, async (lock) => {
-    const keys = readSource(s.source);
+    const keys = await loadSource(s.source);
     debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)}); MFA device ${serial}`);
     const t = await target(s);
     const credentials = await withMfaCode(s, o, both(lock, up), (code) => getSessionToken(keys, t, s.sessionDurationSeconds, { serialNumber: serial, tokenCode: code }));

@@ -6,6 +6,8 @@
 
 import { KeyroleError, oneLine } from './errors.ts';
 import { loadKeyring } from './native.ts';
+import { debug } from './debug.ts';
+import { deleteSecret, readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 
 export const SOURCE_SERVICE = 'keyrole:source';
@@ -111,6 +113,34 @@ export function listAccounts(service: string, action: string): string[] {
   }
 }
 
+// ---- the hot path: the Secret Service over D-Bus directly (src/secretservice.ts) ----
+// The same items as the functions above; whatever the direct client cannot answer for
+// certain (no unix socket, a locked collection, two matching items) goes to the addon,
+// which reports it as it always has.
+
+async function direct<T>(what: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
+  if (storeName() !== 'secret-service') return slow();
+  try {
+    return await fast();
+  } catch (err) {
+    if (!(err instanceof SecretServiceDeferred)) throw err;
+    debug(`Secret Service over D-Bus could not ${what} (${oneLine(err.message)}); asking through the keychain addon`);
+    return slow();
+  }
+}
+
+export function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
+  return direct(action, () => readSecret(service, account), () => getItem(service, account, action, checkLocked));
+}
+
+export function setItemFast(service: string, account: string, value: string, action: string): Promise<void> {
+  return direct(action, () => writeSecret(service, account, value), () => setItem(service, account, value, action));
+}
+
+export function deleteItemFast(service: string, account: string, action: string): Promise<boolean> {
+  return direct(action, () => deleteSecret(service, account), () => deleteItem(service, account, action));
+}
+
 // ---- sources: a profile's long-term IAM user keys ----
 
 export interface SourceKeys {
@@ -149,7 +179,15 @@ export function decodeSource(raw: string): SourceKeys | undefined {
 }
 
 export function readSource(name: string): SourceKeys {
-  const raw = getItem(SOURCE_SERVICE, name, `read source "${name}"`);
+  return sourceFrom(name, getItem(SOURCE_SERVICE, name, `read source "${name}"`));
+}
+
+/** readSource on the hot path (a cache miss). */
+export async function loadSource(name: string): Promise<SourceKeys> {
+  return sourceFrom(name, await getItemFast(SOURCE_SERVICE, name, `read source "${name}"`));
+}
+
+function sourceFrom(name: string, raw: string | null): SourceKeys {
   if (raw === null) {
     throw new KeyroleError('SourceNotFound', `source "${name}" is not in ${describeStore()}`, `store its keys with: keyrole setup ${name}`);
   }

@@ -159,7 +159,7 @@ function waitForHolder(address: string, bounds: WaitBounds, deadlineAt: { workin
  */
 export async function singleFlight<T>(
   name: string,
-  ready: () => T | undefined,
+  ready: () => T | undefined | Promise<T | undefined>,
   work: (lock: HeldLock) => Promise<T>,
   privateDir: () => string,
   bounds: WaitBounds = waitBounds(),
@@ -181,7 +181,7 @@ export async function singleFlight<T>(
       const held = hold(server, address);
       try {
         // Another process may have finished between our cache miss and taking the lock.
-        const done = ready();
+        const done = await ready();
         if (done !== undefined) return done;
         return await work(held);
       } catch (err) {
@@ -197,7 +197,7 @@ export async function singleFlight<T>(
       try { fs.unlinkSync(address); } catch { /* someone else removed it */ }
       continue;
     }
-    const done = ready();
+    const done = await ready();
     if (done !== undefined) {
       debug(`another keyrole fetched the credentials; waited ${(performance.now() - started).toFixed(1)} ms`);
       return done;

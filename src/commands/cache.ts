@@ -28,13 +28,13 @@ export function formatRemaining(ms: number): string {
 export interface CacheRow { profile: string; role: string; expiresIn: string; store: string; key: string }
 
 /** Each store that can be read; one that cannot (no keychain here) is reported, not fatal. */
-export function cacheRows(now = Date.now()): { rows: CacheRow[]; problems: string[] } {
+export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; problems: string[] }> {
   const rows: CacheRow[] = [];
   const problems: string[] = [];
   for (const store of stores()) {
     let items;
     try {
-      items = store.list();
+      items = await store.list();
     } catch (err) {
       problems.push(`${store.kind} store: ${err instanceof KeyroleError ? err.message : (err as Error).message}`);
       continue;
@@ -49,8 +49,8 @@ export function cacheRows(now = Date.now()): { rows: CacheRow[]; problems: strin
   return { rows, problems };
 }
 
-export function cacheListCommand(): void {
-  const { rows, problems } = cacheRows();
+export async function cacheListCommand(): Promise<void> {
+  const { rows, problems } = await cacheRows();
   for (const p of problems) process.stderr.write(`keyrole: skipped the ${p}\n`);
   if (!rows.length) {
     process.stdout.write('The cache is empty.\n');
@@ -68,7 +68,7 @@ export async function cacheClearCommand(profile: string | undefined): Promise<vo
     const files = await loadAwsFiles();
     const s = resolveSettings(files, profile, {}, localUser());
     const store = openStore(storeKindFor(files, s));
-    const removed = store.delete(keyFor(s));
+    const removed = await store.delete(keyFor(s));
     process.stdout.write(removed ? `Cleared the cached credentials of profile ${profile} (${store.kind} store).\n` : `Nothing cached for profile ${profile}.\n`);
     return;
   }
@@ -76,12 +76,12 @@ export async function cacheClearCommand(profile: string | undefined): Promise<vo
   for (const store of stores()) {
     let items;
     try {
-      items = store.list();
+      items = await store.list();
     } catch (err) {
       process.stderr.write(`keyrole: skipped the ${store.kind} store: ${(err as Error).message}\n`);
       continue;
     }
-    for (const { key } of items) if (store.delete(key)) n++;
+    for (const { key } of items) if (await store.delete(key)) n++;
   }
   process.stdout.write(`Cleared ${n} cached credential${n === 1 ? '' : 's'}.\n`);
 }

@@ -364,13 +364,13 @@ export function sourceCheck(ctx: DoctorContext): Check {
   }
 }
 
-export function cacheCheck(ctx: DoctorContext): Check {
+export async function cacheCheck(ctx: DoctorContext): Promise<Check> {
   const s = ctx.settings;
   if (!s || !ctx.files) return skipped('cache', 'no usable profile');
   try {
     const store = openStore(storeKindFor(ctx.files, s));
     if (store.kind === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
-    const e = lookup(store, keyFor(s), canonicalParams(paramsFor(s)));
+    const e = await lookup(store, keyFor(s), canonicalParams(paramsFor(s)));
     if (!e) return ok('cache', `nothing cached in the ${store.kind} store; the next call goes to STS`);
     const left = remainingMs(e, ctx.now());
     if (left <= 0) return ok('cache', `the cached credentials expired ${isoSeconds(localExpiration(e))}; the next call replaces them`);
@@ -479,7 +479,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   const { checks: lineChecks, line } = processLineCheck(ctx);
   checks.push(keychainCheck());
   checks.push(sourceCheck(ctx));
-  checks.push(cacheCheck(ctx));
+  checks.push(await cacheCheck(ctx));
   checks.push(cliCacheCheck(ctx));
   checks.push(...lineChecks);
   if (line && network && ctx.settings) checks.push(await runProcessLine(ctx, line));

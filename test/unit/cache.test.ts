@@ -247,25 +247,25 @@ describe('lookup', () => {
   const mem = (value: string | null, getError?: Error): CacheStore => ({
     ...noStore(),
     kind: 'file',
-    get: () => {
+    get: async () => {
       if (getError) throw getError;
       return value;
     },
   });
 
-  test('a miss, a corrupt entry and a plain read error are all misses', () => {
-    assert.equal(lookup(mem(null), 'k'), undefined);
-    assert.equal(lookup(mem('{"keyrole":1'), 'k'), undefined);
-    assert.equal(lookup(mem(null, new Error('EIO')), 'k'), undefined);
+  test('a miss, a corrupt entry and a plain read error are all misses', async () => {
+    assert.equal(await lookup(mem(null), 'k'), undefined);
+    assert.equal(await lookup(mem('{"keyrole":1'), 'k'), undefined);
+    assert.equal(await lookup(mem(null, new Error('EIO')), 'k'), undefined);
   });
 
-  test('a valid entry is decoded', () => {
-    assert.deepEqual(lookup(mem(encodeEntry(entry(MIN))), 'k'), entry(MIN));
+  test('a valid entry is decoded', async () => {
+    assert.deepEqual(await lookup(mem(encodeEntry(entry(MIN))), 'k'), entry(MIN));
   });
 
-  test('security and keychain problems are raised, not hidden as misses', () => {
+  test('security and keychain problems are raised, not hidden as misses', async () => {
     for (const code of ['CacheFileSymlink', 'CacheFileExposed', 'CacheDirWritable', 'KeychainLocked', 'NoSecretService']) {
-      assert.throws(() => lookup(mem(null, new KeyroleError(code, 'x')), 'k'), (e: unknown) => e instanceof KeyroleError && e.code === code);
+      await assert.rejects(() => lookup(mem(null, new KeyroleError(code, 'x')), 'k'), (e: unknown) => e instanceof KeyroleError && e.code === code);
     }
   });
 });

@@ -1,0 +1,17 @@
+// The single executable's entry. Node's own SEA code cache holds only the functions V8
+// compiles eagerly, so every function of a cache hit was compiled from source on every run
+// (measured: 4–5 ms between the bundle's end and the command). keyrole's bundle is
+// embedded as an asset instead, with a V8 code cache that scripts/main-code-cache.ts made
+// after running the hot path, so those functions arrive compiled. A cache V8 rejects (other
+// Node, other flags) only costs that compile time; --debug says so.
+'use strict';
+const sea = require('node:sea');
+const vm = require('node:vm');
+
+// Must match scripts/main-code-cache.ts byte for byte, or V8 rejects the cache.
+const source = `(function (exports, require, module, __filename, __dirname) {${sea.getAsset('keyrole.cjs', 'utf8').replace(/^#!/, '//')}\n})`;
+let cachedData;
+try { cachedData = Buffer.from(sea.getAsset('keyrole.cache')); } catch { /* built without a cache */ }
+const script = new vm.Script(source, { filename: 'keyrole.cjs', cachedData });
+if (script.cachedDataRejected && process.argv.includes('--debug')) process.stderr.write('keyrole: V8 rejected the code cache of keyrole.cjs; compiling it\n');
+script.runInThisContext()(exports, require, module, __filename, __dirname);

@@ -1,0 +1,138 @@
+// The direct Secret Service client (src/secretservice.ts) against a real gnome-keyring on a
+// private D-Bus: it must read and write the very items the addon does, and leave to the
+// addon everything it cannot answer for certain.
+
+import { test, describe, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { startKeyring, type KeyringSession } from './support/keyring.ts';
+import { requireTool } from './support/tools.ts';
+import { closeSecretService, deleteSecret, readSecret, SecretServiceDeferred, writeSecret } from '../src/secretservice.ts';
+import { getItem, getItemFast, setItem } from '../src/keychain.ts';
+import { KeyroleError } from '../src/errors.ts';
+
+const SERVICE = 'keyrole:test-direct';
+
+function useEnv(env: Record<string, string>): () => void {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+async function deferred(p: Promise<unknown>, why: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof SecretServiceDeferred && why.test(e.message));
+}
+
+describe('the direct client and the addon share the items', () => {
+  let k: KeyringSession;
+  let restore: () => void;
+  before(async () => {
+    k = await startKeyring();
+    restore = useEnv(k.env);
+  });
+  after(async () => {
+    closeSecretService();
+    restore();
+    await k.stop();
+  });
+
+  test('written directly, read by the addon (and by secret-tool), byte for byte', async () => {
+    const value = JSON.stringify({ keyrole: 1, note: 'é ✓ "quoted"', pad: 'x'.repeat(3000) });
+    await writeSecret(SERVICE, 'a', value);
+    assert.equal(getItem(SERVICE, 'a', 'read'), value);
+    const st = execFileSync(requireTool('secret-tool'), ['lookup', 'service', SERVICE, 'username', 'a'], { env: { ...process.env }, encoding: 'utf8' });
+    assert.equal(st, value);
+  });
+
+  test('written by the addon, read directly; a replace keeps one item', async () => {
+    setItem(SERVICE, 'b', 'first', 'write');
+    assert.equal(await readSecret(SERVICE, 'b'), 'first');
+    await writeSecret(SERVICE, 'b', 'second');
+    assert.equal(await readSecret(SERVICE, 'b'), 'second');
+    assert.equal(getItem(SERVICE, 'b', 'read'), 'second');
+  });
+
+  test('a missing item is null; delete removes it for both', async () => {
+    assert.equal(await readSecret(SERVICE, 'never'), null);
+    await writeSecret(SERVICE, 'c', 'gone soon');
+    assert.equal(await deleteSecret(SERVICE, 'c'), true);
+    assert.equal(await deleteSecret(SERVICE, 'c'), false);
+    assert.equal(getItem(SERVICE, 'c', 'read'), null);
+  });
+
+  test('twenty reads in parallel on the one connection each get their own answer', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeSecret(SERVICE, `p${i}`, `value ${i}`)));
+    const got = await Promise.all(Array.from({ length: 20 }, (_, i) => readSecret(SERVICE, `p${i}`)));
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `value ${i}`));
+  });
+
+  test('two items that match (another tool stored one) are left to the addon, which names the problem', async () => {
+    execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '1'], { env: { ...process.env }, input: 'one' });
+    execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '2'], { env: { ...process.env }, input: 'two' });
+    await deferred(readSecret(SERVICE, 'dup'), /2 unlocked and 0 locked/);
+    await assert.rejects(getItemFast(SERVICE, 'dup', 'read it'), (e: unknown) => e instanceof KeyroleError && e.code === 'KeychainAmbiguous');
+  });
+
+  test('regression: a process that read through the direct client exits on its own (the idle socket is unref\'d)', () => {
+    const code = `import { readSecret } from ${JSON.stringify(new URL('../src/secretservice.ts', import.meta.url).pathname)};
+      console.log(await readSecret(${JSON.stringify(SERVICE)}, 'a') !== null);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env }, encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.error, undefined, 'the process did not exit within 10 s');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true');
+  });
+});
+
+describe('what the direct client leaves to the addon', () => {
+  afterEach(() => closeSecretService());
+
+  /** getItemFast/setItemFast in a fresh process (the addon keeps its D-Bus connection for the life of a process). */
+  function viaKeyrole(env: Record<string, string>, call: string): { code: string | undefined; value?: unknown } {
+    const code = `import * as k from ${JSON.stringify(new URL('../src/keychain.ts', import.meta.url).pathname)};
+      try { console.log(JSON.stringify({ value: await k.${call} })); } catch (e) { console.log(JSON.stringify({ code: e.code ?? String(e) })); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  }
+
+  test('a locked collection: reads and writes defer; the addon then reports the lock', async () => {
+    const first = await startKeyring({ password: 'right' });
+    const before = useEnv(first.env);
+    try {
+      await writeSecret(SERVICE, 'x', 'v');
+    } finally {
+      closeSecretService();
+      before();
+      await first.stop();
+    }
+    const k = await startKeyring({ home: first.home, password: 'wrong' });
+    const restore = useEnv(k.env);
+    try {
+      await deferred(readSecret(SERVICE, 'x'), /0 unlocked and 1 locked/);
+      await deferred(writeSecret(SERVICE, 'x', 'v'), /prompt|locked/i);
+      assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it')`).code, 'KeychainLocked');
+      assert.equal(viaKeyrole(k.env, `setItemFast(${JSON.stringify(SERVICE)}, 'x', 'v', 'write it')`).code, 'KeychainLocked');
+      // Also for the credential cache's read (no second lookup for the lock): the item is there, locked.
+      assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it', false)`).code, 'KeychainLocked');
+    } finally {
+      restore();
+      await k.stop();
+    }
+  });
+
+  test('no bus at the address: deferred, and the addon names the missing Secret Service', async () => {
+    const env = { HOME: process.env.HOME ?? '/', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrole-bus' };
+    const none = useEnv(env);
+    try {
+      await deferred(readSecret(SERVICE, 'x'), /ENOENT/);
+    } finally {
+      none();
+    }
+    assert.equal(viaKeyrole(env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it')`).code, 'NoSecretService');
+  });
+});
