@@ -349,12 +349,14 @@ ${then}
     const planted = join(xdg, 'keyrole', `keyring-${hash}.node`);
     fs.writeFileSync(planted, 'not an addon');
     fs.chmodSync(planted, 0o666);
-    const r = await w.run(join(lone, 'keyrole'), ['process', 'prod', '--cache', 'none'], { env: { ...env, XDG_CACHE_HOME: xdg } });
+    // `keyrole list` goes through the addon (a cache hit or a source read on a miss need not).
+    const r = await w.run(join(lone, 'keyrole'), ['list'], { env: { ...env, XDG_CACHE_HOME: xdg } });
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\bsec\b/);
     assert.equal(fs.statSync(planted).mode & 0o777, 0o600, 'replaced by keyrole\'s own copy');
     assert.ok(fs.statSync(planted).size > 100_000);
     fs.rmSync(lone, { recursive: true });
-    rec.add('a planted keychain addon is not loaded', 'a world-writable file where the executable extracts its addon', 'not loaded: replaced by the embedded addon (hash checked) before loading', 'exit 0: credentials; the planted file replaced by a 0600 copy of the embedded addon');
+    rec.add('a planted keychain addon is not loaded', 'a world-writable file where the executable extracts its addon', 'not loaded: replaced by the embedded addon (hash checked) before loading', 'exit 0: the sources listed; the planted file replaced by a 0600 copy of the embedded addon');
   });
 
   test('no secret on the argv or in the environment of keyrole or of any child', () => {
