@@ -75,7 +75,8 @@ describe('the direct client and the addon share the items', () => {
     execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '1'], { env: { ...process.env }, input: 'one' });
     execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '2'], { env: { ...process.env }, input: 'two' });
     await deferred(readSecret(SERVICE, 'dup'), /2 unlocked and 0 locked/);
-    await assert.rejects(getItemFast(SERVICE, 'dup', 'read it'), (e: unknown) => e instanceof KeyroleError && e.code === 'KeychainAmbiguous');
+    // The run's first read goes to the addon, later ones try the direct client first: both end the same way.
+    for (let i = 0; i < 2; i++) await assert.rejects(getItemFast(SERVICE, 'dup', 'read it'), (e: unknown) => e instanceof KeyroleError && e.code === 'KeychainAmbiguous');
   });
 
   test('regression: a process that read through the direct client exits on its own (the idle socket is unref\'d)', () => {
