@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import * as fs from 'node:fs';
 import { KeyroleError } from './errors.ts';
 import { debug } from './debug.ts';
-import { deleteItemFast, getItem, getItemFast, listAccounts, setItemFast } from './keychain.ts';
+import { deleteItem, getItem, getItemFast, listAccounts, setItem } from './keychain.ts';
 import type { TempCredentials } from './sts.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
@@ -159,8 +159,8 @@ export function keychainStore(): CacheStore {
     kind: 'keychain',
     where: 'keychain',
     get: (key) => getItemFast(CACHE_SERVICE, key, 'read the credential cache', false),
-    put: (key, value) => setItemFast(CACHE_SERVICE, key, value, 'write the credential cache'),
-    delete: (key) => deleteItemFast(CACHE_SERVICE, key, 'clear the credential cache'),
+    put: async (key, value) => setItem(CACHE_SERVICE, key, value, 'write the credential cache'),
+    delete: async (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
     list: async () => listKeychainEntries(),
   };
 }

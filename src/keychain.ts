@@ -7,7 +7,7 @@
 import { KeyroleError, oneLine } from './errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from './debug.ts';
-import { deleteSecret, readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
+import { readSecret, SecretServiceDeferred } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 
 export const SOURCE_SERVICE = 'keyrole:source';
@@ -121,9 +121,9 @@ export function listAccounts(service: string, action: string): string[] {
 // Except the run's first read, which is the addon's: a cache hit is that one read, and the
 // addon's blocking call beats loading node:net and turning the event loop for it (measured
 // with perf stat, 30 runs × 3: 70–74 ms against 73–79 ms per hit). Once it was a miss, the
-// one direct connection serves the re-check under the lock, the source and the store,
-// where the addon would open three more Diffie-Hellman sessions (hyperfine, 20 misses × 2:
-// 172–179 ms against 200–211 ms).
+// one direct connection serves the re-check under the lock and the source read, where the
+// addon would open two more Diffie-Hellman sessions. Writes stay with the addon
+// (src/secretservice.ts says why).
 let firstRead = true;
 
 async function direct<T>(what: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
@@ -143,14 +143,6 @@ export async function getItemFast(service: string, account: string, action: stri
     return getItem(service, account, action, checkLocked);
   }
   return direct(action, () => readSecret(service, account), () => getItem(service, account, action, checkLocked));
-}
-
-export function setItemFast(service: string, account: string, value: string, action: string): Promise<void> {
-  return direct(action, () => writeSecret(service, account, value), () => setItem(service, account, value, action));
-}
-
-export function deleteItemFast(service: string, account: string, action: string): Promise<boolean> {
-  return direct(action, () => deleteSecret(service, account), () => deleteItem(service, account, action));
 }
 
 // ---- sources: a profile's long-term IAM user keys ----

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { startKeyring, type KeyringSession } from './support/keyring.ts';
 import { requireTool } from './support/tools.ts';
-import { closeSecretService, deleteSecret, readSecret, SecretServiceDeferred, writeSecret } from '../src/secretservice.ts';
-import { getItem, getItemFast, setItem } from '../src/keychain.ts';
+import { closeSecretService, readSecret, SecretServiceDeferred } from '../src/secretservice.ts';
+import { deleteItem, getItemFast, setItem } from '../src/keychain.ts';
 import { KeyroleError } from '../src/errors.ts';
 
 const SERVICE = 'keyrole:test-direct';
@@ -41,32 +41,28 @@ describe('the direct client and the addon share the items', () => {
     await k.stop();
   });
 
-  test('written directly, read by the addon (and by secret-tool), byte for byte', async () => {
+  test('written by the addon, read directly, byte for byte; a replace is seen', async () => {
     const value = JSON.stringify({ keyrole: 1, note: 'é ✓ "quoted"', pad: 'x'.repeat(3000) });
-    await writeSecret(SERVICE, 'a', value);
-    assert.equal(getItem(SERVICE, 'a', 'read'), value);
-    const st = execFileSync(requireTool('secret-tool'), ['lookup', 'service', SERVICE, 'username', 'a'], { env: { ...process.env }, encoding: 'utf8' });
-    assert.equal(st, value);
+    setItem(SERVICE, 'a', value, 'write');
+    assert.equal(await readSecret(SERVICE, 'a'), value);
+    setItem(SERVICE, 'a', 'second', 'write');
+    assert.equal(await readSecret(SERVICE, 'a'), 'second');
   });
 
-  test('written by the addon, read directly; a replace keeps one item', async () => {
-    setItem(SERVICE, 'b', 'first', 'write');
-    assert.equal(await readSecret(SERVICE, 'b'), 'first');
-    await writeSecret(SERVICE, 'b', 'second');
-    assert.equal(await readSecret(SERVICE, 'b'), 'second');
-    assert.equal(getItem(SERVICE, 'b', 'read'), 'second');
+  test('stored by secret-tool under the same attributes, read directly', async () => {
+    execFileSync(requireTool('secret-tool'), ['store', '--label', 'x', 'service', SERVICE, 'username', 'st'], { env: { ...process.env }, input: 'from secret-tool' });
+    assert.equal(await readSecret(SERVICE, 'st'), 'from secret-tool');
   });
 
-  test('a missing item is null; delete removes it for both', async () => {
+  test('a missing or deleted item is null', async () => {
     assert.equal(await readSecret(SERVICE, 'never'), null);
-    await writeSecret(SERVICE, 'c', 'gone soon');
-    assert.equal(await deleteSecret(SERVICE, 'c'), true);
-    assert.equal(await deleteSecret(SERVICE, 'c'), false);
-    assert.equal(getItem(SERVICE, 'c', 'read'), null);
+    setItem(SERVICE, 'c', 'gone soon', 'write');
+    assert.equal(deleteItem(SERVICE, 'c', 'delete'), true);
+    assert.equal(await readSecret(SERVICE, 'c'), null);
   });
 
   test('twenty reads in parallel on the one connection each get their own answer', async () => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => writeSecret(SERVICE, `p${i}`, `value ${i}`)));
+    for (let i = 0; i < 20; i++) setItem(SERVICE, `p${i}`, `value ${i}`, 'write');
     const got = await Promise.all(Array.from({ length: 20 }, (_, i) => readSecret(SERVICE, `p${i}`)));
     assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `value ${i}`));
   });
@@ -101,13 +97,12 @@ describe('what the direct client leaves to the addon', () => {
     return JSON.parse(r.stdout);
   }
 
-  test('a locked collection: reads and writes defer; the addon then reports the lock', async () => {
+  test('a locked collection: reads defer; the addon then reports the lock', async () => {
     const first = await startKeyring({ password: 'right' });
     const before = useEnv(first.env);
     try {
-      await writeSecret(SERVICE, 'x', 'v');
+      assert.equal(viaKeyrole(first.env, `setItem(${JSON.stringify(SERVICE)}, 'x', 'v', 'write it')`).code, undefined);
     } finally {
-      closeSecretService();
       before();
       await first.stop();
     }
@@ -115,9 +110,7 @@ describe('what the direct client leaves to the addon', () => {
     const restore = useEnv(k.env);
     try {
       await deferred(readSecret(SERVICE, 'x'), /0 unlocked and 1 locked/);
-      await deferred(writeSecret(SERVICE, 'x', 'v'), /prompt|locked/i);
       assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it')`).code, 'KeychainLocked');
-      assert.equal(viaKeyrole(k.env, `setItemFast(${JSON.stringify(SERVICE)}, 'x', 'v', 'write it')`).code, 'KeychainLocked');
       // Also for the credential cache's read (no second lookup for the lock): the item is there, locked.
       assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it', false)`).code, 'KeychainLocked');
     } finally {
