@@ -2,10 +2,10 @@
 // dist/keyrole.cjs the way scripts/sea-main.cjs does, runs its hot path in a throwaway
 // home, and writes V8's code cache, which then holds every function those runs compiled.
 //
-// The runs: `process` on a keychain-cached profile with no D-Bus to talk to (the Secret
-// Service client marshals its calls, fails to connect and gives up), then `process` on a
-// file-cached profile whose entry this script stored beforehand (a cache hit, end to end).
-// Neither touches the network or a keychain.
+// The runs: `process` on a keychain-cached profile with no D-Bus to talk to (the keychain
+// store's read and its error path), then `process` on a file-cached profile whose entry
+// this script stored beforehand (a cache hit, end to end). Neither touches the network or
+// a keychain.
 
 import * as fs from 'node:fs';
 import * as vm from 'node:vm';

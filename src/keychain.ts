@@ -113,36 +113,30 @@ export function listAccounts(service: string, action: string): string[] {
   }
 }
 
-// ---- the hot path: the Secret Service over D-Bus directly (src/secretservice.ts) ----
-// The same items as the functions above; whatever the direct client cannot answer for
-// certain (no unix socket, a locked collection, two matching items) goes to the addon,
-// which reports it as it always has.
-//
-// Except the run's first read, which is the addon's: a cache hit is that one read, and the
-// addon's blocking call beats loading node:net and turning the event loop for it (measured
-// with perf stat, 30 runs × 3: 70–74 ms against 73–79 ms per hit). Once it was a miss, the
-// one direct connection serves the re-check under the lock and the source read, where the
-// addon would open two more Diffie-Hellman sessions. Writes stay with the addon
-// (src/secretservice.ts says why).
+// ---- reads on the hot path ----
+// The run's first read is the addon's: a cache hit is that one read, and the addon's
+// blocking call beats loading node:net and turning the event loop for it (perf stat,
+// 30 runs × 3: 70–74 ms against 73–79 ms per hit). Later reads (a miss's re-check under the
+// lock, the source) share one direct D-Bus connection (src/secretservice.ts), where the
+// addon would open a Diffie-Hellman session each (hyperfine, 20 misses × 3 at zero STS
+// latency, means: 168–201 ms against 212–223 ms). Whatever the direct client cannot answer
+// for certain (no unix socket, a locked collection, two matching items) goes to the addon,
+// which reports it as it always has. Writes are the addon's throughout.
 let firstRead = true;
 
-async function direct<T>(what: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
-  if (storeName() !== 'secret-service') return slow();
-  try {
-    return await fast();
-  } catch (err) {
-    if (!(err instanceof SecretServiceDeferred)) throw err;
-    debug(`Secret Service over D-Bus could not ${what} (${oneLine(err.message)}); asking through the keychain addon`);
+export async function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
+  const slow = () => getItem(service, account, action, checkLocked);
+  if (firstRead || storeName() !== 'secret-service') {
+    firstRead = false;
     return slow();
   }
-}
-
-export async function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
-  if (firstRead) {
-    firstRead = false;
-    return getItem(service, account, action, checkLocked);
+  try {
+    return await readSecret(service, account);
+  } catch (err) {
+    if (!(err instanceof SecretServiceDeferred)) throw err;
+    debug(`Secret Service over D-Bus could not ${action} (${oneLine(err.message)}); asking through the keychain addon`);
+    return slow();
   }
-  return direct(action, () => readSecret(service, account), () => getItem(service, account, action, checkLocked));
 }
 
 // ---- sources: a profile's long-term IAM user keys ----

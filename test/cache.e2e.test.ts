@@ -65,6 +65,19 @@ describe('credential cache', () => {
     });
   }
 
+  test('regression: the executable compiles from its code cache, and a miss\'s later reads need no addon fallback', async () => {
+    const miss = await w.keyrole(['process', 'prod', '--debug']);
+    assert.equal(miss.code, 0, miss.stderr);
+    assert.match(miss.stderr, /cache miss/);
+    assert.doesNotMatch(miss.stderr, /rejected the code cache/);
+    assert.doesNotMatch(miss.stderr, /Secret Service over D-Bus could not/);
+    const hit = await w.keyrole(['process', 'prod', '--debug']);
+    assert.equal(hit.code, 0, hit.stderr);
+    assert.match(hit.stderr, /cache hit for role .* in the keychain store/);
+    assert.doesNotMatch(hit.stderr, /rejected the code cache/);
+    assert.equal(await assumeCalls(), 1);
+  });
+
   test('a 900 s role is reused while half its session remains, then refreshed', async () => {
     await w.emu.behaviour({ credentialLifetimeSeconds: 8 * 60 });
     const a = await proc('short');
