@@ -36,7 +36,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minify: true,
+  minify: !process.env.KR_NOMIN,
   legalComments: 'none',
   logLevel: 'warning',
 };
@@ -75,9 +75,11 @@ await build({
   define: {
     KEYROLE_VERSION: JSON.stringify(pkg.version),
     KEYROLE_BUNDLED: 'true',
-    'import.meta.url': '__keyrole_import_meta_url',
+    // Only src/require.ts reads import.meta.url, and only where there is no CommonJS
+    // require, which the bundle always has: no need to load node:url to compute it.
+    'import.meta.url': '__filename',
   },
-  banner: { js: '#!/usr/bin/env node\nconst __keyrole_import_meta_url = require("url").pathToFileURL(__filename).href;' },
+  banner: { js: '#!/usr/bin/env node' },
 });
 fs.chmodSync(join(dist, 'keyrole.cjs'), 0o755);
 

@@ -9,7 +9,8 @@ const sea = require('node:sea');
 const vm = require('node:vm');
 
 // Must match scripts/main-code-cache.ts byte for byte, or V8 rejects the cache.
-const source = `(function (exports, require, module, __filename, __dirname) {${sea.getAsset('keyrole.cjs', 'utf8').replace(/^#!/, '//')}\n})`;
+// Decoded by Buffer, not by getAsset(key, 'utf8'), whose TextDecoder is one more module to load.
+const source = `(function (exports, require, module, __filename, __dirname) {${Buffer.from(sea.getAsset('keyrole.cjs')).toString('utf8').replace(/^#!/, '//')}\n})`;
 let cachedData;
 try { cachedData = Buffer.from(sea.getAsset('keyrole.cache')); } catch { /* built without a cache */ }
 const script = new vm.Script(source, { filename: 'keyrole.cjs', cachedData });

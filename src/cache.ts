@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import * as fs from 'node:fs';
+import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { KeyroleError } from './errors.ts';
 import { debug } from './debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItem } from './keychain.ts';
@@ -179,18 +179,18 @@ export function keyroleHome(): string {
  */
 export function privateDir(dir: string): string {
   const fix = `remove it or fix it (chmod 700, owned by you, not a symlink), or point KEYROLE_HOME elsewhere`;
-  let st: fs.Stats;
+  let st: Stats;
   try {
-    st = fs.lstatSync(dir);
+    st = lstatSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      fs.chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
     } catch (e) {
       throw new KeyroleError('CacheDirUnusable', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code})`, 'check that your home directory is writable, or set KEYROLE_HOME');
     }
-    st = fs.lstatSync(dir);
+    st = lstatSync(dir);
   }
   if (st.isSymbolicLink()) throw new KeyroleError('CacheDirSymlink', `${dir} is a symbolic link, and keyrole keeps secrets only in a real directory`, fix);
   if (!st.isDirectory()) throw new KeyroleError('CacheDirUnusable', `${dir} is not a directory`, fix);
@@ -218,7 +218,7 @@ export function fileStore(): CacheStore {
       const path = join(dir, cacheFileName(key));
       let fd: number;
       try {
-        fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') return null;
@@ -228,11 +228,11 @@ export function fileStore(): CacheStore {
       }
       try {
         ready();
-        const st = fs.fstatSync(fd);
+        const st = fstatSync(fd);
         if ((st.mode & 0o077) !== 0) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
-        return fs.readFileSync(fd, 'utf8');
+        return readFileSync(fd, 'utf8');
       } finally {
-        fs.closeSync(fd);
+        closeSync(fd);
       }
     },
     async put(key, value) {
@@ -243,24 +243,24 @@ export function fileStore(): CacheStore {
       const tmp = join(dir, `.${key}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
       let fd: number | undefined;
       try {
-        fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-        fs.fchmodSync(fd, 0o600);
-        fs.writeFileSync(fd, value);
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
+        fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        fchmodSync(fd, 0o600);
+        writeFileSync(fd, value);
+        fsyncSync(fd);
+        closeSync(fd);
         fd = undefined;
-        fs.renameSync(tmp, path);
+        renameSync(tmp, path);
         removeStaleTemps(dir);
       } catch (err) {
-        if (fd !== undefined) fs.closeSync(fd);
-        try { fs.unlinkSync(tmp); } catch { /* already gone */ }
+        if (fd !== undefined) closeSync(fd);
+        try { unlinkSync(tmp); } catch { /* already gone */ }
         const code = (err as NodeJS.ErrnoException).code;
         throw new KeyroleError('CacheWriteFailed', `cannot write the cache file in ${dir} (${code ?? (err as Error).message})`, code === 'ENOSPC' ? 'free some disk space' : 'check the directory, or use KEYROLE_CACHE=keychain');
       }
     },
     async delete(key) {
       try {
-        fs.unlinkSync(join(dir, cacheFileName(key)));
+        unlinkSync(join(dir, cacheFileName(key)));
         return true;
       } catch {
         return false;
@@ -269,7 +269,7 @@ export function fileStore(): CacheStore {
     async list() {
       let names: string[];
       try {
-        names = fs.readdirSync(ready());
+        names = readdirSync(ready());
       } catch (err) {
         if (err instanceof KeyroleError) throw err;
         return [];
@@ -291,7 +291,7 @@ export function fileStore(): CacheStore {
  */
 function removeStaleTemps(dir: string): void {
   let names: string[];
-  try { names = fs.readdirSync(dir); } catch { return; }
+  try { names = readdirSync(dir); } catch { return; }
   for (const n of names) {
     const m = /^\.[0-9a-f]{16}\.(\d+)\.[0-9a-z]+\.tmp$/.exec(n);
     if (!m || Number(m[1]) === process.pid) continue;
@@ -301,7 +301,7 @@ function removeStaleTemps(dir: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
     }
-    try { fs.unlinkSync(join(dir, n)); debug(`removed ${n}, left by a keyrole that died while writing`); } catch { /* gone already */ }
+    try { unlinkSync(join(dir, n)); debug(`removed ${n}, left by a keyrole that died while writing`); } catch { /* gone already */ }
   }
 }
 

@@ -25,7 +25,7 @@
 // begin() before each call (the first one measures), feeds it every raw response, and
 // settle()s or explain()s the outcome. Any other AWS client (SSO) can do the same.
 
-import * as fs from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyroleError } from './errors.ts';
 import { debug } from './debug.ts';
@@ -368,18 +368,18 @@ export function memoryPath(): string {
 export function readMemory(path: string = memoryPath()): ClockMemory {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return { v: 1 };
   }
   try {
-    const st = fs.fstatSync(fd);
+    const st = fstatSync(fd);
     if (!st.isFile() || st.size > 65_536 || (st.mode & 0o022) !== 0) return { v: 1 };
-    return parseMemory(fs.readFileSync(fd, 'utf8'));
+    return parseMemory(readFileSync(fd, 'utf8'));
   } catch {
     return { v: 1 };
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -389,16 +389,16 @@ export function writeMemory(m: ClockMemory, path: string = memoryPath()): void {
   const tmp = join(dir, `.clock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
     if (path === memoryPath()) privateDir(keyroleHome());
-    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      fs.fchmodSync(fd, 0o600);
-      fs.writeFileSync(fd, JSON.stringify(m));
+      fchmodSync(fd, 0o600);
+      writeFileSync(fd, JSON.stringify(m));
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
-    fs.renameSync(tmp, path);
+    renameSync(tmp, path);
   } catch (err) {
-    try { fs.unlinkSync(tmp); } catch { /* never created */ }
+    try { unlinkSync(tmp); } catch { /* never created */ }
     debug(`clock: could not remember the measurement in ${path} (${(err as Error).message})`);
   }
 }

@@ -3,7 +3,7 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import * as fs from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from './errors.ts';
 
@@ -114,16 +114,16 @@ export function setProfileValues(text: string, profile: string, values: [string,
 
 /** A 0600 copy of the file beside it; returns its path (undefined when there was no file). */
 export function backupFile(path: string, now = new Date()): string | undefined {
-  if (!fs.existsSync(path)) return undefined;
+  if (!existsSync(path)) return undefined;
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   let target = join(dirname(path), `${basename(path)}.keyrole-backup-${stamp}`);
-  for (let n = 1; fs.existsSync(target); n++) target = join(dirname(path), `${basename(path)}.keyrole-backup-${stamp}-${n}`);
-  const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  for (let n = 1; existsSync(target); n++) target = join(dirname(path), `${basename(path)}.keyrole-backup-${stamp}-${n}`);
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    fs.writeFileSync(fd, fs.readFileSync(path));
-    fs.fchmodSync(fd, 0o600);
+    writeFileSync(fd, readFileSync(path));
+    fchmodSync(fd, 0o600);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
   return target;
 }
@@ -134,24 +134,24 @@ export function backupFile(path: string, now = new Date()): string | undefined {
  */
 export function writeFileAtomic(path: string, text: string): void {
   let target = path;
-  try { target = fs.realpathSync(path); } catch { /* a new file */ }
+  try { target = realpathSync(path); } catch { /* a new file */ }
   const dir = dirname(target);
-  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   let mode = 0o600;
-  try { mode = fs.statSync(target).mode & 0o777; } catch { /* new */ }
+  try { mode = statSync(target).mode & 0o777; } catch { /* new */ }
   const tmp = join(dir, `.${basename(target)}.keyrole-${process.pid}.tmp`);
   let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
-    fs.fchmodSync(fd, mode);
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    fchmodSync(fd, mode);
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+    closeSync(fd);
     fd = undefined;
-    fs.renameSync(tmp, target);
+    renameSync(tmp, target);
   } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    try { fs.unlinkSync(tmp); } catch { /* gone */ }
+    if (fd !== undefined) closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* gone */ }
     throw new KeyroleError('ConfigWriteFailed', `cannot write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the permissions of the file and its directory; nothing was changed');
   }
 }

@@ -8,7 +8,7 @@
 // test/unit/ini-conformance.test.ts checks this parser against the SDK's on a corpus of
 // files, so both keep one view of the config.
 
-import * as fs from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { KeyroleError } from './errors.ts';
 
@@ -75,16 +75,16 @@ function tooLarge(path: string, what: string): KeyroleError {
 
 /** Reads at most MAX_INI_BYTES (+1 to notice more): a device or a pipe that never ends cannot hang keyrole. */
 function readBounded(path: string, what: string): Buffer {
-  const fd = fs.openSync(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    const st = fs.fstatSync(fd);
+    const st = fstatSync(fd);
     if (st.isFile() && st.size > MAX_INI_BYTES) throw tooLarge(path, what);
     const chunks: Buffer[] = [];
     let total = 0;
     // A regular file in one read (procfs files say 0 bytes: they get the plain buffer too).
     const buf = Buffer.allocUnsafe(st.isFile() && st.size >= 65536 ? st.size + 1 : 65536);
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       total += n;
       if (total > MAX_INI_BYTES) throw tooLarge(path, what);
@@ -92,7 +92,7 @@ function readBounded(path: string, what: string): Buffer {
     }
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 

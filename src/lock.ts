@@ -10,7 +10,7 @@
 // connection closes.
 
 import type * as Net from 'node:net';
-import * as fs from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { KeyroleError } from './errors.ts';
@@ -89,7 +89,7 @@ function hold(server: Net.Server, address: string): HeldLock {
       for (const s of waiters) s.end();
       server.close();
       if (!address.startsWith('\0') && !address.startsWith('\\\\')) {
-        try { fs.unlinkSync(address); } catch { /* already gone */ }
+        try { unlinkSync(address); } catch { /* already gone */ }
       }
     },
   };
@@ -194,7 +194,7 @@ export async function singleFlight<T>(
     debug('another keyrole holds the lock; waiting for it');
     const r = await waitForHolder(address, bounds, deadline);
     if (r === 'stale') {
-      try { fs.unlinkSync(address); } catch { /* someone else removed it */ }
+      try { unlinkSync(address); } catch { /* someone else removed it */ }
       continue;
     }
     const done = await ready();

@@ -6,7 +6,7 @@
 // `keyrole login`, which primes the session from a terminal.
 
 import { spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyroleError, oneLine } from './errors.ts';
 import { debug } from './debug.ts';
@@ -80,13 +80,13 @@ function fromProcess(command: string): Promise<string> {
   debug(`running keyrole_mfa_process for the MFA code`);
   return new Promise((resolve, reject) => {
     let ttyFd: number | undefined;
-    try { ttyFd = fs.openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w'); } catch { /* no terminal: its stderr is dropped */ }
+    try { ttyFd = openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w'); } catch { /* no terminal: its stderr is dropped */ }
     const shell = process.platform === 'win32' ? ['cmd.exe', ['/d', '/s', '/c', command]] as const : ['/bin/sh', ['-c', command]] as const;
     const child = spawn(shell[0], [...shell[1]], { stdio: ['ignore', 'pipe', ttyFd ?? 'ignore'], windowsHide: true });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), PROMPT_TIMEOUT_MS);
-    const done = () => { clearTimeout(timer); if (ttyFd !== undefined) fs.closeSync(ttyFd); };
+    const done = () => { clearTimeout(timer); if (ttyFd !== undefined) closeSync(ttyFd); };
     child.on('error', (err) => { done(); reject(new KeyroleError('MfaProcessFailed', `keyrole_mfa_process could not start (${err.message})`, 'fix the command in the profile')); });
     child.on('close', (code, signal) => {
       done();
@@ -146,7 +146,7 @@ function usedFile(): string {
 /** Whether this code was already accepted for this device less than 90 s ago (its TOTP window). */
 export function recentlyUsed(serial: string, code: string, now = Date.now()): boolean {
   try {
-    const used = JSON.parse(fs.readFileSync(usedFile(), 'utf8')) as Record<string, { code: string; at: number }>;
+    const used = JSON.parse(readFileSync(usedFile(), 'utf8')) as Record<string, { code: string; at: number }>;
     const u = used[serial];
     return !!u && u.code === code && now - u.at < 90_000;
   } catch {
@@ -158,11 +158,11 @@ export function rememberUsed(serial: string, code: string, now = Date.now()): vo
   try {
     const path = usedFile();
     let used: Record<string, { code: string; at: number }> = {};
-    try { used = JSON.parse(fs.readFileSync(path, 'utf8')); } catch { /* first use */ }
+    try { used = JSON.parse(readFileSync(path, 'utf8')); } catch { /* first use */ }
     used[serial] = { code, at: now };
     const tmp = `${path}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(used), { mode: 0o600 });
-    fs.renameSync(tmp, path);
+    writeFileSync(tmp, JSON.stringify(used), { mode: 0o600 });
+    renameSync(tmp, path);
   } catch (err) {
     debug(`could not record the used MFA code (${(err as Error).message})`);
   }

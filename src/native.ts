@@ -4,19 +4,13 @@
 // copy extracted once into a private (0700) cache directory, named by its hash, so later
 // runs load it in place instead of writing a fresh temp file every time.
 
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import * as fs from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { KeyroleError } from './errors.ts';
+import { nodeRequire } from './require.ts';
 
 export type KeyringModule = typeof import('@napi-rs/keyring');
-
-declare const require: NodeJS.Require | undefined;
-
-function nodeRequire(): NodeJS.Require {
-  return typeof require === 'function' ? require : createRequire(import.meta.url);
-}
 
 export const ADDON_FILE = `keyrole-keyring.${process.platform}-${process.arch}.node`;
 
@@ -52,7 +46,7 @@ function dlopen(path: string): KeyringModule {
 /** A file we may load code from: a regular file, ours or root's, not writable by others. */
 function trustworthy(path: string): boolean {
   try {
-    const st = fs.lstatSync(path);
+    const st = lstatSync(path);
     const uid = process.getuid?.();
     return st.isFile() && (st.mode & 0o022) === 0 && (uid === undefined || st.uid === uid || st.uid === 0);
   } catch {
@@ -70,8 +64,8 @@ function loadFromSea(sea: SeaApi): KeyringModule {
   const target = join(dir, `keyring-${hash}.node`);
   if (!trustworthy(target)) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const st = fs.lstatSync(dir);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const st = lstatSync(dir);
       const uid = process.getuid?.();
       if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
       // node:crypto only here, on the one run that installs the addon: it is slow to load.
@@ -79,8 +73,8 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');
       // Written under a unique name then renamed, so a parallel run never loads a half-written file.
       const tmp = `${target}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, bytes, { mode: 0o600 });
-      fs.renameSync(tmp, target);
+      writeFileSync(tmp, bytes, { mode: 0o600 });
+      renameSync(tmp, target);
     } catch (err) {
       throw new KeyroleError('AddonUnavailable', `cannot install the keychain addon in ${dir} (${(err as Error).message})`, 'make that directory writable by you and private, or set XDG_CACHE_HOME');
     }

@@ -3,7 +3,7 @@
 // question is asked on the controlling terminal itself (/dev/tty, or the console on
 // Windows), never on stdout (the credential channel) or stderr.
 
-import * as fs from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import * as tty from 'node:tty';
 import { read } from 'read';
 import { KeyroleError } from './errors.ts';
@@ -20,12 +20,12 @@ export function openTerminal(): Terminal | undefined {
   let inFd: number | undefined;
   let outFd: number | undefined;
   try {
-    inFd = fs.openSync(inPath, 'r');
-    outFd = fs.openSync(outPath, 'w');
+    inFd = openSync(inPath, 'r');
+    outFd = openSync(outPath, 'w');
     if (!tty.isatty(inFd)) throw new Error('not a terminal');
   } catch {
-    if (inFd !== undefined) fs.closeSync(inFd);
-    if (outFd !== undefined) fs.closeSync(outFd);
+    if (inFd !== undefined) closeSync(inFd);
+    if (outFd !== undefined) closeSync(outFd);
     return undefined;
   }
   const input = new tty.ReadStream(inFd);

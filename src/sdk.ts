@@ -5,9 +5,9 @@
 // as assets; the npm channel finds them beside keyrole.cjs; the sources (tests) import the
 // packages directly.
 
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { debug } from './debug.ts';
+import { nodeRequire } from './require.ts';
 
 type Clients = {
   sts: typeof import('@aws-sdk/client-sts');
@@ -25,7 +25,6 @@ export const SDK_PACKAGES: Record<SdkName, string> = {
   'sso-oidc': '@aws-sdk/client-sso-oidc',
 };
 
-declare const require: NodeJS.Require | undefined;
 declare const KEYROLE_BUNDLED: boolean | undefined;
 
 const loaded: Partial<Clients> = {};
@@ -35,7 +34,7 @@ export function loadSdk<N extends SdkName>(name: N): Clients[N] {
   if (have) return have;
   // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+  const req = nodeRequire();
   let mod: Clients[N];
   if (typeof KEYROLE_BUNDLED === 'undefined') {
     mod = req(SDK_PACKAGES[name]) as Clients[N];

@@ -8,7 +8,7 @@
 //
 // Nothing here loads the SDK or node:crypto before a call is about to be made.
 
-import * as fs from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KeyroleError, oneLine } from './errors.ts';
@@ -247,7 +247,7 @@ export async function readAwsCache(ref: SsoSessionRef): Promise<AwsCacheToken | 
   const path = await awsCacheFile(ref);
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(fs.readFileSync(path, 'utf8')) as Record<string, unknown>;
+    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') debug(`${path} is unreadable (${code ?? 'not JSON'}); ignoring it`);
@@ -284,10 +284,10 @@ function writeAwsCache(c: AwsCacheToken, r: SsoRecord): void {
   const next = { ...c.raw, accessToken: r.accessToken, expiresAt: r.expiresAt!.toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(r.refreshToken ? { refreshToken: r.refreshToken } : {}) };
   const tmp = join(dirname(c.path), `.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
-    fs.writeFileSync(tmp, JSON.stringify(next, null, 2), { mode: 0o600, flag: 'wx' });
-    fs.renameSync(tmp, c.path);
+    writeFileSync(tmp, JSON.stringify(next, null, 2), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, c.path);
   } catch (err) {
-    try { fs.unlinkSync(tmp); } catch { /* not created */ }
+    try { unlinkSync(tmp); } catch { /* not created */ }
     debug(`could not write the refreshed token back to ${c.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }

@@ -3,7 +3,7 @@
 // (src/configedit.ts), a backup is made first, and a profile whose other keys would make
 // the AWS CLI skip credential_process is refused rather than written.
 
-import * as fs from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { configPath, credentialsPath, resolveSettings, section, shadowingKeys, type AwsFiles } from '../config.ts';
 import { configSections, parseIni, readIniFile } from '../ini.ts';
@@ -46,11 +46,11 @@ export async function main(argv: string[]): Promise<void> {
 export function selfCommand(): string {
   const self = /^keyrole/i.test(basename(process.execPath)) ? process.execPath : process.argv[1] ?? process.execPath;
   let real = self;
-  try { real = fs.realpathSync(self); } catch { /* keep */ }
+  try { real = realpathSync(self); } catch { /* keep */ }
   for (const dir of (process.env.PATH || '').split(delimiter)) {
     if (!dir) continue;
     try {
-      if (fs.realpathSync(join(dir, 'keyrole')) === real) return 'keyrole';
+      if (realpathSync(join(dir, 'keyrole')) === real) return 'keyrole';
     } catch { /* not here */ }
   }
   return shlexQuote(real);
@@ -85,7 +85,7 @@ export async function configureCommand(o: ConfigureOptions): Promise<void> {
   const path = configPath();
   let text = '';
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('ConfigUnreadable', `cannot read ${path} (${(err as NodeJS.ErrnoException).code})`, 'fix its permissions, or point AWS_CONFIG_FILE elsewhere');
   }

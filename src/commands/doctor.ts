@@ -7,7 +7,7 @@
 // credentials that run printed.
 
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { homedir } from 'node:os';
 import { loadAwsFiles, resolveSettings, section, shadowingKeys, type AwsFiles, type Section, type Settings } from '../config.ts';
@@ -172,7 +172,7 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
     return [warning('profile', `no profile given${mine.length ? `; keyrole profiles in ${files.configPath}: ${mine.join(', ')}` : ` and ${files.configPath} has no keyrole profile`}`, mine.length ? `run keyrole doctor <profile>` : 'create one with keyrole configure <profile>')];
   }
   if (!ctx.section) {
-    const where = fs.existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
+    const where = existsSync(files.configPath) ? files.configPath : `${files.configPath} (the file does not exist)`;
     return [problem('profile', `profile "${ctx.profile}" is not in ${where}`, `create it with keyrole configure ${ctx.profile}, or check AWS_CONFIG_FILE`)];
   }
   const out: Check[] = [];
@@ -213,7 +213,7 @@ function selfPaths(): string[] {
   const out: string[] = [];
   for (const p of [process.execPath, process.argv[1]]) {
     if (!p) continue;
-    try { out.push(fs.realpathSync(p)); } catch { /* gone */ }
+    try { out.push(realpathSync(p)); } catch { /* gone */ }
   }
   return out;
 }
@@ -225,7 +225,7 @@ function findOnPath(cmd: string): string | undefined {
     for (const ext of exts) {
       const p = join(dir, cmd + ext);
       try {
-        if (fs.statSync(p).isFile()) return p;
+        if (statSync(p).isFile()) return p;
       } catch { /* not here */ }
     }
   }
@@ -259,19 +259,19 @@ export function processLineCheck(ctx: DoctorContext): { checks: Check[]; line?: 
   }
   let resolved: string | undefined;
   if (isAbsolute(exe) || exe.includes('/') || exe.includes('\\')) {
-    resolved = fs.existsSync(exe) ? exe : undefined;
+    resolved = existsSync(exe) ? exe : undefined;
     if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which does not exist`, `fix the path, or write credential_process = keyrole process ${ctx.profile} with keyrole on PATH`)] };
   } else {
     resolved = findOnPath(exe);
     if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which is not on PATH`, `write the full path to keyrole (${selfPaths()[0] ?? 'keyrole'}), or put it on PATH`)] };
   }
   try {
-    fs.accessSync(resolved, fs.constants.X_OK);
+    accessSync(resolved, constants.X_OK);
   } catch {
     return { checks: [...checks, problem(name, `credential_process runs ${resolved}, which is not executable`, `chmod +x ${resolved}`)] };
   }
   let real = resolved;
-  try { real = fs.realpathSync(resolved); } catch { /* keep it */ }
+  try { real = realpathSync(resolved); } catch { /* keep it */ }
   const self = selfPaths();
   const mentionsKeyrole = [basename(real), ...argv.slice(1, 2).map((a) => basename(a))].some((b) => /^keyrole/i.test(b));
   if (!mentionsKeyrole) {
@@ -392,7 +392,7 @@ export function cliCacheCheck(ctx: DoctorContext): Check {
   const dir = join(home(), '.aws', 'cli', 'cache');
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
   } catch {
     return ok(name, `no AWS CLI cache (${dir})`);
   }
@@ -400,7 +400,7 @@ export function cliCacheCheck(ctx: DoctorContext): Check {
   const live: string[] = [];
   for (const n of names) {
     try {
-      const v = JSON.parse(fs.readFileSync(join(dir, n), 'utf8')) as { Credentials?: { Expiration?: string }; AssumedRoleUser?: { Arn?: string } };
+      const v = JSON.parse(readFileSync(join(dir, n), 'utf8')) as { Credentials?: { Expiration?: string }; AssumedRoleUser?: { Arn?: string } };
       if (!v.AssumedRoleUser?.Arn?.startsWith(assumed)) continue;
       const exp = Date.parse(v.Credentials?.Expiration ?? '');
       (isNaN(exp) || exp <= ctx.now() ? stale : live).push(join(dir, n));

@@ -2,8 +2,7 @@
 // reach, appended to the config (a dry run unless --write; comments and every other line
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync, realpathSync } from 'node:fs';
 import { loadAwsFiles, section, type AwsFiles } from '../config.ts';
 import { KeyroleError, usageError } from '../errors.ts';
 import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso.ts';
@@ -11,6 +10,7 @@ import { backupFile, writeFileAtomic } from '../configedit.ts';
 import { shlexQuote } from '../shlex.ts';
 import { parseCommand } from './args.ts';
 import { loginTarget } from './login.ts';
+import { nodeRequire } from '../require.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
@@ -77,7 +77,7 @@ export function planPopulate(files: AwsFiles, session: string, assignments: SsoA
 /** The program to name in credential_process: this executable when it is one, else `keyrole` on PATH. */
 export function keyroleCommand(): string {
   try {
-    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const req = nodeRequire();
     const sea = req('node:sea') as { isSea(): boolean };
     if (sea.isSea()) return shlexQuote(process.execPath);
   } catch { /* not a single executable */ }
@@ -113,7 +113,7 @@ export function appendText(text: string, addition: string): string {
 export function writeConfigFile(path: string, text: string, now = new Date()): string | undefined {
   let target = path;
   try {
-    target = fs.realpathSync(path);
+    target = realpathSync(path);
   } catch { /* a new file */ }
   const backup = backupFile(target, now);
   writeFileAtomic(target, text);
@@ -154,7 +154,7 @@ async function populateMain(argv: string[]): Promise<void> {
   } else {
     let current = '';
     try {
-      current = fs.readFileSync(files.configPath, 'utf8');
+      current = readFileSync(files.configPath, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('ConfigUnreadable', `cannot read ${files.configPath} (${(err as NodeJS.ErrnoException).code})`, 'fix its permissions');
     }
