@@ -55,7 +55,8 @@ const noDefaultProvider = {
 };
 
 // Each SDK client in a bundle of its own, loaded only when it is called (src/sdk.ts says why).
-const SDK = { sts: '@aws-sdk/client-sts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
+// `query` is keyrole's own STS client (src/awsquery.ts), bundled the same way.
+const SDK = { query: './src/awsquery.ts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
 for (const [name, pkgName] of Object.entries(SDK)) {
   await build({
     ...common,
@@ -98,7 +99,14 @@ for (const name of Object.keys(SDK)) {
   execFileSync(nodeBin, [join(root, 'scripts', 'sdk-code-cache.cjs'), join(dist, `keyrole-sdk-${name}.cjs`), join(dist, `keyrole-sdk-${name}.cache`), name], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 // ...and for keyrole's own bundle, made after running its hot path (scripts/sea-main.cjs says why).
-execFileSync(nodeBin, [join(root, 'scripts', 'main-code-cache.ts'), join(dist, 'keyrole.cjs'), join(dist, 'keyrole.cache')], { stdio: ['ignore', 'ignore', 'inherit'] });
+// Its runs print what keyrole prints (the keychain run's "no Secret Service" line is the
+// point of that run): shown only if making the cache fails.
+try {
+  execFileSync(nodeBin, [join(root, 'scripts', 'main-code-cache.ts'), join(dist, 'keyrole.cjs'), join(dist, 'keyrole.cache')], { stdio: ['ignore', 'ignore', 'pipe'] });
+} catch (err) {
+  process.stderr.write(String(err.stderr ?? err.message));
+  throw err;
+}
 const seaConfig = {
   main: join(root, 'scripts', 'sea-main.cjs'),
   output: join(dist, 'sea-prep.blob'),

@@ -1,7 +1,7 @@
 // Run by scripts/build.mjs with the Node binary the executable embeds: compiles an SDK
-// bundle the way src/sdk.ts does at run time, exercises it (STS calls against a local
-// answerer run the serializers, the signer, the HTTP handler and the response parsers, so
-// V8 compiles them), and writes V8's code cache for it. A cache miss then skips most of the SDK's compile
+// bundle the way src/sdk.ts does at run time, exercises keyrole's STS client (calls against
+// a local answerer run the signer, the HTTP exchange and the XML parser, so V8 compiles
+// them), and writes V8's code cache for it. A cache miss then skips most of the SDK's compile
 // time. V8 rejects a cache from another version or other flags; keyrole then just
 // compiles, a little slower.
 'use strict';
@@ -29,7 +29,7 @@ function stsAnswer(action) {
 
 async function exercise() {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  if (name !== 'sts') return;
+  if (name !== 'query') return;
   const http = require('node:http');
   const server = http.createServer((req, res) => {
     let body = '';
@@ -40,11 +40,14 @@ async function exercise() {
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { STSClient, AssumeRoleCommand, GetSessionTokenCommand } = mod.exports;
-  const c = new STSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${server.address().port}`, maxAttempts: 1, credentials: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'x'.repeat(40) } });
-  await c.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111122223333:role/x', RoleSessionName: 'warm', DurationSeconds: 3600 }));
-  await c.send(new GetSessionTokenCommand({}));
-  c.destroy();
+  const call = (params) => mod.exports.queryCall({
+    url: `http://127.0.0.1:${server.address().port}`, region: 'us-east-1', service: 'sts', params: { Version: '2011-06-15', ...params },
+    keys: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'x'.repeat(40) }, userAgent: 'keyrole/warm-up', clock: { offsetMs: 0 },
+    maxAttempts: 1, connectTimeoutMs: 3000, requestTimeoutMs: 5000, maxResponseBytes: 262144, signal: AbortSignal.timeout(10000),
+    onResponse() {}, log() {},
+  });
+  await call({ Action: 'AssumeRole', RoleArn: 'arn:aws:iam::111122223333:role/x', RoleSessionName: 'warm', DurationSeconds: '3600' });
+  await call({ Action: 'GetSessionToken' });
   server.close();
 }
 

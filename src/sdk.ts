@@ -10,7 +10,7 @@ import { debug } from './debug.ts';
 import { nodeRequire } from './require.ts';
 
 type Clients = {
-  sts: typeof import('@aws-sdk/client-sts');
+  query: typeof import('./awsquery.ts');
   iam: typeof import('@aws-sdk/client-iam');
   sso: typeof import('@aws-sdk/client-sso');
   'sso-oidc': typeof import('@aws-sdk/client-sso-oidc');
@@ -19,7 +19,8 @@ export type SdkName = keyof Clients;
 
 /** The package each bundle holds (scripts/build.mjs builds one bundle per entry). */
 export const SDK_PACKAGES: Record<SdkName, string> = {
-  sts: '@aws-sdk/client-sts',
+  // keyrole's own STS client (src/awsquery.ts says why), bundled on its own like the SDK.
+  query: './awsquery.ts',
   iam: '@aws-sdk/client-iam',
   sso: '@aws-sdk/client-sso',
   'sso-oidc': '@aws-sdk/client-sso-oidc',
@@ -64,6 +65,6 @@ export function loadSdk<N extends SdkName>(name: N): Clients[N] {
   return mod;
 }
 
-export function loadSts(): Clients['sts'] {
-  return loadSdk('sts');
+export function loadQuery(): Clients['query'] {
+  return loadSdk('query');
 }

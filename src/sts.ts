@@ -1,9 +1,10 @@
-// STS calls. @aws-sdk/client-sts is imported only here and only when a call is about to
-// be made, so a cache hit never pays for loading the SDK.
+// STS calls: what to ask and how each failure reads. The calls themselves go through
+// src/awsquery.ts (why not the SDK: said there), loaded only when one is about to be made,
+// so a cache hit never pays for it.
 
 import { KeyroleError, oneLine } from './errors.ts';
 import { debug, redactKeyId } from './debug.ts';
-import { loadSts } from './sdk.ts';
+import { loadQuery } from './sdk.ts';
 import type { ClockHook } from './clock.ts';
 
 export interface AwsKeys {
@@ -55,126 +56,115 @@ const TOTAL_TIMEOUT_MS = 12000;
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function endpointLabel(t: StsTarget): string {
-  return t.endpoint ?? `https://sts.${t.region}.amazonaws.com`;
+  return t.endpoint ?? regionalStsEndpoint(t.region);
 }
 
-async function client(keys: AwsKeys, t: StsTarget) {
-  // The SDK warns on stderr about old Node versions; stderr is the user's error channel.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // The clock check's NTP query (if due) is in flight while the SDK loads.
+declare const KEYROLE_VERSION: string | undefined;
+const USER_AGENT = `keyrole/${typeof KEYROLE_VERSION === 'string' ? KEYROLE_VERSION : 'dev'} md/nodejs#${process.versions.node} os/${process.platform}`;
+
+/**
+ * STS's regional endpoint for a region, as the SDKs' endpoint rules give it: the partition's
+ * DNS suffix, and the global endpoint for the aws-global pseudo-region.
+ */
+export function regionalStsEndpoint(region: string): string {
+  if (region === 'aws-global') return 'https://sts.amazonaws.com';
+  const suffix = /^cn-/.test(region) ? 'amazonaws.com.cn'
+    : /^us-isob-/.test(region) ? 'sc2s.sgov.gov'
+    : /^us-isof-/.test(region) ? 'csp.hci.ic.gov'
+    : /^us-iso-/.test(region) ? 'c2s.ic.gov'
+    : /^eu-isoe-/.test(region) ? 'cloud.adc-e.uk'
+    : /^eusc-/.test(region) ? 'amazonaws.eu'
+    : 'amazonaws.com';
+  return `https://sts.${region}.${suffix}`;
+}
+
+/** Where the call goes and the region it is signed for (the global endpoint signs for us-east-1). */
+function target(t: StsTarget): { url: string; region: string } {
+  const url = t.endpoint ?? regionalStsEndpoint(t.region);
+  return { url, region: /^https:\/\/sts\.amazonaws\.com\/?$/.test(url) ? 'us-east-1' : t.region };
+}
+
+/** One STS action: the clock check first, then the signed call; every failure mapped to one line. */
+async function call(what: string, keys: AwsKeys, t: StsTarget, params: Record<string, string | number | undefined>): Promise<Record<string, unknown>> {
+  // The clock check's NTP query (if due) is in flight while the client loads.
   const offset = t.clock?.begin();
-  offset?.catch(() => { /* awaited below; handled here in case loading the SDK throws first */ });
+  offset?.catch(() => { /* awaited below; handled here in case loading throws first */ });
   const started = performance.now();
-  const sts = loadSts();
-  debug(`loaded @aws-sdk/client-sts in ${(performance.now() - started).toFixed(1)} ms`);
+  const q = loadQuery();
+  debug(`loaded the STS client in ${(performance.now() - started).toFixed(1)} ms`);
   if (offset) t.clockOffsetMs = await offset;
-  const c = new sts.STSClient({
-    region: t.region,
-    endpoint: t.endpoint,
-    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
-    maxAttempts: 3,
-    systemClockOffset: t.clockOffsetMs ?? 0,
-    // requestTimeout only warns unless throwOnRequestTimeout is set (smithy 4.x), and it ends
-    // at the response headers; socketTimeout bounds a body that stalls after them.
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true, socketTimeout: REQUEST_TIMEOUT_MS },
-  });
-  // A 2xx answer that is not XML is not STS: a captive portal or a proxy's page (the SDK would
-  // parse its HTML into an empty result). Said as such, not retried. And no answer may be
-  // larger than MAX_RESPONSE_BYTES: the SDK would buffer an endless one until memory ran out.
-  c.middlewareStack.add((next) => async (args) => {
-    const out = await next(args);
-    const res = out.response as { statusCode?: number; headers?: Record<string, string>; body?: unknown };
-    const body = res.body as (import('node:stream').Readable & { destroy(): void }) | undefined;
-    const type = res.headers?.['content-type'] ?? '';
-    const tooLarge = () => new KeyroleError('StsMalformed', `STS at ${endpointLabel(t)} sent an answer larger than ${MAX_RESPONSE_BYTES / 1024} KB, which no STS answer is`, `check the network path and the endpoint setting (${t.endpointFrom})`);
-    if (res.statusCode !== undefined && res.statusCode < 300 && type && !/xml/i.test(type)) {
-      body?.destroy?.();
-      throw new KeyroleError('StsNotXml', `${endpointLabel(t)} answered with ${JSON.stringify(oneLine(type.split(';')[0]).slice(0, 60))} instead of STS's XML (a captive portal, a proxy or a wrong endpoint)`, `sign in to the network or fix the proxy, or check the endpoint setting (${t.endpointFrom})`);
-    }
-    if (Number(res.headers?.['content-length']) > MAX_RESPONSE_BYTES) {
-      body?.destroy?.();
-      throw tooLarge();
-    }
-    if (body && typeof body.pipe === 'function') {
-      const { Transform } = await import('node:stream');
-      let seen = 0;
-      const limited = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          seen += chunk.length;
-          if (seen > MAX_RESPONSE_BYTES) {
-            body.destroy();
-            done(tooLarge());
-          } else done(null, chunk);
-        },
-      });
-      body.on('error', (err) => limited.destroy(err));
-      res.body = body.pipe(limited);
-    }
-    return out;
-  }, { step: 'deserialize', priority: 'low', name: 'keyroleResponseCheck' });
-  // Innermost: sees each attempt's raw response, the ones the SDK then retries included.
-  const clock = t.clock;
-  if (clock) {
-    c.middlewareStack.add((next) => async (args) => {
-      const sentAt = Date.now();
-      const out = await next(args);
-      clock.onResponse(out.response, sentAt, Date.now(), endpointLabel(t));
-      return out;
-    }, { step: 'deserialize', priority: 'low', name: 'keyroleClockDate' });
-  }
-  return { sts, c };
-}
-
-async function send<T>(what: string, keys: AwsKeys, t: StsTarget, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const where = endpointLabel(t);
+  const { url, region } = target(t);
+  const clock = { offsetMs: t.clockOffsetMs ?? 0 };
+  const flat: Record<string, string> = { Version: '2011-06-15' };
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) flat[k] = String(v);
   const signal = AbortSignal.timeout(TOTAL_TIMEOUT_MS);
-  const started = performance.now();
-  debug(`STS ${what} at ${endpointLabel(t)} (endpoint from ${t.endpointFrom}, region ${t.region}) with key ${redactKeyId(keys.accessKeyId)}`);
-  let out: T;
+  debug(`STS ${what} at ${where} (endpoint from ${t.endpointFrom}, region ${t.region}) with key ${redactKeyId(keys.accessKeyId)}`);
+  let out: Record<string, unknown>;
   try {
-    out = await run(signal);
+    out = await q.queryCall({
+      url, region, service: 'sts', params: flat, keys, userAgent: USER_AGENT, clock,
+      maxAttempts: 3, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxResponseBytes: MAX_RESPONSE_BYTES, signal,
+      onResponse: t.clock ? (res, sentAt, receivedAt) => t.clock!.onResponse(res, sentAt, receivedAt, where) : undefined,
+      log: (line) => debug(`STS ${line}`),
+    });
     debug(`STS ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
   } catch (err) {
     debug(`STS ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}: ${oneLine(String((err as Error).message))}`);
-    throw t.clock ? t.clock.explain(stsError(err, t, what)) : stsError(err, t, what);
+    const mapped = stsError(err, t, what);
+    throw t.clock ? t.clock.explain(mapped) : mapped;
   }
   if (t.clock) t.clockOffsetMs = t.clock.settle();
   return out;
 }
 
+type Xml = Record<string, unknown> | undefined;
+const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+
 function accountOf(arn: string | undefined): string | undefined {
   return arn?.split(':')[4] || undefined;
 }
 
-function temp(c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date } | undefined, arn?: string): TempCredentials {
-  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date) || isNaN(c.Expiration.getTime())) {
+function temp(x: Xml, arn?: string): TempCredentials {
+  const c = x?.Credentials as Xml;
+  const expiration = new Date(text(c?.Expiration) ?? NaN);
+  const [accessKeyId, secretAccessKey, sessionToken] = [text(c?.AccessKeyId), text(c?.SecretAccessKey), text(c?.SessionToken)];
+  if (!accessKeyId || !secretAccessKey || !sessionToken || isNaN(expiration.getTime())) {
     throw new KeyroleError('StsMalformed', 'STS answered without complete credentials', 'retry; if it persists, check the STS endpoint setting');
   }
-  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration, arn, accountId: accountOf(arn) };
+  return { accessKeyId, secretAccessKey, sessionToken, expiration, arn, accountId: accountOf(arn) };
+}
+
+/** The query protocol's list form: Name.member.1, Name.member.2… */
+function members(name: string, items: string[] | undefined, field?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  items?.forEach((v, i) => { out[`${name}.member.${i + 1}${field ? `.${field}` : ''}`] = v; });
+  return out;
 }
 
 export async function assumeRole(keys: AwsKeys, t: StsTarget, input: AssumeRoleInput): Promise<TempCredentials> {
-  const { sts, c } = await client(keys, t);
-  const out = await send(`AssumeRole ${input.roleArn} for ${input.durationSeconds} s`, keys, t, (abortSignal) =>
-    c.send(new sts.AssumeRoleCommand({
-      RoleArn: input.roleArn,
-      RoleSessionName: input.sessionName,
-      DurationSeconds: input.durationSeconds,
-      ExternalId: input.externalId,
-      SerialNumber: input.serialNumber,
-      TokenCode: input.tokenCode,
-      SourceIdentity: input.sourceIdentity,
-      Tags: input.tags?.length ? input.tags : undefined,
-      TransitiveTagKeys: input.transitiveTagKeys?.length ? input.transitiveTagKeys : undefined,
-      PolicyArns: input.policyArns?.length ? input.policyArns.map((arn) => ({ arn })) : undefined,
-    }), { abortSignal }));
-  return temp(out.Credentials, out.AssumedRoleUser?.Arn);
+  const out = await call(`AssumeRole ${input.roleArn} for ${input.durationSeconds} s`, keys, t, {
+    Action: 'AssumeRole',
+    RoleArn: input.roleArn,
+    RoleSessionName: input.sessionName,
+    DurationSeconds: input.durationSeconds,
+    ExternalId: input.externalId,
+    SerialNumber: input.serialNumber,
+    TokenCode: input.tokenCode,
+    SourceIdentity: input.sourceIdentity,
+    ...members('Tags', input.tags?.map((x) => x.Key), 'Key'),
+    ...members('Tags', input.tags?.map((x) => x.Value), 'Value'),
+    ...members('TransitiveTagKeys', input.transitiveTagKeys),
+    ...members('PolicyArns', input.policyArns, 'arn'),
+  });
+  return temp(out, text((out.AssumedRoleUser as Xml)?.Arn));
 }
 
 export async function getSessionToken(keys: AwsKeys, t: StsTarget, durationSeconds: number, mfa?: MfaInput): Promise<TempCredentials> {
-  const { sts, c } = await client(keys, t);
-  const out = await send(`GetSessionToken for ${durationSeconds} s${mfa ? ` with MFA ${mfa.serialNumber}` : ''}`, keys, t, (abortSignal) =>
-    c.send(new sts.GetSessionTokenCommand({ DurationSeconds: durationSeconds, SerialNumber: mfa?.serialNumber, TokenCode: mfa?.tokenCode }), { abortSignal }));
-  return temp(out.Credentials);
+  const out = await call(`GetSessionToken for ${durationSeconds} s${mfa ? ` with MFA ${mfa.serialNumber}` : ''}`, keys, t, {
+    Action: 'GetSessionToken', DurationSeconds: durationSeconds, SerialNumber: mfa?.serialNumber, TokenCode: mfa?.tokenCode,
+  });
+  return temp(out);
 }
 
 export interface Identity {
@@ -184,9 +174,8 @@ export interface Identity {
 }
 
 export async function getCallerIdentity(keys: AwsKeys, t: StsTarget): Promise<Identity> {
-  const { sts, c } = await client(keys, t);
-  const out = await send('GetCallerIdentity', keys, t, (abortSignal) => c.send(new sts.GetCallerIdentityCommand({}), { abortSignal }));
-  return { account: out.Account ?? '', arn: out.Arn ?? '', userId: out.UserId ?? '' };
+  const out = await call('GetCallerIdentity', keys, t, { Action: 'GetCallerIdentity' });
+  return { account: text(out.Account) ?? '', arn: text(out.Arn) ?? '', userId: text(out.UserId) ?? '' };
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
@@ -199,7 +188,15 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
     err.message = m.length > 600 ? `${m.slice(0, 600)}…` : m;
     return err;
   }
-  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; queryProblem?: string; contentType?: string };
+  // A 2xx answer that is not XML is not STS: a captive portal or a proxy's page. Not retried.
+  if (e.queryProblem === 'not-xml') {
+    return new KeyroleError('StsNotXml', `${endpointLabel(t)} answered with ${JSON.stringify(oneLine(String(e.contentType).split(';')[0]).slice(0, 60))} instead of STS's XML (a captive portal, a proxy or a wrong endpoint)`, `sign in to the network or fix the proxy, or check the endpoint setting (${t.endpointFrom})`);
+  }
+  // No STS answer is anywhere near this large; reading an endless one would exhaust memory.
+  if (e.queryProblem === 'too-large') {
+    return new KeyroleError('StsMalformed', `STS at ${endpointLabel(t)} sent an answer larger than ${MAX_RESPONSE_BYTES / 1024} KB, which no STS answer is`, `check the network path and the endpoint setting (${t.endpointFrom})`);
+  }
   // A hostile or broken endpoint chooses these texts: one line each, and not endless ones.
   const name = typeof e.name === 'string' ? oneLine(e.name).slice(0, 100) || 'Error' : 'Error';
   const code = typeof e.code === 'string' ? oneLine(e.code).slice(0, 100) : '';
