@@ -340,11 +340,37 @@ export function resolveEndpoint(files: AwsFiles, profile: Section, region: strin
     if (svc) return { endpoint: svc, from: `[services ${profile.services}] sts.endpoint_url` };
     if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
   }
+  // FIPS and dual-stack, as the SDKs read them: the variable first, then the profile.
+  const fipsKey = env.AWS_USE_FIPS_ENDPOINT !== undefined ? 'AWS_USE_FIPS_ENDPOINT' : profile.use_fips_endpoint !== undefined ? 'use_fips_endpoint' : undefined;
+  const dualKey = env.AWS_USE_DUALSTACK_ENDPOINT !== undefined ? 'AWS_USE_DUALSTACK_ENDPOINT' : profile.use_dualstack_endpoint !== undefined ? 'use_dualstack_endpoint' : undefined;
+  const fips = truthy(env.AWS_USE_FIPS_ENDPOINT ?? profile.use_fips_endpoint);
+  const dual = truthy(env.AWS_USE_DUALSTACK_ENDPOINT ?? profile.use_dualstack_endpoint);
+  if (fips || dual) {
+    return { endpoint: regionalStsEndpoint(region, { fips, dual }), from: [fips && `${fipsKey} = true`, dual && `${dualKey} = true`].filter(Boolean).join(', ') };
+  }
   const mode = (env.AWS_STS_REGIONAL_ENDPOINTS || profile.sts_regional_endpoints || 'regional').trim();
   if (mode === 'legacy' && LEGACY_GLOBAL_REGIONS.has(region)) {
     return { endpoint: 'https://sts.amazonaws.com', from: 'sts_regional_endpoints = legacy' };
   }
-  return { endpoint: undefined, from: `regional (sts.${region}.amazonaws.com)` };
+  return { endpoint: undefined, from: `regional (${regionalStsEndpoint(region).slice('https://'.length)})` };
+}
+
+/**
+ * STS's regional endpoint, as the SDKs' endpoint rules give it: the partition's DNS suffix
+ * (its dual-stack one when asked), sts-fips for FIPS (the GovCloud regions' plain endpoint
+ * is already FIPS), and the global endpoint for the aws-global pseudo-region.
+ */
+export function regionalStsEndpoint(region: string, o: { fips?: boolean; dual?: boolean } = {}): string {
+  if (region === 'aws-global' && !o.fips && !o.dual) return 'https://sts.amazonaws.com';
+  const [suffix, dualSuffix] = /^cn-/.test(region) ? ['amazonaws.com.cn', 'api.amazonwebservices.com.cn']
+    : /^us-isob-/.test(region) ? ['sc2s.sgov.gov', 'sc2s.sgov.gov']
+    : /^us-isof-/.test(region) ? ['csp.hci.ic.gov', 'csp.hci.ic.gov']
+    : /^us-iso-/.test(region) ? ['c2s.ic.gov', 'c2s.ic.gov']
+    : /^eu-isoe-/.test(region) ? ['cloud.adc-e.uk', 'cloud.adc-e.uk']
+    : /^eusc-/.test(region) ? ['amazonaws.eu', 'amazonaws.eu']
+    : ['amazonaws.com', 'api.aws'];
+  const name = o.fips && !(/^us-gov-/.test(region) && !o.dual) ? 'sts-fips' : 'sts';
+  return `https://${name}.${region}.${o.dual ? dualSuffix : suffix}`;
 }
 
 // Regions that botocore's legacy mode sends to the global endpoint.

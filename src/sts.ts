@@ -5,6 +5,7 @@
 import { KeyroleError, oneLine } from './errors.ts';
 import { debug, redactKeyId } from './debug.ts';
 import { loadQuery } from './sdk.ts';
+import { regionalStsEndpoint } from './config.ts';
 import type { ClockHook } from './clock.ts';
 
 export interface AwsKeys {
@@ -61,22 +62,6 @@ export function endpointLabel(t: StsTarget): string {
 
 declare const KEYROLE_VERSION: string | undefined;
 const USER_AGENT = `keyrole/${typeof KEYROLE_VERSION === 'string' ? KEYROLE_VERSION : 'dev'} md/nodejs#${process.versions.node} os/${process.platform}`;
-
-/**
- * STS's regional endpoint for a region, as the SDKs' endpoint rules give it: the partition's
- * DNS suffix, and the global endpoint for the aws-global pseudo-region.
- */
-export function regionalStsEndpoint(region: string): string {
-  if (region === 'aws-global') return 'https://sts.amazonaws.com';
-  const suffix = /^cn-/.test(region) ? 'amazonaws.com.cn'
-    : /^us-isob-/.test(region) ? 'sc2s.sgov.gov'
-    : /^us-isof-/.test(region) ? 'csp.hci.ic.gov'
-    : /^us-iso-/.test(region) ? 'c2s.ic.gov'
-    : /^eu-isoe-/.test(region) ? 'cloud.adc-e.uk'
-    : /^eusc-/.test(region) ? 'amazonaws.eu'
-    : 'amazonaws.com';
-  return `https://sts.${region}.${suffix}`;
-}
 
 /** Where the call goes and the region it is signed for (the global endpoint signs for us-east-1). */
 function target(t: StsTarget): { url: string; region: string } {

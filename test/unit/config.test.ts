@@ -6,6 +6,7 @@ import {
   DEFAULT_DURATION,
   defaultSessionName,
   resolveEndpoint,
+  regionalStsEndpoint,
   resolveSettings,
   shadowingKeys,
   validSourceName,
@@ -209,6 +210,24 @@ describe('resolveEndpoint precedence', () => {
 
   test('regional by default', () => {
     assert.deepEqual(ep({}, undefined, { p: { keyrole_source: 'alice' } }), { endpoint: undefined, from: 'regional (sts.eu-west-1.amazonaws.com)' });
+  });
+
+  test('regional in the region\'s partition', () => {
+    assert.equal(ep({}, undefined, { p: { keyrole_source: 'alice' } }, 'cn-north-1').from, 'regional (sts.cn-north-1.amazonaws.com.cn)');
+    assert.equal(regionalStsEndpoint('us-gov-west-1'), 'https://sts.us-gov-west-1.amazonaws.com');
+    assert.equal(regionalStsEndpoint('aws-global'), 'https://sts.amazonaws.com');
+  });
+
+  test('FIPS and dual-stack, from the environment before the profile', () => {
+    const p = { p: { keyrole_source: 'alice', use_fips_endpoint: 'true' } };
+    assert.deepEqual(ep({}, undefined, p), { endpoint: 'https://sts-fips.eu-west-1.amazonaws.com', from: 'use_fips_endpoint = true' });
+    assert.deepEqual(ep({ AWS_USE_FIPS_ENDPOINT: 'false' }, undefined, p), { endpoint: undefined, from: 'regional (sts.eu-west-1.amazonaws.com)' });
+    assert.deepEqual(ep({ AWS_USE_DUALSTACK_ENDPOINT: 'true' }, undefined, { p: { keyrole_source: 'alice' } }), { endpoint: 'https://sts.eu-west-1.api.aws', from: 'AWS_USE_DUALSTACK_ENDPOINT = true' });
+    assert.equal(ep({ AWS_USE_DUALSTACK_ENDPOINT: 'true' }, undefined, p).endpoint, 'https://sts-fips.eu-west-1.api.aws');
+    assert.equal(regionalStsEndpoint('us-gov-east-1', { fips: true }), 'https://sts.us-gov-east-1.amazonaws.com');
+    assert.equal(regionalStsEndpoint('cn-northwest-1', { dual: true }), 'https://sts.cn-northwest-1.api.amazonwebservices.com.cn');
+    // An explicit endpoint still wins.
+    assert.equal(ep({ AWS_ENDPOINT_URL_STS: 'http://local:1', AWS_USE_FIPS_ENDPOINT: 'true' }).endpoint, 'http://local:1');
   });
 
   for (const v of ['true', 'TRUE', '1']) {
