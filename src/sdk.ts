@@ -1,9 +1,10 @@
-// Loads the AWS SDK clients. Each client is built into a bundle of its own
+// Loads the clients that talk to AWS: keyrole's own STS client (src/awsquery.ts) and the
+// SDK's IAM and SSO clients. Each is built into a bundle of its own
 // (dist/keyrole-sdk-<name>.cjs) and loaded only when a call is about to be made: a cache
-// hit must not even parse the SDK (half a megabyte of it in the main bundle cost every run
+// hit must not even parse them (half a megabyte of SDK in the main bundle cost every run
 // ~15 ms), and an STS miss must not pay for IAM or SSO. The executable carries the bundles
 // as assets; the npm channel finds them beside keyrole.cjs; the sources (tests) import the
-// packages directly.
+// modules directly.
 
 import { join } from 'node:path';
 import { debug } from './debug.ts';
