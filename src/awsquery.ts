@@ -53,8 +53,11 @@ export interface QueryCall {
 export interface QueryError extends Error {
   code?: string;
   $metadata?: { httpStatusCode?: number };
-  /** Set on answers keyrole must name itself: a 2xx that is not XML, or one too large. */
-  queryProblem?: 'not-xml' | 'too-large';
+  /**
+   * Set where the caller must name the problem itself: a 2xx that is not XML, an answer too
+   * large or unreadable, an attempt that got no answer in time.
+   */
+  queryProblem?: 'not-xml' | 'too-large' | 'unreadable' | 'no-answer';
   contentType?: string;
 }
 
@@ -133,7 +136,7 @@ function validatorMessage(msg: string): string {
 /** The parsed document; a malformed one is an "XML parse error", which is not retried. */
 export function parseXml(text: string): Record<string, unknown> {
   const valid = XMLValidator.validate(text);
-  if (valid !== true) throw make('Error', `XML parse error: ${validatorMessage(valid.err.msg)} (line ${valid.err.line})`);
+  if (valid !== true) throw make('Error', `XML parse error: ${validatorMessage(valid.err.msg)} (line ${valid.err.line})`, { queryProblem: 'unreadable' });
   parser ??= new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: true, removeNSPrefix: true });
   return parser.parse(text) as Record<string, unknown>;
 }
@@ -151,11 +154,12 @@ function attempt(c: QueryCall, url: URL, signed: Signed): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req: ClientRequest = http.request(url, { method: 'POST', headers: signed.headers, agent: false });
     let done = false;
-    const timers: NodeJS.Timeout[] = [];
+    // One deadline at a time: the connection, then the response headers.
+    let deadline: NodeJS.Timeout | undefined;
     const finish = (err: QueryError | undefined, answer?: Answer) => {
       if (done) return;
       done = true;
-      for (const t of timers) clearTimeout(t);
+      clearTimeout(deadline);
       c.signal.removeEventListener('abort', onAbort);
       if (err) {
         req.destroy();
@@ -163,18 +167,20 @@ function attempt(c: QueryCall, url: URL, signed: Signed): Promise<Answer> {
       } else resolve(answer!);
     };
     const onAbort = () => finish(make('AbortError', 'the request was aborted'));
-    const after = (ms: number, err: () => QueryError) => timers.push(setTimeout(() => finish(err()), ms));
+    const expect = (ms: number, err: () => QueryError) => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => finish(err()), ms);
+    };
     c.signal.addEventListener('abort', onAbort);
-    after(c.connectTimeoutMs, () => make('TimeoutError', `no connection within ${c.connectTimeoutMs} ms (connectionTimeout)`));
+    expect(c.connectTimeoutMs, () => make('TimeoutError', `no connection within ${c.connectTimeoutMs} ms`));
     req.on('socket', (sock) => {
       sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timers.shift());
-        after(c.requestTimeoutMs, () => make('TimeoutError', `no answer within ${c.requestTimeoutMs} ms (requestTimeout)`));
+        expect(c.requestTimeoutMs, () => make('TimeoutError', `no answer within ${c.requestTimeoutMs} ms of the request`, { queryProblem: 'no-answer' }));
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => finish(err));
     req.on('response', (res: IncomingMessage) => {
-      for (const t of timers.splice(0)) clearTimeout(t);
+      clearTimeout(deadline);
       const statusCode = res.statusCode ?? 0;
       const type = String(res.headers['content-type'] ?? '');
       if (statusCode < 300 && type && !/xml/i.test(type)) {
@@ -182,7 +188,7 @@ function attempt(c: QueryCall, url: URL, signed: Signed): Promise<Answer> {
       }
       const tooLarge = () => make('Error', 'too large', { queryProblem: 'too-large' });
       if (Number(res.headers['content-length']) > c.maxResponseBytes) return finish(tooLarge());
-      res.setTimeout(c.requestTimeoutMs, () => finish(make('TimeoutError', `timed out after ${c.requestTimeoutMs} ms of inactivity`)));
+      res.setTimeout(c.requestTimeoutMs, () => finish(make('TimeoutError', `the answer stalled for ${c.requestTimeoutMs} ms`, { queryProblem: 'no-answer' })));
       const chunks: Buffer[] = [];
       let seen = 0;
       res.on('data', (chunk: Buffer) => {

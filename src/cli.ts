@@ -4,9 +4,7 @@
 import { KeyroleError, oneLine, usageError } from './errors.ts';
 import { debug, enableDebug } from './debug.ts';
 import { COMMANDS, findCommand } from './commands/index.ts';
-
-declare const KEYROLE_VERSION: string | undefined;
-export const VERSION = typeof KEYROLE_VERSION === 'string' ? KEYROLE_VERSION : '0.0.0-dev';
+import { VERSION } from './version.ts';
 
 function overview(): string {
   return `keyrole ${VERSION}: AWS credential_process helper with keys in the OS keychain

@@ -8,7 +8,7 @@ import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, ope
 import { singleFlight, type HeldLock } from './lock.ts';
 import { loadSource } from './keychain.ts';
 import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from './sts.ts';
-import { loadAwsFiles, resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
+import { loadAwsFiles, regionalStsEndpoint, resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
 import { clockSession, type ClockHook } from './clock.ts';
 
 /** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */
@@ -39,7 +39,7 @@ export function paramsFor(s: Settings): Record<string, unknown> {
     durationSeconds: s.durationSeconds,
     sessionName: s.sessionName,
     region: s.region,
-    endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
+    endpoint: s.endpoint ?? regionalStsEndpoint(s.region),
     mfaSerial: s.mfaSerial,
     mfaOnAssume: s.mfaOnAssume || undefined,
     externalId: s.externalId,
@@ -174,7 +174,7 @@ function ssoParams(s: Settings): Record<string, unknown> {
 function mfaSessionParams(s: Settings): Record<string, unknown> {
   return {
     kind: 'mfa-session', source: s.source, mfaSerial: s.mfaSerial, durationSeconds: s.sessionDurationSeconds,
-    region: s.region, endpoint: s.endpoint ?? `https://sts.${s.region}.amazonaws.com`,
+    region: s.region, endpoint: s.endpoint ?? regionalStsEndpoint(s.region),
   };
 }
 

@@ -6,6 +6,7 @@ import { KeyroleError, oneLine } from './errors.ts';
 import { debug, redactKeyId } from './debug.ts';
 import { loadQuery } from './sdk.ts';
 import { regionalStsEndpoint } from './config.ts';
+import { VERSION } from './version.ts';
 import type { ClockHook } from './clock.ts';
 
 export interface AwsKeys {
@@ -60,12 +61,11 @@ export function endpointLabel(t: StsTarget): string {
   return t.endpoint ?? regionalStsEndpoint(t.region);
 }
 
-declare const KEYROLE_VERSION: string | undefined;
-const USER_AGENT = `keyrole/${typeof KEYROLE_VERSION === 'string' ? KEYROLE_VERSION : 'dev'} md/nodejs#${process.versions.node} os/${process.platform}`;
+const USER_AGENT = `keyrole/${VERSION} md/nodejs#${process.versions.node} os/${process.platform}`;
 
 /** Where the call goes and the region it is signed for (the global endpoint signs for us-east-1). */
 function target(t: StsTarget): { url: string; region: string } {
-  const url = t.endpoint ?? regionalStsEndpoint(t.region);
+  const url = endpointLabel(t);
   return { url, region: /^https:\/\/sts\.amazonaws\.com\/?$/.test(url) ? 'us-east-1' : t.region };
 }
 
@@ -168,8 +168,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMED
 /** One line of cause and fix for every way an STS call fails. */
 export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError {
   if (err instanceof KeyroleError) {
-    // The SDK appends a hint about its hidden $response field to errors thrown while it reads a body.
-    const m = oneLine(err.message.replace(/\s*Deserialization error:[\s\S]*$/, ''));
+    const m = oneLine(err.message);
     err.message = m.length > 600 ? `${m.slice(0, 600)}…` : m;
     return err;
   }
@@ -190,9 +189,9 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
   const full = oneLine(text);
   const msg = full.length > 400 ? `${full.slice(0, 400)}…` : full;
   const where = endpointLabel(t);
-  // A connection made, then no complete answer in time (the SDK names a reset a TimeoutError too).
+  // A connection made, then no complete answer in time.
   const silent = name === 'AbortError' ? `no complete answer within ${TOTAL_TIMEOUT_MS / 1000} s`
-    : /requestTimeout|timed out after \d+ ms of inactivity/.test(msg) ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s of a request, ${TOTAL_TIMEOUT_MS / 1000} s in all` : undefined;
+    : e.queryProblem === 'no-answer' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s of a request, ${TOTAL_TIMEOUT_MS / 1000} s in all` : undefined;
   if (silent) {
     return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${silent})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
   }
@@ -202,10 +201,8 @@ export function stsError(err: unknown, t: StsTarget, what: string): KeyroleError
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || /socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode) {
     return new KeyroleError('StsUnreachable', `cannot reach STS at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the endpoint setting (${t.endpointFrom})`);
   }
-  if (/Deserialization error|XML parse error|Unexpected end of|not valid JSON/i.test(msg)) {
-    // The SDK appends advice about a hidden $response field that means nothing to a user.
-    const what = msg.replace(/^@aws-sdk\s*/, '').replace(/\s*Deserialization error:.*$/i, '').slice(0, 200) || 'unreadable';
-    return new KeyroleError('StsMalformed', `STS at ${where} sent an answer keyrole cannot read (${what})`, `retry; if it persists, check the network path and the endpoint setting (${t.endpointFrom})`);
+  if (e.queryProblem === 'unreadable') {
+    return new KeyroleError('StsMalformed', `STS at ${where} sent an answer keyrole cannot read (${msg.slice(0, 200) || 'unreadable'})`, `retry; if it persists, check the network path and the endpoint setting (${t.endpointFrom})`);
   }
   switch (name) {
     case 'AccessDenied':

@@ -178,6 +178,9 @@ describe('fuzz: service answers', () => {
     message: fc.oneof(fc.constantFrom('invalid MFA one time pass code', 'Signature expired: x', 'role chaining', 'The requested DurationSeconds exceeds the MaxSessionDuration', 'Deserialization error: x'), fc.string({ unit: 'binary', maxLength: 5000 })),
     error_description: anyText,
     $metadata: fc.record({ httpStatusCode: fc.integer({ min: 100, max: 599 }) }, { requiredKeys: [] }),
+    // What keyrole's STS client (src/awsquery.ts) adds to its errors.
+    queryProblem: fc.oneof(fc.constantFrom('not-xml', 'too-large', 'unreadable', 'no-answer'), anyText),
+    contentType: anyText,
   }, { requiredKeys: [] });
 
   property('stsError always gives one line', 'src/sts.ts stsError on arbitrary SDK-like errors (names, codes, 5 KB messages with newlines, KeyroleErrors)',

@@ -149,6 +149,17 @@ describe('stsError: network failures', () => {
     });
   }
 
+  test('keyrole\'s STS client marks an attempt that got no answer; the line says how long it waited', () => {
+    const e = map({ name: 'TimeoutError', message: 'no answer within 5000 ms of the request', queryProblem: 'no-answer' }, LOCAL);
+    assert.equal(e.message, 'cannot reach STS at http://127.0.0.1:4566 (no answer within 5 s of a request, 12 s in all)');
+  });
+
+  test('an answer the client could not parse is StsMalformed, with the parser\'s words', () => {
+    const e = map({ name: 'Error', message: 'XML parse error: the document ends inside <AccessKeyId> (line 1)', queryProblem: 'unreadable' }, LOCAL);
+    assert.equal(e.code, 'StsMalformed');
+    assert.match(e.message, /sent an answer keyrole cannot read \(XML parse error: the document ends inside <AccessKeyId> \(line 1\)\)$/);
+  });
+
   test('the regional endpoint is named when none is configured', () => {
     assert.equal(endpointLabel(REGIONAL), 'https://sts.eu-west-1.amazonaws.com');
     assert.match(map({ code: 'ECONNREFUSED' }).message, /https:\/\/sts\.eu-west-1\.amazonaws\.com/);
