@@ -2,13 +2,14 @@
 // dist/keyrole.cjs the way scripts/sea-main.cjs does, runs its hot path in a throwaway
 // home, and writes V8's code cache, which then holds every function those runs compiled.
 //
-// The runs: `process` on a keychain-cached profile with no D-Bus to talk to (the keychain
-// store's read and its error path), then `process` on a file-cached profile whose entry
-// this script stored beforehand (a cache hit, end to end). Neither touches the network or
-// a keychain.
+// The runs: `process` on a keychain-cached profile, answered by a stand-in Secret Service
+// on a private socket (a hit through the direct D-Bus client, src/secretservice.ts), then
+// `process` on a file-cached profile whose entry this script stored beforehand (a file hit,
+// end to end). Neither touches the network or a real keychain.
 
 import * as fs from 'node:fs';
 import * as vm from 'node:vm';
+import * as net from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,25 +29,67 @@ const env: Record<string, string> = {
   AWS_CONFIG_FILE: join(aws, 'config'),
   AWS_SHARED_CREDENTIALS_FILE: join(aws, 'credentials'),
   KEYROLE_HOME: join(home, 'keyrole'),
-  DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'no-bus')}`,
+  DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'bus')}`,
 };
 for (const k of Object.keys(process.env)) if (/^(AWS_|KEYROLE_)/.test(k)) delete process.env[k];
 Object.assign(process.env, env);
 
-// The hit's entry, written with keyrole's own code so its key and format are the real ones.
+// The hits' entries, written with keyrole's own code so their keys and format are the real ones.
 const { loadAwsFiles, resolveSettings } = await import('../src/config.ts');
 const { keyFor, paramsFor, localUser } = await import('../src/credentials.ts');
 const { canonicalParams, encodeEntry, fileStore } = await import('../src/cache.ts');
-const s = resolveSettings(await loadAwsFiles(), 'warm', {}, localUser());
-await fileStore().put(keyFor(s), encodeEntry({
-  params: canonicalParams(paramsFor(s)),
-  profile: 'warm',
-  source: 'warm',
-  roleArn: role,
-  credentials: { accessKeyId: 'ASIAKEYROLEWARMUP000', secretAccessKey: 'w'.repeat(40), sessionToken: 'warm-up', expiration: new Date(Date.now() + 3600_000) },
-  clockOffsetMs: 0,
-  storedAt: new Date(),
-}));
+const { decodeMessage, encodeReturn, messageLength } = await import('../src/dbus.ts');
+const files = await loadAwsFiles();
+const entryFor = (profile: string) => {
+  const s = resolveSettings(files, profile, {}, localUser());
+  return { key: keyFor(s), value: encodeEntry({
+    params: canonicalParams(paramsFor(s)),
+    profile,
+    source: 'warm',
+    roleArn: role,
+    credentials: { accessKeyId: 'ASIAKEYROLEWARMUP000', secretAccessKey: 'w'.repeat(40), sessionToken: 'warm-up', expiration: new Date(Date.now() + 3600_000) },
+    clockOffsetMs: 0,
+    storedAt: new Date(),
+  }) };
+};
+const fileHit = entryFor('warm');
+await fileStore().put(fileHit.key, fileHit.value);
+const keychainHit = entryFor('warmkc');
+
+// The stand-in: just the answers a keychain hit asks for (Hello, OpenSession "plain",
+// SearchItems, GetSecrets), holding the one item.
+const ITEM = '/org/freedesktop/secrets/collection/login/1';
+const SESSION = '/org/freedesktop/secrets/session/1';
+const bus = net.createServer((sock) => {
+  sock.unref();
+  let input = Buffer.alloc(0);
+  let serial = 0;
+  let authenticated = false;
+  sock.on('data', (d: Buffer) => {
+    input = Buffer.concat([input, d]);
+    if (!authenticated) {
+      const begin = input.indexOf('BEGIN\r\n');
+      if (begin < 0) return;
+      sock.write(`OK ${'0'.repeat(32)}\r\n`);
+      authenticated = true;
+      input = input.subarray(begin + 7);
+    }
+    for (let n = messageLength(input); n > 0; n = messageLength(input)) {
+      const m = decodeMessage(input.subarray(0, n));
+      input = input.subarray(n);
+      const reply = (sig: string, args: unknown[]) => sock.write(encodeReturn(++serial, m.serial, sig, args as never));
+      if (m.member === 'Hello') reply('s', [':1.1']);
+      else if (m.member === 'OpenSession') reply('vo', [['s', ''], SESSION]);
+      else if (m.member === 'SearchItems') {
+        const attrs = new Map(m.body[0] as [string, string][]);
+        reply('aoao', [attrs.get('username') === keychainHit.key ? [ITEM] : [], []]);
+      } else if (m.member === 'GetSecrets') reply('a{o(oayays)}', [[[ITEM, [SESSION, Buffer.alloc(0), Buffer.from(keychainHit.value), 'text/plain']]]]);
+      else throw new Error(`the stand-in Secret Service was asked for ${m.member}`);
+    }
+  });
+});
+await new Promise<void>((ok) => bus.listen(join(home, 'bus'), ok));
+bus.unref();
 
 // Must match scripts/sea-main.cjs byte for byte, or V8 rejects the cache.
 const source = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(bundle, 'utf8').replace(/^#!/, '//')}\n})`;
@@ -55,10 +98,16 @@ const wrapper = script.runInThisContext() as (...a: unknown[]) => void;
 const require = createRequire(bundle);
 const runs = [['process', 'warmkc'], ['process', 'warm']];
 
+let last: string[] | undefined;
+
 function next(): void {
+  // Both runs are hits; a failed one would leave its path out of the cache unnoticed.
+  if (last && process.exitCode) throw new Error(`keyrole ${last.join(' ')} exited ${process.exitCode} in the code-cache run`);
   const argv = runs.shift();
+  last = argv;
   if (!argv) {
     fs.writeFileSync(out, script.createCachedData());
+    bus.close();
     fs.rmSync(home, { recursive: true, force: true });
     process.exitCode = 0;
     return;

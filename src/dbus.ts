@@ -5,7 +5,7 @@
 // little-endian wire format of the D-Bus specification (messages, marshalling of the basic,
 // array, struct, dict-entry and variant types, SASL EXTERNAL authentication), nothing more.
 
-import type * as Net from 'node:net';
+import { connectUnix, type UnixSocket } from './unixsocket.ts';
 
 /** A marshalled value: strings for s/o/g, numbers for y/u/i, booleans for b, Buffer for ay,
  *  arrays for arrays and structs, [key, value] pairs for dict entries, [signature, value] for v. */
@@ -213,15 +213,13 @@ export interface Call {
   args?: Value[];
 }
 
-export function encodeCall(serial: number, c: Call): Buffer {
+function encodeMessage(type: number, serial: number, fields: Value[], signature: string, args: Value[]): Buffer {
   const body = new Writer();
-  const types = splitTypes(c.signature ?? '');
-  types.forEach((t, i) => body.value(t, c.args![i]));
-  const fields: Value[] = [[F_PATH, ['o', c.path]], [F_INTERFACE, ['s', c.iface]], [F_MEMBER, ['s', c.member]], [F_DESTINATION, ['s', c.destination]]];
-  if (c.signature) fields.push([F_SIGNATURE, ['g', c.signature]]);
+  splitTypes(signature).forEach((t, i) => body.value(t, args[i]));
+  if (signature) fields.push([F_SIGNATURE, ['g', signature]]);
   const m = new Writer();
   m.u8(0x6c); // 'l': little endian
-  m.u8(CALL);
+  m.u8(type);
   m.u8(0);
   m.u8(1);
   m.u32(body.len);
@@ -232,8 +230,20 @@ export function encodeCall(serial: number, c: Call): Buffer {
   return m.buf.subarray(0, m.len);
 }
 
+export function encodeCall(serial: number, c: Call): Buffer {
+  const fields: Value[] = [[F_PATH, ['o', c.path]], [F_INTERFACE, ['s', c.iface]], [F_MEMBER, ['s', c.member]], [F_DESTINATION, ['s', c.destination]]];
+  return encodeMessage(CALL, serial, fields, c.signature ?? '', c.args ?? []);
+}
+
+/** A method's answer, as a bus peer sends it (the build's Secret Service stand-in and tests use it). */
+export function encodeReturn(serial: number, replySerial: number, signature: string, args: Value[]): Buffer {
+  return encodeMessage(RETURN, serial, [[F_REPLY_SERIAL, ['u', replySerial]]], signature, args);
+}
+
 export interface Incoming {
   type: number;
+  serial: number;
+  member?: string;
   replySerial?: number;
   errorName?: string;
   body: Value[];
@@ -252,11 +262,12 @@ export function decodeMessage(buf: Buffer): Incoming {
   const r = new Reader(buf, 12, 0);
   const fields = r.value('a(yv)') as [number, [string, Value]][];
   r.pad(8);
-  const msg: Incoming = { type: buf[1], body: [] };
+  const msg: Incoming = { type: buf[1], serial: buf.readUInt32LE(8), body: [] };
   let signature = '';
   for (const [code, [, v]] of fields) {
     if (code === F_REPLY_SERIAL) msg.replySerial = v as number;
     else if (code === F_ERROR_NAME) msg.errorName = v as string;
+    else if (code === F_MEMBER) msg.member = v as string;
     else if (code === F_SIGNATURE) signature = v as string;
   }
   const body = new Reader(buf, r.pos, r.pos);
@@ -266,7 +277,7 @@ export function decodeMessage(buf: Buffer): Incoming {
 
 // ---- the connection ----
 
-/** The first unix-socket address in DBUS_SESSION_BUS_ADDRESS, as a path node:net can connect to. */
+/** The first unix-socket address in DBUS_SESSION_BUS_ADDRESS, as a path a Unix socket can connect to. */
 export function sessionBusPath(address: string | undefined): string {
   if (!address) throw new Error('DBUS_SESSION_BUS_ADDRESS is unset');
   for (const entry of address.split(';')) {
@@ -289,15 +300,11 @@ export class Bus {
   private authenticated = false;
   private failure: Error | undefined;
 
-  private socket: Net.Socket;
+  private socket: UnixSocket | undefined;
   private timeoutMs: number;
 
-  private constructor(socket: Net.Socket, timeoutMs: number) {
-    this.socket = socket;
+  private constructor(timeoutMs: number) {
     this.timeoutMs = timeoutMs;
-    socket.on('data', (d: Buffer) => this.receive(d));
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('the D-Bus connection closed')));
   }
 
   /**
@@ -305,9 +312,13 @@ export class Bus {
    * out together (sd-bus pipelines its handshake the same way), so the first answer costs a
    * single round trip. A refused authentication fails every pending call.
    */
-  static connect(net: typeof Net, path: string, timeoutMs: number): Bus {
-    const socket = net.createConnection({ path });
-    const bus = new Bus(socket, timeoutMs);
+  static async connect(path: string, timeoutMs: number): Promise<Bus> {
+    const bus = new Bus(timeoutMs);
+    const socket = await connectUnix(path, {
+      data: (d) => bus.receive(d),
+      end: (err) => bus.fail(err),
+    });
+    bus.socket = socket;
     const uid = String(process.getuid?.() ?? '');
     socket.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\nBEGIN\r\n`);
     bus.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', iface: 'org.freedesktop.DBus', member: 'Hello' })
@@ -318,17 +329,22 @@ export class Bus {
   call(c: Call): Promise<Value[]> {
     if (this.failure) return Promise.reject(this.failure);
     const serial = ++this.serial;
-    this.socket.ref();
+    this.socket?.ref();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new Error(`${c.destination} did not answer ${c.member} within ${this.timeoutMs / 1000} s`)), this.timeoutMs);
       this.pending.set(serial, { resolve, reject, timer });
-      this.socket.write(encodeCall(serial, c));
+      this.socket?.write(encodeCall(serial, c));
     });
+  }
+
+  /** The socket's build (src/unixsocket.ts), for --debug. */
+  get transport(): string {
+    return this.socket?.kind ?? 'none';
   }
 
   close(): void {
     this.failure ??= new Error('the D-Bus connection was closed');
-    this.socket.destroy();
+    this.socket?.destroy();
   }
 
   private fail(err: Error): void {
@@ -338,7 +354,7 @@ export class Bus {
       p.reject(this.failure);
       this.pending.delete(serial);
     }
-    this.socket.destroy();
+    this.socket?.destroy();
   }
 
   private receive(d: Buffer): void {
@@ -364,7 +380,7 @@ export class Bus {
         else p.resolve(msg.body);
       }
       // An idle connection must not keep the process alive.
-      if (this.pending.size === 0) this.socket.unref();
+      if (this.pending.size === 0) this.socket?.unref();
     } catch (err) {
       this.fail(err as Error);
     }

@@ -8,6 +8,7 @@ import { KeyroleError, oneLine } from './errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from './debug.ts';
 import { readSecret, SecretServiceDeferred } from './secretservice.ts';
+import { cheapUnixSocket } from './unixsocket.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 
 export const SOURCE_SERVICE = 'keyrole:source';
@@ -114,19 +115,20 @@ export function listAccounts(service: string, action: string): string[] {
 }
 
 // ---- reads on the hot path ----
-// The run's first read is the addon's: a cache hit is that one read, and the addon's
-// blocking call beats loading node:net and turning the event loop for it (perf stat,
-// 30 runs × 3: 70–74 ms against 73–79 ms per hit). Later reads (a miss's re-check under the
-// lock, the source) share one direct D-Bus connection (src/secretservice.ts), where the
-// addon would open a Diffie-Hellman session each (hyperfine, 20 misses × 3 at zero STS
-// latency, means: 168–201 ms against 212–223 ms). Whatever the direct client cannot answer
-// for certain (no unix socket, a locked collection, two matching items) goes to the addon,
-// which reports it as it always has. Writes are the addon's throughout.
+// Reads go to the Secret Service directly over D-Bus (src/secretservice.ts): one connection
+// and one "plain" session per process, where the addon opens a new connection and a new
+// Diffie-Hellman session for every read: ~10 ms of modular exponentiation on both ends of
+// the bus, most of a keychain cache hit. The direct client's socket is libuv's pipe handle
+// (src/unixsocket.ts); where only node:net's is at hand (keyrole.cjs under a Node this build
+// does not know), loading node:net costs more than one DH, so the run's first read stays
+// the addon's. Whatever the direct client cannot answer for certain (no unix socket, a
+// locked collection, two matching items) goes to the addon, which reports it as it always
+// has. Writes are the addon's throughout.
 let firstRead = true;
 
 export async function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
   const slow = () => getItem(service, account, action, checkLocked);
-  if (firstRead || storeName() !== 'secret-service') {
+  if ((firstRead && !cheapUnixSocket()) || storeName() !== 'secret-service') {
     firstRead = false;
     return slow();
   }

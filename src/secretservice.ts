@@ -22,6 +22,7 @@
 // callers catch SecretServiceDeferred and fall back.
 
 import { Bus, DbusError, sessionBusPath, type Value } from './dbus.ts';
+import { debug } from './debug.ts';
 
 const DEST = 'org.freedesktop.secrets';
 const SERVICE_PATH = '/org/freedesktop/secrets';
@@ -36,24 +37,28 @@ interface Session {
   session: Promise<string>;
 }
 
-let opened: Session | undefined;
+let opened: Promise<Session> | undefined;
 
 /** The connection and its plain session, opened once per process; nothing waits here. */
-async function open(): Promise<Session> {
+function open(): Promise<Session> {
   if (opened) return opened;
-  const net = await import('node:net');
-  if (opened) return opened; // another call opened it while node:net loaded
-  const bus = Bus.connect(net, sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS);
-  const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']] })
-    .then(([, path]) => path as string);
-  session.catch(() => { if (opened?.bus === bus) opened = undefined; });
-  opened = { bus, session };
-  return opened;
+  const attempt: Promise<Session> = Bus.connect(sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS).then((bus) => {
+    debug(`Secret Service: reading over a direct D-Bus connection (${bus.transport === 'pipe' ? 'libuv pipe handle' : 'node:net socket'}, plain session)`);
+    const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']] })
+      .then(([, path]) => path as string);
+    session.catch(forget);
+    return { bus, session };
+  });
+  // A failed connection or session is not kept: the next read tries afresh.
+  const forget = () => { if (opened === attempt) opened = undefined; };
+  attempt.catch(forget);
+  opened = attempt;
+  return attempt;
 }
 
 /** Closes the connection (tests; a process that exits needs nothing: the socket is unref'd when idle). */
 export function closeSecretService(): void {
-  opened?.bus.close();
+  opened?.then((s) => s.bus.close(), () => { /* never opened */ });
   opened = undefined;
 }
 

@@ -2,7 +2,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, encodeCall, messageLength, sessionBusPath, splitTypes } from '../../src/dbus.ts';
+import { decodeMessage, encodeCall, encodeReturn, messageLength, sessionBusPath, splitTypes } from '../../src/dbus.ts';
 
 describe('D-Bus marshalling', () => {
   test('splitTypes splits a signature into complete types', () => {
@@ -26,6 +26,17 @@ describe('D-Bus marshalling', () => {
     assert.equal(messageLength(msg), msg.length);
     const back = decodeMessage(msg);
     assert.equal(back.type, 1);
+    assert.equal(back.serial, 7);
+    assert.equal(back.member, 'CreateItem');
+    assert.deepEqual(back.body, args);
+  });
+
+  test('a reply (GetSecrets\' answer) names the call it answers and carries its body', () => {
+    const args = [[['/org/freedesktop/secrets/collection/login/3', ['/org/freedesktop/secrets/session/s1', Buffer.alloc(0), Buffer.from('{"v":"é"}'), 'text/plain']]]];
+    const msg = encodeReturn(12, 5, 'a{o(oayays)}', args);
+    assert.equal(messageLength(msg), msg.length);
+    const back = decodeMessage(msg);
+    assert.deepEqual({ type: back.type, serial: back.serial, replySerial: back.replySerial, member: back.member }, { type: 2, serial: 12, replySerial: 5, member: undefined });
     assert.deepEqual(back.body, args);
   });
 

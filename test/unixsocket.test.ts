@@ -1,0 +1,170 @@
+// src/unixsocket.ts: both builds of the socket (libuv's pipe handle and node:net's Socket)
+// keep the same contract against a real listening Unix socket.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cheapUnixSocket, netSocket, pipeBindings, pipeSocket, type SocketEvents, type UnixSocket } from '../src/unixsocket.ts';
+
+type Connect = (path: string, on: SocketEvents) => Promise<UnixSocket>;
+
+const builds: [string, Connect][] = [
+  ['pipe handle', async (path, on) => pipeSocket(pipeBindings()!, path, on)],
+  ['node:net', netSocket],
+];
+
+/** A socket with its traffic and its end collected. */
+async function open(connect: Connect, path: string) {
+  const got: Buffer[] = [];
+  const ends: Error[] = [];
+  let onEnd: () => void = () => {};
+  const ended = new Promise<void>((r) => { onEnd = r; });
+  const sock = await connect(path, { data: (d) => got.push(d), end: (e) => { ends.push(e); onEnd(); } });
+  return { sock, got, ends, ended, text: () => Buffer.concat(got).toString('utf8') };
+}
+
+/** The promise, or a failure naming what did not happen within 3 s. */
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not happen within 3 s`)), 3000); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
+
+test('the pipe handle is usable on the Node that the executable embeds', () => {
+  assert.ok(cheapUnixSocket(), `Node ${process.version} no longer has pipe_wrap's Pipe in the shape src/unixsocket.ts expects: update it (the keychain hit falls back to node:net, ~4 ms slower)`);
+});
+
+describe('a Unix socket, in both builds', () => {
+  let dir: string;
+  let server: Server;
+  let path: string;
+  const peers: Socket[] = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyrole-sock-'));
+    path = join(dir, 'echo.sock');
+    // Echoes each chunk upper-cased; "bye" makes it end the connection.
+    server = createServer((s) => {
+      peers.push(s);
+      s.on('data', (d) => {
+        if (d.toString().includes('bye')) s.end('BYE');
+        else s.write(d.toString().toUpperCase());
+      });
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+  });
+  after(() => {
+    for (const p of peers) p.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, connect] of builds) {
+    test(`${name}: writes sent before the connection completes arrive in order; answers come back`, async () => {
+      const c = await open(connect, path);
+      c.sock.write('one,');
+      c.sock.write(Buffer.from('two,'));
+      c.sock.write('é');
+      await until(() => c.text() === 'ONE,TWO,É' || c.text().length > 12, 'the echo came back');
+      assert.equal(c.text(), 'ONE,TWO,É');
+      assert.deepEqual(c.ends, []);
+      c.sock.destroy();
+    });
+
+    test(`${name}: the peer ending the connection ends it once, after the last data`, async () => {
+      const c = await open(connect, path);
+      c.sock.write('bye');
+      await within(c.ended, 'the end event');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(c.text(), 'BYE');
+      assert.equal(c.ends.length, 1);
+      assert.match(c.ends[0].message, /closed/);
+      c.sock.write('ignored after the end');
+    });
+
+    test(`${name}: a missing socket and a socket nobody listens on end with the errno`, async () => {
+      const missing = await open(connect, join(dir, 'missing.sock'));
+      await within(missing.ended, 'the end event');
+      assert.equal((missing.ends[0] as NodeJS.ErrnoException).code, 'ENOENT');
+      // A socket file whose listener died (SIGKILL): what a crashed D-Bus daemon leaves behind.
+      const stale = join(dir, `stale-${name.replace(/\W/g, '')}.sock`);
+      const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await within(new Promise((r) => holder.stdout.once('data', r)), 'the listener starting');
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('close', r));
+      const refused = await open(connect, stale);
+      await within(refused.ended, 'the end event');
+      assert.equal((refused.ends[0] as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+    });
+
+    test(`${name}: destroy() stops everything without an end event`, async () => {
+      const c = await open(connect, path);
+      c.sock.write('x');
+      c.sock.destroy();
+      c.sock.write('more');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(c.ends, []);
+    });
+
+    if (process.platform === 'linux') {
+      test(`${name}: an abstract address (D-Bus daemons often listen on one)`, async () => {
+        const abstract = `\0keyrole-test/${process.pid}/${name.replace(/\W/g, '')}`;
+        const srv = createServer((s) => s.end('hello'));
+        await new Promise<void>((r) => srv.listen(abstract, r));
+        const c = await open(connect, abstract);
+        await within(c.ended, 'the end event');
+        assert.equal(c.text(), 'hello');
+        srv.close();
+      });
+    }
+  }
+});
+
+describe('an idle socket does not keep the process alive', () => {
+  for (const [name, kind] of [['pipe handle', 'pipe'], ['node:net', 'net']] as const) {
+    test(`${name}: unref() lets the process exit with the connection open; ref() holds it`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'keyrole-sock-'));
+      const path = join(dir, 's.sock');
+      const held: Socket[] = [];
+      const server = createServer((s) => { held.push(s); s.on('data', () => s.write('pong')); });
+      await new Promise<void>((r) => server.listen(path, r));
+      const script = join(dir, 'child.ts');
+      writeFileSync(script, [
+        `import { pipeBindings, pipeSocket, netSocket } from ${JSON.stringify(join(process.cwd(), 'src', 'unixsocket.ts'))};`,
+        `const on = { data: () => { console.log('pong'); if (process.argv[2] === 'unref') sock.unref(); }, end: () => {} };`,
+        `const sock = ${kind === 'pipe' ? 'pipeSocket(pipeBindings()!, ' : 'await netSocket('}${JSON.stringify(path)}, on);`,
+        `sock.write('ping');`,
+      ].join('\n'));
+      const run = (mode: string) => new Promise<{ code: number | null; out: string; exited: boolean }>((resolve) => {
+        const child = spawn(process.execPath, [script, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => { out += d; });
+        const timer = setTimeout(() => { child.kill(); }, 3000);
+        child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, out, exited: signal === null }); });
+      });
+      try {
+        const unref = await run('unref');
+        assert.deepEqual(unref, { code: 0, out: 'pong\n', exited: true }, 'exits by itself once idle');
+        const ref = await run('ref');
+        assert.equal(ref.out, 'pong\n');
+        assert.equal(ref.exited, false, 'a ref\'d connection keeps the process until it is killed');
+      } finally {
+        for (const s of held) s.destroy();
+        server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
