@@ -78,7 +78,19 @@ async function main() {
     // Each figure is the median of the per-round differences against the static-keys run of
     // the same round: the AWS CLI itself takes ~0.8 s here and wanders by more than the
     // few tens of milliseconds being measured.
-    const samples: Record<string, number[]> = { static: [], kr: [], krfile: [], native: [] };
+    // The floors: a credential_process that only prints a fixed blob, as `cat` (what any
+    // helper process costs the CLI) and as Node (what any helper in Node costs). keyrole's
+    // added time can only be read against these: the CLI's own assume-role runs in-process.
+    const blob = join(w.home, 'floor-blob.json');
+    writeFileSync(blob, (await w.keyrole(['process', 'kr'])).stdout, { mode: 0o600 });
+    const floorScript = join(w.home, 'floor.cjs');
+    writeFileSync(floorScript, `require('node:fs').writeSync(1, require('node:fs').readFileSync(${JSON.stringify(blob)}));\n`);
+    w.writeConfig([
+      readFileSync(w.configPath, 'utf8'),
+      `[profile floorcat]\nregion = us-east-1\ncredential_process = cat ${blob}\n`,
+      `[profile floornode]\nregion = us-east-1\ncredential_process = ${NODE24} ${floorScript}\n`,
+    ].join('\n'));
+    const samples: Record<string, number[]> = { static: [], kr: [], krfile: [], native: [], floorcat: [], floornode: [] };
     for (let round = 0; round < (quick ? 8 : 25); round++) {
       for (const p of Object.keys(samples).sort(() => Math.random() - 0.5)) {
         samples[p].push((await spawnTimed(aws, ['sts', 'get-caller-identity', '--profile', p], env)).ms);
@@ -89,6 +101,8 @@ async function main() {
     const [aNative, aKeyrole, aFile] = [added('native'), added('kr'), added('krfile')];
     rows.push({ what: '`aws sts get-caller-identity`, static keys (baseline)', value: ms(median(samples.static)) });
     rows.push({ what: '… the AWS CLI\'s own role_arn/source_profile, warm file cache', value: signed(aNative) });
+    rows.push({ what: '… credential_process = `cat` of a fixed blob (the floor of any helper process)', value: signed(added('floorcat')) });
+    rows.push({ what: '… credential_process = `node` printing a fixed blob (the floor of a Node helper)', value: signed(added('floornode')) });
     rows.push({ what: '… keyrole (keychain store, warm)', value: signed(aKeyrole), target: `≤ CLI's own + 15 ms (${signed(aNative + 15)})`, verdict: aKeyrole <= aNative + 15 ? 'met' : 'missed' });
     rows.push({ what: '… keyrole (file store, warm)', value: signed(aFile) });
 

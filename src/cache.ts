@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { KeyroleError } from './errors.ts';
 import { debug } from './debug.ts';
-import { deleteItem, getItem, getItemFast, listAccounts, setItem } from './keychain.ts';
+import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from './keychain.ts';
 import type { TempCredentials } from './sts.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
@@ -159,7 +159,7 @@ export function keychainStore(): CacheStore {
     kind: 'keychain',
     where: 'keychain',
     get: (key) => getItemFast(CACHE_SERVICE, key, 'read the credential cache', false),
-    put: async (key, value) => setItem(CACHE_SERVICE, key, value, 'write the credential cache'),
+    put: (key, value) => setItemFast(CACHE_SERVICE, key, value, 'write the credential cache'),
     delete: async (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
     list: async () => listKeychainEntries(),
   };

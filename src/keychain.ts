@@ -7,7 +7,7 @@
 import { KeyroleError, oneLine } from './errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from './debug.ts';
-import { readSecret, SecretServiceDeferred } from './secretservice.ts';
+import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import { cheapUnixSocket } from './unixsocket.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 
@@ -114,17 +114,25 @@ export function listAccounts(service: string, action: string): string[] {
   }
 }
 
-// ---- reads on the hot path ----
-// Reads go to the Secret Service directly over D-Bus (src/secretservice.ts): one connection
+// ---- the hot path: the cache entry and, on a miss, the source ----
+// These go to the Secret Service directly over D-Bus (src/secretservice.ts): one connection
 // and one "plain" session per process, where the addon opens a new connection and a new
-// Diffie-Hellman session for every read: ~10 ms of modular exponentiation on both ends of
-// the bus, most of a keychain cache hit. The direct client's socket is libuv's pipe handle
-// (src/unixsocket.ts); where only node:net's is at hand (keyrole.cjs under a Node this build
-// does not know), loading node:net costs more than one DH, so the run's first read stays
-// the addon's. Whatever the direct client cannot answer for certain (no unix socket, a
-// locked collection, two matching items) goes to the addon, which reports it as it always
-// has. Writes are the addon's throughout.
+// Diffie-Hellman session for every call: ~10 ms of modular exponentiation on both ends of
+// the bus, most of a keychain cache hit and of a miss's write. The direct client's socket is
+// libuv's pipe handle (src/unixsocket.ts); where only node:net's is at hand (keyrole.cjs
+// under a Node this build does not know), loading node:net costs more than one DH, so the
+// run's first read stays the addon's. Whatever the direct client cannot answer for certain
+// (no unix socket, a locked collection, two matching items) goes to the addon, which
+// reports it as it always has.
 let firstRead = true;
+
+function direct<T>(action: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
+  return fast().catch((err: unknown) => {
+    if (!(err instanceof SecretServiceDeferred)) throw err;
+    debug(`Secret Service over D-Bus could not ${action} (${oneLine(err.message)}); asking through the keychain addon`);
+    return slow();
+  });
+}
 
 export async function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
   const slow = () => getItem(service, account, action, checkLocked);
@@ -132,13 +140,13 @@ export async function getItemFast(service: string, account: string, action: stri
     firstRead = false;
     return slow();
   }
-  try {
-    return await readSecret(service, account);
-  } catch (err) {
-    if (!(err instanceof SecretServiceDeferred)) throw err;
-    debug(`Secret Service over D-Bus could not ${action} (${oneLine(err.message)}); asking through the keychain addon`);
-    return slow();
-  }
+  return direct(action, () => readSecret(service, account), slow);
+}
+
+export async function setItemFast(service: string, account: string, value: string, action: string): Promise<void> {
+  const slow = () => setItem(service, account, value, action);
+  if (storeName() !== 'secret-service') return slow();
+  return direct(action, () => writeSecret(service, account, value), slow);
 }
 
 // ---- sources: a profile's long-term IAM user keys ----

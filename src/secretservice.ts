@@ -1,7 +1,11 @@
-// The Secret Service spoken directly over D-Bus, for the reads on a cache miss (the re-check
-// under the lock and the source keys). Writes stay with the addon: under SIGKILLs at random
-// points of a refresh, one CI run (of many local ones) found the entry missing after a
-// direct CreateItem(replace); the addon's write has held whole-or-nothing in every run.
+// The Secret Service spoken directly over D-Bus, for keyrole's hot path: the cache entry's
+// read and write, and the source keys on a miss. Everything else (setup, rotate, list,
+// clear, SSO tokens) is the addon's.
+//
+// Writes make the calls the addon makes. An earlier direct write always used
+// CreateItem(replace=true), and one CI run found an entry missing after SIGKILLs during a
+// refresh; replacing an existing item's secret in place (Item.SetSecret), as the addon does,
+// never removes the old entry, so a kill leaves the old secret or the new one.
 //
 // Why not the addon: @napi-rs/keyring opens a new D-Bus connection and a new Diffie-Hellman
 // transfer session for every operation: ~8 ms of modular exponentiation on both ends of the
@@ -27,6 +31,10 @@ import { debug } from './debug.ts';
 const DEST = 'org.freedesktop.secrets';
 const SERVICE_PATH = '/org/freedesktop/secrets';
 const SERVICE = 'org.freedesktop.Secret.Service';
+const ITEM = 'org.freedesktop.Secret.Item';
+const COLLECTION = 'org.freedesktop.Secret.Collection';
+// The collection the addon creates items in (keyring-rs's "default" target).
+const DEFAULT_COLLECTION = '/org/freedesktop/secrets/aliases/default';
 const CALL_TIMEOUT_MS = 5000;
 
 /** This client cannot answer for certain; the addon should. */
@@ -91,5 +99,33 @@ export async function readSecret(service: string, account: string): Promise<stri
     return value.toString('utf8');
   } catch (err) {
     return defer(err);
+  }
+}
+
+/**
+ * Stores the value the way the addon does, so that the daemon sees the same calls: an
+ * existing item gets its secret replaced in place (Item.SetSecret, one call, whole or not at
+ * all: the old entry is never deleted first), and only when there is none is one created in
+ * the default collection. A locked or ambiguous store is left to the addon.
+ */
+export async function writeSecret(service: string, account: string, value: string): Promise<void> {
+  try {
+    const s = await open();
+    const found = await search(s, service, account);
+    if (found.locked.length !== 0 || found.unlocked.length > 1) throw new SecretServiceDeferred(`${found.unlocked.length} unlocked and ${found.locked.length} locked items match`);
+    const secret: Value[] = [await s.session, Buffer.alloc(0), Buffer.from(value, 'utf8'), 'text/plain'];
+    if (found.unlocked.length === 1) {
+      await s.bus.call({ destination: DEST, path: found.unlocked[0], iface: ITEM, member: 'SetSecret', signature: '(oayays)', args: [secret] });
+      return;
+    }
+    const props: Value[] = [
+      [`${ITEM}.Label`, ['s', `keyring:${account}@${service}`]],
+      [`${ITEM}.Attributes`, ['a{ss}', attributes(service, account)]],
+    ];
+    const [, prompt] = await s.bus.call({ destination: DEST, path: DEFAULT_COLLECTION, iface: COLLECTION, member: 'CreateItem', signature: 'a{sv}(oayays)b', args: [props, secret, true] });
+    // A prompt means the collection is locked; nothing was written.
+    if (prompt !== '/') throw new SecretServiceDeferred('the default collection asks for a prompt (locked)');
+  } catch (err) {
+    defer(err);
   }
 }

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
+import { requireTool } from './support/tools.ts';
+import { decodeEntry } from '../src/cache.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 interface Blob { AccessKeyId: string; Expiration: string }
@@ -35,6 +37,15 @@ describe('credential cache', () => {
     await w.keyrole(['cache', 'clear']);
     await w.emu.resetStats();
   });
+
+  /** Starts `keyrole process prod` and SIGKILLs it 20 ms to 20 + `spreadMs` ms later. */
+  const killRefreshWithin = async (env: NodeJS.ProcessEnv, spreadMs: number) => {
+    const child = spawn(KEYROLE, ['process', 'prod'], { env, stdio: 'ignore' });
+    const closed = new Promise((r) => child.once('close', r));
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * spreadMs));
+    child.kill('SIGKILL');
+    await closed;
+  };
 
   const proc = async (profile: string, args: string[] = [], env?: Record<string, string>): Promise<Blob> => {
     const r = await w.keyrole(['process', profile, ...args], { env });
@@ -238,17 +249,33 @@ describe('credential cache', () => {
     for (const f of fs.readdirSync(join(home, 'cache'))) assert.equal(fs.statSync(join(home, 'cache', f)).mode & 0o777, 0o600);
   });
 
+  test('regression (entry missing after SIGKILLs, CI): keychain store, SIGKILL at random points of a refresh never loses or tears the entry', async () => {
+    const st = requireTool('secret-tool');
+    const entries = async () => {
+      const r = await w.run(st, ['search', '--all', 'service', 'keyrole:cache']);
+      return [...r.stdout.matchAll(/^secret = (.*)$/gm)].map((m) => m[1]);
+    };
+    await w.emu.behaviour({ credentialLifetimeSeconds: 14 * 60 }); // every call refreshes
+    await proc('prod');
+    const env = baseEnv(w.env);
+    for (let i = 0; i < 25; i++) {
+      await killRefreshWithin(env, 150);
+      const now = await entries();
+      assert.equal(now.length, 1, `after kill ${i}: one entry, not ${now.length}`);
+      assert.ok(decodeEntry(now[0]), `after kill ${i}: the entry is whole`);
+    }
+    assert.ok((await assumeCalls()) > 1, 'some kills came after the STS answer');
+    const r = await w.keyrole(['process', 'prod']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   test('SIGKILL at random points of a refresh never leaves a torn entry', async () => {
     const home = join(w.home, 'kill-home');
     const dir = join(home, 'cache');
     const env = baseEnv({ ...w.env, KEYROLE_HOME: home, KEYROLE_CACHE: 'file' });
     await w.emu.behaviour({ credentialLifetimeSeconds: 14 * 60 }); // every call refreshes
     for (let i = 0; i < 20; i++) {
-      const child = spawn(KEYROLE, ['process', 'prod'], { env, stdio: 'ignore' });
-      const closed = new Promise((r) => child.once('close', r));
-      await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
-      child.kill('SIGKILL');
-      await closed;
+      await killRefreshWithin(env, 200);
       for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
         if (!f.endsWith('.json')) continue;
         const parsed = JSON.parse(fs.readFileSync(join(dir, f), 'utf8')) as { kind: string; SessionToken: string };

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { startKeyring, type KeyringSession } from './support/keyring.ts';
 import { requireTool } from './support/tools.ts';
-import { closeSecretService, readSecret, SecretServiceDeferred } from '../src/secretservice.ts';
-import { deleteItem, getItemFast, setItem } from '../src/keychain.ts';
+import { closeSecretService, readSecret, SecretServiceDeferred, writeSecret } from '../src/secretservice.ts';
+import { deleteItem, getItem, getItemFast, setItem } from '../src/keychain.ts';
 import { KeyroleError } from '../src/errors.ts';
 
 const SERVICE = 'keyrole:test-direct';
@@ -61,6 +61,32 @@ describe('the direct client and the addon share the items', () => {
     assert.equal(await readSecret(SERVICE, 'c'), null);
   });
 
+  /** secret-tool's view of the items for (SERVICE, account): their object ids and secrets. */
+  function items(account: string): { id: string; secret: string }[] {
+    const out = execFileSync(requireTool('secret-tool'), ['search', '--all', 'service', SERVICE, 'username', account], { env: { ...process.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return [...out.matchAll(/^\[(\/\d+)\]\n(?:.*\n)*?secret = (.*)$/gm)].map((m) => ({ id: m[1], secret: m[2] }));
+  }
+
+  test('written directly, read by the addon and by secret-tool, byte for byte', async () => {
+    const value = JSON.stringify({ keyrole: 1, note: 'é ✓ "quoted"', pad: 'y'.repeat(3000) });
+    await writeSecret(SERVICE, 'w', value);
+    assert.equal(getItem(SERVICE, 'w', 'read'), value);
+    assert.deepEqual(items('w').map((i) => i.secret), [value]);
+  });
+
+  test('regression (entry missing after SIGKILLs, CI): a direct write over an existing item replaces its secret in place', async () => {
+    setItem(SERVICE, 'r', 'first', 'write');
+    const [before] = items('r');
+    await writeSecret(SERVICE, 'r', 'second');
+    assert.deepEqual(items('r'), [{ id: before.id, secret: 'second' }], 'the same item, never removed and created anew');
+    assert.equal(await readSecret(SERVICE, 'r'), 'second');
+  });
+
+  test('twenty writes in parallel on the one connection each land', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeSecret(SERVICE, `q${i}`, `written ${i}`)));
+    for (let i = 0; i < 20; i++) assert.equal(getItem(SERVICE, `q${i}`, 'read'), `written ${i}`);
+  });
+
   test('twenty reads in parallel on the one connection each get their own answer', async () => {
     for (let i = 0; i < 20; i++) setItem(SERVICE, `p${i}`, `value ${i}`, 'write');
     const got = await Promise.all(Array.from({ length: 20 }, (_, i) => readSecret(SERVICE, `p${i}`)));
@@ -71,8 +97,9 @@ describe('the direct client and the addon share the items', () => {
     execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '1'], { env: { ...process.env }, input: 'one' });
     execFileSync(requireTool('secret-tool'), ['store', '--label', 'other tool', 'service', SERVICE, 'username', 'dup', 'extra', '2'], { env: { ...process.env }, input: 'two' });
     await deferred(readSecret(SERVICE, 'dup'), /2 unlocked and 0 locked/);
-    // The run's first read goes to the addon, later ones try the direct client first: both end the same way.
+    await deferred(writeSecret(SERVICE, 'dup', 'three'), /2 unlocked and 0 locked/);
     for (let i = 0; i < 2; i++) await assert.rejects(getItemFast(SERVICE, 'dup', 'read it'), (e: unknown) => e instanceof KeyroleError && e.code === 'KeychainAmbiguous');
+    assert.deepEqual(items('dup').map((i) => i.secret).sort(), ['one', 'two'], 'neither was overwritten');
   });
 
   test('regression: a process that read through the direct client exits on its own (the idle socket is unref\'d)', () => {
@@ -97,7 +124,7 @@ describe('what the direct client leaves to the addon', () => {
     return JSON.parse(r.stdout);
   }
 
-  test('a locked collection: reads defer; the addon then reports the lock', async () => {
+  test('a locked collection: reads and writes defer; the addon then reports the lock', async () => {
     const first = await startKeyring({ password: 'right' });
     const before = useEnv(first.env);
     try {
@@ -113,6 +140,9 @@ describe('what the direct client leaves to the addon', () => {
       assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it')`).code, 'KeychainLocked');
       // Also for the credential cache's read (no second lookup for the lock): the item is there, locked.
       assert.equal(viaKeyrole(k.env, `getItemFast(${JSON.stringify(SERVICE)}, 'x', 'read it', false)`).code, 'KeychainLocked');
+      await deferred(writeSecret(SERVICE, 'x', 'v2'), /0 unlocked and 1 locked/);
+      await deferred(writeSecret(SERVICE, 'new', 'v'), /prompt|locked/i);
+      assert.equal(viaKeyrole(k.env, `setItemFast(${JSON.stringify(SERVICE)}, 'x', 'v2', 'write it')`).code, 'KeychainLocked');
     } finally {
       restore();
       await k.stop();
