@@ -37,6 +37,9 @@ const common = {
   target: 'node20',
   format: 'cjs',
   minify: !process.env.KR_NOMIN,
+  // The executable decodes its bundles as latin1 (scripts/sea-main.cjs, src/sdk.ts): any
+  // non-ASCII character must reach them escaped.
+  charset: 'ascii',
   legalComments: 'none',
   logLevel: 'warning',
 };
@@ -99,13 +102,16 @@ for (const name of Object.keys(SDK)) {
   execFileSync(nodeBin, [join(root, 'scripts', 'sdk-code-cache.cjs'), join(dist, `keyrole-sdk-${name}.cjs`), join(dist, `keyrole-sdk-${name}.cache`), name], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 // ...and for keyrole's own bundle, made after running its hot path (scripts/sea-main.cjs says why).
-// Its runs print what keyrole prints (the keychain run's "no Secret Service" line is the
-// point of that run): shown only if making the cache fails.
+// Its runs print what keyrole prints: shown only if making the cache fails.
 try {
   execFileSync(nodeBin, [join(root, 'scripts', 'main-code-cache.ts'), join(dist, 'keyrole.cjs'), join(dist, 'keyrole.cache')], { stdio: ['ignore', 'ignore', 'pipe'] });
 } catch (err) {
   process.stderr.write(String(err.stderr ?? err.message));
   throw err;
+}
+// The executable decodes the bundles as latin1 (charset above); a stray byte would be misread.
+for (const f of ['keyrole.cjs', ...Object.keys(SDK).map((n) => `keyrole-sdk-${n}.cjs`)]) {
+  if (fs.readFileSync(join(dist, f)).some((b) => b > 0x7f)) throw new Error(`build: dist/${f} is not ASCII; the executable reads it as latin1`);
 }
 const seaConfig = {
   main: join(root, 'scripts', 'sea-main.cjs'),

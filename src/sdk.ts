@@ -42,16 +42,17 @@ export function loadSdk<N extends SdkName>(name: N): Clients[N] {
     mod = req(SDK_PACKAGES[name]) as Clients[N];
   } else {
     const file = `keyrole-sdk-${name}.cjs`;
-    let sea: { isSea(): boolean; getAsset(k: string, enc?: string): string | ArrayBuffer } | undefined;
+    let sea: { isSea(): boolean; getRawAsset(k: string): ArrayBuffer } | undefined;
     try {
       sea = req('node:sea') as typeof sea;
     } catch { /* Node without SEA support */ }
     if (sea?.isSea()) {
       // Compiled with the V8 code cache that the build made with this same Node
-      // (scripts/sdk-code-cache.cjs, which wraps the source identically).
-      const source = `(function (exports, require, module, __filename, __dirname) {${sea.getAsset(file, 'utf8') as string}\n})`;
+      // (scripts/sdk-code-cache.cjs, which wraps the source identically). Read in place and
+      // decoded as latin1, as scripts/sea-main.cjs does: the build keeps the bundles ASCII.
+      const source = `(function (exports, require, module, __filename, __dirname) {${Buffer.from(sea.getRawAsset(file)).toString('latin1')}\n})`;
       let cachedData: Buffer | undefined;
-      try { cachedData = Buffer.from(sea.getAsset(`keyrole-sdk-${name}.cache`) as ArrayBuffer); } catch { /* built without a cache */ }
+      try { cachedData = Buffer.from(sea.getRawAsset(`keyrole-sdk-${name}.cache`)); } catch { /* built without a cache */ }
       const vm = req('node:vm') as typeof import('node:vm');
       const script = new vm.Script(source, { filename: file, cachedData });
       if (script.cachedDataRejected) debug(`V8 rejected the code cache of ${file}; compiling it`);

@@ -51,7 +51,7 @@ let opened: Promise<Session> | undefined;
 function open(): Promise<Session> {
   if (opened) return opened;
   const attempt: Promise<Session> = Bus.connect(sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS).then((bus) => {
-    debug(`Secret Service: reading over a direct D-Bus connection (${bus.transport === 'pipe' ? 'libuv pipe handle' : 'node:net socket'}, plain session)`);
+    debug(`Secret Service: a direct D-Bus connection (${bus.transport === 'pipe' ? 'libuv pipe handle' : 'node:net socket'}, plain session)`);
     const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']] })
       .then(([, path]) => path as string);
     session.catch(forget);

@@ -156,7 +156,7 @@ describe('credential cache', () => {
     const r = await w.keyrole(['process', 'prod', '--debug']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /cache hit .* in the keychain store/);
-    assert.match(r.stderr, /Secret Service: reading over a direct D-Bus connection \(libuv pipe handle, plain session\)/);
+    assert.match(r.stderr, /Secret Service: a direct D-Bus connection \(libuv pipe handle, plain session\)/);
     assert.doesNotMatch(r.stderr, /asking through the keychain addon/);
   });
 
