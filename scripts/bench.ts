@@ -27,14 +27,30 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
-/** hyperfine medians (ms) for each command, interleaved in one run so they share the machine's mood. */
-function hyperfine(commands: string[], env: NodeJS.ProcessEnv, runs: number, prepare?: string): number[] {
+/** hyperfine's run times (ms) of each command. */
+function hyperfineTimes(commands: string[], env: NodeJS.ProcessEnv, runs: number, prepare?: string): number[][] {
   const out = join(env.HOME!, `hf-${Date.now()}.json`);
   const args = ['-N', '--style', 'none', '-w', '3', '-r', String(runs), '--export-json', out];
   if (prepare) args.push('--prepare', prepare);
   execFileSync('hyperfine', [...args, ...commands], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const json = JSON.parse(readFileSync(out, 'utf8')) as { results: { median: number }[] };
-  return json.results.map((r) => r.median * 1000);
+  const json = JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[] }[] };
+  return json.results.map((r) => r.times.map((t) => t * 1000));
+}
+
+/**
+ * Medians (ms) over `runs` runs of each command. hyperfine runs one command's runs after
+ * the other's, so a slow spell of the shared machine would land on one of them; here the
+ * runs come in blocks whose order rotates, and each median is over all of its blocks.
+ */
+function hyperfine(commands: string[], env: NodeJS.ProcessEnv, runs: number, prepare?: string): number[] {
+  const blocks = Math.min(6, runs);
+  const all: number[][] = commands.map(() => []);
+  for (let b = 0; b < blocks; b++) {
+    const order = commands.map((_, i) => (i + b) % commands.length);
+    const times = hyperfineTimes(order.map((i) => commands[i]), env, Math.ceil(runs / blocks), prepare);
+    order.forEach((i, j) => all[i].push(...times[j]));
+  }
+  return all.map(median);
 }
 
 function spawnTimed(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdio: StdioOptions = 'ignore'): Promise<{ ms: number; code: number | null }> {
