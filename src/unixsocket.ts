@@ -6,9 +6,11 @@
 // the first byte goes out: 3–4 ms of compiling and running on the hot path, more than the
 // read itself. The handle underneath (pipe_wrap's Pipe, the one net.Socket wraps) reads,
 // writes and closes without any of that. It is Node's internal API, so it is used only
-// where its shape is known: the Node version the executable embeds (src/node-version in the
-// build), checked member by member at run time. Everywhere else (keyrole.cjs under another
-// Node, a binding that looks different) the socket is node:net's, which does the same job.
+// where it has the shape this module was written against, checked member by member at run
+// time; test/unixsocket.test.ts fails if the Node the executable embeds ever changes it.
+// Everywhere else (keyrole.cjs under another Node, a binding that looks different, or
+// --pending-deprecation, under which process.binding warns) the socket is node:net's,
+// which does the same job.
 
 import type * as Net from 'node:net';
 
@@ -93,8 +95,10 @@ export function cheapUnixSocket(): boolean {
 function findPipeBindings(): PipeBindings | undefined {
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    // process.binding itself warns under --pending-deprecation; node:net is the quiet way then.
-    if (typeof binding !== 'function' || process.execArgv.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') return undefined;
+    // process.binding itself warns under --pending-deprecation (on the command line, in
+    // NODE_OPTIONS or as NODE_PENDING_DEPRECATION=1); node:net is the quiet way then.
+    const pending = process.execArgv.includes('--pending-deprecation') || /(^|\s)--pending-deprecation(\s|$)/.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1';
+    if (typeof binding !== 'function' || pending) return undefined;
     const pipe = binding('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } };
     const stream = binding('stream_wrap') as Record<string, unknown>;
     const { Pipe, PipeConnectWrap } = pipe;

@@ -4,7 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,16 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 
 test('the pipe handle is usable on the Node that the executable embeds', () => {
   assert.ok(cheapUnixSocket(), `Node ${process.version} no longer has pipe_wrap's Pipe in the shape src/unixsocket.ts expects: update it (the keychain hit falls back to node:net, ~4 ms slower)`);
+});
+
+test('under --pending-deprecation (where process.binding warns) the socket is node:net\'s, and nothing is printed', () => {
+  const code = `import { cheapUnixSocket } from ${JSON.stringify(join(process.cwd(), 'src', 'unixsocket.ts'))}; console.log(cheapUnixSocket());`;
+  for (const env of [{ NODE_OPTIONS: '--pending-deprecation' }, { NODE_PENDING_DEPRECATION: '1' }, {}]) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), String(Object.keys(env).length === 0), JSON.stringify(env));
+    assert.equal(r.stderr, '', `no warning with ${JSON.stringify(env)}`);
+  }
 });
 
 describe('a Unix socket, in both builds', () => {
