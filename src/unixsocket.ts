@@ -69,12 +69,11 @@ interface PipeHandle {
 interface PipeBindings {
   Pipe: new (type: number) => PipeHandle;
   PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
-  WriteWrap: new () => { oncomplete?: (status: number) => void; handle?: PipeHandle };
+  WriteWrap: new () => { oncomplete?: (status: number) => void; handle?: PipeHandle; buffer?: Buffer | string };
   socketType: number;
   state: Int32Array;
   readBytes: number;
   bufferOffset: number;
-  lastWriteAsync: number;
 }
 
 const UV_EOF = -4095;
@@ -102,11 +101,11 @@ function findPipeBindings(): PipeBindings | undefined {
     const pipe = binding('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } };
     const stream = binding('stream_wrap') as Record<string, unknown>;
     const { Pipe, PipeConnectWrap } = pipe;
-    const { WriteWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = stream;
+    const { WriteWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset } = stream;
     const socketType = pipe.constants?.SOCKET;
     if (typeof Pipe !== 'function' || typeof PipeConnectWrap !== 'function' || typeof WriteWrap !== 'function') return undefined;
     if (!(streamBaseState instanceof Int32Array) || typeof socketType !== 'number') return undefined;
-    if (typeof kReadBytesOrError !== 'number' || typeof kArrayBufferOffset !== 'number' || typeof kLastWriteWasAsync !== 'number') return undefined;
+    if (typeof kReadBytesOrError !== 'number' || typeof kArrayBufferOffset !== 'number') return undefined;
     for (const m of ['connect', 'readStart', 'writeBuffer', 'writeUtf8String', 'ref', 'unref', 'close']) {
       if (typeof (Pipe.prototype as Record<string, unknown>)[m] !== 'function') return undefined;
     }
@@ -118,7 +117,6 @@ function findPipeBindings(): PipeBindings | undefined {
       state: streamBaseState,
       readBytes: kReadBytesOrError,
       bufferOffset: kArrayBufferOffset,
-      lastWriteAsync: kLastWriteWasAsync,
     };
   } catch {
     return undefined;
@@ -152,6 +150,9 @@ export function pipeSocket(b: PipeBindings, path: string, on: SocketEvents): Uni
   const send = (d: Buffer | string) => {
     const req = new b.WriteWrap();
     req.handle = handle;
+    // libuv may finish the write later, from this memory: the request (which the native
+    // side keeps alive while in flight) holds the data so it is not collected before.
+    req.buffer = d;
     req.oncomplete = (status) => { if (status < 0) end(uvError(status, 'write')); };
     const err = typeof d === 'string' ? handle.writeUtf8String(req, d) : handle.writeBuffer(req, d);
     if (err < 0) end(uvError(err, 'write'));

@@ -119,6 +119,29 @@ describe('a Unix socket, in both builds', () => {
       assert.equal((refused.ends[0] as NodeJS.ErrnoException).code, 'ECONNREFUSED');
     });
 
+    test(`${name}: a write larger than the socket's buffer (finished later by libuv) arrives whole`, async () => {
+      const sink = join(dir, `sink-${name.replace(/\W/g, '')}.sock`);
+      let got = Buffer.alloc(0);
+      const done = new Promise<void>((resolve) => {
+        const srv = createServer((s) => {
+          s.pause(); // let the writer's buffer fill first
+          setTimeout(() => s.resume(), 100);
+          s.on('data', (d) => { got = Buffer.concat([got, d]); if (got.length >= 8 << 20) { s.destroy(); srv.close(); resolve(); } });
+        });
+        srv.listen(sink);
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      const c = await open(connect, sink);
+      const data = Buffer.alloc(8 << 20);
+      for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+      c.sock.write(Buffer.from(data)); // the only reference to this copy is the socket's
+      // Garbage, so that a collection comes while the write is in flight.
+      for (let i = 0; i < 50; i++) Buffer.alloc(1 << 20).fill(i);
+      await within(done, 'all 8 MB arriving');
+      assert.ok(got.equals(data), 'the bytes arrived intact');
+      c.sock.destroy();
+    });
+
     test(`${name}: destroy() stops everything without an end event`, async () => {
       const c = await open(connect, path);
       c.sock.write('x');
