@@ -87,25 +87,19 @@ class Writer {
     b.copy(this.buf, this.len);
     this.len += b.length;
   }
+  /** A string or a signature: its length (32 or 8 bits), its bytes, a NUL. */
+  private text(b: Buffer, length: (n: number) => void): void {
+    length(b.length);
+    this.bytes(b);
+    this.u8(0);
+  }
   value(t: string, v: Value): void {
     switch (t[0]) {
       case 'y': this.u8(v as number); return;
       case 'b': this.u32(v ? 1 : 0); return;
       case 'u': case 'i': this.u32(v as number); return;
-      case 's': case 'o': {
-        const b = Buffer.from(v as string, 'utf8');
-        this.u32(b.length);
-        this.bytes(b);
-        this.u8(0);
-        return;
-      }
-      case 'g': {
-        const b = Buffer.from(v as string, 'latin1');
-        this.u8(b.length);
-        this.bytes(b);
-        this.u8(0);
-        return;
-      }
+      case 's': case 'o': this.text(Buffer.from(v as string, 'utf8'), (n) => this.u32(n)); return;
+      case 'g': this.text(Buffer.from(v as string, 'latin1'), (n) => this.u8(n)); return;
       case 'v': {
         const [sig, inner] = v as [string, Value];
         this.value('g', sig);

@@ -85,13 +85,18 @@ async function search(s: Session, service: string, account: string): Promise<{ u
   return { unlocked: unlocked as string[], locked: locked as string[] };
 }
 
+/** A search that found a locked item or more than one: the addon says which, as it always has. */
+function notOne(found: { unlocked: string[]; locked: string[] }): SecretServiceDeferred {
+  return new SecretServiceDeferred(`${found.unlocked.length} unlocked and ${found.locked.length} locked items match`);
+}
+
 /** The one unlocked item for (service, account): null when there is none and none is locked. */
 export async function readSecret(service: string, account: string): Promise<string | null> {
   try {
     const s = await open();
     const found = await search(s, service, account);
     if (found.unlocked.length === 0 && found.locked.length === 0) return null;
-    if (found.unlocked.length !== 1 || found.locked.length !== 0) throw new SecretServiceDeferred(`${found.unlocked.length} unlocked and ${found.locked.length} locked items match`);
+    if (found.unlocked.length !== 1 || found.locked.length !== 0) throw notOne(found);
     const [secrets] = await s.bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'GetSecrets', signature: 'aoo', args: [found.unlocked, await s.session] });
     const pair = (secrets as [string, Value[]][])[0];
     if (!pair) throw new SecretServiceDeferred('the item vanished between the search and the read');
@@ -112,7 +117,7 @@ export async function writeSecret(service: string, account: string, value: strin
   try {
     const s = await open();
     const found = await search(s, service, account);
-    if (found.locked.length !== 0 || found.unlocked.length > 1) throw new SecretServiceDeferred(`${found.unlocked.length} unlocked and ${found.locked.length} locked items match`);
+    if (found.locked.length !== 0 || found.unlocked.length > 1) throw notOne(found);
     const secret: Value[] = [await s.session, Buffer.alloc(0), Buffer.from(value, 'utf8'), 'text/plain'];
     if (found.unlocked.length === 1) {
       await s.bus.call({ destination: DEST, path: found.unlocked[0], iface: ITEM, member: 'SetSecret', signature: '(oayays)', args: [secret] });
