@@ -36,6 +36,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
+  // KR_NOMIN=1 keeps names readable, for CPU profiles of the executable (--cpu-prof).
   minify: !process.env.KR_NOMIN,
   // The executable decodes its bundles as latin1 (scripts/sea-main.cjs, src/sdk.ts): any
   // non-ASCII character must reach them escaped.
