@@ -38,7 +38,7 @@ const common = {
   format: 'cjs',
   // KR_NOMIN=1 keeps names readable, for CPU profiles of the executable (--cpu-prof).
   minify: !process.env.KR_NOMIN,
-  // The executable decodes its bundles as latin1 (scripts/sea-main.cjs, src/sdk.ts): any
+  // The executable decodes its bundles as latin1 (scripts/sea-main.cjs, src/aws/sdk.ts): any
   // non-ASCII character must reach them escaped.
   charset: 'ascii',
   legalComments: 'none',
@@ -58,9 +58,9 @@ const noDefaultProvider = {
   },
 };
 
-// Each SDK client in a bundle of its own, loaded only when it is called (src/sdk.ts says why).
-// `query` is keyrole's own STS client (src/awsquery.ts), bundled the same way.
-const SDK = { query: './src/awsquery.ts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
+// Each SDK client in a bundle of its own, loaded only when it is called (src/aws/sdk.ts says why).
+// `query` is keyrole's own STS client (src/aws/awsquery.ts), bundled the same way.
+const SDK = { query: './src/aws/awsquery.ts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
 for (const [name, pkgName] of Object.entries(SDK)) {
   await build({
     ...common,
@@ -80,7 +80,7 @@ await build({
   define: {
     KEYROLE_VERSION: JSON.stringify(pkg.version),
     KEYROLE_BUNDLED: 'true',
-    // Only src/require.ts reads import.meta.url, and only where there is no CommonJS
+    // Only src/util/require.ts reads import.meta.url, and only where there is no CommonJS
     // require, which the bundle always has: no need to load node:url to compute it.
     'import.meta.url': '__filename',
   },

@@ -3,7 +3,7 @@
 // home, and writes V8's code cache, which then holds every function those runs compiled.
 //
 // The runs: `process` on a keychain-cached profile, answered by a stand-in Secret Service
-// on a private socket (a hit through the direct D-Bus client, src/secretservice.ts), then
+// on a private socket (a hit through the direct D-Bus client, src/keychain/secretservice.ts), then
 // `process` on a file-cached profile whose entry this script stored beforehand (a file hit,
 // end to end). Neither touches the network or a real keychain.
 
@@ -35,10 +35,10 @@ for (const k of Object.keys(process.env)) if (/^(AWS_|KEYROLE_)/.test(k)) delete
 Object.assign(process.env, env);
 
 // The hits' entries, written with keyrole's own code so their keys and format are the real ones.
-const { loadAwsFiles, resolveSettings } = await import('../src/config.ts');
-const { keyFor, paramsFor, localUser } = await import('../src/credentials.ts');
-const { canonicalParams, encodeEntry, fileStore } = await import('../src/cache.ts');
-const { decodeMessage, encodeReturn, messageLength } = await import('../src/dbus.ts');
+const { loadAwsFiles, resolveSettings } = await import('../src/config/config.ts');
+const { keyFor, paramsFor, localUser } = await import('../src/credentials/resolve.ts');
+const { canonicalParams, encodeEntry, fileStore } = await import('../src/credentials/cache.ts');
+const { decodeMessage, encodeReturn, messageLength } = await import('../src/keychain/dbus.ts');
 const files = await loadAwsFiles();
 const entryFor = (profile: string) => {
   const s = resolveSettings(files, profile, {}, localUser());

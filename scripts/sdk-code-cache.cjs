@@ -1,5 +1,5 @@
 // Run by scripts/build.mjs with the Node binary the executable embeds: compiles an SDK
-// bundle the way src/sdk.ts does at run time, exercises keyrole's STS client (calls against
+// bundle the way src/aws/sdk.ts does at run time, exercises keyrole's STS client (calls against
 // a local answerer run the signer, the HTTP exchange and the XML parser, so V8 compiles
 // them), and writes V8's code cache for it. A cache miss then skips most of the SDK's compile
 // time. V8 rejects a cache from another version or other flags; keyrole then just
@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const vm = require('node:vm');
 
 const [bundle, out, name] = process.argv.slice(2);
-// Must match src/sdk.ts byte for byte, or V8 rejects the cache.
+// Must match src/aws/sdk.ts byte for byte, or V8 rejects the cache.
 const source = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(bundle, 'utf8')}\n})`;
 const script = new vm.Script(source, { filename: `keyrole-sdk-${name}.cjs` });
 const mod = { exports: {} };

@@ -1,10 +1,10 @@
 // Entry point: finds the subcommand and hands over to it. Any failure ends here as one
 // line on stderr and a non-zero exit; stdout is left to the command.
 
-import { KeyroleError, oneLine, usageError } from './errors.ts';
-import { debug, enableDebug } from './debug.ts';
+import { KeyroleError, oneLine, usageError } from './util/errors.ts';
+import { debug, enableDebug } from './util/debug.ts';
 import { COMMANDS, findCommand } from './commands/index.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from './util/version.ts';
 
 function overview(): string {
   return `keyrole ${VERSION}: AWS credential_process helper with keys in the OS keychain

@@ -12,7 +12,7 @@ import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
-import { decodeEntry } from '../src/cache.ts';
+import { decodeEntry } from '../src/credentials/cache.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 interface Blob { AccessKeyId: string; Expiration: string }

@@ -7,17 +7,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { KeyroleError } from '../src/errors.ts';
-import { configSections, parseIni, scanSection } from '../src/ini.ts';
-import { KEYROLE_KEYS, checkProfileKeys, resolveSettings, type AwsFiles } from '../src/config.ts';
-import { decodeEntry, encodeEntry, type CacheEntry } from '../src/cache.ts';
-import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain.ts';
-import { stsError, type StsTarget } from '../src/sts.ts';
-import { decodeRecord, encodeRecord, ssoError } from '../src/sso.ts';
-import { parseReply } from '../src/ntp.ts';
-import { dateSampleFrom, ntpSampleFrom, parseMemory } from '../src/clock.ts';
-import { credentialBlob } from '../src/blob.ts';
-import { localExpiration } from '../src/credentials.ts';
+import { KeyroleError } from '../src/util/errors.ts';
+import { configSections, parseIni, scanSection } from '../src/config/ini.ts';
+import { KEYROLE_KEYS, checkProfileKeys, resolveSettings, type AwsFiles } from '../src/config/config.ts';
+import { decodeEntry, encodeEntry, type CacheEntry } from '../src/credentials/cache.ts';
+import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain/keychain.ts';
+import { stsError, type StsTarget } from '../src/aws/sts.ts';
+import { decodeRecord, encodeRecord, ssoError } from '../src/sso/sso.ts';
+import { parseReply } from '../src/clock/ntp.ts';
+import { dateSampleFrom, ntpSampleFrom, parseMemory } from '../src/clock/clock.ts';
+import { credentialBlob } from '../src/credentials/blob.ts';
+import { localExpiration } from '../src/credentials/resolve.ts';
 import { Recorder } from '../scripts/robustness-doc.ts';
 
 const rec = new Recorder('fuzz', 'test/fuzz.test.ts');
@@ -100,10 +100,10 @@ const mutatedEntry = fc.record({
 // ---- properties ----
 
 describe('fuzz: config', () => {
-  property('parseIni and configSections throw nothing but KeyroleError', 'src/ini.ts parseIni, configSections on generated INI and arbitrary text',
+  property('parseIni and configSections throw nothing but KeyroleError', 'src/config/ini.ts parseIni, configSections on generated INI and arbitrary text',
     'no crash; only a one-line KeyroleError (a __proto__ section)', 10000, 101, fc.oneof(iniText, anyText), (text) => onlyKeyroleErrors(() => { configSections(parseIni(text)); }));
 
-  property('scanSection sees the keys parseIni keeps', 'src/ini.ts scanSection against parseIni, every section',
+  property('scanSection sees the keys parseIni keeps', 'src/config/ini.ts scanSection against parseIni, every section',
     'the same key set, so duplicate detection is about the keys the SDK reads', 6000, 102, iniText, (text) => {
       let parsed: ReturnType<typeof parseIni>;
       try { parsed = parseIni(text); } catch { return; }
@@ -113,7 +113,7 @@ describe('fuzz: config', () => {
       }
     });
 
-  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config.ts resolveSettings and checkProfileKeys for every profile name',
+  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config/config.ts resolveSettings and checkProfileKeys for every profile name',
     'settings within their ranges, or one KeyroleError line', 8000, 103, fc.tuple(iniText, names, fc.record({ duration: fc.option(values, { nil: undefined }), roleArn: fc.option(values, { nil: undefined }), source: fc.option(values, { nil: undefined }) })),
     ([text, profile, o]) => {
       let files: AwsFiles;
@@ -130,14 +130,14 @@ describe('fuzz: config', () => {
 });
 
 describe('fuzz: stored entries', () => {
-  property('decodeEntry never throws and returns only whole entries', 'src/cache.ts decodeEntry on arbitrary JSON, mutated entries and arbitrary text',
+  property('decodeEntry never throws and returns only whole entries', 'src/credentials/cache.ts decodeEntry on arbitrary JSON, mutated entries and arbitrary text',
     'undefined, or an entry that encodes, decodes to itself, and prints as a blob', 15000, 201, fc.oneof(mutatedEntry, fc.jsonValue().map((v) => JSON.stringify(v)), anyText), (raw) => {
       const e = decodeEntry(raw);
       if (!e) return;
       checkEntry(e);
     });
 
-  property('decodeSource never throws and returns only key pairs of the right shape', 'src/keychain.ts decodeSource on arbitrary JSON and text',
+  property('decodeSource never throws and returns only key pairs of the right shape', 'src/keychain/keychain.ts decodeSource on arbitrary JSON and text',
     'undefined, or an AKIA… id with a 40-character secret that round-trips', 10000, 202,
     fc.oneof(
       fc.record({ keyrole: fc.oneof(fc.constant(1), fc.jsonValue()), kind: fc.oneof(fc.constant('source'), fc.jsonValue()), AccessKeyId: fc.oneof(fc.stringMatching(/^AKIA[A-Z0-9]{16}$/), token), SecretAccessKey: fc.oneof(fc.stringMatching(/^[A-Za-z0-9/+]{40}$/), token), StoredAt: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
@@ -150,7 +150,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeSource(encodeSource(s)), s);
     });
 
-  property('decodeRecord never throws and returns only valid SSO records', 'src/sso.ts decodeRecord on arbitrary JSON and mutated records',
+  property('decodeRecord never throws and returns only valid SSO records', 'src/sso/sso.ts decodeRecord on arbitrary JSON and mutated records',
     'undefined, or a record whose dates are valid and that round-trips', 6000, 203,
     fc.oneof(
       fc.record({ keyrole: fc.oneof(fc.constant(1), fc.jsonValue()), kind: fc.oneof(fc.constant('sso-session'), fc.jsonValue()), startUrl: fc.oneof(fc.constant('https://x.awsapps.com/start'), fc.jsonValue()), region: fc.oneof(fc.constant('eu-west-1'), fc.jsonValue()), scopes: fc.jsonValue(), clientId: fc.jsonValue(), clientSecret: fc.jsonValue(), registrationExpiresAt: fc.oneof(date, fc.jsonValue()), accessToken: fc.oneof(token, fc.jsonValue()), expiresAt: fc.oneof(date, fc.jsonValue()), refreshToken: fc.jsonValue(), obtainedAt: fc.oneof(date, fc.jsonValue()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
@@ -163,7 +163,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeRecord(encodeRecord(r)), r);
     });
 
-  property('parseMemory never throws and keeps only finite numbers', 'src/clock.ts parseMemory (clock.json) on arbitrary JSON and text',
+  property('parseMemory never throws and keeps only finite numbers', 'src/clock/clock.ts parseMemory (clock.json) on arbitrary JSON and text',
     'an empty memory, or one whose numbers are finite', 8000, 204, fc.oneof(fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), ntp: fc.jsonValue(), date: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)), anyText), (raw) => {
       const m = parseMemory(raw);
       for (const n of [m.ntp?.at, m.ntp?.mono, m.ntp?.offsetMs, m.date?.at, m.date?.offsetMs, m.date?.uncertaintyMs]) if (n !== undefined) assert.ok(Number.isFinite(n));
@@ -178,12 +178,12 @@ describe('fuzz: service answers', () => {
     message: fc.oneof(fc.constantFrom('invalid MFA one time pass code', 'Signature expired: x', 'role chaining', 'The requested DurationSeconds exceeds the MaxSessionDuration', 'Deserialization error: x'), fc.string({ unit: 'binary', maxLength: 5000 })),
     error_description: anyText,
     $metadata: fc.record({ httpStatusCode: fc.integer({ min: 100, max: 599 }) }, { requiredKeys: [] }),
-    // What keyrole's STS client (src/awsquery.ts) adds to its errors.
+    // What keyrole's STS client (src/aws/awsquery.ts) adds to its errors.
     queryProblem: fc.oneof(fc.constantFrom('not-xml', 'too-large', 'unreadable', 'no-answer'), anyText),
     contentType: anyText,
   }, { requiredKeys: [] });
 
-  property('stsError always gives one line', 'src/sts.ts stsError on arbitrary SDK-like errors (names, codes, 5 KB messages with newlines, KeyroleErrors)',
+  property('stsError always gives one line', 'src/aws/sts.ts stsError on arbitrary SDK-like errors (names, codes, 5 KB messages with newlines, KeyroleErrors)',
     'a KeyroleError whose line is one line under 1500 characters', 8000, 301,
     fc.oneof(sdkError, fc.string({ unit: 'binary', maxLength: 3000 }).map((m) => new KeyroleError('X', m, 'fix it')), fc.jsonValue(), fc.constantFrom(null, undefined, 42, 'a string')),
     (err) => {
@@ -192,7 +192,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('ssoError always gives one line', 'src/sso.ts ssoError on arbitrary SDK-like errors',
+  property('ssoError always gives one line', 'src/sso/sso.ts ssoError on arbitrary SDK-like errors',
     'a KeyroleError whose line is one line under 1500 characters', 8000, 302,
     fc.oneof(sdkError, fc.jsonValue(), fc.constant(null)), (err) => {
       const e = ssoError(err, 'role Admin in account 111122223333', 'http://127.0.0.1:4566', 'corp');
@@ -200,7 +200,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/ntp.ts parseReply and src/clock.ts ntpSampleFrom on arbitrary packets',
+  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/clock/ntp.ts parseReply and src/clock/clock.ts ntpSampleFrom on arbitrary packets',
     'a short packet is an Error; any other gives a reason to drop it or finite offset and delay', 20000, 303, fc.uint8Array({ maxLength: 96 }), (bytes) => {
       const buf = Buffer.from(bytes);
       let reply;
@@ -214,7 +214,7 @@ describe('fuzz: service answers', () => {
       if (typeof s !== 'string') assert.ok(Number.isFinite(s.offsetMs) && Number.isFinite(s.rttMs) && s.rttMs >= 0);
     });
 
-  property('Date headers: dateSampleFrom never misbehaves', 'src/clock.ts dateSampleFrom on arbitrary Date header strings',
+  property('Date headers: dateSampleFrom never misbehaves', 'src/clock/clock.ts dateSampleFrom on arbitrary Date header strings',
     'undefined, or a finite offset and uncertainty', 10000, 304, fc.tuple(fc.oneof(anyText, fc.date({ noInvalidDate: false }).map((d) => (isNaN(d.getTime()) ? 'x' : d.toUTCString()))), fc.nat(10_000)), ([header, rtt]) => {
       const now = Date.now();
       const s = dateSampleFrom(header, now - rtt, now);

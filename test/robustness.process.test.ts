@@ -14,7 +14,7 @@ import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { baseEnv, KEYROLE, ROOT, type RunResult } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
-import { decodeEntry } from '../src/cache.ts';
+import { decodeEntry } from '../src/credentials/cache.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const rec = new Recorder('process', 'test/robustness.process.test.ts');

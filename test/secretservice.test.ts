@@ -1,4 +1,4 @@
-// The direct Secret Service client (src/secretservice.ts) against a real gnome-keyring on a
+// The direct Secret Service client (src/keychain/secretservice.ts) against a real gnome-keyring on a
 // private D-Bus: it must read and write the very items the addon does, and leave to the
 // addon everything it cannot answer for certain.
 
@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { startKeyring, type KeyringSession } from './support/keyring.ts';
 import { requireTool } from './support/tools.ts';
-import { closeSecretService, readSecret, SecretServiceDeferred, writeSecret } from '../src/secretservice.ts';
-import { deleteItem, getItem, getItemFast, setItem } from '../src/keychain.ts';
-import { KeyroleError } from '../src/errors.ts';
+import { closeSecretService, readSecret, SecretServiceDeferred, writeSecret } from '../src/keychain/secretservice.ts';
+import { deleteItem, getItem, getItemFast, setItem } from '../src/keychain/keychain.ts';
+import { KeyroleError } from '../src/util/errors.ts';
 
 const SERVICE = 'keyrole:test-direct';
 
@@ -103,7 +103,7 @@ describe('the direct client and the addon share the items', () => {
   });
 
   test('regression: a process that read through the direct client exits on its own (the idle socket is unref\'d)', () => {
-    const code = `import { readSecret } from ${JSON.stringify(new URL('../src/secretservice.ts', import.meta.url).pathname)};
+    const code = `import { readSecret } from ${JSON.stringify(new URL('../src/keychain/secretservice.ts', import.meta.url).pathname)};
       console.log(await readSecret(${JSON.stringify(SERVICE)}, 'a') !== null);`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env }, encoding: 'utf8', timeout: 10_000 });
     assert.equal(r.error, undefined, 'the process did not exit within 10 s');
@@ -117,7 +117,7 @@ describe('what the direct client leaves to the addon', () => {
 
   /** getItemFast/setItemFast in a fresh process (the addon keeps its D-Bus connection for the life of a process). */
   function viaKeyrole(env: Record<string, string>, call: string): { code: string | undefined; value?: unknown } {
-    const code = `import * as k from ${JSON.stringify(new URL('../src/keychain.ts', import.meta.url).pathname)};
+    const code = `import * as k from ${JSON.stringify(new URL('../src/keychain/keychain.ts', import.meta.url).pathname)};
       try { console.log(JSON.stringify({ value: await k.${call} })); } catch (e) { console.log(JSON.stringify({ code: e.code ?? String(e) })); }`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
     assert.equal(r.status, 0, r.stderr);

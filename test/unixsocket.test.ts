@@ -1,4 +1,4 @@
-// src/unixsocket.ts: both builds of the socket (libuv's pipe handle and node:net's Socket)
+// src/keychain/unixsocket.ts: both builds of the socket (libuv's pipe handle and node:net's Socket)
 // keep the same contract against a real listening Unix socket.
 
 import { test, describe, before, after } from 'node:test';
@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cheapUnixSocket, netSocket, pipeBindings, pipeSocket, type SocketEvents, type UnixSocket } from '../src/unixsocket.ts';
+import { cheapUnixSocket, netSocket, pipeBindings, pipeSocket, type SocketEvents, type UnixSocket } from '../src/keychain/unixsocket.ts';
 
 type Connect = (path: string, on: SocketEvents) => Promise<UnixSocket>;
 
@@ -44,7 +44,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 test('the pipe handle is usable on the Node that the executable embeds', () => {
-  assert.ok(cheapUnixSocket(), `Node ${process.version} no longer has pipe_wrap's Pipe in the shape src/unixsocket.ts expects: update it (the keychain hit falls back to node:net, ~4 ms slower)`);
+  assert.ok(cheapUnixSocket(), `Node ${process.version} no longer has pipe_wrap's Pipe in the shape src/keychain/unixsocket.ts expects: update it (the keychain hit falls back to node:net, ~4 ms slower)`);
 });
 
 test('under --pending-deprecation (where process.binding warns) the socket is node:net\'s, and nothing is printed', () => {

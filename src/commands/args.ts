@@ -2,8 +2,8 @@
 // and usage errors in keyrole's one-line form.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { oneLine, usageError } from '../errors.ts';
-import { enableDebug } from '../debug.ts';
+import { oneLine, usageError } from '../util/errors.ts';
+import { enableDebug } from '../util/debug.ts';
 
 export const COMMON = {
   debug: { type: 'boolean' },

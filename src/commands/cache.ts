@@ -1,11 +1,11 @@
 // `keyrole cache list` and `keyrole cache clear [profile]`.
 
-import { loadAwsFiles, resolveSettings } from '../config.ts';
-import { decodeEntry, fileStore, keychainStore, remainingMs, type CacheStore } from '../cache.ts';
-import { keyFor, localUser, storeKindFor } from '../credentials.ts';
-import { KeyroleError, usageError } from '../errors.ts';
+import { loadAwsFiles, resolveSettings } from '../config/config.ts';
+import { decodeEntry, fileStore, keychainStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
+import { keyFor, localUser, storeKindFor } from '../credentials/resolve.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { openStore } from '../cache.ts';
+import { openStore } from '../credentials/cache.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { positionals } = parseCommand('cache', argv, {});

@@ -2,9 +2,9 @@
 // `keyrole completion --list profiles|sources|commands`, which the scripts call for the
 // names (so they always match the config and the keychain of the moment).
 
-import { loadAwsFiles } from '../config.ts';
-import { listSources } from '../keychain.ts';
-import { usageError } from '../errors.ts';
+import { loadAwsFiles } from '../config/config.ts';
+import { listSources } from '../keychain/keychain.ts';
+import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { COMMANDS } from './index.ts';
 

@@ -1,18 +1,18 @@
 // `keyrole configure <profile>`: writes a keyrole profile into ~/.aws/config, from flags
 // or by asking at the terminal. The rest of the file is kept byte for byte
-// (src/configedit.ts), a backup is made first, and a profile whose other keys would make
+// (src/config/configedit.ts), a backup is made first, and a profile whose other keys would make
 // the AWS CLI skip credential_process is refused rather than written.
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
-import { configPath, credentialsPath, resolveSettings, section, shadowingKeys, type AwsFiles } from '../config.ts';
-import { configSections, parseIni, readIniFile } from '../ini.ts';
-import { localUser } from '../credentials.ts';
-import { listSources, sourceExists } from '../keychain.ts';
-import { KeyroleError, usageError } from '../errors.ts';
-import { ask, openTerminal, type Terminal } from '../prompt.ts';
-import { shlexQuote, shlexSplit } from '../shlex.ts';
-import { backupFile, setProfileValues, writeFileAtomic } from '../configedit.ts';
+import { configPath, credentialsPath, resolveSettings, section, shadowingKeys, type AwsFiles } from '../config/config.ts';
+import { configSections, parseIni, readIniFile } from '../config/ini.ts';
+import { localUser } from '../credentials/resolve.ts';
+import { listSources, sourceExists } from '../keychain/keychain.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
+import { shlexQuote, shlexSplit } from '../config/shlex.ts';
+import { backupFile, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
 import { parseCommand } from './args.ts';
 
 const PROFILE_NAME = /^[\w\-@+.%:/]{1,128}$/;

@@ -10,16 +10,16 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { homedir } from 'node:os';
-import { loadAwsFiles, resolveSettings, section, shadowingKeys, type AwsFiles, type Section, type Settings } from '../config.ts';
-import { canonicalParams, lookup, openStore, remainingMs, fresh as isFresh } from '../cache.ts';
-import { keyFor, localUser, paramsFor, resolveCredentials, storeKindFor, localExpiration } from '../credentials.ts';
-import { getItem, listSources, readSource, storeName, SOURCE_SERVICE } from '../keychain.ts';
-import { endpointLabel, getCallerIdentity, type AwsKeys, type StsTarget } from '../sts.ts';
-import { KeyroleError, oneLine, usageError } from '../errors.ts';
-import { debug, redactKeyId } from '../debug.ts';
-import { isoSeconds } from '../blob.ts';
-import { shlexSplit, ShlexError } from '../shlex.ts';
-import { classify, clockConfig, clockFix, combine, dateSampleFrom, describeOffset, queryNtp, signedSeconds, type DateSample, type Estimate } from '../clock.ts';
+import { loadAwsFiles, resolveSettings, section, shadowingKeys, type AwsFiles, type Section, type Settings } from '../config/config.ts';
+import { canonicalParams, lookup, openStore, remainingMs, fresh as isFresh } from '../credentials/cache.ts';
+import { keyFor, localUser, paramsFor, resolveCredentials, storeKindFor, localExpiration } from '../credentials/resolve.ts';
+import { getItem, listSources, readSource, storeName, SOURCE_SERVICE } from '../keychain/keychain.ts';
+import { endpointLabel, getCallerIdentity, type AwsKeys, type StsTarget } from '../aws/sts.ts';
+import { KeyroleError, oneLine, usageError } from '../util/errors.ts';
+import { debug, redactKeyId } from '../util/debug.ts';
+import { isoSeconds } from '../credentials/blob.ts';
+import { shlexSplit, ShlexError } from '../config/shlex.ts';
+import { classify, clockConfig, clockFix, combine, dateSampleFrom, describeOffset, queryNtp, signedSeconds, type DateSample, type Estimate } from '../clock/clock.ts';
 import { parseCommand } from './args.ts';
 import { formatLeft, stsTarget } from './session.ts';
 import { EXEC_MARKER } from './exec.ts';
@@ -61,7 +61,7 @@ function home(): string {
 // ---------------------------------------------------------------- clock
 
 /**
- * The clock check: NTP (src/clock.ts, the servers keyrole itself uses) and the Date
+ * The clock check: NTP (src/clock/clock.ts, the servers keyrole itself uses) and the Date
  * header of a live request to the profile's STS endpoint, combined the way a cache miss
  * combines them (AWS's clock wins when the two disagree).
  */

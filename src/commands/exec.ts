@@ -4,9 +4,9 @@
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { isoSeconds } from '../blob.ts';
-import { KeyroleError, usageError } from '../errors.ts';
-import { debug } from '../debug.ts';
+import { isoSeconds } from '../credentials/blob.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
 import { profileArg, profileSession } from './session.ts';
 

@@ -1,8 +1,8 @@
 // `keyrole export <profile> --format env|json|powershell|fish`: the profile's temporary
 // credentials for a shell or a program that reads them from its environment.
 
-import { credentialBlob, isoSeconds } from '../blob.ts';
-import { usageError } from '../errors.ts';
+import { credentialBlob, isoSeconds } from '../credentials/blob.ts';
+import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { profileArg, profileSession } from './session.ts';
 

@@ -3,10 +3,10 @@
 // runs the OIDC device flow; the instructions go to the terminal (else stderr), never to
 // stdout.
 
-import { loadAwsFiles, resolveSettings, section, type AwsFiles } from '../config.ts';
-import { KeyroleError, usageError } from '../errors.ts';
-import { localUser } from '../credentials.ts';
-import { sessionRefFromConfig, ssoLogin, stderrScreen, type Screen, type SsoSessionRef } from '../sso.ts';
+import { loadAwsFiles, resolveSettings, section, type AwsFiles } from '../config/config.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { localUser } from '../credentials/resolve.ts';
+import { sessionRefFromConfig, ssoLogin, stderrScreen, type Screen, type SsoSessionRef } from '../sso/sso.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {
@@ -52,7 +52,7 @@ export function loginTarget(files: AwsFiles, name: string): LoginTarget {
 }
 
 async function loginSso(ref: SsoSessionRef, name: string): Promise<void> {
-  const { openTerminal } = await import('../prompt.ts');
+  const { openTerminal } = await import('../util/prompt.ts');
   const term = openTerminal();
   const screen: Screen = term ? { write: (t) => term.output.write(t), live: true } : stderrScreen();
   try {
@@ -68,7 +68,7 @@ async function loginSso(ref: SsoSessionRef, name: string): Promise<void> {
  * profile's role), so later credential_process calls without a terminal find them.
  */
 async function loginMfa(files: AwsFiles, profile: string): Promise<void> {
-  const { resolveCredentials, localExpiration } = await import('../credentials.ts');
+  const { resolveCredentials, localExpiration } = await import('../credentials/resolve.ts');
   const s = resolveSettings(files, profile, {}, localUser());
   const { entry, fromCache } = await resolveCredentials(files, s);
   const until = localExpiration(entry).toISOString().replace(/\.\d{3}Z$/, 'Z');

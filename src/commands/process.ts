@@ -2,11 +2,11 @@
 // stdout and nothing else.
 
 import { writeSync } from 'node:fs';
-import { loadAwsFiles, resolveSettings, type Overrides } from '../config.ts';
-import { debug } from '../debug.ts';
-import { credentialBlob } from '../blob.ts';
-import { localExpiration, localUser, resolveCredentials } from '../credentials.ts';
-import { usageError } from '../errors.ts';
+import { loadAwsFiles, resolveSettings, type Overrides } from '../config/config.ts';
+import { debug } from '../util/debug.ts';
+import { credentialBlob } from '../credentials/blob.ts';
+import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
+import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {

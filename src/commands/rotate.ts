@@ -7,12 +7,12 @@
 //   5. delete the old key                fails → the new key is in use; the old one is
 //                                                 named so the user can delete it by hand
 
-import { KeyroleError, usageError } from '../errors.ts';
-import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config.ts';
-import { readSource, writeSource, storeName, type SourceKeys } from '../keychain.ts';
-import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../iam.ts';
-import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../sts.ts';
-import { debug, redactKeyId } from '../debug.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config/config.ts';
+import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
+import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
+import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';
+import { debug, redactKeyId } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {

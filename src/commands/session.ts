@@ -1,11 +1,11 @@
 // Credentials for a profile, for the commands that hand them to a person or a program
 // (whoami, exec, export): the same cache and STS path as `keyrole process`.
 
-import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config.ts';
-import { localExpiration, localUser, resolveCredentials } from '../credentials.ts';
-import { usageError } from '../errors.ts';
-import type { CacheEntry } from '../cache.ts';
-import type { TempCredentials, StsTarget } from '../sts.ts';
+import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config/config.ts';
+import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
+import { usageError } from '../util/errors.ts';
+import type { CacheEntry } from '../credentials/cache.ts';
+import type { TempCredentials, StsTarget } from '../aws/sts.ts';
 
 export interface ProfileSession {
   files: AwsFiles;

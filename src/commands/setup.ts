@@ -2,11 +2,11 @@
 // Keys come from the terminal (no echo) or from stdin when it is piped; never from argv,
 // where every other process on the machine could read them.
 
-import { KeyroleError, usageError } from '../errors.ts';
-import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type SourceKeys } from '../keychain.ts';
-import { validSourceName } from '../config.ts';
-import { ask, confirm, openTerminal, readStdin } from '../prompt.ts';
-import { redactKeyId } from '../debug.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type SourceKeys } from '../keychain/keychain.ts';
+import { validSourceName } from '../config/config.ts';
+import { ask, confirm, openTerminal, readStdin } from '../util/prompt.ts';
+import { redactKeyId } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
 
 /**

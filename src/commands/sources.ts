@@ -1,11 +1,11 @@
 // `keyrole list` and `keyrole remove <source>`.
 
-import { listSources, readSource, removeSource } from '../keychain.ts';
-import { loadAwsFiles } from '../config.ts';
-import { KeyroleError, usageError } from '../errors.ts';
+import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
+import { loadAwsFiles } from '../config/config.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { redactKeyId } from '../debug.ts';
-import { confirm, openTerminal } from '../prompt.ts';
+import { redactKeyId } from '../util/debug.ts';
+import { confirm, openTerminal } from '../util/prompt.ts';
 
 export async function listMain(argv: string[]): Promise<void> {
   const { positionals } = parseCommand('list', argv, {});

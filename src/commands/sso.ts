@@ -3,14 +3,14 @@
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
 import { readFileSync, realpathSync } from 'node:fs';
-import { loadAwsFiles, section, type AwsFiles } from '../config.ts';
-import { KeyroleError, usageError } from '../errors.ts';
-import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso.ts';
-import { backupFile, writeFileAtomic } from '../configedit.ts';
-import { shlexQuote } from '../shlex.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/config.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso/sso.ts';
+import { backupFile, writeFileAtomic } from '../config/configedit.ts';
+import { shlexQuote } from '../config/shlex.ts';
 import { parseCommand } from './args.ts';
 import { loginTarget } from './login.ts';
-import { nodeRequire } from '../require.ts';
+import { nodeRequire } from '../util/require.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;

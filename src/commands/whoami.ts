@@ -1,9 +1,9 @@
 // `keyrole whoami [profile]`: who the profile's credentials are, by asking STS
 // (GetCallerIdentity needs no permission), and how long they last.
 
-import { getCallerIdentity } from '../sts.ts';
-import { isoSeconds } from '../blob.ts';
-import { usageError } from '../errors.ts';
+import { getCallerIdentity } from '../aws/sts.ts';
+import { isoSeconds } from '../credentials/blob.ts';
+import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { formatLeft, profileArg, profileSession, stsTarget } from './session.ts';
 

@@ -1,4 +1,4 @@
-// keyrole's STS client signs by hand (src/awsquery.ts says why). Its signature must be the
+// keyrole's STS client signs by hand (src/aws/awsquery.ts says why). Its signature must be the
 // one AWS's own signer (@smithy/signature-v4, as the SDKs use it) computes for the same
 // request, for any parameters, keys, session token, path and time.
 
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../../emulator/sigv4.ts';
-import { parseXml, signQuery, uriEscape } from '../../src/awsquery.ts';
+import { parseXml, signQuery, uriEscape } from '../../src/aws/awsquery.ts';
 
 async function awsSignature(url: URL, region: string, keys: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, body: string, headers: Record<string, string>, date: Date) {
   const signer = new SignatureV4({ credentials: keys, region, service: 'sts', sha256: NodeSha256, uriEscapePath: true, applyChecksum: false });

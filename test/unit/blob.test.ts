@@ -2,8 +2,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentialBlob, isoSeconds } from '../../src/blob.ts';
-import type { TempCredentials } from '../../src/sts.ts';
+import { credentialBlob, isoSeconds } from '../../src/credentials/blob.ts';
+import type { TempCredentials } from '../../src/aws/sts.ts';
 
 const ISO_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 

@@ -6,8 +6,8 @@ import fsDefault, { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheKey, encodeEntry, fileStore, keyroleHome, lookup, openStore, privateDir, type CacheEntry } from '../../src/cache.ts';
-import { KeyroleError } from '../../src/errors.ts';
+import { cacheKey, encodeEntry, fileStore, keyroleHome, lookup, openStore, privateDir, type CacheEntry } from '../../src/credentials/cache.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 let root: string;
 let home: string;

@@ -2,11 +2,11 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheKey, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs, REFRESH_WINDOW_MS, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/cache.ts';
-import { keyFor } from '../../src/credentials.ts';
-import { encodeSource } from '../../src/keychain.ts';
-import { KeyroleError } from '../../src/errors.ts';
-import type { Settings } from '../../src/config.ts';
+import { cacheKey, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs, REFRESH_WINDOW_MS, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { keyFor } from '../../src/credentials/resolve.ts';
+import { encodeSource } from '../../src/keychain/keychain.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
+import type { Settings } from '../../src/config/config.ts';
 
 const NOW = Date.parse('2030-06-01T12:00:00.000Z');
 const MIN = 60_000;

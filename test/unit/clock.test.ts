@@ -14,8 +14,8 @@ import {
   classify, clockConfig, clockError, clockFix, clockSession, combine, dateHeaderOf, dateSampleFrom, describeOffset,
   effectiveOffset, formatDuration, ntpSampleFrom, parseMemory, parseNtpServers, queryNtp, readMemory, stillValid,
   toLocalFrame, writeMemory, type DateSample, type Estimate, type NtpSample,
-} from '../../src/clock.ts';
-import { KeyroleError } from '../../src/errors.ts';
+} from '../../src/clock/clock.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 const MIN = 60_000;
 const ntp = (offsetMs: number): NtpSample => ({ offsetMs, rttMs: 1, server: 'time.example' });

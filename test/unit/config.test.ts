@@ -14,8 +14,8 @@ import {
   type Overrides,
   type Section,
   type Settings,
-} from '../../src/config.ts';
-import { KeyroleError } from '../../src/errors.ts';
+} from '../../src/config/config.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 import { withEnv as withEnvVars } from '../support/env.ts';
 
 const STS_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;

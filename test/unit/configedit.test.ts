@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, symlinkSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backupFile, setProfileValues, writeFileAtomic } from '../../src/configedit.ts';
-import { configSections, parseIni } from '../../src/ini.ts';
+import { backupFile, setProfileValues, writeFileAtomic } from '../../src/config/configedit.ts';
+import { configSections, parseIni } from '../../src/config/ini.ts';
 
 const read = (text: string, profile: string) => ({ ...configSections(parseIni(text))[profile] });
 

@@ -2,7 +2,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, encodeCall, encodeReturn, messageLength, sessionBusPath, splitTypes } from '../../src/dbus.ts';
+import { decodeMessage, encodeCall, encodeReturn, messageLength, sessionBusPath, splitTypes } from '../../src/keychain/dbus.ts';
 
 describe('D-Bus marshalling', () => {
   test('splitTypes splits a signature into complete types', () => {

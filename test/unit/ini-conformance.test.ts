@@ -1,6 +1,6 @@
 // keyrole's INI reader must see the config exactly as the JS SDK does: each file here is
 // read by both, through the SDK's own loader (@smithy/shared-ini-file-loader) and
-// src/ini.ts, and the results compared; then the same over generated files.
+// src/config/ini.ts, and the results compared; then the same over generated files.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
-import { configSections, parseIni } from '../../src/ini.ts';
+import { configSections, parseIni } from '../../src/config/ini.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keyrole-ini-'));
 let n = 0;

@@ -2,9 +2,9 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeSource, encodeSource, keychainError, keyShapeProblem, storeName } from '../../src/keychain.ts';
-import { encodeEntry } from '../../src/cache.ts';
-import { KeyroleError } from '../../src/errors.ts';
+import { decodeSource, encodeSource, keychainError, keyShapeProblem, storeName } from '../../src/keychain/keychain.ts';
+import { encodeEntry } from '../../src/credentials/cache.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 const ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { lockAddress, singleFlight, type HeldLock, type WaitBounds } from '../../src/lock.ts';
-import { KeyroleError } from '../../src/errors.ts';
+import { lockAddress, singleFlight, type HeldLock, type WaitBounds } from '../../src/credentials/lock.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 const N = 12;
 const privateDir = () => tmpdir();

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
-import { fromNtp, parseReply, request, sntp, toNtp } from '../../src/ntp.ts';
+import { fromNtp, parseReply, request, sntp, toNtp } from '../../src/clock/ntp.ts';
 
 test('timestamps survive the round trip to NTP format to within a millisecond', () => {
   for (const ms of [0, 1_700_000_000_123, Date.parse('2035-12-31T23:59:59.999Z'), Date.parse('2036-02-07T06:28:17Z'), Date.parse('2040-01-01T00:00:00.5Z')]) {

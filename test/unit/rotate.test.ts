@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rotate, type RotateSteps } from '../../src/commands/rotate.ts';
-import { KeyroleError } from '../../src/errors.ts';
-import type { SourceKeys } from '../../src/keychain.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
+import type { SourceKeys } from '../../src/keychain/keychain.ts';
 
 const OLD: SourceKeys = { accessKeyId: 'AKIAOLDOLDOLDOLD0001', secretAccessKey: 'o'.repeat(40) };
 const NEW = { accessKeyId: 'AKIANEWNEWNEWNEW0002', secretAccessKey: 'n'.repeat(40), userName: 'alice' };

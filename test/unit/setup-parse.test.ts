@@ -3,8 +3,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKeyInput } from '../../src/commands/setup.ts';
-import { keyShapeProblem } from '../../src/keychain.ts';
-import { KeyroleError } from '../../src/errors.ts';
+import { keyShapeProblem } from '../../src/keychain/keychain.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 const ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

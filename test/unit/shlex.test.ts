@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { shlexQuote, shlexSplit } from '../../src/shlex.ts';
+import { shlexQuote, shlexSplit } from '../../src/config/shlex.ts';
 
 // [input, shlex.split(input)] or [input, "ERR:<ValueError message>"]
 const CORPUS: [string, string[] | string][] = [

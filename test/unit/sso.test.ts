@@ -25,12 +25,12 @@ import {
   tokenLeftMs,
   type SsoRecord,
   type SsoSessionRef,
-} from '../../src/sso.ts';
-import { KeyroleError } from '../../src/errors.ts';
+} from '../../src/sso/sso.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
 import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
-import type { AwsFiles, Section } from '../../src/config.ts';
-import { parseIni, configSections } from '../../src/ini.ts';
+import type { AwsFiles, Section } from '../../src/config/config.ts';
+import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';

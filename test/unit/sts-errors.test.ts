@@ -2,8 +2,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpointLabel, stsError, type StsTarget } from '../../src/sts.ts';
-import { KeyroleError } from '../../src/errors.ts';
+import { endpointLabel, stsError, type StsTarget } from '../../src/aws/sts.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
 
 const REGIONAL: StsTarget = { region: 'eu-west-1', endpoint: undefined, endpointFrom: 'regional (sts.eu-west-1.amazonaws.com)' };
 const LOCAL: StsTarget = { region: 'us-east-1', endpoint: 'http://127.0.0.1:4566', endpointFrom: 'AWS_ENDPOINT_URL_STS' };

@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { KeyroleError } from './errors.ts';
-import { debug } from './debug.ts';
-import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from './keychain.ts';
-import type { TempCredentials } from './sts.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
+import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import type { TempCredentials } from '../aws/sts.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
 
@@ -108,7 +108,7 @@ const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 // Keys, secrets and tokens are printable ASCII without spaces; anything else (a NUL, a
 // newline) would break the blob's consumers or a child's environment (keyrole exec).
 const token = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,4096}$/.test(v);
-// src/clock.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
+// src/clock/clock.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
 // wrote holds more; a larger one would also push the local expiration out of Date's range.
 const MAX_STORED_OFFSET_MS = 15 * 60_000;
 // Credentials expire within days; the bound keeps the blob's Expiration a plain 4-digit-year ISO time.

@@ -1,13 +1,13 @@
 // STS calls: what to ask and how each failure reads. The calls themselves go through
-// src/awsquery.ts (why not the SDK: said there), loaded only when one is about to be made,
+// src/aws/awsquery.ts (why not the SDK: said there), loaded only when one is about to be made,
 // so a cache hit never pays for it.
 
-import { KeyroleError, oneLine } from './errors.ts';
-import { debug, redactKeyId } from './debug.ts';
+import { KeyroleError, oneLine } from '../util/errors.ts';
+import { debug, redactKeyId } from '../util/debug.ts';
 import { loadQuery } from './sdk.ts';
-import { regionalStsEndpoint } from './config.ts';
-import { VERSION } from './version.ts';
-import type { ClockHook } from './clock.ts';
+import { regionalStsEndpoint } from '../config/config.ts';
+import { VERSION } from '../util/version.ts';
+import type { ClockHook } from '../clock/clock.ts';
 
 export interface AwsKeys {
   accessKeyId: string;
@@ -27,7 +27,7 @@ export interface StsTarget {
   endpointFrom: string;
   /** Milliseconds to add to the local clock when signing (the measured clock offset). */
   clockOffsetMs?: number;
-  /** The run's clock check (src/clock.ts): sets clockOffsetMs before and after each call, sees every response's Date header. */
+  /** The run's clock check (src/clock/clock.ts): sets clockOffsetMs before and after each call, sees every response's Date header. */
   clock?: ClockHook;
 }
 

@@ -26,7 +26,7 @@
 // callers catch SecretServiceDeferred and fall back.
 
 import { Bus, DbusError, sessionBusPath, type Value } from './dbus.ts';
-import { debug } from './debug.ts';
+import { debug } from '../util/debug.ts';
 
 const DEST = 'org.freedesktop.secrets';
 const SERVICE_PATH = '/org/freedesktop/secrets';

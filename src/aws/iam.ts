@@ -1,15 +1,15 @@
 // IAM access-key calls for `keyrole rotate`. @aws-sdk/client-iam lives in its own SDK
-// bundle (src/sdk.ts), loaded only when rotate runs.
+// bundle (src/aws/sdk.ts), loaded only when rotate runs.
 //
 // The endpoint follows the SDKs' order for a service: AWS_ENDPOINT_URL_IAM,
 // AWS_ENDPOINT_URL, the profile's `services` section (`iam = endpoint_url = …`), the
 // profile's endpoint_url; otherwise IAM's global endpoint, signed for us-east-1 (or the
 // partition's home region).
 
-import { KeyroleError, oneLine } from './errors.ts';
-import { debug, redactKeyId } from './debug.ts';
+import { KeyroleError, oneLine } from '../util/errors.ts';
+import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
-import { section, type AwsFiles, type Section } from './config.ts';
+import { section, type AwsFiles, type Section } from '../config/config.ts';
 import type { AwsKeys } from './sts.ts';
 
 export interface IamTarget {

@@ -7,8 +7,8 @@
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { KeyroleError } from './errors.ts';
-import { nodeRequire } from './require.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { nodeRequire } from '../util/require.ts';
 
 export type KeyringModule = typeof import('@napi-rs/keyring');
 

@@ -2,14 +2,14 @@
 // This is the whole hot path; a hit touches the config, the cache store and nothing else.
 
 import { userInfo } from 'node:os';
-import { debug, redactKeyId } from './debug.ts';
-import { KeyroleError } from './errors.ts';
+import { debug, redactKeyId } from '../util/debug.ts';
+import { KeyroleError } from '../util/errors.ts';
 import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
-import { loadSource } from './keychain.ts';
-import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from './sts.ts';
-import { loadAwsFiles, regionalStsEndpoint, resolveSettings, section, type AwsFiles, type Settings } from './config.ts';
-import { clockSession, type ClockHook } from './clock.ts';
+import { loadSource } from '../keychain/keychain.ts';
+import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from '../aws/sts.ts';
+import { loadAwsFiles, regionalStsEndpoint, resolveSettings, section, type AwsFiles, type Settings } from '../config/config.ts';
+import { clockSession, type ClockHook } from '../clock/clock.ts';
 
 /** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */
 export function localUser(): string {
@@ -58,7 +58,7 @@ export function keyFor(s: Settings): string {
 export const CHAINED_MAX_SECONDS = 3600;
 
 /**
- * The clock check of this run (src/clock.ts): measures the offset of this machine's clock
+ * The clock check of this run (src/clock/clock.ts): measures the offset of this machine's clock
  * (server minus local, ms) when the first STS call is about to be made, never on a cache
  * hit; each call then signs on the corrected clock and leaves the offset to store with its
  * credentials in StsTarget.clockOffsetMs.
@@ -271,7 +271,7 @@ function mfaSession(s: Settings, store: CacheStore, o: ResolveOptions, up: Notif
 async function resolveSso(s: Settings, store: CacheStore, up: Notify | undefined): Promise<Resolved> {
   const sso = s.sso!;
   return cached(store, ssoParams(s), 3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, async (lock) => {
-    const { ssoRoleCredentials } = await import('./sso.ts');
+    const { ssoRoleCredentials } = await import('../sso/sso.ts');
     const credentials = await ssoRoleCredentials(sso, { interactive: true, loginName: s.profile, onPrompt: both(lock, up) });
     return { profile: s.profile, source: s.source, roleArn: undefined, credentials, clockOffsetMs: 0 };
   });

@@ -1,4 +1,4 @@
-// Loads the clients that talk to AWS: keyrole's own STS client (src/awsquery.ts) and the
+// Loads the clients that talk to AWS: keyrole's own STS client (src/aws/awsquery.ts) and the
 // SDK's IAM and SSO clients. Each is built into a bundle of its own
 // (dist/keyrole-sdk-<name>.cjs) and loaded only when a call is about to be made: a cache
 // hit must not even parse them (half a megabyte of SDK in the main bundle cost every run
@@ -7,8 +7,8 @@
 // modules directly.
 
 import { join } from 'node:path';
-import { debug } from './debug.ts';
-import { nodeRequire } from './require.ts';
+import { debug } from '../util/debug.ts';
+import { nodeRequire } from '../util/require.ts';
 
 type Clients = {
   query: typeof import('./awsquery.ts');
@@ -20,8 +20,8 @@ export type SdkName = keyof Clients;
 
 /** The package each bundle holds (scripts/build.mjs builds one bundle per entry). */
 export const SDK_PACKAGES: Record<SdkName, string> = {
-  // keyrole's own STS client (src/awsquery.ts says why), bundled on its own like the SDK.
-  query: './awsquery.ts',
+  // keyrole's own STS client (src/aws/awsquery.ts says why), bundled on its own like the SDK.
+  query: '../aws/awsquery.ts',
   iam: '@aws-sdk/client-iam',
   sso: '@aws-sdk/client-sso',
   'sso-oidc': '@aws-sdk/client-sso-oidc',

@@ -1,5 +1,5 @@
 // Just enough of the D-Bus wire protocol for the Secret Service calls keyrole makes on its
-// hot path (src/secretservice.ts). Written by hand because the JS D-Bus libraries cost more
+// hot path (src/keychain/secretservice.ts). Written by hand because the JS D-Bus libraries cost more
 // than a whole cache hit to load: measured on Node 24 here, @homebridge/dbus-native 0.7.9
 // ~50 ms and dbus-next 0.10.2 ~45–60 ms to require, against a 40 ms budget. This is the
 // little-endian wire format of the D-Bus specification (messages, marshalling of the basic,
@@ -331,7 +331,7 @@ export class Bus {
     });
   }
 
-  /** The socket's build (src/unixsocket.ts), for --debug. */
+  /** The socket's build (src/keychain/unixsocket.ts), for --debug. */
   get transport(): string {
     return this.socket?.kind ?? 'none';
   }

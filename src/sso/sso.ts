@@ -3,7 +3,7 @@
 // A token is looked for in this order: keyrole's own (in the keychain, never in a plaintext
 // file), a valid one that `aws sso login` left in ~/.aws/sso/cache, a refresh with a refresh
 // token, and last a device-flow login at the terminal. Refreshes and logins are single
-// flight across processes (src/lock.ts), so thirty parallel credential_process calls make
+// flight across processes (src/credentials/lock.ts), so thirty parallel credential_process calls make
 // one login and open at most one browser tab (aws-vault #445, aws-sso-cli #644).
 //
 // Nothing here loads the SDK or node:crypto before a call is about to be made.
@@ -11,15 +11,15 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { KeyroleError, oneLine } from './errors.ts';
-import { debug } from './debug.ts';
-import { loadSdk } from './sdk.ts';
-import { deleteItem, getItem, setItem } from './keychain.ts';
-import { singleFlight, type HeldLock, type WaitBounds } from './lock.ts';
-import { keyroleHome, privateDir } from './cache.ts';
-import { section, type AwsFiles, type SsoRef } from './config.ts';
-import type { TempCredentials } from './sts.ts';
-import type { Terminal } from './prompt.ts';
+import { KeyroleError, oneLine } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
+import { loadSdk } from '../aws/sdk.ts';
+import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
+import { singleFlight, type HeldLock, type WaitBounds } from '../credentials/lock.ts';
+import { keyroleHome, privateDir } from '../credentials/cache.ts';
+import { section, type AwsFiles, type SsoRef } from '../config/config.ts';
+import type { TempCredentials } from '../aws/sts.ts';
+import type { Terminal } from '../util/prompt.ts';
 
 /** What a login needs: the session, without an account or role. */
 export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>;
@@ -27,7 +27,7 @@ export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 
 export interface SsoOptions {
   /** May a device-flow login start at the terminal when there is no usable token? */
   interactive: boolean;
-  /** Told 'prompt' before keyrole waits for the person, 'working' after (src/lock.ts HeldLock.setState). */
+  /** Told 'prompt' before keyrole waits for the person, 'working' after (src/credentials/lock.ts HeldLock.setState). */
   onPrompt?: (state: 'prompt' | 'working') => void;
   /** The name `keyrole login` takes for this session: the sso-session, else the profile (legacy form). */
   loginName?: string;
@@ -605,7 +605,7 @@ function needLogin(ref: SsoSessionRef, o: SsoOptions, why: string): KeyroleError
 }
 
 async function terminal(): Promise<Terminal | undefined> {
-  const { openTerminal } = await import('./prompt.ts');
+  const { openTerminal } = await import('../util/prompt.ts');
   return openTerminal();
 }
 

@@ -5,7 +5,7 @@
 
 import { closeSync, constants, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { KeyroleError } from './errors.ts';
+import { KeyroleError } from '../util/errors.ts';
 
 const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
 
@@ -24,7 +24,7 @@ const isHeader = (line: string) => {
   return t.startsWith('[') && t.endsWith(']');
 };
 
-/** The start of a trailing comment in a value (as src/ini.ts reads it), or -1. */
+/** The start of a trailing comment in a value (as src/config/ini.ts reads it), or -1. */
 function commentStart(rest: string): number {
   const m = /(?:^|\s)[;#]/.exec(rest);
   return m ? m.index : -1;

@@ -1,6 +1,6 @@
 // The system clock, checked on the way to AWS (a cache miss; never a hit).
 //
-// Two sources: NTP (src/ntp.ts, against `keyrole_ntp_servers` / `KEYROLE_NTP_SERVERS`,
+// Two sources: NTP (src/clock/ntp.ts, against `keyrole_ntp_servers` / `KEYROLE_NTP_SERVERS`,
 // default time.aws.com) measured before the call and bounded to NTP_BUDGET_MS, and the
 // `Date` header of the AWS response itself, free with every call. Both measure
 // offset = server clock - local clock (ms). The decision is made on that offset alone:
@@ -27,9 +27,9 @@
 
 import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeyroleError } from './errors.ts';
-import { debug } from './debug.ts';
-import { keyroleHome, privateDir } from './cache.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
+import { keyroleHome, privateDir } from '../credentials/cache.ts';
 
 // ---- thresholds ----
 
@@ -413,7 +413,7 @@ const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
  * One bounded NTP measurement: every server asked once, in parallel; the first valid reply
  * wins; nothing after budgetMs.
  *
- * Each server gets one SNTP exchange (src/ntp.ts) whose timeout is what is left of the
+ * Each server gets one SNTP exchange (src/clock/ntp.ts) whose timeout is what is left of the
  * budget, and whose socket is closed as soon as any answer wins, so nothing keeps the
  * process alive afterwards; names are resolved first with a c-ares resolver that is
  * cancelled at the deadline (a stuck getaddrinfo would hold the process open for seconds),

@@ -4,9 +4,9 @@
 // gone at logout. The kernel keyring is available as an explicit choice
 // (KEYROLE_KEYCHAIN=keyutils) for headless machines.
 
-import { KeyroleError, oneLine } from './errors.ts';
+import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
-import { debug } from './debug.ts';
+import { debug } from '../util/debug.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import { cheapUnixSocket } from './unixsocket.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
@@ -115,11 +115,11 @@ export function listAccounts(service: string, action: string): string[] {
 }
 
 // ---- the hot path: the cache entry and, on a miss, the source ----
-// These go to the Secret Service directly over D-Bus (src/secretservice.ts): one connection
+// These go to the Secret Service directly over D-Bus (src/keychain/secretservice.ts): one connection
 // and one "plain" session per process, where the addon opens a new connection and a new
 // Diffie-Hellman session for every call: ~10 ms of modular exponentiation on both ends of
 // the bus, most of a keychain cache hit and of a miss's write. The direct client's socket is
-// libuv's pipe handle (src/unixsocket.ts); where only node:net's is at hand (keyrole.cjs
+// libuv's pipe handle (src/keychain/unixsocket.ts); where only node:net's is at hand (keyrole.cjs
 // under a Node this build does not know), loading node:net costs more than one DH, so the
 // run's first read stays the addon's. Whatever the direct client cannot answer for certain
 // (no unix socket, a locked collection, two matching items) goes to the addon, which

@@ -2,7 +2,7 @@
 // with a bare `Z` (no milliseconds, which some parsers reject), and the account id that
 // recent SDKs use for account-based endpoints.
 
-import type { TempCredentials } from './sts.ts';
+import type { TempCredentials } from '../aws/sts.ts';
 
 export function isoSeconds(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -10,7 +10,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { KeyroleError } from './errors.ts';
+import { KeyroleError } from '../util/errors.ts';
 
 export type Section = Record<string, string | undefined>;
 export type Sections = Record<string, Section>;

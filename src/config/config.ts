@@ -1,4 +1,4 @@
-// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (src/ini.ts, checked
+// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (src/config/ini.ts, checked
 // against the SDK's own parser) and turns a profile plus command-line flags into the
 // settings keyrole acts on.
 //
@@ -9,7 +9,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { KeyroleError } from './errors.ts';
+import { KeyroleError } from '../util/errors.ts';
 import { configSections, parseIni, readIniFile, readIniText, scanSection, type Section } from './ini.ts';
 
 export type { Section } from './ini.ts';

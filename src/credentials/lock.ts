@@ -13,8 +13,8 @@ import type * as Net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { KeyroleError } from './errors.ts';
-import { debug } from './debug.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
 
 export type HolderState = 'working' | 'prompt';
 

@@ -8,9 +8,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeyroleError, oneLine } from './errors.ts';
-import { debug } from './debug.ts';
-import { ask, openTerminal, type Terminal } from './prompt.ts';
+import { KeyroleError, oneLine } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
+import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
 import { keyroleHome, privateDir } from './cache.ts';
 
 export type CodeSource = 'given' | 'process' | 'terminal' | 'gui';

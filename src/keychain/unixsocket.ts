@@ -1,4 +1,4 @@
-// A Unix stream socket for the D-Bus client (src/dbus.ts), in two builds of the same small
+// A Unix stream socket for the D-Bus client (src/keychain/dbus.ts), in two builds of the same small
 // interface: node:net's Socket, and libuv's pipe handle driven directly.
 //
 // Why the second: a keychain cache hit is one Secret Service read, and node:net drags in
