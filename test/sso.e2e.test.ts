@@ -7,7 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty, type PtyResult } from './support/pty.ts';
@@ -176,7 +177,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.equal(fresh.code, 0, fresh.stderr);
   });
 
-  test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login', async () => {
+  test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login; refreshed, it is written back atomically and dead writers\' temp files are swept', async () => {
     const before = await ssoStats();
     const minted = await w.emu.control<Record<string, string>>('POST', 'sso/token', { startUrl: CLI_START, scopes: ['sso:account:access'] });
     // The AWS CLI's file name (FACTS.md), checked against the JS SDK's own rule.
@@ -197,6 +198,10 @@ describe('IAM Identity Center (SSO)', () => {
 
     // Expired there, it is refreshed with the CLI's own refresh token and written back in place.
     writeFileSync(file, JSON.stringify({ ...cliToken, expiresAt: '2020-01-01T00:00:00Z' }, null, 2), { mode: 0o600 });
+    // A writer killed before its rename left a 0600 temp file holding tokens (issue 20 item 8).
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const leftover = join(dirname(file), `.${basename(file)}.${deadPid}.deadbeef.tmp`);
+    writeFileSync(leftover, JSON.stringify(cliToken), { mode: 0o600 });
     const again = await w.keyrole(['process', 'cli-ro', '--cache', 'none'], { env });
     assert.equal(again.code, 0, again.stderr);
     const updated = JSON.parse(readFileSync(file, 'utf8')) as typeof cliToken;
@@ -204,6 +209,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.ok(Date.parse(updated.expiresAt) > Date.now());
     assert.equal(updated.clientId, cliToken.clientId, 'the rest of the file is kept');
     assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dirname(file)), [basename(file)], "the update swept the dead writer's temp file and left none of its own");
     assert.equal((await ssoStats()).startDeviceAuthorization, before.startDeviceAuthorization);
   });
 

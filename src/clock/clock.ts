@@ -25,7 +25,8 @@
 // begin() before each call (the first one measures), feeds it every raw response, and
 // settle()s or explain()s the outcome. Any other AWS client (SSO) can do the same.
 
-import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
@@ -385,20 +386,10 @@ export function readMemory(path: string = memoryPath()): ClockMemory {
 
 /** Best effort: a clock memory that cannot be written only costs an NTP query next time. */
 export function writeMemory(m: ClockMemory, path: string = memoryPath()): void {
-  const dir = join(path, '..');
-  const tmp = join(dir, `.clock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
     if (path === memoryPath()) privateDir(keyroleHome());
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      fchmodSync(fd, 0o600);
-      writeFileSync(fd, JSON.stringify(m));
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeAtomic(path, JSON.stringify(m));
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* never created */ }
     debug(`clock: could not remember the measurement in ${path} (${(err as Error).message})`);
   }
 }

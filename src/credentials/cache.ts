@@ -7,7 +7,8 @@
 
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { Stats, chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
@@ -238,22 +239,9 @@ export function fileStore(): CacheStore {
     async put(key, value) {
       ready();
       const path = join(dir, cacheFileName(key));
-      // Write a private temp file, flush it, then rename over the old entry: a crash at any
-      // point leaves the old entry or the new one, never a torn file.
-      const tmp = join(dir, `.${key}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-      let fd: number | undefined;
       try {
-        fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        fchmodSync(fd, 0o600);
-        writeFileSync(fd, value);
-        fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-        renameSync(tmp, path);
-        removeStaleTemps(dir);
+        writeAtomic(path, value);
       } catch (err) {
-        if (fd !== undefined) closeSync(fd);
-        try { unlinkSync(tmp); } catch { /* already gone */ }
         const code = (err as NodeJS.ErrnoException).code;
         throw new KeyroleError('CacheWriteFailed', `cannot write the cache file in ${dir} (${code ?? (err as Error).message})`, code === 'ENOSPC' ? 'free some disk space' : 'check the directory, or use KEYROLE_CACHE=keychain');
       }
@@ -283,26 +271,6 @@ export function fileStore(): CacheStore {
       return out;
     },
   };
-}
-
-/**
- * Removes temp files of writers that died (SIGKILL, power loss) between writing and renaming:
- * they hold a secret and nobody else would ever delete them.
- */
-function removeStaleTemps(dir: string): void {
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return; }
-  for (const n of names) {
-    const m = /^\.[0-9a-f]{16}\.(\d+)\.[0-9a-z]+\.tmp$/.exec(n);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // its writer is alive (or the pid was reused): leave it
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
-    }
-    try { unlinkSync(join(dir, n)); debug(`removed ${n}, left by a keyrole that died while writing`); } catch { /* gone already */ }
-  }
 }
 
 export function noStore(): CacheStore {

@@ -6,7 +6,8 @@
 // `keyrole login`, which primes the session from a terminal.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
@@ -160,9 +161,7 @@ export function rememberUsed(serial: string, code: string, now = Date.now()): vo
     let used: Record<string, { code: string; at: number }> = {};
     try { used = JSON.parse(readFileSync(path, 'utf8')); } catch { /* first use */ }
     used[serial] = { code, at: now };
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(used), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeAtomic(path, JSON.stringify(used));
   } catch (err) {
     debug(`could not record the used MFA code (${(err as Error).message})`);
   }

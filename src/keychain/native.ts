@@ -6,7 +6,8 @@
 
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { nodeRequire } from '../util/require.ts';
 
@@ -72,9 +73,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');
       // Written under a unique name then renamed, so a parallel run never loads a half-written file.
-      const tmp = `${target}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes, { mode: 0o600 });
-      renameSync(tmp, target);
+      writeAtomic(target, bytes);
     } catch (err) {
       throw new KeyroleError('AddonUnavailable', `cannot install the keychain addon in ${dir} (${(err as Error).message})`, 'make that directory writable by you and private, or set XDG_CACHE_HOME');
     }

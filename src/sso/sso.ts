@@ -8,11 +8,12 @@
 //
 // Nothing here loads the SDK or node:crypto before a call is about to be made.
 
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
+import { writeAtomic } from '../util/atomic.ts';
 import { loadSdk } from '../aws/sdk.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { singleFlight, type HeldLock, type WaitBounds } from '../credentials/lock.ts';
@@ -279,15 +280,15 @@ export async function readAwsCache(ref: SsoSessionRef): Promise<AwsCacheToken | 
   };
 }
 
-/** Writes a refreshed token back into the AWS CLI's file (as the JS SDK does), atomically, 0600. */
+/**
+ * Writes a refreshed token back into the AWS CLI's file (as the JS SDK does), atomically,
+ * 0600, flushed: the refresh token may have rotated, and losing it signs the person out.
+ */
 function writeAwsCache(c: AwsCacheToken, r: SsoRecord): void {
   const next = { ...c.raw, accessToken: r.accessToken, expiresAt: r.expiresAt!.toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(r.refreshToken ? { refreshToken: r.refreshToken } : {}) };
-  const tmp = join(dirname(c.path), `.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
-    writeFileSync(tmp, JSON.stringify(next, null, 2), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, c.path);
+    writeAtomic(c.path, JSON.stringify(next, null, 2));
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* not created */ }
     debug(`could not write the refreshed token back to ${c.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
