@@ -9,11 +9,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { KeyroleError } from '../src/util/errors.ts';
 import { configSections, parseIni, scanSection } from '../src/config/ini.ts';
-import { KEYROLE_KEYS, checkProfileKeys, resolveSettings, type AwsFiles } from '../src/config/config.ts';
+import { KEYROLE_KEYS, checkProfileKeys } from '../src/config/checks.ts';
+import { resolveSettings } from '../src/config/settings.ts';
+import { type AwsFiles } from '../src/config/files.ts';
 import { decodeEntry, encodeEntry, type CacheEntry } from '../src/credentials/cache.ts';
 import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain/keychain.ts';
 import { stsError, type StsTarget } from '../src/aws/sts.ts';
-import { decodeRecord, encodeRecord, ssoError } from '../src/sso/sso.ts';
+import { decodeRecord, encodeRecord } from '../src/sso/record.ts';
+import { ssoError } from '../src/sso/client.ts';
 import { parseReply } from '../src/clock/ntp.ts';
 import { dateSampleFrom, ntpSampleFrom, parseMemory } from '../src/clock/clock.ts';
 import { credentialBlob } from '../src/credentials/blob.ts';
@@ -113,7 +116,7 @@ describe('fuzz: config', () => {
       }
     });
 
-  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config/config.ts resolveSettings and checkProfileKeys for every profile name',
+  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config/settings.ts resolveSettings and src/config/checks.ts checkProfileKeys for every profile name',
     'settings within their ranges, or one KeyroleError line', 8000, 103, fc.tuple(iniText, names, fc.record({ duration: fc.option(values, { nil: undefined }), roleArn: fc.option(values, { nil: undefined }), source: fc.option(values, { nil: undefined }) })),
     ([text, profile, o]) => {
       let files: AwsFiles;

@@ -105,7 +105,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.match(r.screen, /Sign in to AWS IAM Identity Center \(sso-session my-sso, https:\/\/keyrole-demo\.awsapps\.com\/start\)/);
     assert.ok(r.screen.includes(`user_code=${code}`), 'the verification URL carries the code');
     assert.ok(r.screen.includes(`Code:  ${code}`), r.screen);
-    assert.match(r.screen, /Waiting for approval in the browser; the code is valid for (10:00|9:\d\d)/);
+    assert.match(r.screen, /Waiting for approval in the browser; the code is valid for (10 min 0 s|9 min \d+ s)/);
     assert.match(r.screen, /Signed in\. The token is in the keychain until .*refresh token/);
     const s = await ssoStats();
     assert.deepEqual([s.registerClient, s.startDeviceAuthorization, s.createToken.deviceCode], [1, 1, 1]);

@@ -27,6 +27,7 @@
 
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { writeAtomic } from '../util/atomic.ts';
+import { formatDuration } from '../util/duration.ts';
 import { join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
@@ -184,16 +185,6 @@ export function dateHeaderOf(response: unknown): string | undefined {
   if (!headers || typeof headers !== 'object') return undefined;
   const v = headers.date ?? headers.Date;
   return Array.isArray(v) ? v[0] : typeof v === 'string' ? v : undefined;
-}
-
-export function formatDuration(ms: number): string {
-  const abs = Math.abs(ms);
-  if (abs < 1000) return `${Math.round(abs)} ms`;
-  if (abs < 60_000) return `${(abs / 1000).toFixed(1)} s`;
-  const s = Math.round(abs / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
 export function signedSeconds(ms: number): string {

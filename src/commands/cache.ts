@@ -1,10 +1,12 @@
 // `keyrole cache list` and `keyrole cache clear [profile]`.
 
-import { loadAwsFiles, resolveSettings } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
 import { decodeEntry, fileStore, keychainStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
 import { keyFor, localUser, storeKindFor } from '../credentials/resolve.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
+import { formatLeft } from '../util/duration.ts';
 import { openStore } from '../credentials/cache.ts';
 
 export async function main(argv: string[]): Promise<void> {
@@ -17,12 +19,6 @@ export async function main(argv: string[]): Promise<void> {
 
 function stores(): CacheStore[] {
   return [keychainStore(), fileStore()];
-}
-
-export function formatRemaining(ms: number): string {
-  if (ms <= 0) return 'expired';
-  const m = Math.floor(ms / 60000);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
 }
 
 export interface CacheRow { profile: string; role: string; expiresIn: string; store: string; key: string }
@@ -42,7 +38,7 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
     for (const { key, value } of items) {
       const e = decodeEntry(value);
       rows.push(e
-        ? { profile: e.profile ?? '-', role: e.roleArn ?? `(session of ${e.source})`, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key }
+        ? { profile: e.profile ?? '-', role: e.roleArn ?? `(session of ${e.source})`, expiresIn: formatLeft(remainingMs(e, now)), store: store.kind, key }
         : { profile: '?', role: '(unreadable entry)', expiresIn: '-', store: store.kind, key });
     }
   }

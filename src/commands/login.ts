@@ -3,10 +3,13 @@
 // runs the OIDC device flow; the instructions go to the terminal (else stderr), never to
 // stdout.
 
-import { loadAwsFiles, resolveSettings, section, type AwsFiles } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { localUser } from '../credentials/resolve.ts';
-import { sessionRefFromConfig, ssoLogin, stderrScreen, type Screen, type SsoSessionRef } from '../sso/sso.ts';
+import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
+import { ssoLogin } from '../sso/sso.ts';
+import { stderrScreen, type Screen } from '../sso/screen.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {

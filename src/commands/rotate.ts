@@ -8,7 +8,8 @@
 //                                                 named so the user can delete it by hand
 
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/files.ts';
+import { resolveEndpoint, DEFAULT_REGION } from '../config/endpoints.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
 import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
 import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';

@@ -1,7 +1,8 @@
 // Credentials for a profile, for the commands that hand them to a person or a program
 // (whoami, exec, export): the same cache and STS path as `keyrole process`.
 
-import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config/config.ts';
+import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
 import { usageError } from '../util/errors.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
@@ -35,10 +36,3 @@ export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
 }
 
-/** "59 min", "2 h 5 min", "expired". */
-export function formatLeft(ms: number): string {
-  if (ms <= 0) return 'expired';
-  const m = Math.floor(ms / 60000);
-  if (m < 1) return `${Math.floor(ms / 1000)} s`;
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-}

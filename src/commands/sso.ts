@@ -3,9 +3,11 @@
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
 import { readFileSync, realpathSync } from 'node:fs';
-import { loadAwsFiles, section, type AwsFiles } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso/sso.ts';
+import { listAssignments, type SsoAssignment } from '../sso/client.ts';
+import { sessionRefFromConfig } from '../sso/session.ts';
+import { ssoAccessToken, ssoLogout } from '../sso/sso.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { parseCommand } from './args.ts';

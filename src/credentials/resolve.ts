@@ -8,7 +8,9 @@ import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, ope
 import { singleFlight, type HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
 import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from '../aws/sts.ts';
-import { loadAwsFiles, regionalStsEndpoint, resolveSettings, section, type AwsFiles, type Settings } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import { regionalStsEndpoint } from '../config/endpoints.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
 import { clockSession, type ClockHook } from '../clock/clock.ts';
 
 /** The login name, from the environment first: getpwuid() reads nsswitch and /etc/passwd on every run. */

@@ -6,7 +6,7 @@ import { cacheKey, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs
 import { keyFor } from '../../src/credentials/resolve.ts';
 import { encodeSource } from '../../src/keychain/keychain.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
-import type { Settings } from '../../src/config/config.ts';
+import type { Settings } from '../../src/config/settings.ts';
 
 const NOW = Date.parse('2030-06-01T12:00:00.000Z');
 const MIN = 60_000;

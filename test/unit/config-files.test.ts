@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configPath, credentialsPath, loadAwsFiles, resolveSettings, shadowingKeys, type AwsFiles } from '../../src/config/config.ts';
+import { configPath, credentialsPath, loadAwsFiles, type AwsFiles } from '../../src/config/files.ts';
+import { resolveSettings } from '../../src/config/settings.ts';
+import { shadowingKeys } from '../../src/config/checks.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 
 const VARS = ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'HOME', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', 'AWS_STS_REGIONAL_ENDPOINTS'];

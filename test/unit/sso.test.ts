@@ -9,27 +9,16 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
-import {
-  awsCacheFile,
-  browserCommand,
-  canRefresh,
-  decodeRecord,
-  encodeRecord,
-  loginName,
-  pollForToken,
-  reusableRegistration,
-  REGISTRATION_REUSE_MS,
-  sessionRefFromConfig,
-  ssoEndpoints,
-  ssoError,
-  tokenLeftMs,
-  type SsoRecord,
-  type SsoSessionRef,
-} from '../../src/sso/sso.ts';
+import { awsCacheFile } from '../../src/sso/awscache.ts';
+import { browserCommand } from '../../src/sso/screen.ts';
+import { canRefresh, decodeRecord, encodeRecord, reusableRegistration, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
+import { pollForToken } from '../../src/sso/deviceflow.ts';
+import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
 import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
-import type { AwsFiles, Section } from '../../src/config/config.ts';
+import type { AwsFiles, Section } from '../../src/config/files.ts';
 import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
 
