@@ -18,7 +18,8 @@ import { stsError, type StsTarget } from '../src/aws/sts.ts';
 import { decodeRecord, encodeRecord } from '../src/sso/record.ts';
 import { ssoError } from '../src/sso/client.ts';
 import { parseReply } from '../src/clock/ntp.ts';
-import { dateSampleFrom, ntpSampleFrom, parseMemory } from '../src/clock/clock.ts';
+import { dateSampleFrom, ntpSampleFrom } from '../src/clock/estimate.ts';
+import { parseMemory } from '../src/clock/memory.ts';
 import { credentialBlob } from '../src/credentials/blob.ts';
 import { localExpiration } from '../src/credentials/resolve.ts';
 import { Recorder } from '../scripts/robustness-doc.ts';
@@ -153,7 +154,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeSource(encodeSource(s)), s);
     });
 
-  property('decodeRecord never throws and returns only valid SSO records', 'src/sso/sso.ts decodeRecord on arbitrary JSON and mutated records',
+  property('decodeRecord never throws and returns only valid SSO records', 'src/sso/record.ts decodeRecord on arbitrary JSON and mutated records',
     'undefined, or a record whose dates are valid and that round-trips', 6000, 203,
     fc.oneof(
       fc.record({ keyrole: fc.oneof(fc.constant(1), fc.jsonValue()), kind: fc.oneof(fc.constant('sso-session'), fc.jsonValue()), startUrl: fc.oneof(fc.constant('https://x.awsapps.com/start'), fc.jsonValue()), region: fc.oneof(fc.constant('eu-west-1'), fc.jsonValue()), scopes: fc.jsonValue(), clientId: fc.jsonValue(), clientSecret: fc.jsonValue(), registrationExpiresAt: fc.oneof(date, fc.jsonValue()), accessToken: fc.oneof(token, fc.jsonValue()), expiresAt: fc.oneof(date, fc.jsonValue()), refreshToken: fc.jsonValue(), obtainedAt: fc.oneof(date, fc.jsonValue()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
@@ -166,7 +167,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeRecord(encodeRecord(r)), r);
     });
 
-  property('parseMemory never throws and keeps only finite numbers', 'src/clock/clock.ts parseMemory (clock.json) on arbitrary JSON and text',
+  property('parseMemory never throws and keeps only finite numbers', 'src/clock/memory.ts parseMemory (clock.json) on arbitrary JSON and text',
     'an empty memory, or one whose numbers are finite', 8000, 204, fc.oneof(fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), ntp: fc.jsonValue(), date: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)), anyText), (raw) => {
       const m = parseMemory(raw);
       for (const n of [m.ntp?.at, m.ntp?.mono, m.ntp?.offsetMs, m.date?.at, m.date?.offsetMs, m.date?.uncertaintyMs]) if (n !== undefined) assert.ok(Number.isFinite(n));
@@ -195,7 +196,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('ssoError always gives one line', 'src/sso/sso.ts ssoError on arbitrary SDK-like errors',
+  property('ssoError always gives one line', 'src/sso/client.ts ssoError on arbitrary SDK-like errors',
     'a KeyroleError whose line is one line under 1500 characters', 8000, 302,
     fc.oneof(sdkError, fc.jsonValue(), fc.constant(null)), (err) => {
       const e = ssoError(err, 'role Admin in account 111122223333', 'http://127.0.0.1:4566', 'corp');
@@ -203,7 +204,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/clock/ntp.ts parseReply and src/clock/clock.ts ntpSampleFrom on arbitrary packets',
+  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/clock/ntp.ts parseReply and src/clock/estimate.ts ntpSampleFrom on arbitrary packets',
     'a short packet is an Error; any other gives a reason to drop it or finite offset and delay', 20000, 303, fc.uint8Array({ maxLength: 96 }), (bytes) => {
       const buf = Buffer.from(bytes);
       let reply;
@@ -217,7 +218,7 @@ describe('fuzz: service answers', () => {
       if (typeof s !== 'string') assert.ok(Number.isFinite(s.offsetMs) && Number.isFinite(s.rttMs) && s.rttMs >= 0);
     });
 
-  property('Date headers: dateSampleFrom never misbehaves', 'src/clock/clock.ts dateSampleFrom on arbitrary Date header strings',
+  property('Date headers: dateSampleFrom never misbehaves', 'src/clock/estimate.ts dateSampleFrom on arbitrary Date header strings',
     'undefined, or a finite offset and uncertainty', 10000, 304, fc.tuple(fc.oneof(anyText, fc.date({ noInvalidDate: false }).map((d) => (isNaN(d.getTime()) ? 'x' : d.toUTCString()))), fc.nat(10_000)), ([header, rtt]) => {
       const now = Date.now();
       const s = dateSampleFrom(header, now - rtt, now);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
-import { keyroleHome, privateDir } from './cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 
 export type CodeSource = 'given' | 'process' | 'terminal' | 'gui';
 

@@ -4,7 +4,8 @@
 import { userInfo } from 'node:os';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { KeyroleError } from '../util/errors.ts';
-import { cacheKey, canonicalParams, encodeEntry, fresh, keyroleHome, lookup, openStore, parseStoreKind, privateDir, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
+import { cacheKey, canonicalParams, encodeEntry, fresh, lookup, openStore, parseStoreKind, remainingMs, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
 import { assumeRole, getSessionToken, type AssumeRoleInput, type StsTarget, type TempCredentials } from '../aws/sts.ts';

@@ -12,7 +12,7 @@
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { singleFlight, type HeldLock, type WaitBounds } from '../credentials/lock.ts';
-import { keyroleHome, privateDir } from '../credentials/cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import type { Terminal } from '../util/prompt.ts';

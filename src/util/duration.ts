@@ -25,3 +25,8 @@ export function formatDuration(ms: number, precision: 'ms' | 's' | 'min' = 'ms')
 export function formatLeft(ms: number): string {
   return ms <= 0 ? 'expired' : formatDuration(ms, 'min');
 }
+
+/** "+0.123 s" / "-600.000 s": an offset to the millisecond, with its sign (for --debug and doctor). */
+export function signedSeconds(ms: number): string {
+  return `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(3)} s`;
+}

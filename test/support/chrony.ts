@@ -7,7 +7,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './tools.ts';
-import { parseNtpServers, queryNtp } from '../../src/clock/clock.ts';
+import { parseNtpServers } from '../../src/clock/servers.ts';
+import { queryNtp } from '../../src/clock/measure.ts';
 
 export interface Chrony {
   /** host:port, as keyrole_ntp_servers takes it. */

@@ -6,7 +6,8 @@ import fsDefault, { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheKey, encodeEntry, fileStore, keyroleHome, lookup, openStore, privateDir, type CacheEntry } from '../../src/credentials/cache.ts';
+import { cacheKey, encodeEntry, fileStore, lookup, openStore, type CacheEntry } from '../../src/credentials/cache.ts';
+import { keyroleHome, privateDir } from '../../src/util/home.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 
 let root: string;
