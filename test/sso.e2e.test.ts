@@ -180,7 +180,7 @@ describe('IAM Identity Center (SSO)', () => {
   test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login; refreshed, it is written back atomically and dead writers\' temp files are swept', async () => {
     const before = await ssoStats();
     const minted = await w.emu.control<Record<string, string>>('POST', 'sso/token', { startUrl: CLI_START, scopes: ['sso:account:access'] });
-    // The AWS CLI's file name (FACTS.md), checked against the JS SDK's own rule.
+    // The AWS CLI's file name (sha1 of the sso-session name), checked against the JS SDK's own rule.
     const file = join(w.home, '.aws', 'sso', 'cache', `${(await import('node:crypto')).createHash('sha1').update('cli-sso').digest('hex')}.json`);
     const sdkName = (() => { const saved = process.env.HOME; process.env.HOME = w.home; try { return getSSOTokenFilepath('cli-sso'); } finally { process.env.HOME = saved; } })();
     assert.equal(file, sdkName);

@@ -21,7 +21,7 @@
 // failed one too), so that case ends with the measured offset, not a bare "Signature
 // expired".
 //
-// Wiring: a ClockHook (clockSession()) per run goes into StsTarget.clock; sts.ts calls
+// Wiring: a ClockHook (clockSession()) per run goes into StsTarget.clock; src/aws/sts.ts calls
 // begin() before each call (the first one measures), feeds it every raw response, and
 // settle()s or explain()s the outcome. Any other AWS client (SSO) can do the same.
 //

@@ -14,7 +14,7 @@ import { section, type AwsFiles } from './files.ts';
 /**
  * Every keyrole_* key keyrole reads. Any other keyrole_* key in the profile in use is an
  * error (a typo such as keyrole_rol_arn would otherwise be ignored without a word);
- * test/unit/config-keys.test.ts checks the sources read no key missing here.
+ * test/robustness.config.test.ts checks the sources read no key missing here.
  */
 export const KEYROLE_KEYS: readonly string[] = [
   'keyrole_source', 'keyrole_source_profile', 'keyrole_role_arn', 'keyrole_duration_seconds', 'keyrole_role_session_name',
@@ -93,7 +93,9 @@ export function missingProfileHint(files: AwsFiles, name: string): [string, stri
   return i < 0 ? undefined : [`; line ${i + 1} looks like its header but lacks the closing ']': ${quote(lines[i].trim())}`, 'fix that line'];
 }
 
-// Keys that win over credential_process in botocore or the JS SDK (FACTS.md, "Config precedence").
+// Keys that win over credential_process: botocore's chain is env, role_arn, web identity,
+// SSO, static keys, credential_process; the JS SDK's is role_arn, static, web identity,
+// process, SSO (botocore credentials.py, @aws-sdk/credential-provider-ini).
 const SHADOWING_KEYS = [
   'role_arn',
   'source_profile',

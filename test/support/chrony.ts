@@ -1,5 +1,5 @@
 // A real NTP server for a test: chrony on a free loopback port, serving the machine's own
-// clock and never touching it (ENVIRONMENT.md, "NTP on loopback").
+// clock and never touching it (chronyd -x on an unprivileged loopback port).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';

@@ -1,4 +1,5 @@
-// doctor's check of the AWS CLI's own assume-role cache (FACTS.md).
+// doctor's check of the AWS CLI's own assume-role cache: ~/.aws/cli/cache/<sha1 of the
+// AssumeRole arguments>.json, the whole AssumeRole answer, reused while 15 minutes remain.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { userHome } from '../../config/files.ts';
 import { shadowingKeys } from '../../config/checks.ts';
 import { ok, skipped, warning, type Check, type DoctorContext } from './check.ts';
 
-/** The AWS CLI's own assume-role cache: entries for the profile's role (FACTS.md). */
+/** The AWS CLI's own assume-role cache: entries for the profile's role. */
 export function cliCacheCheck(ctx: DoctorContext): Check {
   const name = 'AWS CLI cache';
   const role = ctx.settings?.roleArn;
