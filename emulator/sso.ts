@@ -630,9 +630,13 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
     }
     case 'POST /_emulator/sso/assignments': {
       // {accountId, accountName?, roleName, sessionDurationSeconds?}: assigns a permission set.
-      const accountId = typeof o.accountId === 'string' && /^\d{12}$/.test(o.accountId) ? o.accountId : undefined;
-      const roleName = typeof o.roleName === 'string' && /^[\w+=,.@-]{1,32}$/.test(o.roleName) ? o.roleName : undefined;
-      if (!accountId || !roleName) return { status: 400, body: { error: "'accountId' (12 digits) and 'roleName' are required" } };
+      // With hostile: true the portal lists the strings as given, whatever they hold (a
+      // portal keyrole cannot trust: newlines, section headers, escape sequences).
+      const hostile = o.hostile === true;
+      const given = (v: unknown, ok: RegExp) => (typeof v === 'string' && (hostile ? v.length > 0 && v.length <= 10_000 : ok.test(v)) ? v : undefined);
+      const accountId = given(o.accountId, /^\d{12}$/);
+      const roleName = given(o.roleName, /^[\w+=,.@-]{1,32}$/);
+      if (!accountId || !roleName) return { status: 400, body: { error: "'accountId' (12 digits) and 'roleName' are required (any strings with hostile: true)" } };
       let account = sso.accounts.find((a) => a.accountId === accountId);
       if (!account) {
         const name = typeof o.accountName === 'string' ? o.accountName : `account-${accountId}`;

@@ -254,7 +254,7 @@ describe('IAM Identity Center (SSO)', () => {
     try {
       const expired = await onPty(`${KEYROLE} login my-sso`, [], env, 60_000);
       assert.equal(expired.code, 1, expired.screen);
-      assert.match(expired.screen, /valid for 0:0[0-3]/);
+      assert.match(expired.screen, /valid for [0-3] s/);
       assert.match(expired.screen, /keyrole: the sign-in code expired before it was approved; run keyrole login my-sso again/);
     } finally {
       await w.emu.control('POST', 'sso/behaviour', { deviceCodeLifetimeSeconds: 600 });
@@ -271,9 +271,9 @@ describe('IAM Identity Center (SSO)', () => {
     const dry = await w.keyrole(['sso', 'populate', 'my-sso'], { env });
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /sso-session my-sso: 5 role\(s\) in 3 account\(s\)/);
-    for (const p of ['sso-admin', 'sso-ro', 'sso-sandbox']) assert.match(dry.stdout, new RegExp(`keep  \\[profile ${p}\\]`));
-    assert.match(dry.stdout, /add {3}\[profile demo\.Billing\]/);
-    assert.match(dry.stdout, /add {3}\[profile prod\.PowerUser\]/);
+    for (const p of ['sso-admin', 'sso-ro', 'sso-sandbox']) assert.match(dry.stdout, new RegExp(`keep +\\[profile ${p}\\]`));
+    assert.match(dry.stdout, /add +\[profile demo\.Billing\]/);
+    assert.match(dry.stdout, /add +\[profile prod\.PowerUser\]/);
     assert.match(dry.stdout, /Dry run: nothing was written/);
     assert.equal(readFileSync(w.configPath, 'utf8'), original);
     assert.deepEqual(readdirSync(join(w.home, '.aws')).filter((f) => f.includes('backup')), []);
@@ -296,5 +296,35 @@ describe('IAM Identity Center (SSO)', () => {
     const id = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'prod.PowerUser', '--output', 'json'], { env });
     assert.equal(id.code, 0, id.stderr);
     assert.match((JSON.parse(id.stdout) as { Arn: string }).Arn, /^arn:aws:sts::777788889999:assumed-role\/AWSReservedSSO_PowerUser_[0-9a-f]{16}\/alice$/);
+  });
+
+  test('regression: a hostile portal\'s account ids, role names and account names add no [default] section and run nothing (sso populate --write)', async () => {
+    const marker = join(w.home, 'pwned');
+    const evil = `credential_process = sh -c 'touch ${marker}'`;
+    // A role name and an account id carrying a new section, and an account name with escape sequences and a header.
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: DEMO_ACCOUNT_ID, roleName: `ReadOnly\n\n[default]\n${evil}` });
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: `123456789012\n[default]\n${evil}`, accountName: 'evil', roleName: 'Admin' });
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: '999900001111', accountName: `\x1b]0;owned\x07Team\x1b[2J\n[default]\n${evil}`, roleName: 'Viewer' });
+    const before = readFileSync(w.configPath, 'utf8');
+    const r = await w.keyrole(['sso', 'populate', 'my-sso', '--write'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, 'no control character from the portal reaches the terminal');
+    assert.match(r.stdout, /refuse +\[profile -\] +111122223333 \(demo\) ReadOnly \[default\] credential_process.*: the portal sent a role name that is not an IAM role name; not written/);
+    assert.match(r.stdout, /refuse +\[profile -\] +123456789012 \[default\].*: the portal sent an account id that is not 12 digits; not written/);
+    assert.match(r.stdout, /Added 1 profile\(s\)/);
+    const after = readFileSync(w.configPath, 'utf8');
+    assert.ok(after.startsWith(before));
+    const added = after.slice(before.length);
+    // The account name reaches the file only through the profile name's safe characters.
+    assert.match(added, /^\n?# Added by keyrole sso populate my-sso on \S+: 1 profile\(s\)\n\[profile 0-owned-Team-2J-default-credential_process-[\w.@+-]*\.Viewer\]\ncredential_process = .* process '?0-owned[^\n]*\nkeyrole_sso_session = my-sso\nkeyrole_sso_account_id = 999900001111\nkeyrole_sso_role_name = Viewer\nregion = eu-west-1\n$/);
+    assert.doesNotMatch(after, /^\[default\]/m);
+    // The AWS CLI reads the file as keyrole planned it: no default profile appeared, nothing ran.
+    requireTool('python3');
+    const listed = await w.run('python3', ['-c', 'import botocore.session, json; print(json.dumps(botocore.session.Session().available_profiles))'], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    const profiles = JSON.parse(listed.stdout) as string[];
+    assert.ok(profiles.some((p) => p.endsWith('.Viewer')) && !profiles.includes('default'), listed.stdout);
+    assert.ok(!existsSync(marker), 'the portal\'s command never ran');
   });
 });

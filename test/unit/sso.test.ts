@@ -17,7 +17,7 @@ import { pollForToken } from '../../src/sso/deviceflow.ts';
 import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
-import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
+import { appendText, checkRendered, planPopulate, renderProfiles, unsafeAssignment, writeConfigFile, type PlanItem } from '../../src/commands/sso.ts';
 import type { AwsFiles, Section } from '../../src/config/files.ts';
 import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
@@ -331,6 +331,30 @@ keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
     // Populating again adds nothing.
     assert.equal(planPopulate(merged, 'my-sso', assignments).filter((i) => i.action === 'add').length, 0);
     assert.equal(renderProfiles([], { session: 's', region: 'r', command: 'k' }), '');
+  });
+
+  test('names from the portal: account ids must be 12 digits and role names IAM role names, or the item is refused; account names only reach the profile name, in header-safe characters', () => {
+    assert.equal(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'Admin+Ops=1,a.b@c-d_e' }), undefined);
+    assert.match(unsafeAssignment({ accountId: '1111222233334', accountName: 'x', roleName: 'R' })!, /12 digits/);
+    assert.match(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'R\n[default]' })!, /IAM role name/);
+    assert.match(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'R'.repeat(65) })!, /IAM role name/);
+    const plan = planPopulate(files(''), 's', [
+      { accountId: '111122223333', accountName: 'ok', roleName: 'R\n[default]\ncredential_process = evil' },
+      { accountId: '111122223333', accountName: 'a=b [default]\n\x1b[2J', roleName: 'R' },
+      { accountId: '444455556666', accountName: 'sso-session', roleName: 'R' },
+    ]);
+    assert.deepEqual(plan.map((i) => [i.action, i.profile]), [['add', 'a-b-default-2J.R'], ['refuse', '-'], ['skip', 'sso-session.R']]);
+  });
+
+  test('the rendered config must read back as exactly the planned sections, or nothing is written', () => {
+    const o = { session: 'my-sso', region: 'eu-west-1', command: '/opt/keyrole' };
+    const good = planPopulate(files(cfg), 'my-sso', assignments);
+    checkRendered(cfg, appendText(cfg, renderProfiles(good, o)), good, o);
+    // An item that slipped past the plan's checks, or a --command with a line break, is caught here.
+    const smuggled: PlanItem[] = [{ action: 'add', profile: 'p', assignment: { accountId: '111122223333', accountName: 'x', roleName: 'R\n[default]\ncredential_process = evil' } }];
+    assert.throws(() => checkRendered(cfg, appendText(cfg, renderProfiles(smuggled, o)), smuggled, o), (e: KeyroleError) => e.code === 'PopulateCheckFailed' && /"default"/.test(e.message));
+    const cmd = { ...o, command: '/opt/keyrole\n[profile mine]\nregion = x' };
+    assert.throws(() => checkRendered(cfg, appendText(cfg, renderProfiles(good, cmd)), good, cmd), (e: KeyroleError) => e.code === 'PopulateCheckFailed');
   });
 
   test('appending keeps every existing byte, with one blank line between, CRLF files stay CRLF', () => {
