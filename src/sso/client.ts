@@ -3,7 +3,8 @@
 // GetRoleCredentials, ListAccounts/ListAccountRoles and Logout, and one line of cause and
 // fix for each way they fail.
 
-import { KeyroleError, oneLine } from '../util/errors.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
 import { loadSdk } from '../aws/sdk.ts';
 import { truthy } from '../config/endpoints.ts';
@@ -48,15 +49,18 @@ const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNRE
 interface SdkError { name?: string; code?: string; message?: string; error?: string; error_description?: string; $metadata?: { httpStatusCode?: number } }
 
 /** One line of cause and fix for an IAM Identity Center failure. `name` is the `keyrole login` argument. */
-export function ssoError(err: unknown, what: string, where: string, name: string): KeyroleError {
+export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: string): KeyroleError {
   if (err instanceof KeyroleError) return err;
+  // Names from the config and the environment go into the line too.
+  const [what, where] = [printable(whatRaw), printable(whereRaw)];
   const e = (err ?? {}) as SdkError;
-  // The service chooses these texts: one line each, and not endless ones.
-  const type = typeof e.name === 'string' ? oneLine(e.name).slice(0, 100) || 'Error' : 'Error';
-  const detail = oneLine(String(e.error_description ?? (e.message && e.message !== 'UnknownError' ? e.message : e.error ?? type))).slice(0, 400);
+  // The service (or whatever answers at its endpoint) chooses these texts: printable, one
+  // line each, and not endless ones.
+  const type = typeof e.name === 'string' ? printable(e.name).trim().slice(0, 100) || 'Error' : 'Error';
+  const detail = printable(String(e.error_description ?? (e.message && e.message !== 'UnknownError' ? e.message : e.error ?? type))).trim().slice(0, 400);
   const status = e.$metadata?.httpStatusCode;
   if (!status && (NETWORK.test(type) || NETWORK.test(e.code ?? '') || NETWORK.test(e.message ?? ''))) {
-    return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${e.code || type}: ${oneLine(e.message ?? '')})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
+    return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${printable(String(e.code || type)).slice(0, 100)}: ${printable(String(e.message ?? '')).trim().slice(0, 400)})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
   }
   switch (type) {
     case 'UnauthorizedException':
@@ -113,7 +117,7 @@ export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => 
     debug(`${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
     return out;
   } catch (err) {
-    debug(`${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}`);
+    debug(`${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${printable(String((err as Error)?.name)).slice(0, 100)}`);
     throw err;
   }
 }

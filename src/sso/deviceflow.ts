@@ -3,12 +3,42 @@
 
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
+import { printable } from '../util/printable.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
 import { readRecord, reusableRegistration, writeRecord, type SsoRecord } from './record.ts';
 import { oidcApi, registerClient, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
 import { openBrowser, progress, type Screen } from './screen.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+
+/**
+ * The verification URL as it may be shown and opened: https, or http on a loopback address
+ * (the emulator, a local proxy); printable, no user name or password in it, not endless.
+ * Anything else is a malformed answer: a javascript:, file: or look-alike http URL from a
+ * hostile endpoint is never shown as the place to sign in.
+ */
+export function verificationUrl(raw: string): string {
+  let u: URL | undefined;
+  try { u = new URL(raw); } catch { /* not a URL */ }
+  const ok = u !== undefined && raw.length <= 2048 && printable(raw) === raw && !/\s/.test(raw) && !u.username && !u.password
+    && (u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.test(u.hostname)));
+  if (!ok) {
+    // Not the URL itself: a person should not be handed it, even in an error.
+    const what = u ? `${printable(u.protocol).slice(0, 20)} URL${u.host ? ` on ${printable(u.host).slice(0, 80)}` : ''}` : 'not a URL';
+    throw new KeyroleError('SsoMalformed', `IAM Identity Center answered with a verification URL keyrole will not show or open (${what}; only https, or http on loopback)`, 'check AWS_ENDPOINT_URL_SSO_OIDC: only the IAM Identity Center endpoint should be answering');
+  }
+  return raw;
+}
+
+/** The user code as it may be shown: printable, short, not blank. */
+export function userCodeOf(raw: string): string {
+  if (!raw.trim() || raw.length > 64 || printable(raw) !== raw) {
+    throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered with a user code that cannot be shown (blank, over 64 characters, or with control characters)', 'check AWS_ENDPOINT_URL_SSO_OIDC: only the IAM Identity Center endpoint should be answering');
+  }
+  return raw;
+}
 
 export interface PollOptions {
   intervalMs: number;
@@ -79,12 +109,13 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
   if (!auth.deviceCode || !auth.userCode || !(auth.verificationUriComplete || auth.verificationUri)) {
     throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered StartDeviceAuthorization without a code', 'retry later');
   }
-  const url = auth.verificationUriComplete ?? auth.verificationUri!;
+  const url = verificationUrl(auth.verificationUriComplete ?? auth.verificationUri!);
+  const userCode = userCodeOf(auth.userCode);
   const expiresInMs = (auth.expiresIn ?? 600) * 1000;
   const deadline = Date.now() + expiresInMs;
-  screen.write(`\nSign in to AWS IAM Identity Center (${describeSession(ref)}, ${ref.startUrl})\n`);
+  screen.write(`\nSign in to AWS IAM Identity Center (${printable(describeSession(ref))}, ${printable(ref.startUrl)})\n`);
   screen.write(`  Open:  ${url}\n`);
-  screen.write(`  Code:  ${auth.userCode}   (check that the page shows the same code)\n`);
+  screen.write(`  Code:  ${userCode}   (check that the page shows the same code)\n`);
   const opened = await openBrowser(url);
   screen.write(opened ? '  The page was opened in your browser.\n' : '  Open the link in a browser on any device.\n');
 

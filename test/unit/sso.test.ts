@@ -13,7 +13,7 @@ import { awsCacheFile } from '../../src/sso/awscache.ts';
 import { browserCommand } from '../../src/sso/screen.ts';
 import { canRefresh, decodeRecord, encodeRecord, reusableRegistration, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
 import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
-import { pollForToken } from '../../src/sso/deviceflow.ts';
+import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/deviceflow.ts';
 import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
@@ -131,6 +131,30 @@ describe('the browser', () => {
     for (const bad of ['file:///etc/passwd', 'https://x/"; rm -rf ~', 'javascript:alert(1)', 'https://x/ y']) {
       assert.equal(browserCommand(bad, 'linux', { DISPLAY: ':0' }), undefined, bad);
     }
+  });
+});
+
+describe('what the device flow shows', () => {
+  test('the verification URL: https, or http on loopback; nothing else, and nothing with controls or credentials in it', () => {
+    for (const ok of ['https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH', 'http://127.0.0.1:4567/device', 'http://localhost:8080/d', 'http://[::1]:9/d']) assert.equal(verificationUrl(ok), ok);
+    for (const bad of ['http://evil.example/device', 'javascript:alert(1)', 'file:///etc/passwd', 'https://a.example/\x1b]8;;x\x07', 'https://u:p@a.example/', 'https://a.example/ x', `https://a.example/${'a'.repeat(2100)}`, 'not a url', 'http://127.0.0.1.evil.example/']) {
+      // eslint-disable-next-line no-control-regex
+      assert.throws(() => verificationUrl(bad), (e: KeyroleError) => e.code === 'SsoMalformed' && !/[\x00-\x1f]/.test(e.line()) && !e.line().includes('alert') && !e.line().includes('passwd'), bad);
+    }
+  });
+
+  test('the user code: printable, short, not blank', () => {
+    assert.equal(userCodeOf('ABCD-EFGH'), 'ABCD-EFGH');
+    for (const bad of ['', '  ', '\x1b[2JABCD', 'AB\u202eCD', 'A'.repeat(65)]) assert.throws(() => userCodeOf(bad), (e: KeyroleError) => e.code === 'SsoMalformed', JSON.stringify(bad));
+  });
+
+  test('error texts from the service lose their control characters and escape sequences', () => {
+    const e = ssoError(Object.assign(new Error('denied\x1b]0;owned\x07\x1b[31m red\r\nsecond line'), { name: 'Forbidden\x1b[2JException', $metadata: { httpStatusCode: 403 } }), 'x', 'https://portal', 'p');
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(e.line(), /[\x00-\x1f\x7f-\x9f]/);
+    // The name still maps (ForbiddenException → SsoNoAccess) once its escape sequence is gone.
+    assert.equal(e.code, 'SsoNoAccess');
+    assert.match(e.line(), /no access to x \(denied red second line\)/);
   });
 });
 
