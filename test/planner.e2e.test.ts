@@ -99,4 +99,16 @@ describe('one planner: process, doctor, cache list and cache clear agree for eve
       }
     });
   }
+
+  test('sso logout removes the role credentials obtained with the token, found through the planner (sso, sso.chained)', async () => {
+    for (const p of ['sso', 'sso.chained']) assert.equal((await kr(['process', p])).code, 0);
+    const out = await kr(['sso', 'logout', 'plan-sso']);
+    assert.equal(out.code, 0, out.stderr);
+    // The SSO role (shared by both profiles) and the role chained on it.
+    assert.match(out.stdout, /2 cached role credentials obtained with it are removed/, out.stdout);
+    const list = await kr(['cache', 'list']);
+    assert.doesNotMatch(list.stdout, /IAM Identity Center/, list.stdout);
+    const after = await kr(['process', 'sso', '--debug']);
+    assert.match(after.stderr, /cache miss for IAM Identity Center role AdministratorAccess/);
+  });
 });
