@@ -2,9 +2,9 @@
 // checked against the SDK's own parser): where the files are, loading them, and looking a
 // section up.
 
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { configSections, parseIni, readIniFile, readIniText, type Section } from './ini.ts';
+import { userHome } from '../util/home.ts';
 
 export type { Section } from './ini.ts';
 
@@ -18,11 +18,6 @@ export interface AwsFiles {
 }
 
 const env = process.env;
-
-/** The home directory as the AWS tools find it: HOME, else USERPROFILE (Windows), else the OS's answer. */
-export function userHome(): string {
-  return env.HOME || env.USERPROFILE || homedir();
-}
 
 // The SDKs expand a leading ~/ in these variables; so does keyrole.
 function expandHome(p: string): string {

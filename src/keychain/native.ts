@@ -5,9 +5,9 @@
 // runs load it in place instead of writing a fresh temp file every time.
 
 import { dirname, join } from 'node:path';
-import { homedir } from 'node:os';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { writeAtomic } from '../util/atomic.ts';
+import { userHome } from '../util/home.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { nodeRequire } from '../util/require.ts';
 
@@ -61,7 +61,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
 
   const bytes = Buffer.from(sea.getAsset('keyring.node'));
   const hash = Buffer.from(sea.getAsset('keyring.sha256')).toString('utf8').trim().slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME || join(process.env.HOME || homedir(), '.cache'), 'keyrole');
+  const dir = join(process.env.XDG_CACHE_HOME || join(userHome(), '.cache'), 'keyrole');
   const target = join(dir, `keyring-${hash}.node`);
   if (!trustworthy(target)) {
     try {

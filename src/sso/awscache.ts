@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debug } from '../util/debug.ts';
 import { writeAtomic } from '../util/atomic.ts';
-import { userHome } from '../config/files.ts';
+import { userHome } from '../util/home.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
 import { date, s, type SsoRecord } from './record.ts';
 

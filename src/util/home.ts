@@ -1,14 +1,19 @@
-// keyrole's own directory (KEYROLE_HOME, default ~/.aws/keyrole) and the check every
-// directory that may hold a secret passes: the credential cache, the clock memory, the
-// used-MFA-code record, the locks.
+// The user's home as the AWS tools find it, keyrole's own directory (KEYROLE_HOME, default
+// ~/.aws/keyrole) and the check every directory that may hold a secret passes: the
+// credential cache, the clock memory, the used-MFA-code record, the locks.
 
 import { Stats, chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KeyroleError } from './errors.ts';
 
+/** The home directory as the AWS tools find it: HOME, else USERPROFILE (Windows), else the OS's answer. */
+export function userHome(): string {
+  return process.env.HOME || process.env.USERPROFILE || homedir();
+}
+
 export function keyroleHome(): string {
-  return process.env.KEYROLE_HOME || join(process.env.HOME || homedir(), '.aws', 'keyrole');
+  return process.env.KEYROLE_HOME || join(userHome(), '.aws', 'keyrole');
 }
 
 /**

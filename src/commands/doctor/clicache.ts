@@ -3,7 +3,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { userHome } from '../../config/files.ts';
+import { userHome } from '../../util/home.ts';
 import { shadowingKeys } from '../../config/checks.ts';
 import { ok, skipped, warning, type Check, type DoctorContext } from './check.ts';
 

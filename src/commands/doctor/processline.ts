@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join } from 'node:path';
-import { userHome } from '../../config/files.ts';
+import { userHome } from '../../util/home.ts';
 import { shlexSplit, ShlexError } from '../../config/shlex.ts';
 import { redactKeyId } from '../../util/debug.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
