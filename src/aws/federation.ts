@@ -85,8 +85,8 @@ export function consoleDestination(region: string, partition: Partition, destina
   if (destination === undefined || destination === '') {
     u = new URL(`https://${region}.${domain}/console/home`);
   } else {
-    // eslint-disable-next-line no-control-regex
-    if (/[\s\x00-\x1f\x7f-\x9f"<>\\^`{|}]/.test(destination)) throw bad('has characters no console URL has');
+    // Control characters and bidi overrides (what printable() removes), spaces and markup: no console page has them.
+    if (printable(destination) !== destination || /[\s"<>\\^`{|}]/.test(destination)) throw bad('has characters no console URL has');
     if (/^[a-z][a-z0-9+.-]*:/i.test(destination)) {
       try { u = new URL(destination); } catch { throw bad('is not a URL'); }
       if (u.protocol !== 'https:' || u.username || u.password || u.port || !(u.hostname === domain || u.hostname.endsWith(`.${domain}`))) {
