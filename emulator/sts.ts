@@ -194,6 +194,23 @@ function trusts(role: Role, caller: Caller): boolean {
   );
 }
 
+/** The session policies AssumeRole and GetFederationToken take: an inline document and up to 10 managed ARNs. */
+function sessionPolicies(v: Validator, policy: string | undefined, policyArns: string[]): void {
+  v.str('policy', policy, { min: 1, max: 2048 });
+  v.count('policyArns', JSON.stringify(policyArns), policyArns.length, 10);
+  policyArns.forEach((arn, i) => v.str(`policyArns.${i + 1}.member.arn`, arn, { min: 20, max: 2048 }));
+}
+
+/** After the length checks: the inline policy must be JSON. */
+function checkPolicyDocument(policy: string | undefined): void {
+  if (policy === undefined) return;
+  try {
+    JSON.parse(policy);
+  } catch {
+    throw new StsError('MalformedPolicyDocument', 'Syntax errors in policy.', 400);
+  }
+}
+
 // AWS reports PackedPolicySize as a percentage of an undocumented compressed-size budget.
 const PACKED_BUDGET_BYTES = 2048;
 
@@ -237,10 +254,8 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   v.str('externalId', externalId, { min: 2, max: 1224, pattern: EXTERNAL_ID_PATTERN });
   v.str('serialNumber', serial, { min: 9, max: 256, pattern: SERIAL_PATTERN });
   v.str('tokenCode', tokenCode, { min: 6, max: 6, pattern: TOKEN_CODE_PATTERN });
-  v.str('policy', policy, { min: 1, max: 2048 });
   v.str('sourceIdentity', sourceIdentity, { min: 2, max: 64, pattern: SESSION_NAME_PATTERN });
-  v.count('policyArns', JSON.stringify(policyArns), policyArns.length, 10);
-  policyArns.forEach((arn, i) => v.str(`policyArns.${i + 1}.member.arn`, arn, { min: 20, max: 2048 }));
+  sessionPolicies(v, policy, policyArns);
   v.count('tags', `[${tags.map((t) => `${t.key}=${t.value}`).join(', ')}]`, tags.length, 50);
   tags.forEach((t, i) => {
     v.str(`tags.${i + 1}.member.key`, t.key, { min: 1, max: 128, pattern: TAG_PATTERN.replace(/\*$/, '+') });
@@ -249,13 +264,7 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   v.count('transitiveTagKeys', JSON.stringify(transitive), transitive.length, 50);
   v.throwIfAny();
 
-  if (policy !== undefined) {
-    try {
-      JSON.parse(policy);
-    } catch {
-      throw new StsError('MalformedPolicyDocument', 'Syntax errors in policy.', 400);
-    }
-  }
+  checkPolicyDocument(policy);
 
   // A federated user's credentials call no STS action but GetCallerIdentity.
   if (caller.session?.kind === 'federation') throw accessDenied('Cannot call AssumeRole with federation credentials');
@@ -374,17 +383,9 @@ export function getFederationToken(state: EmulatorState, caller: Caller, params:
   const v = new Validator();
   v.str('name', name, { required: true, min: 2, max: 32, pattern: FEDERATED_NAME_PATTERN });
   const duration = v.int('durationSeconds', opt(params, 'DurationSeconds'), 900, 129600);
-  v.str('policy', policy, { min: 1, max: 2048 });
-  v.count('policyArns', JSON.stringify(policyArns), policyArns.length, 10);
-  policyArns.forEach((arn, i) => v.str(`policyArns.${i + 1}.member.arn`, arn, { min: 20, max: 2048 }));
+  sessionPolicies(v, policy, policyArns);
   v.throwIfAny();
-  if (policy !== undefined) {
-    try {
-      JSON.parse(policy);
-    } catch {
-      throw new StsError('MalformedPolicyDocument', 'Syntax errors in policy.', 400);
-    }
-  }
+  checkPolicyDocument(policy);
   if (!caller.key) throw accessDenied('Cannot call GetFederationToken with session credentials');
   const user = caller.key.user;
   const arn = `arn:aws:sts::${user.accountId}:federated-user/${name!}`;
