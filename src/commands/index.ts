@@ -73,10 +73,12 @@ Deletes a source from the keychain after confirmation (--force skips it).
     name: 'cache',
     summary: 'cache list | clear [p]   show or forget cached credentials',
     help: `Usage: keyrole cache list
-       keyrole cache clear [profile]
+       keyrole cache clear [profile] [--all-layers]
 
 list: every cached credential with its profile, role, time left and store.
-clear: forgets every cached credential, or only <profile>'s.
+clear: forgets every cached credential, or only <profile>'s own; --all-layers also forgets
+       the layers under it (its source's MFA session, a base profile's role, an SSO role),
+       which other profiles may share.
 `,
     load: () => import('./cache.ts'),
   },
