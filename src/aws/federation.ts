@@ -5,7 +5,8 @@
 // the one bounded HTTP exchange; src/commands/console.ts only wires them together.
 //
 // What kind of credentials a profile gives decides the rest:
-//   role        a role assumed with the source's keys (or its MFA session): SessionDuration allowed
+//   role        a role assumed with the source's keys or a GetSessionToken session (its MFA
+//               session, or another profile's session): SessionDuration allowed
 //   sso         IAM Identity Center's role credentials: SessionDuration allowed
 //   chained     a role assumed with another profile's or SSO's credentials: the endpoint answers
 //               400 to a SessionDuration (role chaining), so none is sent and the console
@@ -17,7 +18,7 @@
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
-import type { Settings } from '../config/config.ts';
+import type { Layer } from '../credentials/plan.ts';
 import type { AwsKeys } from './sts.ts';
 
 export type ConsoleKind = 'role' | 'sso' | 'chained' | 'federation';
@@ -103,14 +104,17 @@ export function consoleDestination(region: string, partition: Partition, destina
 }
 
 /**
- * Which credentials the profile gives the console (see the top of this file). Conservative
- * where it cannot know without the layers below: every keyrole_source_profile role counts as
- * chained, which only costs it a SessionDuration.
+ * Which credentials the profile gives the console (see the top of this file), from the
+ * planner's layers: a role on top of a GetSessionToken session is not chained; one on top
+ * of role or SSO credentials is.
  */
-export function consoleKind(s: Settings): ConsoleKind {
-  if (s.sourceKind === 'sso') return s.roleArn ? 'chained' : 'sso';
-  if (s.sourceKind === 'profile') return 'chained';
-  return s.roleArn ? 'role' : 'federation';
+export function consoleKind(top: Layer): ConsoleKind {
+  switch (top.kind) {
+    case 'role': return 'role';
+    case 'sso-role': return 'sso';
+    case 'chained-role': return top.under && (top.under.kind === 'session' || top.under.kind === 'mfa-session') ? 'role' : 'chained';
+    default: return 'federation';
+  }
 }
 
 export interface ConsolePlan {
@@ -131,8 +135,9 @@ export interface ConsolePlan {
  * refuses that unless --no-mfa says it is wanted, and names the way that keeps the MFA: a
  * role profile of the same source (its role is assumed with the MFA session).
  */
-export function consolePlan(s: Settings, o: { duration?: number; allowNoMfa?: boolean }): ConsolePlan {
-  const kind = consoleKind(s);
+export function consolePlan(top: Layer, o: { duration?: number; allowNoMfa?: boolean }): ConsolePlan {
+  const kind = consoleKind(top);
+  const s = top.settings;
   const where = s.profile ? `profile ${s.profile}` : 'the command line';
   switch (kind) {
     case 'federation':

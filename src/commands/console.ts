@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAwsFiles, parseDuration, resolveSettings, SESSION_DURATION_MAX, type Settings } from '../config/config.ts';
-import { localUser } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
+import { planProfile } from '../credentials/plan.ts';
 import { keyroleHome, privateDir } from '../credentials/cache.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { usageError } from '../util/errors.ts';
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
   const endpoint = federationEndpoint(partition);
   const destination = consoleDestination(region, partition, v.destination);
   const duration = v.duration === undefined ? undefined : parseDuration(v.duration, '--duration', 'pass --duration 3600, for example', SESSION_DURATION_MAX);
-  const plan = consolePlan(s, { duration, allowNoMfa: v['no-mfa'] });
+  const plan = consolePlan(planProfile(files, s), { duration, allowNoMfa: v['no-mfa'] });
   debug(`console for profile ${profile}: ${plan.kind} credentials, region ${region} (${partition}), federation endpoint ${new URL(endpoint).host}, destination ${destination}`);
 
   const creds = await consoleCredentials(profile, s, plan, v.cache);

@@ -5,6 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSettings, type AwsFiles, type Section } from '../../src/config/config.ts';
+import { planProfile } from '../../src/credentials/plan.ts';
 import {
   ALLOW_ALL_POLICY, consoleDestination, consoleKind, consolePlan, federationEndpoint, federationName, loginUrl, parseSigninAnswer,
   partitionOf, redirectPage, signinTokenUrl,
@@ -17,7 +18,7 @@ const code = (c: string) => (e: unknown) => e instanceof KeyroleError && e.code 
 
 function settings(profile: Section, extra: Record<string, Section> = {}) {
   const files: AwsFiles = { configPath: '/nonexistent/config', credentialsPath: '/nonexistent/credentials', config: { p: profile, ...extra }, credentials: {} };
-  return withEnv({}, () => resolveSettings(files, 'p', {}, 'me'), ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']);
+  return withEnv({}, () => planProfile(files, resolveSettings(files, 'p', {}, 'me')), ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']);
 }
 
 describe('partitions', () => {
@@ -91,9 +92,13 @@ describe('which credentials, which durations', () => {
     assert.throws(() => consolePlan(chained, { duration: 3600 }), code('ConsoleDurationChained'));
   });
 
-  test('a role through another profile is chained', () => {
+  test('a role through another profile is chained when that profile has role credentials, not over its GetSessionToken session', () => {
     const s = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_role_arn: ROLE } });
     assert.deepEqual(consolePlan(s, {}), { kind: 'chained' });
+    const overSession = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice' } });
+    assert.deepEqual(consolePlan(overSession, {}), { kind: 'role', sessionDuration: 3600 });
+    const overMfa = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' } });
+    assert.equal(consoleKind(overMfa), 'role');
   });
 
   test('no role: GetFederationToken for the profile\'s duration or --duration (up to 36 h), no SessionDuration', () => {
