@@ -176,14 +176,13 @@ export function signinTokenUrl(endpoint: string, creds: Required<AwsKeys>, sessi
 }
 
 /** The SigninToken from the endpoint's answer, checked for shape; every other answer is one line. */
-export function parseSigninAnswer(status: number, body: string, where: string, sentDuration: boolean): string {
+export function parseSigninAnswer(status: number, body: string, where: string, profile: string): string {
   if (status !== 200) {
     // AWS answers refusals with an HTML error page ("HTTP Status 400 - Invalid credentials parameter").
     const title = /<title>([^<]*)<\/title>/i.exec(body)?.[1] ?? /<h1>([^<]*)<\/h1>/i.exec(body)?.[1] ?? body;
     const said = printable(oneLine(title.replace(/&#?\w+;/g, ' '))).slice(0, 200) || 'no explanation';
     const fix = status >= 500 || status === 429 ? 'retry in a minute'
-      : sentDuration ? 'retry without --duration (and keyrole_duration_seconds) in case the console takes none for these credentials; else run keyrole cache clear <profile> and retry'
-      : 'the credentials may have been revoked: run keyrole cache clear <profile> and retry';
+      : `the credentials may have been revoked or have expired: run keyrole cache clear ${profile} and retry`;
     return fail('FederationRefused', `the federation endpoint at ${where} refused the sign-in (HTTP ${status}: ${said})`, fix);
   }
   let parsed: unknown;
@@ -228,7 +227,7 @@ export function redirectPage(url: string): string {
 }
 
 /** The one exchange with the federation endpoint, bounded in time and size. */
-export async function requestSigninToken(endpoint: string, creds: Required<AwsKeys>, sessionDuration?: number): Promise<string> {
+export async function requestSigninToken(endpoint: string, creds: Required<AwsKeys>, sessionDuration: number | undefined, profile: string): Promise<string> {
   const where = new URL(endpoint).host;
   const started = performance.now();
   let status: number;
@@ -243,7 +242,7 @@ export async function requestSigninToken(endpoint: string, creds: Required<AwsKe
     throw new KeyroleError('SigninUnreachable', `cannot reach the federation endpoint at ${where} (${why})`, 'check the network or a proxy, and KEYROLE_SIGNIN_URL if set');
   }
   debug(`federation endpoint ${where} answered getSigninToken with HTTP ${status} in ${(performance.now() - started).toFixed(1)} ms${sessionDuration !== undefined ? ` (SessionDuration ${sessionDuration})` : ''}`);
-  return parseSigninAnswer(status, body, where, sessionDuration !== undefined);
+  return parseSigninAnswer(status, body, where, profile);
 }
 
 async function readCapped(res: Response): Promise<string> {

@@ -140,15 +140,15 @@ describe('the exchange', () => {
 
   test('the answer: a token of the right shape, else one line; refusals quote the page\'s title, printable', () => {
     const token = 'A'.repeat(40) + '-_';
-    assert.equal(parseSigninAnswer(200, JSON.stringify({ SigninToken: token }), 'h', false), token);
+    assert.equal(parseSigninAnswer(200, JSON.stringify({ SigninToken: token }), 'h', 'p'), token);
     for (const bad of ['', 'null', '{}', '{"SigninToken":1}', '{"SigninToken":"short"}', JSON.stringify({ SigninToken: `${'A'.repeat(40)}\u001b[2J` }), JSON.stringify({ SigninToken: `${'A'.repeat(40)}"><x` }), '<html>captive portal</html>']) {
-      assert.throws(() => parseSigninAnswer(200, bad, 'h', false), code('SigninMalformed'), bad);
+      assert.throws(() => parseSigninAnswer(200, bad, 'h', 'p'), code('SigninMalformed'), bad);
     }
     const page = '<html><head><title>HTTP Status 400 - Invalid credentials parameter\u001b]0;pwned\u0007</title></head></html>';
-    assert.throws(() => parseSigninAnswer(400, page, 'signin.aws.amazon.com', true), (e: unknown) => code('FederationRefused')(e)
+    assert.throws(() => parseSigninAnswer(400, page, 'signin.aws.amazon.com', 'prod'), (e: unknown) => code('FederationRefused')(e)
       && /HTTP 400: HTTP Status 400 - Invalid credentials parameter\)/.test((e as KeyroleError).message) && !['\u001b', '\u0007', 'pwned'].some((x) => (e as KeyroleError).line().includes(x))
-      && /without --duration/.test((e as KeyroleError).line()));
-    assert.throws(() => parseSigninAnswer(503, 'x'.repeat(5000), 'h', false), (e: unknown) => code('FederationRefused')(e) && (e as KeyroleError).message.length < 300 && /retry in a minute/.test((e as KeyroleError).line()));
+      && /run keyrole cache clear prod and retry$/.test((e as KeyroleError).line()));
+    assert.throws(() => parseSigninAnswer(503, 'x'.repeat(5000), 'h', 'p'), (e: unknown) => code('FederationRefused')(e) && (e as KeyroleError).message.length < 300 && /retry in a minute/.test((e as KeyroleError).line()));
   });
 
   test('the login URL and the page that forwards to it', () => {
