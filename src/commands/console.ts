@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const page = writePage(url);
   if (await openBrowser({ file: page })) {
-    process.stderr.write(`keyrole: opening the AWS console for profile ${profile} (${region}) in your browser; the sign-in is good once, for ${SIGNIN_TOKEN_MINUTES} minutes\n`);
+    process.stderr.write(`keyrole: opening the AWS console for profile ${printable(profile)} (${region}) in your browser; the sign-in is good once, for ${SIGNIN_TOKEN_MINUTES} minutes\n`);
     return;
   }
   removePage(page);
