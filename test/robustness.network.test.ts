@@ -196,7 +196,6 @@ describe('robustness: network and service faults', () => {
   failing('connection refused', 'nothing listens on the endpoint', 'one line at once', /cannot reach STS at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED/,
     () => proc({ AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1' }));
 
-  rec.docTest(19);
 });
 
 // `keyrole console` against a hostile or broken federation endpoint (KEYROLE_SIGNIN_URL):
@@ -266,4 +265,7 @@ describe('robustness: a hostile federation endpoint', () => {
     /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(no answer within 12 s\)/, () => undefined);
   hostileSignin('nothing listening', 'connection refused', 'one line at once',
     /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 'closed');
+
+  // The section's rows: the 19 cases of the STS block above and these 7.
+  rec.docTest(26);
 });
