@@ -21,6 +21,9 @@ const LOADERS: Record<CommandName, () => Promise<Main>> = {
   completion: () => import('./completion.ts'),
   login: () => import('./login.ts'),
   sso: () => import('./sso.ts'),
+  console: () => import('./console.ts'),
+  serve: () => import('./serve.ts'),
+  status: () => import('./status.ts'),
 };
 
 export function loadCommand(name: CommandName): Promise<Main> {

@@ -5,6 +5,7 @@ import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
 import { usageError } from '../util/errors.ts';
+import { EXEC_MARKER } from './exec-marker.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
 import type { TempCredentials, StsTarget } from '../aws/sts.ts';
 
@@ -18,9 +19,13 @@ export interface ProfileSession {
   fromCache: boolean;
 }
 
-/** The profile argument, else AWS_PROFILE; a usage error naming the command when neither is there. */
+/**
+ * The profile argument, else the profile `keyrole exec` runs this shell as (KEYROLE_EXEC:
+ * exec removes AWS_PROFILE from the child), else AWS_PROFILE; a usage error naming the
+ * command when none is there.
+ */
 export function profileArg(cmd: string, positional: string | undefined): string {
-  const p = positional ?? process.env.AWS_PROFILE;
+  const p = positional ?? process.env[EXEC_MARKER] ?? process.env.AWS_PROFILE;
   if (!p) throw usageError(`${cmd} needs a profile name`, `keyrole ${cmd} <profile>, or set AWS_PROFILE`);
   return p;
 }
@@ -36,3 +41,4 @@ export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
 }
 
+export { formatLeft } from '../util/duration.ts';

@@ -50,6 +50,12 @@ async function target(s: Settings): Promise<StsTarget> {
 export interface ResolveOptions {
   /** A code given up front (--mfa-token / KEYROLE_MFA_TOKEN). */
   mfaToken?: string;
+  /**
+   * No person is to be asked at the terminal (the endpoint of `exec --server` and `serve`,
+   * whose terminal belongs to the program it serves): MFA only from mfa_process or a
+   * dialog, and no SSO sign-in; the failure names `keyrole login`.
+   */
+  noTerminal?: boolean;
 }
 
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
@@ -69,7 +75,7 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
       withMfaCode: (s, n, call) => withMfaCode(s, o, n, call),
       ssoRoleCredentials: async (sso, n, loginName) => {
         const { ssoRoleCredentials } = await import('../sso/sso.ts');
-        return ssoRoleCredentials(sso, { interactive: true, loginName, onPrompt: n });
+        return ssoRoleCredentials(sso, { interactive: !o.noTerminal, loginName, onPrompt: n });
       },
       resolveUnder: async (under: Layer, n: Notify): Promise<CacheEntry> => (await resolveLayer(under, store, o, n)).entry,
     };
@@ -85,7 +91,7 @@ async function withMfaCode(s: Settings, o: ResolveOptions, notify: Notify, call:
   // Loaded here, not at the top: it needs node:child_process, which a cache hit must not pay for.
   const { mfaCode, recentlyUsed, rememberUsed } = await import('./mfa.ts');
   const serial = s.mfaSerial!;
-  const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: notify };
+  const request = { serial, profile: s.profile, mfaProcess: s.mfaProcess, token: o.mfaToken ?? process.env.KEYROLE_MFA_TOKEN, onPrompt: notify, noTerminal: o.noTerminal };
   let { code, from } = await mfaCode(request);
   for (let attempt = 1; ; attempt++) {
     if (recentlyUsed(serial, code)) {

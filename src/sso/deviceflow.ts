@@ -7,7 +7,8 @@ import { printable } from '../util/printable.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
 import { readRecord, reusableRegistration, writeRecord, type SsoRecord } from './record.ts';
 import { oidcApi, registerClient, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
-import { openBrowser, progress, type Screen } from './screen.ts';
+import { progress, type Screen } from './screen.ts';
+import { openBrowser } from '../util/browser.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -116,7 +117,7 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
   screen.write(`\nSign in to AWS IAM Identity Center (${printable(describeSession(ref))}, ${printable(ref.startUrl)})\n`);
   screen.write(`  Open:  ${url}\n`);
   screen.write(`  Code:  ${userCode}   (check that the page shows the same code)\n`);
-  const opened = await openBrowser(url);
+  const opened = await openBrowser({ url });
   screen.write(opened ? '  The page was opened in your browser.\n' : '  Open the link in a browser on any device.\n');
 
   const bar = progress(screen, deadline);
