@@ -3,8 +3,9 @@
 // (src/config/configedit.ts), a backup is made first, and a profile whose other keys would make
 // the AWS CLI skip credential_process is refused rather than written.
 
-import { readFileSync, realpathSync } from 'node:fs';
-import { basename, delimiter, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { selfCommand } from '../util/self.ts';
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { shadowingKeys } from '../config/checks.ts';
@@ -42,20 +43,6 @@ export async function main(argv: string[]): Promise<void> {
   const o: ConfigureOptions = { profile: positionals[0], source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, mfaSerial: v['mfa-serial'], sessionName: v['session-name'] };
   if (!PROFILE_NAME.test(o.profile)) throw usageError(`profile name ${JSON.stringify(o.profile)} is not valid in the AWS config`, 'use letters, digits and -_@+.%:/');
   return configureCommand(o);
-}
-
-/** The command the config should run: `keyrole` when PATH finds this executable, else its full path. */
-export function selfCommand(): string {
-  const self = /^keyrole/i.test(basename(process.execPath)) ? process.execPath : process.argv[1] ?? process.execPath;
-  let real = self;
-  try { real = realpathSync(self); } catch { /* keep */ }
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      if (realpathSync(join(dir, 'keyrole')) === real) return 'keyrole';
-    } catch { /* not here */ }
-  }
-  return shlexQuote(real);
 }
 
 /** Whether an existing credential_process line already runs keyrole process for this profile. */

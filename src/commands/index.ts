@@ -230,6 +230,35 @@ Endpoints: AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, or the profile's services sec
 `,
   },
   {
+    name: 'import',
+    summary: 'import                   move plaintext keys from ~/.aws/credentials into the keychain',
+    help: `Usage: keyrole import [--dry-run] [--yes] [--profile <name> …] [--force]
+
+Moves every long-term key section of the credentials file (AWS_SHARED_CREDENTIALS_FILE,
+else ~/.aws/credentials: aws_access_key_id and aws_secret_access_key, no session token),
+and static keys written in the config, into the keychain as a keyrole source of the same
+name, and rewrites the config (AWS_CONFIG_FILE) so every profile that used them runs
+through keyrole:
+  - a section's own profile (aws --profile user1) becomes a keyrole profile without a
+    role (a GetSessionToken session); [default] becomes source "default";
+  - a role_arn + source_profile profile becomes a keyrole role profile: role_arn,
+    mfa_serial, duration_seconds, external_id and role_session_name are renamed to their
+    keyrole_ keys on their own lines, source_profile to keyrole_source (a key) or
+    keyrole_source_profile (a chain).
+Each key is read back from the keychain before the config is written (with a backup), and
+the config before the credentials file loses the key lines: a crash loses nothing, and
+running import again finishes the job. Comments and unrelated lines are kept byte for
+byte. Left alone, with a note: sections with aws_session_token, profiles using
+credential_source or web identity, and any key such a profile still needs.
+
+Options:
+  -n, --dry-run     show the plan, change nothing
+  -y, --yes         do not ask (for scripts); without it, asks at the terminal
+  --profile <name>  only this section (repeatable)
+  --force           replace a different key already stored under the same source name
+`,
+  },
+  {
     name: 'configure',
     summary: 'configure <profile>      write a keyrole profile into ~/.aws/config (asks, or takes flags)',
     help: `Usage: keyrole configure <profile> [--source <name>] [--role-arn <arn>] [--duration <s>]

@@ -3,7 +3,7 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import { closeSync, constants, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeAtomic } from '../util/atomic.ts';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
@@ -113,7 +113,27 @@ export function setProfileValues(text: string, profile: string, values: [string,
   return { text: lines.join(''), changed, added, created: false };
 }
 
-/** A 0600 copy of the file beside it; returns its path (undefined when there was no file). */
+/** How many backups of a file keyrole keeps: the newest; older ones are removed when a new one is made. */
+export const KEEP_BACKUPS = 5;
+
+/** Removes all but the newest `keep` keyrole backups of `path` (by the time in their names). Returns the names removed. */
+export function pruneBackups(path: string, keep = KEEP_BACKUPS): string[] {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.keyrole-backup-`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  // <stamp>[-n]: the stamp sorts by time; a same-second -n sorts after its plain name.
+  const key = (n: string) => { const m = /^(\d{8}T\d{6}Z)(?:-(\d+))?$/.exec(n.slice(prefix.length)); return m ? [m[1], Number(m[2] ?? 0)] as const : undefined; };
+  const ours = names.filter((n) => n.startsWith(prefix) && key(n)).sort((a, b) => {
+    const [x, y] = [key(a)!, key(b)!];
+    return x[0] === y[0] ? x[1] - y[1] : x[0] < y[0] ? -1 : 1;
+  });
+  const removed = ours.slice(0, Math.max(0, ours.length - keep));
+  for (const n of removed) try { unlinkSync(join(dir, n)); } catch { /* gone already */ }
+  return removed;
+}
+
+/** A 0600 copy of the file beside it; returns its path (undefined when there was no file). Keeps the newest KEEP_BACKUPS. */
 export function backupFile(path: string, now = new Date()): string | undefined {
   if (!existsSync(path)) return undefined;
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -126,6 +146,7 @@ export function backupFile(path: string, now = new Date()): string | undefined {
   } finally {
     closeSync(fd);
   }
+  pruneBackups(path);
   return target;
 }
 
