@@ -127,6 +127,16 @@ describe('keyrole import', () => {
     assert.match((await w.keyrole(['list'])).stdout, /No sources/);
   });
 
+  test('regression: doctor flags plaintext long-term keys (not the temporary one) and names keyrole import', async () => {
+    layout();
+    const r = await w.keyrole(['doctor', 'user1', '--no-network']);
+    assert.equal(r.code, 1, r.stdout);
+    const l = r.stdout.split('\n').findIndex((x) => /^problem +plaintext keys/.test(x));
+    assert.ok(l >= 0, r.stdout);
+    assert.match(r.stdout.split('\n')[l], /2 long-term access keys are stored in plaintext in .*credentials \(\[default\], \[user1\]\)/);
+    assert.match(r.stdout.split('\n')[l + 1], /fix: keyrole import moves them/);
+  });
+
   test('without a terminal and without --yes it refuses, and changes nothing', async () => {
     layout();
     const r = await w.keyrole(['import']);
@@ -218,6 +228,8 @@ sso_region = eu-west-1
     const after = await identities();
     assert.deepEqual(after, before, 'the AWS CLI gets the same identities through keyrole');
     assert.match(after.admin, /assumed-role\/Admin\/me-admin$/);
+    const doctor = await w.keyrole(['doctor', 'user1', '--no-network']);
+    assert.match(doctor.stdout, /^ok +plaintext keys +no long-term access key/m);
     const list = await w.keyrole(['list']);
     assert.match(list.stdout, /default +AKIA…0001/);
 

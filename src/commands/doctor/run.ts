@@ -16,6 +16,7 @@ import { sourceCheck } from './source.ts';
 import { cacheCheck } from './cache.ts';
 import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
+import { plaintextCheck } from './plaintext.ts';
 
 export async function runChecks(profileArg: string | undefined, network: boolean): Promise<{ ctx: DoctorContext; checks: Check[] }> {
   const checks: Check[] = [];
@@ -39,6 +40,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   checks.push(await clockCheck(ctx));
   checks.push(...await environmentChecks(ctx));
   if (files) checks.push(...configChecks(ctx, settingsError));
+  if (files) checks.push(plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
   checks.push(keychainCheck());
   checks.push(sourceCheck(ctx));
