@@ -37,16 +37,19 @@ hides; without a terminal, keyrole_mfa_process or a GUI dialog, or run keyrole l
   {
     name: 'setup',
     summary: 'setup <source>           store a source\'s long-term access key in the keychain',
-    help: `Usage: keyrole setup <source> [--force]
+    help: `Usage: keyrole setup <source> [--force] [--no-verify] [--profile <p>]
 
 Stores a long-term IAM user access key (AKIA…) under the name <source> in the OS keychain.
-At a terminal it asks for the access key id and the secret (not echoed). From a pipe it
-reads two lines, KEY=VALUE lines, or the IAM console's CSV:
+At a terminal it asks for the access key id and the secret (not echoed) and checks the key
+with STS (GetCallerIdentity, which needs no permission) before storing it: --no-verify
+skips the check (offline), --profile <p> uses <p>'s STS endpoint settings. From a pipe it
+reads two lines, KEY=VALUE lines, the IAM console's CSV, or a credentials file (the section
+named <source>, or its only section with a key; several others are refused):
 
   printf '%s\\n%s\\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" | keyrole setup alice
 
 Keys are never taken from the command line. An existing source is replaced only after
-confirmation, or with --force.
+confirmation, or with --force. To move every key of ~/.aws/credentials: keyrole import.
 `,
   },
   {

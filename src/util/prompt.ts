@@ -44,6 +44,8 @@ export function openTerminal(): Terminal | undefined {
 export async function ask(term: Terminal, question: string, opts: { secret?: boolean; timeoutMs?: number } = {}): Promise<string> {
   try {
     const answer = await read({ prompt: question, silent: opts.secret ?? false, replace: opts.secret ? '' : undefined, input: term.input, output: term.output, timeout: opts.timeoutMs, terminal: true });
+    // Hidden input echoes nothing, the Enter key included: end the line, or the next output continues the prompt's.
+    if (opts.secret) term.output.write('\n');
     return String(answer).trim();
   } catch (err) {
     const msg = (err as Error).message;
