@@ -306,6 +306,53 @@ sso_region = eu-west-1
     assert.match(text, /\[profile dev\]\ncredential_process = \S+ process dev\nkeyrole_source = alice\nkeyrole_role_arn = arn:aws:iam::111122223333:role\/Admin\nkeyrole_duration_seconds = 1800\nregion = eu-west-1\n$/);
   });
 
+  test('regression: at a terminal an invalid role ARN is refused at its own question and asked again', async () => {
+    w.writeConfig(original);
+    const r = await onPty(`${KEYROLE} configure dev2`, [
+      [/Keychain source \(alice\) \[alice\]: /, '\r'],
+      [/Role ARN to assume \(empty: none\): /, 'arn:aws:iam::1:role/X\r'],
+      [/not an IAM role ARN[^\n]*\n[^]*Role ARN to assume \(empty: none\): /, `${ADMIN}\r`],
+      [/Session duration in seconds \[3600; - clears\]: /, '1800\r'],
+      [/Region \(empty: none\): /, 'eu-west-1\r'],
+      [/MFA device ARN \(empty: none\): /, '\r'],
+    ], w.env);
+    assert.equal(r.code, 0, r.screen);
+    assert.match(readFileSync(w.configPath, 'utf8'), /\[profile dev2\]\ncredential_process = \S+ process dev2\nkeyrole_source = alice\nkeyrole_role_arn = arn:aws:iam::111122223333:role\/Admin\n/);
+  });
+
+  test('regression: "-" clears a value, at the terminal and as a flag', async () => {
+    w.writeConfig(`[profile prod]\ncredential_process = ${KEYROLE} process prod\nkeyrole_source = alice\nkeyrole_role_arn = ${ADMIN}\n# keep me\nregion = eu-west-1\nkeyrole_mfa_serial = arn:aws:iam::111122223333:mfa/alice\n`);
+    const r = await onPty(`${KEYROLE} configure prod`, [
+      [/Keychain source \(alice\) \[alice\]: /, '\r'],
+      [/Role ARN to assume \(empty: none\) \[arn:aws:iam::111122223333:role\/Admin; - clears\]: /, '-\r'],
+      [/Session duration in seconds \[3600; - clears\]: /, '\r'],
+      [/Region \(empty: none\) \[eu-west-1; - clears\]: /, '\r'],
+      [/MFA device ARN \(empty: none\) \[[^\]]*; - clears\]: /, '\r'],
+    ], w.env);
+    assert.equal(r.code, 0, r.screen);
+    assert.equal(readFileSync(w.configPath, 'utf8'), `[profile prod]\ncredential_process = ${KEYROLE} process prod\nkeyrole_source = alice\n# keep me\nregion = eu-west-1\nkeyrole_mfa_serial = arn:aws:iam::111122223333:mfa/alice\nkeyrole_duration_seconds = 3600\n`);
+    const flag = await w.keyrole(['configure', 'prod', '--mfa-serial', '-']);
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.doesNotMatch(readFileSync(w.configPath, 'utf8'), /mfa_serial/);
+    assert.match(flag.stdout, /-keyrole_mfa_serial/);
+  });
+
+  test('regression: only the last 5 backups are kept, not one per run', async () => {
+    w.writeConfig(original);
+    for (let i = 0; i < 8; i++) {
+      const r = await w.keyrole(['configure', 'prod', '--source', 'alice', '--duration', String(1000 + i)]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(backups().length, 5);
+  });
+
+  test('regression: credential_process names keyrole by absolute path, even when PATH finds it', async () => {
+    w.writeConfig(original);
+    const r = await w.keyrole(['configure', 'abs', '--source', 'alice'], { env: { PATH: `${join(KEYROLE, '..')}:${process.env.PATH}` } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(w.configPath, 'utf8').includes(`credential_process = ${KEYROLE} process abs\n`));
+  });
+
   test('creates ~/.aws/config when there is none', async () => {
     const cfg = join(w.home, 'fresh', 'config');
     const r = await w.keyrole(['configure', 'prod', '--source', 'alice'], { env: { AWS_CONFIG_FILE: cfg } });

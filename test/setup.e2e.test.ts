@@ -66,7 +66,7 @@ describe('keyrole setup at a terminal', () => {
     ], env);
     assert.equal(r.code, 0, r.screen);
     // The prompt library moves the cursor back after the prompt (ESC [ n G); then a line end, not the next text.
-    assert.match(r.screen, /\(not shown\): (\x1b\[\d+G)?\r?\nStored source "dora"/);
+    assert.match(r.screen, new RegExp(`\\(not shown\\): (${String.fromCharCode(27)}\\[\\d+G)?\\r?\\nStored source "dora"`));
     await keyrole(['remove', 'dora', '--force'], { env: k.env });
   });
 

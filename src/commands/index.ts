@@ -268,11 +268,14 @@ Options:
                                    [--region <r>] [--mfa-serial <arn>] [--session-name <n>]
 
 Adds or updates [profile <profile>] in ~/.aws/config (AWS_CONFIG_FILE): credential_process
-pointing at this keyrole, keyrole_source, keyrole_role_arn, keyrole_duration_seconds,
-keyrole_mfa_serial, region. At a terminal it asks for what the flags leave out.
+naming this keyrole by absolute path, keyrole_source, keyrole_role_arn,
+keyrole_duration_seconds, keyrole_mfa_serial, region. At a terminal it asks for what the
+flags leave out and checks each answer as it is typed (a bad one is asked again). Enter
+keeps the current value; "-" (as an answer or a flag value) removes the setting.
 
 Comments, blank lines and every other profile are kept byte for byte; existing values are
-replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is written first.
+replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is written first;
+the newest 5 backups are kept.
 A profile that also holds role_arn, source_profile, sso_* or static keys is refused: the
 AWS CLI would use those and never run credential_process.
 `,

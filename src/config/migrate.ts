@@ -23,15 +23,12 @@
 // every other byte stays.
 
 import { configSections, parseIni, type Sections } from './ini.ts';
-import { setProfileValues } from './configedit.ts';
+import { LineEditor, setProfileValues } from './configedit.ts';
 import { shadowingKeys } from './checks.ts';
 import { resolveSettings, validSourceName } from './settings.ts';
 import { shlexQuote } from './shlex.ts';
 import { keyShapeProblem } from '../keychain/keychain.ts';
 import type { AwsFiles } from './files.ts';
-
-const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
-const SECTION_TYPES = new Set(['profile', 'sso-session', 'services']);
 
 /** The AWS keys of a role profile that become keyrole's, on their own lines. */
 export const RENAMED: Readonly<Record<string, string>> = {
@@ -41,65 +38,6 @@ export const RENAMED: Readonly<Record<string, string>> = {
   external_id: 'keyrole_external_id',
   role_session_name: 'keyrole_role_session_name',
 };
-
-interface LineInfo {
-  /** The section as parseIni keys it (`profile.x`, `default`, a bare credentials name). */
-  section: string | undefined;
-  /** The top-level key set on this line (not a sub-key, not a comment). */
-  key?: string;
-}
-
-/** Which section and top-level key each line holds, by parseIni's rules. */
-function scanLines(lines: string[]): LineInfo[] {
-  const out: LineInfo[] = [];
-  let current: string | undefined;
-  let inSub = false;
-  for (const raw0 of lines) {
-    const raw = raw0.replace(/\r?\n$/, '');
-    const line = raw.split(/(?:^|\s)[;#]/)[0].trim();
-    if (line.startsWith('[') && line.endsWith(']')) {
-      const name = line.slice(1, -1);
-      const m = TYPED.exec(name);
-      current = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
-      inSub = false;
-      out.push({ section: current });
-      continue;
-    }
-    const eq = line.indexOf('=');
-    if (current === undefined || eq <= 0) { out.push({ section: current }); continue; }
-    const indented = /^\s/.test(raw);
-    if (inSub && indented) { out.push({ section: current }); continue; }
-    const key = line.slice(0, eq).trim();
-    inSub = line.slice(eq + 1).trim() === '';
-    out.push({ section: current, key });
-  }
-  return out;
-}
-
-/** Removes and renames top-level keys of sections, line by line. */
-class LineEditor {
-  readonly lines: string[];
-  private readonly info: LineInfo[];
-  constructor(text: string) {
-    this.lines = text.length ? text.split(/(?<=\n)/) : [];
-    this.info = scanLines(this.lines);
-  }
-  private each(section: string, key: string, fn: (i: number) => void): void {
-    for (let i = 0; i < this.lines.length; i++) if (this.info[i].section === section && this.info[i].key === key) fn(i);
-  }
-  remove(section: string, key: string): void {
-    this.each(section, key, (i) => { this.lines[i] = ''; });
-  }
-  rename(section: string, key: string, to: string): void {
-    this.each(section, key, (i) => {
-      const at = this.lines[i].indexOf(key);
-      this.lines[i] = `${this.lines[i].slice(0, at)}${to}${this.lines[i].slice(at + key.length)}`;
-    });
-  }
-  text(): string {
-    return this.lines.join('');
-  }
-}
 
 /** The config-file section key of a profile: `[default]` is `default`, others `profile.<name>`. */
 const configKey = (profile: string) => (profile === 'default' ? 'default' : `profile.${profile}`);
