@@ -367,13 +367,15 @@ describe('completion', () => {
   let w: World;
   before(async () => {
     w = await startWorld();
-    w.writeConfig(`${keyroleProfile('prod', { keyrole_source: 'alice' })}\n${keyroleProfile('dev', { keyrole_source: 'alice' })}\n[default]\nregion = eu-west-1\n[sso-session corp]\nsso_region = eu-west-1\n`);
+    w.writeConfig(`${keyroleProfile('prod', { keyrole_source: 'alice' })}\n${keyroleProfile('dev', { keyrole_source: 'alice' })}\n[default]\nregion = eu-west-1\n[sso-session corp]\nsso_region = eu-west-1\n${keyroleProfile('111122223333.Admin', { keyrole_sso_session: 'corp', keyrole_sso_account_id: '111122223333', keyrole_sso_role_name: 'Admin' })}`);
     assert.equal((await w.setup('alice')).code, 0);
   });
   after(() => w?.stop());
 
   test('lists profiles, sources and commands for the scripts', async () => {
-    assert.equal((await w.keyrole(['completion', '--list', 'profiles'])).stdout, 'default\ndev\nprod\n');
+    // regression: dotted names (what sso populate writes) were missing.
+    assert.equal((await w.keyrole(['completion', '--list', 'profiles'])).stdout, '111122223333.Admin\ndefault\ndev\nprod\n');
+    assert.equal((await w.keyrole(['completion', '--list', 'sessions'])).stdout, 'corp\n');
     assert.equal((await w.keyrole(['completion', '--list', 'sources'])).stdout, 'alice\n');
     const cmds = (await w.keyrole(['completion', '--list', 'commands'])).stdout.split('\n');
     for (const c of ['process', 'doctor', 'whoami', 'exec', 'export', 'configure', 'rotate', 'completion']) assert.ok(cmds.includes(c), c);
@@ -392,7 +394,12 @@ describe('completion', () => {
     };
     assert.deepEqual(await complete('who'), ['whoami']);
     assert.deepEqual(await complete('whoami', 'p'), ['prod']);
-    assert.deepEqual(await complete('exec', ''), ['default', 'dev', 'prod']);
+    assert.deepEqual(await complete('exec', ''), ['111122223333.Admin', 'default', 'dev', 'prod']);
+    // regression: login and sso fell back to file names.
+    assert.deepEqual(await complete('login', 'c'), ['corp']);
+    assert.deepEqual(await complete('sso', ''), ['logout', 'populate']);
+    assert.deepEqual(await complete('sso', 'populate', ''), ['corp']);
+    assert.deepEqual(await complete('import', '--d'), ['--dry-run']);
     assert.deepEqual(await complete('export', 'prod', '--format', ''), ['env', 'fish', 'json', 'powershell']);
     assert.deepEqual(await complete('rotate', ''), ['alice']);
   });

@@ -9,7 +9,8 @@ import { debug } from '../../util/debug.ts';
 import { fromError, type Check, type DoctorContext } from './check.ts';
 import { clockCheck } from './clock.ts';
 import { environmentChecks } from './environment.ts';
-import { configChecks, keyroleProfiles } from './profile.ts';
+import { configChecks } from './profile.ts';
+import { keyroleProfileNames } from '../../credentials/plan.ts';
 import { processLineCheck, runProcessLine } from './processline.ts';
 import { keychainCheck } from './keychain.ts';
 import { sourceCheck } from './source.ts';
@@ -56,6 +57,6 @@ export async function runChecks(profileArg: string | undefined, network: boolean
 export function pickProfile(files: AwsFiles, arg: string | undefined): string | undefined {
   if (arg) return arg;
   if (process.env.AWS_PROFILE) return process.env.AWS_PROFILE;
-  const mine = keyroleProfiles(files);
+  const mine = keyroleProfileNames(files);
   return mine.length === 1 ? mine[0] : undefined;
 }
