@@ -71,10 +71,11 @@ Deletes a source from the keychain after confirmation (--force skips it).
   {
     name: 'cache',
     summary: 'cache list | clear [p]   show or forget cached credentials',
-    help: `Usage: keyrole cache list
+    help: `Usage: keyrole cache list [--json]
        keyrole cache clear [profile] [--all-layers]
 
-list: every cached credential with its profile, role, time left and store.
+list: every cached credential with its profile, role, time left and store (the region too
+      where two entries differ only by it); --json for scripts.
 clear: forgets every cached credential, or only <profile>'s own; --all-layers also forgets
        the layers under it (its source's MFA session, a base profile's role, an SSO role),
        which other profiles may share.

@@ -2,7 +2,11 @@
 
 import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
 import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
-import { layersOf, planAll } from '../credentials/plan.ts';
+import { keyroleProfileNames, layersOf, planAll } from '../credentials/plan.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
+import { localUser } from '../credentials/user.ts';
+import { printable } from '../util/printable.ts';
+import { table } from '../util/table.ts';
 import { loadAwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
@@ -21,21 +25,44 @@ export async function removeMain(argv: string[]): Promise<void> {
   return removeCommand(positionals[0], !!v.force);
 }
 
+/** What a keyrole profile rests on, for `list`: a keychain source, another profile, or IAM Identity Center. */
+function describeProfile(s: Settings): [string, string] {
+  const uses = s.sourceKind === 'keychain' ? `source ${s.source}${s.mfaSerial ? ' + MFA' : ''}`
+    : s.sourceKind === 'profile' ? `profile ${s.sourceProfile}`
+      : `IAM Identity Center ${s.sso!.session ?? s.sso!.startUrl} ${s.sso!.accountId}/${s.sso!.roleName}`;
+  return [uses, s.roleArn ?? (s.sourceKind === 'sso' ? '(the permission set)' : '(no role: GetSessionToken)')];
+}
+
 export async function listCommand(): Promise<void> {
   const names = listSources();
   const files = await loadAwsFiles();
+  const profiles = keyroleProfileNames(files).sort();
+  const settings = new Map<string, Settings | Error>();
+  for (const p of profiles) {
+    try { settings.set(p, resolveSettings(files, p, {}, localUser())); } catch (err) { settings.set(p, err as Error); }
+  }
+  const out: string[] = [];
   if (!names.length) {
-    process.stdout.write('No sources in the keychain. Add one with: keyrole setup <name>\n');
-    return;
+    out.push('No sources in the keychain. Add one with: keyrole setup <name>\n');
+  } else {
+    const rows = [['SOURCE', 'ACCESS KEY', 'PROFILES']];
+    for (const name of names) {
+      let key: string;
+      try { key = redactKeyId(readSource(name).accessKeyId); } catch { key = '(unreadable)'; }
+      const users = profiles.filter((p) => { const s = settings.get(p); return !(s instanceof Error) && s?.sourceKind === 'keychain' && s.source === name; });
+      rows.push([printable(name), key, users.length ? users.map(printable).join(', ') : '(no profile uses it)']);
+    }
+    out.push(table(rows));
   }
-  for (const name of names) {
-    let key: string;
-    try { key = redactKeyId(readSource(name).accessKeyId); } catch { key = '(unreadable)'; }
-    const profiles = Object.entries(files.config)
-      .filter(([p, sec]) => !p.includes('.') && sec.keyrole_source === name)
-      .map(([p]) => p);
-    process.stdout.write(`${name}  ${key}  ${profiles.length ? `profiles: ${profiles.join(', ')}` : '(no profile uses it)'}\n`);
+  if (profiles.length) {
+    const rows = [['PROFILE', 'USES', 'ROLE']];
+    for (const p of profiles) {
+      const s = settings.get(p)!;
+      rows.push(s instanceof Error ? [printable(p), '(not usable)', printable(s.message).slice(0, 100)] : [printable(p), ...describeProfile(s).map(printable)]);
+    }
+    out.push(table(rows));
   }
+  process.stdout.write(out.join('\n'));
 }
 
 /**
