@@ -70,4 +70,15 @@ describe('list and cache list', () => {
     assert.equal(r.code, 2);
     assert.equal(r.stderr, 'keyrole: cache needs a subcommand; keyrole cache list [--json] | keyrole cache clear [profile] [--all-layers]\n');
   });
+
+  test('regression: the top-level help lists sso logout and import, its descriptions in one column', async () => {
+    const r = await w.keyrole(['--help']);
+    assert.equal(r.code, 0);
+    const lines = r.stdout.split('\n');
+    const cmds = lines.slice(lines.indexOf('Commands:') + 1, lines.indexOf('', lines.indexOf('Commands:')));
+    assert.ok(cmds.some((l) => /^  sso logout <session> +sign out/.test(l)), r.stdout);
+    assert.ok(cmds.some((l) => /^  import +move plaintext keys/.test(l)), r.stdout);
+    const cols = new Set(cmds.map((l) => /^  \S.*?\S {2,}(?=\S)/.exec(l)![0].length));
+    assert.equal(cols.size, 1, `descriptions start at different columns:\n${cmds.join('\n')}`);
+  });
 });

@@ -4,6 +4,7 @@
 
 export interface Command {
   name: string;
+  /** `usage  what it does` (two spaces or more between); one line per form. The overview aligns them. */
   summary: string;
   /** Printed for --help. */
   help: string;
@@ -315,7 +316,7 @@ Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
   },
   {
     name: 'sso',
-    summary: 'sso populate <session>    write a profile per IAM Identity Center account/role (dry run first)',
+    summary: 'sso populate <session>  write a profile per IAM Identity Center account/role (dry run first)\nsso logout <session>  sign out of IAM Identity Center and forget the token',
     help: `Usage: keyrole sso populate <sso-session> [--write] [--prefix <p>] [--region <r>] [--command <path>]
        keyrole sso logout <sso-session | profile>
 
