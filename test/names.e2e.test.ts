@@ -76,9 +76,9 @@ describe('list and cache list', () => {
     assert.equal(r.code, 0);
     const lines = r.stdout.split('\n');
     const cmds = lines.slice(lines.indexOf('Commands:') + 1, lines.indexOf('', lines.indexOf('Commands:')));
-    assert.ok(cmds.some((l) => /^  sso logout <session> +sign out/.test(l)), r.stdout);
-    assert.ok(cmds.some((l) => /^  import +move plaintext keys/.test(l)), r.stdout);
-    const cols = new Set(cmds.map((l) => /^  \S.*?\S {2,}(?=\S)/.exec(l)![0].length));
+    assert.ok(cmds.some((l) => /^ {2}sso logout <session> +sign out/.test(l)), r.stdout);
+    assert.ok(cmds.some((l) => /^ {2}import +move plaintext keys/.test(l)), r.stdout);
+    const cols = new Set(cmds.map((l) => /^ {2}\S.*?\S {2,}(?=\S)/.exec(l)![0].length));
     assert.equal(cols.size, 1, `descriptions start at different columns:\n${cmds.join('\n')}`);
   });
 });

@@ -34,5 +34,6 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
 
 function describeSettings(s: Settings): string {
   const role = s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)';
-  return `source ${s.source}, ${role}, ${s.durationSeconds} s, region ${s.region}`;
+  const from = s.regionFrom === 'default' ? 'keyrole\'s default: no region is set' : `from ${s.regionFrom}`;
+  return `source ${s.source}, ${role}, ${s.durationSeconds} s, region ${s.region} (${from})`;
 }

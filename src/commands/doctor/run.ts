@@ -18,6 +18,7 @@ import { cacheCheck } from './cache.ts';
 import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
 import { plaintextCheck } from './plaintext.ts';
+import { syntaxCheck } from './syntax.ts';
 
 export async function runChecks(profileArg: string | undefined, network: boolean): Promise<{ ctx: DoctorContext; checks: Check[] }> {
   const checks: Check[] = [];
@@ -41,7 +42,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   checks.push(await clockCheck(ctx));
   checks.push(...await environmentChecks(ctx));
   if (files) checks.push(...configChecks(ctx, settingsError));
-  if (files) checks.push(plaintextCheck(files));
+  if (files) checks.push(syntaxCheck(files), plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
   checks.push(keychainCheck());
   checks.push(sourceCheck(ctx));
