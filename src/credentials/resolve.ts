@@ -43,7 +43,8 @@ function clockFor(s: Settings): ClockHook {
   return runClock;
 }
 
-async function target(s: Settings): Promise<StsTarget> {
+/** An STS target with this run's clock check: for calls made on credentials keyrole already holds (whoami). */
+export async function target(s: Settings): Promise<StsTarget> {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clock: clockFor(s) };
 }
 
