@@ -60,8 +60,9 @@ const MAX_NESTING = 32;
 // Variants inside variants are not in the signature; the specification caps total depth at 64.
 const MAX_DEPTH = 64;
 
+/** Fails the read; `what` may quote the peer's bytes, so it is made printable and short. */
 function bad(what: string): never {
-  throw new DbusProtocolError(`malformed D-Bus message: ${what}`);
+  throw new DbusProtocolError(`malformed D-Bus message: ${printable(what).slice(0, 200)}`);
 }
 
 // ---- signatures ----

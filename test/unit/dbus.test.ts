@@ -159,3 +159,12 @@ describe('sessionBusPath', () => {
     assert.throws(() => sessionBusPath(undefined), /DBUS_SESSION_BUS_ADDRESS is unset/);
   });
 });
+
+describe('what the bus says is printed safely', () => {
+  test('a signature with escape sequences and C1 controls is quoted without them', () => {
+    // U+009B is the C1 form of CSI; JSON.stringify leaves it as it is.
+    for (const sig of ['\u009b31mX', '\x1b[31mz']) {
+      assert.throws(() => splitTypes(sig), (e: unknown) => e instanceof DbusProtocolError && ![...(e as Error).message].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)));
+    }
+  });
+});
