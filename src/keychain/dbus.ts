@@ -8,9 +8,9 @@
 //
 // Why node:net (public API only; libuv's private pipe handle, which this client used
 // before, is gone): measured 2026-11-30 on this 2-core machine under load averages of 7 to
-// 28, hyperfine, 10-run blocks in rotating order, medians of 100 runs each:
-// - node:net (this client): keychain hit 1.42–1.53× `node -e 0` (CPU 1.51–1.55×); the private
-//   pipe handle in the same rounds 1.11–1.26× (CPU 1.21–1.26×). Loading node:net and its
+// 28, hyperfine, 10-run blocks in rotating order, medians of 100 runs each, five runs:
+// - node:net (this client): keychain hit 1.42–1.72× `node -e 0` (CPU 1.51–1.55×); the private
+//   pipe handle in the same rounds 1.11–1.43× (CPU 1.21–1.26×). Loading node:net and its
 //   streams and the socket's first calls cost ~8 ms of CPU per hit here (profiles: module
 //   compilation, Duplex and connect set-up); `npm run bench --quick`: 1.37×.
 // - the kernel keyring through the addon (KEYROLE_KEYCHAIN=keyutils) is refused in
