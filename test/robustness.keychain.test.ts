@@ -138,9 +138,9 @@ describe('robustness: a hostile bus', () => {
   });
   after(() => w?.stop());
 
-  /** Runs keyrole against a fake bus that answers every method call with `answer`. */
-  async function against(answer: Answer, args: string[]) {
-    const bus: FakeBus = await startFakeBus(answer);
+  /** Runs keyrole against a fake bus that answers every method call with `answer` (or answers AUTH with `auth`). */
+  async function against(answer: Answer, args: string[], auth?: Buffer) {
+    const bus: FakeBus = await startFakeBus(answer, auth);
     try {
       const r = await w.keyrole(args, { env: { DBUS_SESSION_BUS_ADDRESS: bus.address, KEYROLE_NTP: 'off' }, timeoutMs: 120_000 });
       return { r, calls: bus.calls };
@@ -172,6 +172,19 @@ describe('robustness: a hostile bus', () => {
     busRec.add('an answer of the wrong type', 'every call answered with a number', 'refused: no reply is used unless its signature is the one the call expects', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
   });
 
+  test('an authentication answer that never ends its line', async () => {
+    const { r } = await against(() => undefined, ['process', 'prod'], Buffer.alloc(64 * 1024, 'O'));
+    assertOneLine(r, /the D-Bus peer's authentication answer is not a line of at most 1024 bytes/);
+    busRec.add('an authentication answer that never ends its line', '64 KiB of `O` and no line end in answer to AUTH', 'refused after 1 KiB, at once', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('a refusal that carries escape sequences', async () => {
+    const { r } = await against(() => undefined, ['process', 'prod'], Buffer.from('\x1b]0;owned\x07\x1b[2JREJECTED EXTERNAL\r\n'));
+    const line = assertOneLine(r, /the D-Bus daemon refused authentication \(/);
+    assert.ok(![...line].some((c) => c < ' ' || c === '\x7f'), `no control character reaches the terminal: ${JSON.stringify(line)}`);
+    busRec.add('a refusal that carries escape sequences', 'an OSC title change and a screen clear before `REJECTED`', 'one line, the escape sequences removed', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
   test('regression (over 100 s): a bus that authenticates and then says nothing, on the hot path', async () => {
     const { r, calls } = await against(() => undefined, ['process', 'prod']);
     assertOneLine(r, /the Secret Service did not answer: the D-Bus session bus did not answer Hello within 5 s; check that gnome-keyring/);
@@ -188,5 +201,5 @@ describe('robustness: a hostile bus', () => {
     busRec.add('regression (over 100 s): a bus that authenticates and then says nothing, to the keychain addon', '`keyrole list` (the addon\'s synchronous calls): OK to AUTH, then silence', 'the watchdog thread ends keyrole after 30 s', `exit ${r.code ?? r.signal}: ${normalise(r.stderr, [w.home])}`);
   });
 
-  busRec.docTest(5);
+  busRec.docTest(7);
 });

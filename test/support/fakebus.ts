@@ -35,8 +35,8 @@ export interface FakeBus {
   close(): Promise<void>;
 }
 
-/** A bus that says OK to any AUTH and then gives each call `answer`'s bytes (none: silence). */
-export async function startFakeBus(answer: Answer): Promise<FakeBus> {
+/** A bus that says OK to any AUTH (or sends `auth` instead) and then gives each call `answer`'s bytes (none: silence). */
+export async function startFakeBus(answer: Answer, auth?: Buffer): Promise<FakeBus> {
   const dir = mkdtempSync(join(tmpdir(), 'keyrole-fakebus-'));
   const path = join(dir, 'bus');
   const calls: string[] = [];
@@ -49,6 +49,11 @@ export async function startFakeBus(answer: Answer): Promise<FakeBus> {
     let authenticated = false;
     sock.on('data', (d: Buffer) => {
       input = Buffer.concat([input, d]);
+      if (auth) {
+        if (!authenticated) sock.write(auth);
+        authenticated = true;
+        return;
+      }
       if (!authenticated) {
         const begin = input.indexOf('BEGIN\r\n');
         if (begin < 0) {
