@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { startKeyring, tempHome } from './support/keyring.ts';
-import { keyrole, KEYROLE, type RunResult } from './support/run.ts';
+import { keyrole, KEYROLE, run, type RunResult } from './support/run.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
 
@@ -266,6 +266,17 @@ describe('keyrole doctor and the keychain', () => {
       chmodSync(join(home, '.aws', 'config'), 0o600);
       const r = await keyrole(['doctor', 'prod', '--no-network'], { env: second.env });
       assertProblem(r, 'keychain', /Secret Service keychain is locked/, /unlock it/);
+      // regression: the fix offered works from a shell (it used to be gnome-keyring-daemon
+      // --unlock, which waits silently on stdin and starts a second daemon). Run it as given,
+      // the password typed on its stdin.
+      const fix = line(r, 'keychain', 'problem').fix ?? '';
+      const cmd = / from this shell run (.*) \(KeePassXC/.exec(fix)?.[1];
+      assert.ok(cmd, fix);
+      const unlocked = await run('bash', ['-c', cmd], { env: second.env, input: 'right\n', timeoutMs: 30_000 });
+      assert.equal(unlocked.code, 0, unlocked.stderr);
+      const list = await keyrole(['list'], { env: second.env });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^alice +AKIA…0001/m);
     } finally {
       await second.stop();
     }

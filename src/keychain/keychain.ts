@@ -11,6 +11,7 @@
 // ADDON_TIMEOUT_MS. Regression: a bus that authenticated and then said nothing hung
 // keyrole for over 100 s inside the addon.
 
+import { readFileSync } from 'node:fs';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
@@ -44,13 +45,26 @@ function describeStore(): string {
   }
 }
 
+/**
+ * How to unlock the keychain from where the person is. `gnome-keyring-daemon --unlock` on
+ * its own waits, without a prompt, for the password on stdin, and starts a second daemon
+ * beside the running one; with --replace it takes the running daemon's place on the same
+ * session bus, and `read -rs` asks for the password without echo.
+ */
+export function unlockFix(platform = process.platform): string {
+  if (platform === 'darwin') return 'unlock it: security unlock-keychain login.keychain-db (it asks for the password), then retry';
+  if (platform === 'win32') return 'log in to Windows as this user (Credential Manager unlocks with the session), then retry';
+  return 'unlock it: log in to the desktop session, or from this shell run '
+    + 'read -rsp "Keyring password: " P && printf %s "$P" | gnome-keyring-daemon --replace --unlock --components=secrets --daemonize >/dev/null; unset P'
+    + ' (KeePassXC: unlock the database), then retry';
+}
+
 /** Turns the addon's platform errors into one line that says which part is missing. */
 export function keychainError(err: unknown, action: string): KeyroleError {
   // The addon's text carries the bus's own error messages: outside text.
   const msg = oneLine(printable(String((err as Error)?.message ?? err))).slice(0, 300);
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
-    return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
-      'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
+    return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`, unlockFix());
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {
@@ -157,7 +171,34 @@ export function deleteItem(service: string, account: string, action: string): bo
   }
 }
 
+/**
+ * The accounts of `service` in the kernel keyring. The addon's search (findCredentials)
+ * asks the Secret Service whatever the store, so keyrole reads /proc/keys, the kernel's own
+ * list of the keys this process may view (`keyring:<account>@<service>` is how the addon
+ * names them), and keeps those the keyring actually gives to this session: /proc/keys also
+ * shows keys of this user's other sessions that cannot be read from here.
+ */
+function keyutilsAccounts(service: string, action: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/keys', 'utf8');
+  } catch (err) {
+    throw new KeyroleError('KeyringUnavailable', `cannot ${action}: the kernel keyring cannot be listed (/proc/keys: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check that this kernel has keys support (CONFIG_KEYS), or use the Secret Service (unset KEYROLE_KEYCHAIN)');
+  }
+  const suffix = `@${service}`;
+  const found = new Set<string>();
+  for (const line of text.split('\n')) {
+    // id flags usage timeout perm uid gid type description: summary
+    const m = /^\S+\s+\S+\s+\d+\s+\S+\s+[0-9a-f]+\s+\d+\s+\d+\s+user\s+keyring:(.*): \S+$/.exec(line);
+    if (m && m[1].endsWith(suffix) && m[1].length > suffix.length) found.add(m[1].slice(0, -suffix.length));
+  }
+  return [...found].filter((account) => {
+    try { return entry(service, account).getPassword() !== null; } catch { return false; }
+  }).sort();
+}
+
 export function listAccounts(service: string, action: string): string[] {
+  if (storeName() === 'keyutils') return keyutilsAccounts(service, action);
   try {
     return bounded(action, () => loadKeyring().findCredentials(service)).map((c) => c.account).sort();
   } catch (err) {
