@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorld, type World } from './support/world.ts';
-import { KEYROLE } from './support/run.ts';
+import { KEYROLE, ROOT } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
+import { onPty } from './support/pty.ts';
 import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
@@ -145,6 +146,20 @@ describe('keyrole import', () => {
     assert.equal(readFileSync(credPath, 'utf8'), credentialsText(bob));
   });
 
+  test('at a terminal it shows the plan and asks: "n" changes nothing, "y" imports', async () => {
+    await clean();
+    layout();
+    const no = await onPty(`${KEYROLE} import`, [[/rewrite the profiles\? \[y\/N\] /, 'n\r']], w.env);
+    assert.equal(no.code, 1, no.screen);
+    assert.match(no.screen, /source user1 /);
+    assert.match(no.screen, /import cancelled; nothing was changed/);
+    assert.equal(readFileSync(credPath, 'utf8'), credentialsText(bob));
+    const yes = await onPty(`${KEYROLE} import`, [[/rewrite the profiles\? \[y\/N\] /, 'y\r']], w.env);
+    assert.equal(yes.code, 0, yes.screen);
+    assert.match(yes.screen, /Imported 2 keys/);
+    assert.doesNotMatch(readFileSync(credPath, 'utf8'), new RegExp(bob.accessKeyId));
+  });
+
   test('imports: the AWS CLI gets the same identities before and after, every byte unrelated kept, no secret left on disk', async () => {
     await clean();
     layout();
@@ -227,6 +242,24 @@ sso_region = eu-west-1
 
     const after = await identities();
     assert.deepEqual(after, before, 'the AWS CLI gets the same identities through keyrole');
+    // And the JS SDK (fromIni, which runs credential_process through a shell).
+    const script = join(w.home, 'js-whoami.mjs');
+    writeFileSync(script, `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(join(ROOT, 'package.json'))});
+      const { fromIni } = require('@aws-sdk/credential-providers');
+      const { STSClient, GetCallerIdentityCommand } = require('@aws-sdk/client-sts');
+      const out = {};
+      for (const profile of ['user1', 'admin', 'deploy']) {
+        const c = new STSClient({ region: 'eu-west-1', endpoint: process.env.AWS_ENDPOINT_URL_STS, credentials: fromIni({ profile }) });
+        out[profile] = (await c.send(new GetCallerIdentityCommand({}))).Arn;
+      }
+      console.log(JSON.stringify(out));
+    `);
+    const js = await w.run(process.execPath, [script]);
+    assert.equal(js.code, 0, js.stderr);
+    const viaJs = JSON.parse(js.stdout) as Record<string, string>;
+    assert.deepEqual({ user1: viaJs.user1, admin: viaJs.admin, deploy: role(viaJs.deploy) }, { user1: after.user1, admin: after.admin, deploy: after.deploy });
     assert.match(after.admin, /assumed-role\/Admin\/me-admin$/);
     const doctor = await w.keyrole(['doctor', 'user1', '--no-network']);
     assert.match(doctor.stdout, /^ok +plaintext keys +no long-term access key/m);
