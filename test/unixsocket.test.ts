@@ -5,10 +5,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cheapUnixSocket, netSocket, pipeBindings, pipeSocket, type SocketEvents, type UnixSocket } from '../src/keychain/unixsocket.ts';
+import { tempDir } from './support/tmp.ts';
 
 type Connect = (path: string, on: SocketEvents) => Promise<UnixSocket>;
 
@@ -63,7 +63,7 @@ describe('a Unix socket, in both builds', () => {
   let path: string;
   const peers: Socket[] = [];
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keyrole-sock-'));
+    dir = tempDir('sock-');
     path = join(dir, 'echo.sock');
     // Echoes each chunk upper-cased; "bye" makes it end the connection.
     server = createServer((s) => {
@@ -168,7 +168,7 @@ describe('a Unix socket, in both builds', () => {
 describe('an idle socket does not keep the process alive', () => {
   for (const [name, kind] of [['pipe handle', 'pipe'], ['node:net', 'net']] as const) {
     test(`${name}: unref() lets the process exit with the connection open; ref() holds it`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'keyrole-sock-'));
+      const dir = tempDir('sock-');
       const path = join(dir, 's.sock');
       const held: Socket[] = [];
       const server = createServer((s) => { held.push(s); s.on('data', () => s.write('pong')); });

@@ -3,9 +3,10 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import { closeSync, constants, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
+import { makeDirs } from '../util/dirs.ts';
 
 const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
 
@@ -136,7 +137,7 @@ export function writeFileAtomic(path: string, text: string): void {
   let target = path;
   try { target = realpathSync(path); } catch { /* a new file */ }
   const dir = dirname(target);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) makeDirs(dir);
   let mode = 0o600;
   try { mode = statSync(target).mode & 0o777; } catch { /* new */ }
   const tmp = join(dir, `.${basename(target)}.keyrole-${process.pid}.tmp`);

@@ -7,9 +7,10 @@
 
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
+import { makeDirs } from '../util/dirs.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 
@@ -185,7 +186,7 @@ export function privateDir(dir: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir);
       chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
     } catch (e) {
       throw new KeyroleError('CacheDirUnusable', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code})`, 'check that your home directory is writable, or set KEYROLE_HOME');

@@ -6,7 +6,8 @@
 
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { nodeRequire } from '../util/require.ts';
 
@@ -64,7 +65,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
   const target = join(dir, `keyring-${hash}.node`);
   if (!trustworthy(target)) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir);
       const st = lstatSync(dir);
       const uid = process.getuid?.();
       if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);

@@ -3,10 +3,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './tools.ts';
+import { tempDir } from './tmp.ts';
 import { parseNtpServers, queryNtp } from '../../src/clock/clock.ts';
 
 export interface Chrony {
@@ -28,7 +29,7 @@ export async function freeUdpPort(): Promise<number> {
 
 export async function startChrony(): Promise<Chrony> {
   const chronyd = requireTool('chronyd');
-  const dir = mkdtempSync(join(tmpdir(), 'keyrole-chrony-'));
+  const dir = tempDir('chrony-');
   chmodSync(dir, 0o755); // chronyd drops privileges after start
   const port = await freeUdpPort();
   const conf = join(dir, 'chrony.conf');
@@ -63,10 +64,12 @@ export async function startChrony(): Promise<Chrony> {
     port,
     child,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

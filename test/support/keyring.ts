@@ -2,9 +2,8 @@
 // gnome-keyring daemon unlocked with a password, under a private HOME (ENVIRONMENT.md).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { tempDir } from './tmp.ts';
 import { requireTool } from './tools.ts';
 
 export interface KeyringSession {
@@ -13,8 +12,9 @@ export interface KeyringSession {
   stop(): Promise<void>;
 }
 
-export function tempHome(prefix = 'keyrole-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/** A throw-away HOME (test/support/tmp.ts removes it with the run, killed or not). */
+export function tempHome(prefix = 'home-'): string {
+  return tempDir(prefix);
 }
 
 function startBus(home: string): Promise<{ bus: ChildProcess; address: string }> {
@@ -85,6 +85,8 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
         bus.kill('SIGTERM');
         await gone;
       }
+      // A home made here goes with the session; one passed in belongs to the caller.
+      if (!opts.home) rmSync(home, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }

@@ -6,8 +6,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, NTP_BUDGET_MS,
@@ -16,6 +14,7 @@ import {
   toLocalFrame, writeMemory, type DateSample, type Estimate, type NtpSample,
 } from '../../src/clock/clock.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const MIN = 60_000;
 const ntp = (offsetMs: number): NtpSample => ({ offsetMs, rttMs: 1, server: 'time.example' });
@@ -204,7 +203,7 @@ describe('the remembered measurement', () => {
     assert.ok(!stillValid(then, { at: then.at + 1_000, mono: 10 }, 60 * MIN), 'a reboot');
   });
   test('a corrupt, foreign or symlinked file is ignored; a written one reads back, 0600', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-clock-'));
+    const dir = tempDir('clock-');
     const path = join(dir, 'clock.json');
     for (const junk of ['', '{', 'null', '[]', '{"v":2}', '{"v":1,"ntp":{"at":"x"}}']) assert.deepEqual(parseMemory(junk), { v: 1 }, junk);
     fs.writeFileSync(path, '\u0000garbage', { mode: 0o600 });
@@ -225,7 +224,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   const header = (offsetMs: number) => ({ headers: { date: new Date(Date.now() + offsetMs).toUTCString() } });
 
   test('a small offset seen in the Date header is corrected, remembered, and signed with on the next run', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath });
     assert.equal(await c.begin(), 0);
     assert.equal(classify(c.estimate()!), 'unchecked');
@@ -238,7 +237,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a large offset seen in the Date header fails the call with the clock message', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath, platform: 'win32' });
     await c.begin();
     c.onResponse(header(-20 * MIN), Date.now(), Date.now());
@@ -246,14 +245,14 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a remembered large offset is measured again, never failed on', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const now = { at: Date.now(), mono: Number(process.hrtime.bigint() / 1_000_000n) };
     writeMemory({ v: 1, date: { ...now, offsetMs: 20 * MIN, uncertaintyMs: 500 } }, memoryPath);
     assert.equal(await clockSession({ env, memoryPath }).begin(), 0);
   });
 
   test('a "Signature expired" failure is explained with the measured offset', async () => {
-    const c = clockSession({ env, memoryPath: join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json') });
+    const c = clockSession({ env, memoryPath: join(tempDir('clock-'), 'clock.json') });
     await c.begin();
     const skew = new KeyroleError('ClockSkew', 'STS rejected the request because…');
     assert.equal(c.explain(skew), skew, 'no Date header seen: unchanged');
