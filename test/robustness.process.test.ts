@@ -139,7 +139,7 @@ describe('robustness: process and filesystem faults', () => {
     await w.emu.behaviour({ faults: [{ action: 'AssumeRole', kind: 'hang', times: 1 }] });
     const child = spawn(KEYROLE, ['process', 'prod'], { env: baseEnv({ ...w.env, KEYROLE_NTP: 'off' }), stdio: 'ignore' });
     const closed = new Promise((r) => child.once('close', r));
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 60_000;
     while (await attempts() === 0) {
       assert.ok(Date.now() < until, 'the request reached the emulator');
       await new Promise((r) => setTimeout(r, 20));
@@ -252,20 +252,25 @@ describe('robustness: process and filesystem faults', () => {
       await w.keyrole(['cache', 'clear']);
       await w.emu.resetStats();
       await w.emu.behaviour({ latencyMs: 300 });
-      // 16 of each, cold, at once: one lock, one key, one STS call.
+      // 16 of each, cold, at once. The lock moved from an abstract socket (OLD_COMMIT) to a
+      // socket file in the private directory, so the two versions do not share it: one STS
+      // call per version at most (one, when a group's holder finds the other's entry).
       const rs = await Promise.all(Array.from({ length: 32 }, (_, i) => run(i % 2 ? old : KEYROLE, profile)));
       for (const r of rs) assert.equal(r.code, 0, r.stderr);
-      assert.equal(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size, 1, 'everyone got the same credentials');
-      assert.equal(await attempts(), 1, 'one STS call between both versions');
+      const calls = await attempts();
+      assert.ok(calls >= 1 && calls <= 2, `${calls} STS calls for 32 callers of two versions`);
+      // A late caller of either version may be served the other version's entry.
+      assert.ok(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size <= calls, 'every caller got the credentials of one of those calls');
+      await w.emu.resetStats();
       // Each reads what the other wrote.
       const a = await run(old, profile);
       const b = await run(KEYROLE, profile);
       assert.equal((JSON.parse(a.stdout) as Blob).AccessKeyId, (JSON.parse(b.stdout) as Blob).AccessKeyId);
-      assert.equal(await attempts(), 1);
+      assert.equal(await attempts(), 0, 'each reads the entry in the store');
     }
     await w.emu.behaviour({ latencyMs: 0 });
     rec.add('two keyrole versions on one store', `this build and the build of ${OLD_COMMIT}: 16 + 16 cold calls at once, file store and keychain store`,
-      'one STS call, the same credentials for all, each reads the other\'s entries', 'one STS call per store; 32 × exit 0 with the same key; cross reads hit');
+      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls, each reads the other\'s entries', '1 or 2 STS calls per store; 32 × exit 0; cross reads hit');
   });
 
   test('a cache entry from a newer keyrole format', async () => {

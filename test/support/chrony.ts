@@ -48,14 +48,14 @@ export async function startChrony(): Promise<Chrony> {
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
   const server = `127.0.0.1:${port}`;
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`chronyd exited with ${child.exitCode}: ${log}`);
     const r = await queryNtp(parseNtpServers(server, 'test'), 400);
     if (r.ok) break;
     if (Date.now() > until) {
       child.kill('SIGTERM');
-      throw new Error(`chronyd did not answer on ${server} within 10 s: ${log}`);
+      throw new Error(`chronyd did not answer on ${server} within 30 s: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -27,7 +27,7 @@ export async function startEmulatorProcess(args: string[] = []): Promise<Emulato
   const child = spawn(process.execPath, [join(ROOT, 'emulator', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('the emulator did not start within 30 s')), 30_000);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       out += d;

@@ -25,7 +25,7 @@ function startBus(home: string): Promise<{ bus: ChildProcess; address: string }>
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 5 s')), 5000);
+    const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 30 s')), 30_000);
     bus.stdout!.setEncoding('utf8');
     bus.stdout!.on('data', (d: string) => {
       out += d;
@@ -69,9 +69,9 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
     });
     // Without this wait, D-Bus activation can start a second daemon and leave the
     // collection locked (ENVIRONMENT.md: 40 of 40 runs passed with it).
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 30_000;
     while (!secretsOwned(full)) {
-      if (Date.now() > until) throw new Error('gnome-keyring did not take org.freedesktop.secrets within 10 s');
+      if (Date.now() > until) throw new Error('gnome-keyring did not take org.freedesktop.secrets within 30 s');
       await new Promise((r) => setTimeout(r, 50));
     }
   }

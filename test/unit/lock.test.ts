@@ -237,8 +237,8 @@ describe('singleFlight', () => {
     let waiter: Promise<string> | undefined;
     const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
       lock.setState('prompt');
-      waiter = singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 200, promptMs: 60_000 });
-      await delay(800);
+      waiter = singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 1000, promptMs: 60_000 });
+      await delay(2500);
       stored = 'answered';
       return stored;
     }, privateDir);
@@ -256,10 +256,10 @@ describe('singleFlight', () => {
     let waiter: Promise<{ ok: true; value: string } | { ok: false; error: unknown }> | undefined;
     const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
       lock.setState('prompt');
-      waiter = settle(singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 300, promptMs: 60_000 }));
-      await delay(700); // the person types the code
+      waiter = settle(singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 1000, promptMs: 60_000 }));
+      await delay(2500); // the person types the code
       lock.setState('working');
-      await delay(100); // the STS call, well under workingMs
+      await delay(200); // the STS call, well under workingMs
       stored = 'answered';
       return stored;
     }, privateDir);
