@@ -284,5 +284,18 @@ describe('robustness: process and filesystem faults', () => {
     rec.add('a cache entry from a newer keyrole format', '`"keyrole": 2` in a cache entry (a later version shares the store)', 'not trusted: a miss, replaced by this version\'s entry (it is only a cache)', 'exit 0: fresh credentials; the entry rewritten in format 1');
   });
 
-  rec.docTest(11);
+  test('regression: a path under /proc is one line, not an endless mkdir loop', async () => {
+    // Node's recursive mkdir loops for ever where mkdir(2) answers ENOENT under an existing
+    // parent (procfs): KEYROLE_HOME=/proc/nope once spun at 96% CPU for ten minutes.
+    const home = await w.keyrole(['process', 'prod'], { env: { KEYROLE_NTP: 'off', KEYROLE_HOME: '/proc/nope/deeper' }, timeoutMs: 60_000 });
+    assert.equal(home.signal, null, 'it ended by itself');
+    const homeLine = assertOneLine(home, /cannot create \/proc\/nope\/deeper \(ENOENT\)/);
+    const cfg = await w.keyrole(['configure', 'p', '--source', 'alice', '--role-arn', ROLE], { env: { AWS_CONFIG_FILE: '/proc/nope/config' }, timeoutMs: 60_000 });
+    assert.equal(cfg.signal, null, 'it ended by itself');
+    const cfgLine = assertOneLine(cfg, /cannot write \/proc\/nope\/config \(ENOENT\)/);
+    rec.add('regression: a path under /proc is one line, not an endless mkdir loop', '`KEYROLE_HOME=/proc/nope/deeper keyrole process` (file store) and `AWS_CONFIG_FILE=/proc/nope/config keyrole configure`: mkdir(2) answers ENOENT under an existing parent',
+      'one line each, at once', `process exit ${home.code}: ${normalise(homeLine)}; configure exit ${cfg.code}: ${normalise(cfgLine)}`);
+  });
+
+  rec.docTest(12);
 });

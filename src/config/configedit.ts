@@ -137,12 +137,12 @@ export function writeFileAtomic(path: string, text: string): void {
   let target = path;
   try { target = realpathSync(path); } catch { /* a new file */ }
   const dir = dirname(target);
-  if (!existsSync(dir)) makeDirs(dir);
   let mode = 0o600;
   try { mode = statSync(target).mode & 0o777; } catch { /* new */ }
   const tmp = join(dir, `.${basename(target)}.keyrole-${process.pid}.tmp`);
   let fd: number | undefined;
   try {
+    if (!existsSync(dir)) makeDirs(dir);
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     fchmodSync(fd, mode);
     writeFileSync(fd, text);
