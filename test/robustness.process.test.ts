@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { twoStoreWorld, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { baseEnv, KEYROLE, ROOT, type RunResult } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
@@ -58,12 +58,7 @@ describe('robustness: process and filesystem faults', () => {
   const attempts = async () => (await w.emu.stats()).requests.filter((q) => q.action === 'AssumeRole').length;
 
   before(async () => {
-    w = await startWorld();
-    w.writeConfig([
-      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'file' }),
-      keyroleProfile('kc', { keyrole_source: 'alice', keyrole_role_arn: ROLE }),
-    ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await twoStoreWorld(ROLE);
     source = secretTool(['lookup', 'service', 'keyrole:source', 'username', 'alice']);
   });
   after(() => w?.stop());

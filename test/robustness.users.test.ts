@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { twoStoreWorld, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { baseEnv, KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
@@ -101,12 +101,7 @@ describe('robustness: another local user', () => {
 
   before(async () => {
     other = otherUser();
-    w = await startWorld();
-    w.writeConfig([
-      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'file' }),
-      keyroleProfile('kc', { keyrole_source: 'alice', keyrole_role_arn: ROLE }),
-    ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await twoStoreWorld(ROLE);
     // A home as Debian makes it (0755), so the other user can walk up to ~/.aws/keyrole.
     fs.chmodSync(w.home, 0o755);
     fs.chmodSync(join(w.home, '.aws'), 0o755);
