@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './support/run.ts';
-import { RUN_PREFIX, tempDir } from './support/tmp.ts';
+import { RUN_PREFIX, alive, tempDir } from './support/tmp.ts';
 
 const FILES = ['test/unit/lock.test.ts', 'test/unit/ini-conformance.test.ts'];
 
@@ -51,15 +51,23 @@ test('a run killed with SIGKILL leaves its directories; the next run removes the
   assert.deepEqual(readdirSync(tmp), [], 'the next run swept the dead run\'s directories and removed its own');
 });
 
-test('SIGTERM and SIGINT remove the run directory too', async () => {
+test('SIGTERM and SIGINT remove the run directory and end the servers the run started', async () => {
   const tmp = tempDir('tmpdir-');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { tempDir } from ${JSON.stringify(join(ROOT, 'test', 'support', 'tmp.ts'))}; tempDir('x'); console.log('made'); setInterval(() => {}, 1000);`], { env: runEnv(tmp), stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => child.stdout!.on('data', () => resolve()));
+    const child = spawn(process.execPath, ['--input-type=module', '-e', [
+      `import { endWithRun, tempDir } from ${JSON.stringify(join(ROOT, 'test', 'support', 'tmp.ts'))};`,
+      `import { spawn } from 'node:child_process';`,
+      `tempDir('x');`,
+      `const server = endWithRun(spawn('sleep', ['1000'], { stdio: 'ignore' }));`,
+      `console.log(server.pid);`,
+    ].join('\n')], { env: runEnv(tmp), stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => resolve(Number(String(d).trim()))));
+    assert.ok(alive(server));
     assert.equal(readdirSync(tmp).length, 1);
     const closed = new Promise<NodeJS.Signals | null>((r) => child.once('close', (_code, sig) => r(sig)));
     child.kill(signal);
     assert.equal(await closed, signal, 'it still ends by the signal');
     assert.deepEqual(readdirSync(tmp), [], `removed on ${signal}`);
+    assert.equal(alive(server), false, `its server ended on ${signal}`);
   }
 });

@@ -7,7 +7,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './tools.ts';
-import { tempDir } from './tmp.ts';
+import { endWithRun, tempDir } from './tmp.ts';
 import { parseNtpServers, queryNtp } from '../../src/clock/clock.ts';
 
 export interface Chrony {
@@ -44,7 +44,7 @@ export async function startChrony(): Promise<Chrony> {
   ].join('\n'));
   const root = process.getuid?.() === 0;
   const args = ['-d', '-x', '-f', conf, ...(root ? [] : ['-U', '-u', userInfo().username])];
-  const child = spawn(chronyd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = endWithRun(spawn(chronyd, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
   const server = `127.0.0.1:${port}`;

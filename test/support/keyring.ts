@@ -3,7 +3,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { tempDir } from './tmp.ts';
+import { endWithRun, tempDir } from './tmp.ts';
 import { requireTool } from './tools.ts';
 
 export interface KeyringSession {
@@ -19,10 +19,10 @@ export function tempHome(prefix = 'home-'): string {
 
 function startBus(home: string): Promise<{ bus: ChildProcess; address: string }> {
   requireTool('dbus-daemon');
-  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
+  const bus = endWithRun(spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  }));
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 30 s')), 30_000);

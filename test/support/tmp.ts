@@ -3,19 +3,24 @@
 // The parent is removed when the process exits, normally, by an uncaught error, or by
 // SIGINT/SIGTERM/SIGHUP. SIGKILL cannot be caught: the next process that makes a temp dir
 // first sweeps the parents of processes that no longer exist. One helper, so no test
-// forgets a case (a run once left 36 directories in /tmp).
+// forgets a case (a run once left 36 directories in /tmp). The servers a test or the demo
+// starts (the emulator, D-Bus, chronyd) end the same way, so a Ctrl-C leaves none behind.
 
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 export const RUN_PREFIX = 'keyrole-run-';
 const NAME = new RegExp(`^${RUN_PREFIX}(\\d+)-[0-9a-f]+$`);
 
 let root: string | undefined;
+const children = new Set<ChildProcess>();
+let hooked = false;
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still runs (a zombie does not). */
+export function alive(pid: number): boolean {
   // A killed process whose parent died too stays a zombie until init reaps it, which some
   // inits (this machine's) do late; kill(pid, 0) counts a zombie as alive.
   try {
@@ -49,13 +54,15 @@ export function sweepDeadRuns(base = tmpdir()): string[] {
   return swept;
 }
 
-function removeRoot(): void {
+function cleanUp(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
   if (root) rmSync(root, { recursive: true, force: true, maxRetries: 3 });
   root = undefined;
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  try { removeRoot(); } catch { /* exiting anyway */ }
+  try { cleanUp(); } catch { /* exiting anyway */ }
   // With no other listener, end the way the signal would have.
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
@@ -69,9 +76,23 @@ export function runDir(): string {
   // directory it was given; nobody else can list what is here.
   mkdirSync(root, { mode: 0o711 });
   chmodSync(root, 0o711);
-  process.once('exit', removeRoot);
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, onSignal);
+  hook();
   return root;
+}
+
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', cleanUp);
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, onSignal);
+}
+
+/** A server started for a test or the demo: killed when this process ends, if still running. */
+export function endWithRun<T extends ChildProcess>(child: T): T {
+  hook();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
 }
 
 /** A new private directory under the run directory (gone when the process ends). */
