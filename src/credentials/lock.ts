@@ -90,7 +90,9 @@ function failedFile(address: string): string {
 export async function lockAddress(name: string, privateDir: () => string): Promise<string> {
   const dir = privateDir();
   if (process.platform === 'win32') return `\\\\.\\pipe\\keyrole-${await lockSecret(dir)}-${name}`;
-  // sun_path holds 108 bytes on Linux, 104 on macOS: keep the name short.
+  // sun_path holds 108 bytes on Linux, 104 on macOS: keep the name short. A longer path
+  // (a very deep KEYROLE_HOME) makes listen fail with EINVAL, and keyrole goes on without
+  // single flight rather than truncate the name.
   return join(dir, `${name.slice(0, 16)}.lock`);
 }
 
@@ -257,7 +259,9 @@ function waitForHolder(address: string, bounds: WaitBounds, started: number, dea
         if (settled) return;
       }
     });
-    sock.on('connect', arm);
+    // Armed at once, not on connect: nothing the other end does (or does not do) comes
+    // before the deadline.
+    arm();
     sock.on('close', () => finish('released'));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       // Refused: a socket file whose holder died (SIGKILL) before it could remove it. It is
