@@ -70,7 +70,7 @@ function target(t: StsTarget): { url: string; region: string } {
 }
 
 /** One STS action: the clock check first, then the signed call; every failure mapped to one line. */
-async function call(what: string, keys: AwsKeys, t: StsTarget, params: Record<string, string | number | undefined>): Promise<Record<string, unknown>> {
+export async function call(what: string, keys: AwsKeys, t: StsTarget, params: Record<string, string | number | undefined>): Promise<Record<string, unknown>> {
   // The clock check's NTP query (if due) is in flight while the client loads.
   const offset = t.clock?.begin();
   offset?.catch(() => { /* awaited below; handled here in case loading throws first */ });
@@ -103,14 +103,14 @@ async function call(what: string, keys: AwsKeys, t: StsTarget, params: Record<st
   return out;
 }
 
-type Xml = Record<string, unknown> | undefined;
+export type Xml = Record<string, unknown> | undefined;
 const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
 
 function accountOf(arn: string | undefined): string | undefined {
   return arn?.split(':')[4] || undefined;
 }
 
-function temp(x: Xml, arn?: string): TempCredentials {
+export function temp(x: Xml, arn?: string): TempCredentials {
   const c = x?.Credentials as Xml;
   const expiration = new Date(text(c?.Expiration) ?? NaN);
   const [accessKeyId, secretAccessKey, sessionToken] = [text(c?.AccessKeyId), text(c?.SecretAccessKey), text(c?.SessionToken)];
