@@ -106,9 +106,11 @@ describe('robustness: process and filesystem faults', () => {
   const steps: { name: string; what: string; syscall: string; when: number; sts: number; entry: 'old' | 'new'; tmp?: boolean }[] = [
     { name: 'SIGKILL while taking the lock', what: 'at listen(2) of the lock socket: before the keychain read and the STS call', syscall: 'listen', when: 1, sts: 0, entry: 'old' },
     { name: 'SIGKILL after the STS answer, before the cache write', what: 'at the first rename(2) after the answer (the clock memory), before the cache is touched', syscall: 'rename', when: 1, sts: 1, entry: 'old' },
-    { name: 'SIGKILL mid cache write', what: 'at fsync(2) of the temp file: written, not yet flushed or renamed', syscall: 'fsync', when: 1, sts: 1, entry: 'old', tmp: true },
+    // Every file keyrole writes goes through src/util/atomic.ts: fsync(temp), rename, fsync(dir),
+    // then a sweep of dead writers' temps (getdents64). The clock memory is written first.
+    { name: 'SIGKILL mid cache write', what: 'at fsync(2) of the temp file (the third fsync: the clock memory\'s file and directory come first): written, not yet flushed or renamed', syscall: 'fsync', when: 3, sts: 1, entry: 'old', tmp: true },
     { name: 'SIGKILL at the commit point', what: 'at rename(2) of the temp file over the entry', syscall: 'rename', when: 2, sts: 1, entry: 'old', tmp: true },
-    { name: 'SIGKILL right after the cache write', what: 'at getdents64(2) just after the rename', syscall: 'getdents64', when: 1, sts: 1, entry: 'new' },
+    { name: 'SIGKILL right after the cache write', what: 'at getdents64(2) of the sweep just after the rename (the third: the clock memory\'s sweep reads its directory with two)', syscall: 'getdents64', when: 3, sts: 1, entry: 'new' },
   ];
   for (const s of steps) {
     test(s.name, async () => {

@@ -9,7 +9,7 @@
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
-import { section, type AwsFiles, type Section } from '../config/config.ts';
+import { section, type AwsFiles, type Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
 
 export interface IamTarget {

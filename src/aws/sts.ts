@@ -5,7 +5,7 @@
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { loadQuery } from './sdk.ts';
-import { regionalStsEndpoint } from '../config/config.ts';
+import { regionalStsEndpoint } from '../config/endpoints.ts';
 import { VERSION } from '../util/version.ts';
 import type { ClockHook } from '../clock/clock.ts';
 

@@ -8,7 +8,8 @@
 //                                                 named so the user can delete it by hand
 
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/files.ts';
+import { resolveEndpoint, resolveRegion } from '../config/endpoints.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
 import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
 import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';
@@ -40,8 +41,7 @@ export function targetsFor(files: AwsFiles, source: string, profileFlag?: string
   }
   profile ??= Object.keys(files.config).find((p) => !p.includes('.') && section(files.config, p)?.keyrole_source === source);
   const sec: Section = (profile ? section(files.config, profile) : undefined) ?? {};
-  const env = process.env;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || sec.region || DEFAULT_REGION;
+  const { region } = resolveRegion(undefined, sec, `profile ${profile}`);
   const { endpoint, from } = resolveEndpoint(files, sec, region);
   return { sts: { region, endpoint, endpointFrom: from }, iam: resolveIamTarget(files, sec, region), profile };
 }

@@ -3,7 +3,8 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import { closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { makeDirs } from '../util/dirs.ts';
@@ -139,20 +140,10 @@ export function writeFileAtomic(path: string, text: string): void {
   const dir = dirname(target);
   let mode = 0o600;
   try { mode = statSync(target).mode & 0o777; } catch { /* new */ }
-  const tmp = join(dir, `.${basename(target)}.keyrole-${process.pid}.tmp`);
-  let fd: number | undefined;
   try {
     if (!existsSync(dir)) makeDirs(dir);
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    fchmodSync(fd, mode);
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, target);
+    writeAtomic(target, text, { mode });
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* gone */ }
     throw new KeyroleError('ConfigWriteFailed', `cannot write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the permissions of the file and its directory; nothing was changed');
   }
 }

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
-import { writeFileAtomic } from '../config/configedit.ts';
+import { writeAtomic } from '../util/atomic.ts';
 
 export type HolderState = 'working' | 'prompt';
 
@@ -114,7 +114,7 @@ async function lockSecret(dir: string): Promise<string> {
     writeFileSync(path, randomBytes(16).toString('hex'), { mode: 0o600, flag: 'wx' });
   } catch {
     // Another process wrote it first (then it is read below), or a broken file is in the way.
-    if (!read()) writeFileAtomic(path, randomBytes(16).toString('hex'));
+    if (!read()) writeAtomic(path, randomBytes(16).toString('hex'));
   }
   const s = read();
   if (!s) throw new KeyroleError('LockUnusable', `cannot keep the lock secret in ${path}`, 'check that directory');
@@ -166,7 +166,7 @@ function hold(server: Net.Server, address: string): HeldLock {
     },
     fail(err) {
       try {
-        writeFileAtomic(failedFile(address), JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode, at: Date.now() }));
+        writeAtomic(failedFile(address), JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode, at: Date.now() }));
       } catch (e) {
         debug(`could not leave the failure for the waiters (${(e as Error).message}); each will try for itself`);
         return;

@@ -6,12 +6,13 @@
 // `keyrole login`, which primes the session from a terminal.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
-import { keyroleHome, privateDir } from './cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 
 export type CodeSource = 'given' | 'process' | 'terminal' | 'gui';
 
@@ -186,9 +187,7 @@ export function rememberUsed(serial: string, code: string, now = Date.now()): vo
     let used: Record<string, { code: string; at: number }> = {};
     try { used = JSON.parse(readFileSync(path, 'utf8')); } catch { /* first use */ }
     used[serial] = { code, at: now };
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(used), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeAtomic(path, JSON.stringify(used));
   } catch (err) {
     debug(`could not record the used MFA code (${(err as Error).message})`);
   }

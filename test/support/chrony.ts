@@ -1,5 +1,5 @@
 // A real NTP server for a test: chrony on a free loopback port, serving the machine's own
-// clock and never touching it (ENVIRONMENT.md, "NTP on loopback").
+// clock and never touching it (chronyd -x on an unprivileged loopback port).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
@@ -8,7 +8,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './tools.ts';
 import { endWithRun, tempDir } from './tmp.ts';
-import { parseNtpServers, queryNtp } from '../../src/clock/clock.ts';
+import { parseNtpServers } from '../../src/clock/servers.ts';
+import { queryNtp } from '../../src/clock/measure.ts';
 
 export interface Chrony {
   /** host:port, as keyrole_ntp_servers takes it. */

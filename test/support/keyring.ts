@@ -1,5 +1,5 @@
 // A real Secret Service for one test or the demo: a private D-Bus session bus and a
-// gnome-keyring daemon unlocked with a password, under a private HOME (ENVIRONMENT.md).
+// gnome-keyring daemon unlocked with a password, under a private HOME.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -68,7 +68,7 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
       cwd: home,
     });
     // Without this wait, D-Bus activation can start a second daemon and leave the
-    // collection locked (ENVIRONMENT.md: 40 of 40 runs passed with it).
+    // collection locked (with the wait, 40 of 40 runs passed).
     const until = Date.now() + 30_000;
     while (!secretsOwned(full)) {
       if (Date.now() > until) throw new Error('gnome-keyring did not take org.freedesktop.secrets within 30 s');

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fsDefault, { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { cacheKey, encodeEntry, fileStore, keyroleHome, lookup, openStore, privateDir, type CacheEntry } from '../../src/credentials/cache.ts';
+import { cacheKey, encodeEntry, fileStore, lookup, openStore, type CacheEntry } from '../../src/credentials/cache.ts';
+import { keyroleHome, privateDir } from '../../src/util/home.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { tempDir } from '../support/tmp.ts';
 

@@ -1,4 +1,4 @@
-// clock.ts: the decisions as pure functions (offset → action, Expiration translation, the
+// src/clock/: the decisions as pure functions (offset → action, Expiration translation, the
 // two sources and how they combine, the messages), the remembered measurement, and the
 // bounded NTP query against a fake NTP server and a dead port on loopback.
 
@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import {
-  AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, NTP_BUDGET_MS,
-  classify, clockConfig, clockError, clockFix, clockSession, combine, dateHeaderOf, dateSampleFrom, describeOffset,
-  effectiveOffset, formatDuration, ntpSampleFrom, parseMemory, parseNtpServers, queryNtp, readMemory, stillValid,
-  toLocalFrame, writeMemory, type DateSample, type Estimate, type NtpSample,
-} from '../../src/clock/clock.ts';
+import { AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, classify, combine, dateHeaderOf, dateSampleFrom, effectiveOffset, ntpSampleFrom, type DateSample, type Estimate, type NtpSample } from '../../src/clock/estimate.ts';
+import { NTP_BUDGET_MS, queryNtp } from '../../src/clock/measure.ts';
+import { clockConfig, parseNtpServers } from '../../src/clock/servers.ts';
+import { clockError, clockFix, describeOffset } from '../../src/clock/messages.ts';
+import { clockSession } from '../../src/clock/clock.ts';
+import { parseMemory, readMemory, stillValid, writeMemory } from '../../src/clock/memory.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { localExpiration } from '../../src/credentials/resolve.ts';
+import type { CacheEntry } from '../../src/credentials/cache.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const MIN = 60_000;
@@ -45,20 +47,21 @@ describe('classify: offset → action', () => {
   });
 });
 
-describe('Expiration translation', () => {
+describe('Expiration translation (localExpiration, the one the cache and commands use)', () => {
+  const inLocalFrame = (expiration: Date, clockOffsetMs: number) => localExpiration({ credentials: { expiration }, clockOffsetMs } as CacheEntry);
   const serverNow = Date.parse('2030-06-01T12:00:00Z');
   const expiration = new Date(serverNow + 3600_000);
 
   test('a clock 10 min ahead gets an Expiration 10 min later', () => {
-    assert.equal(toLocalFrame(expiration, -10 * MIN).toISOString(), '2030-06-01T13:10:00.000Z');
+    assert.equal(inLocalFrame(expiration, -10 * MIN).toISOString(), '2030-06-01T13:10:00.000Z');
   });
   test('a clock 10 min behind gets an Expiration 10 min earlier', () => {
-    assert.equal(toLocalFrame(expiration, 10 * MIN).toISOString(), '2030-06-01T12:50:00.000Z');
+    assert.equal(inLocalFrame(expiration, 10 * MIN).toISOString(), '2030-06-01T12:50:00.000Z');
   });
   test('the time left by the local clock equals the time left by the server\'s', () => {
     for (const offset of [-13 * MIN, -600_000, -7_000, 0, 7_000, 600_000, 13 * MIN]) {
       const localNow = serverNow - offset;
-      assert.equal(toLocalFrame(expiration, offset).getTime() - localNow, 3600_000, String(offset));
+      assert.equal(inLocalFrame(expiration, offset).getTime() - localNow, 3600_000, String(offset));
     }
   });
   test('with a 900 s role and a clock 10 min ahead, botocore still sees 15 min left (not 5, inside its mandatory 10)', () => {
@@ -66,7 +69,7 @@ describe('Expiration translation', () => {
     const offset = -10 * MIN;
     const localNow = serverNow - offset;
     assert.equal(exp.getTime() - localNow, 300_000, 'untranslated: 5 min left by the local clock');
-    assert.equal(toLocalFrame(exp, effectiveOffset(est(offset))).getTime() - localNow, 900_000);
+    assert.equal(inLocalFrame(exp, effectiveOffset(est(offset))).getTime() - localNow, 900_000);
   });
 });
 
@@ -140,12 +143,7 @@ describe('Date header → sample', () => {
 });
 
 describe('messages', () => {
-  test('durations and directions', () => {
-    assert.equal(formatDuration(250), '250 ms');
-    assert.equal(formatDuration(-7_300), '7.3 s');
-    assert.equal(formatDuration(20 * MIN + 3_000), '20 min 3 s');
-    assert.equal(formatDuration(3 * 3600_000 + 5 * MIN), '3 h 5 min');
-    assert.equal(formatDuration(2 * 86_400_000 + 3600_000), '2 d 1 h');
+  test('directions', () => {
     assert.equal(describeOffset(-10 * MIN), '10 min 0 s ahead');
     assert.equal(describeOffset(10 * MIN), '10 min 0 s behind');
   });

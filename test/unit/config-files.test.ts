@@ -4,7 +4,9 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configPath, credentialsPath, loadAwsFiles, resolveSettings, shadowingKeys, type AwsFiles } from '../../src/config/config.ts';
+import { configPath, credentialsPath, loadAwsFiles, type AwsFiles } from '../../src/config/files.ts';
+import { resolveSettings } from '../../src/config/settings.ts';
+import { shadowingKeys } from '../../src/config/checks.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { tempDir } from '../support/tmp.ts';
 
