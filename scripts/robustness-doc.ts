@@ -39,6 +39,10 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'Process and filesystem faults',
     intro: 'SIGKILL at fixed steps of a refresh (delivered by `strace --inject`, so the step is exact), a full filesystem (a 64 KiB tmpfs), a read-only home (a read-only tmpfs), and two builds of keyrole on one store.',
   },
+  users: {
+    title: 'Another local user',
+    intro: 'A real second account on the machine (`keyrole-other`, created by the suite) moves first: it binds the names keyrole listens on, sends what it likes to whoever connects, and reaches for the files keyrole keeps. Nothing it sends is printed or adopted, and keyrole never waits on it.',
+  },
   secrets: {
     title: 'Secrets and injection',
     intro: 'One world drives every command; each stdout, stderr, file under HOME, child environment and child argv is scanned for the long-term secret access key, the session secret and token, and the SSO tokens.',
@@ -74,6 +78,7 @@ export function normalise(text: string, homes: string[] = []): string {
   let s = text;
   for (const h of homes.filter(Boolean).sort((a, b) => b.length - a.length)) s = s.split(h).join('$HOME');
   return s
+    .replace(/\/tmp\/keyrole-run-\d+-[0-9a-f]+\/[\w.-]+/g, '$TMP')
     .replace(/\/tmp\/keyrole-[\w.-]+/g, '$TMP')
     .replace(/(127\.0\.0\.1|localhost):\d+/g, '$1:PORT')
     .replace(/\b\d+(\.\d+)? ?ms\b/g, 'N ms')
