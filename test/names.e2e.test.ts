@@ -6,6 +6,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 
@@ -80,5 +82,12 @@ describe('list and cache list', () => {
     assert.ok(cmds.some((l) => /^ {2}import +move plaintext keys/.test(l)), r.stdout);
     const cols = new Set(cmds.map((l) => /^ {2}\S.*?\S {2,}(?=\S)/.exec(l)![0].length));
     assert.equal(cols.size, 1, `descriptions start at different columns:\n${cmds.join('\n')}`);
+  });
+
+  test('regression: doctor finds a dotted keyrole profile (what sso populate writes) as the only one', async () => {
+    const cfg = join(w.home, 'dotted-config');
+    writeFileSync(cfg, `[sso-session corp]\nsso_start_url = https://names.awsapps.com/start\nsso_region = eu-west-1\n${keyroleProfile('111122223333.ReadOnly', { keyrole_sso_session: 'corp', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'ReadOnly' })}[profile plain]\nregion = eu-west-1\n`, { mode: 0o600 });
+    const r = await w.keyrole(['doctor', '--no-network'], { env: { AWS_CONFIG_FILE: cfg } });
+    assert.match(r.stdout, /^keyrole doctor: profile 111122223333\.ReadOnly /);
   });
 });
