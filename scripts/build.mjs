@@ -59,8 +59,8 @@ const noDefaultProvider = {
 };
 
 // Each SDK client in a bundle of its own, loaded only when it is called (src/aws/sdk.ts says why).
-// `query` is keyrole's own STS client (src/aws/awsquery.ts), bundled the same way.
-const SDK = { query: './src/aws/awsquery.ts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc' };
+// `net` holds the proxy agents (src/aws/agents.ts; src/aws/http.ts says why), bundled the same way.
+const SDK = { sts: '@aws-sdk/client-sts', iam: '@aws-sdk/client-iam', sso: '@aws-sdk/client-sso', 'sso-oidc': '@aws-sdk/client-sso-oidc', net: './src/aws/agents.ts' };
 for (const [name, pkgName] of Object.entries(SDK)) {
   await build({
     ...common,

@@ -185,7 +185,7 @@ describe('fuzz: service answers', () => {
 
   property('stsError always gives one line', 'src/aws/sts.ts stsError on arbitrary SDK-like errors (names, codes, 5 KB messages with newlines, KeyroleErrors)',
     'a KeyroleError whose line is one line under 1500 characters', 8000, 301,
-    fc.oneof(sdkError, fc.string({ unit: 'binary', maxLength: 3000 }).map((m) => new KeyroleError('X', m, 'fix it')), fc.jsonValue(), fc.constantFrom(null, undefined, 42, 'a string')),
+    fc.oneof(sdkError, fc.string({ unit: 'binary', maxLength: 3000 }).map((m) => new KeyroleError('StsMalformed', m, 'fix it')), fc.jsonValue(), fc.constantFrom(null, undefined, 42, 'a string')),
     (err) => {
       const e = stsError(err, t, 'AssumeRole arn:aws:iam::111122223333:role/Admin');
       assert.ok(e instanceof KeyroleError);
@@ -268,7 +268,7 @@ describe('fuzz: regressions', () => {
 
   regression('an SDK error with line breaks or 5 KB of message', 'stsError passed a 5 KB message through whole', 'one line under 1500 characters', () => {
     assertOneLine(stsError({ name: 'Weird\nName', message: `a\nb\r\n${'x'.repeat(5000)}` }, t, 'AssumeRole'));
-    assertOneLine(stsError(new KeyroleError('X', 'thrown in a body\n  Deserialization error: to see the raw response…'), t, 'AssumeRole'));
+    assertOneLine(stsError(new KeyroleError('StsMalformed', 'thrown in a body\n  Deserialization error: to see the raw response…'), t, 'AssumeRole'));
   });
 
   regression('stsError on null, undefined and an object without a prototype', 'TypeError reading err.name; String() of a null-prototype object throws', 'a one-line KeyroleError', () => {

@@ -7,7 +7,9 @@
 //   5. delete the old key                fails → the new key is in use; the old one is
 //                                                 named so the user can delete it by hand
 
-import { KeyroleError, usageError } from '../util/errors.ts';
+import { KeyroleError, usageError, type ErrorCode } from '../util/errors.ts';
+import { checkRegion } from '../config/region.ts';
+import { caBundleSetting } from '../config/cabundle.ts';
 import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config/config.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
 import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
@@ -41,9 +43,10 @@ export function targetsFor(files: AwsFiles, source: string, profileFlag?: string
   profile ??= Object.keys(files.config).find((p) => !p.includes('.') && section(files.config, p)?.keyrole_source === source);
   const sec: Section = (profile ? section(files.config, profile) : undefined) ?? {};
   const env = process.env;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || sec.region || DEFAULT_REGION;
+  const region = checkRegion(env.AWS_REGION || env.AWS_DEFAULT_REGION || sec.region || DEFAULT_REGION, 'the region setting');
   const { endpoint, from } = resolveEndpoint(files, sec, region);
-  return { sts: { region, endpoint, endpointFrom: from }, iam: resolveIamTarget(files, sec, region), profile };
+  const caBundle = caBundleSetting(sec, profile);
+  return { sts: { region, endpoint, endpointFrom: from, caBundle }, iam: { ...resolveIamTarget(files, sec, region), caBundle }, profile };
 }
 
 export interface RotateSteps {
@@ -96,7 +99,7 @@ export async function rotate(name: string, steps: RotateSteps, verifyTimeoutMs: 
   say(`Created access key ${redactKeyId(fresh.accessKeyId)}${created.userName ? ` for IAM user ${created.userName}` : ''}.`);
 
   /** Undoes step 2 and explains; the old key stays stored and active. */
-  const undo = async (cause: string, code: string): Promise<never> => {
+  const undo = async (cause: string, code: ErrorCode): Promise<never> => {
     try {
       await steps.remove(old, fresh.accessKeyId);
     } catch (err) {

@@ -9,7 +9,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../util/errors.ts';
+import { checkRegion } from './region.ts';
 import { configSections, parseIni, readIniFile, readIniText, scanSection, type Section } from './ini.ts';
 
 export type { Section } from './ini.ts';
@@ -258,7 +259,7 @@ function list(raw: string | undefined): string[] {
   return raw ? raw.split(',').map((x) => x.trim()).filter(Boolean) : [];
 }
 
-function bad(code: string, what: string, value: string, where: string, rule: string): KeyroleError {
+function bad(code: ErrorCode, what: string, value: string, where: string, rule: string): KeyroleError {
   return new KeyroleError(code, `${what} ${quote(value)} in ${where} is not valid`, rule);
 }
 
@@ -436,6 +437,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   else if (env.AWS_DEFAULT_REGION) [region, regionFrom] = [env.AWS_DEFAULT_REGION, 'AWS_DEFAULT_REGION'];
   else if (profile.region) [region, regionFrom] = [profile.region, `region in ${where}`];
   else [region, regionFrom] = [DEFAULT_REGION, 'default'];
+  checkRegion(region, regionFrom);
 
   const { endpoint, from: endpointFrom } = resolveEndpoint(files, profile, region, o.endpointUrl);
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {

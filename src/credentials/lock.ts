@@ -13,7 +13,7 @@ import type * as Net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, isErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 
 export type HolderState = 'working' | 'prompt';
@@ -129,7 +129,8 @@ function waitForHolder(address: string, bounds: WaitBounds, deadlineAt: { workin
         buf = buf.slice(i + 1);
         if (line.startsWith('failed ')) {
           try {
-            const e = JSON.parse(line.slice(7)) as { code: string; message: string; fix?: string; exitCode?: number };
+            const e = JSON.parse(line.slice(7)) as { code: unknown; message: string; fix?: string; exitCode?: number };
+            if (!isErrorCode(e.code)) throw new Error('not a code keyrole knows');
             finish(new KeyroleError(e.code, e.message, e.fix, e.exitCode));
           } catch {
             finish('released');
