@@ -18,23 +18,45 @@ export interface ProxiedAgents {
 }
 
 /**
- * NO_PROXY as the AWS CLI reads it (Python's proxy_bypass_environment): a plain entry
- * `example.com` also covers its subdomains, which proxy-from-env matches only with a
- * leading dot. Both readings are applied: a host either one exempts goes direct.
+ * NO_PROXY as the AWS CLI reads it (Python's proxy_bypass_environment): `example.com`,
+ * `.example.com` and `*.example.com` each cover the domain and its subdomains, which
+ * proxy-from-env reads more narrowly. Both readings are applied: a host either exempts goes
+ * direct.
  */
-function exemptAsSubdomain(host: string, env: NodeJS.ProcessEnv): boolean {
-  const list = (env.no_proxy || env.NO_PROXY || '').toLowerCase();
-  return list.split(/[,\s]+/).some((entry) => {
-    const name = entry.replace(/:\d+$/, '');
-    return !!name && !/^[.*]/.test(name) && host.toLowerCase().endsWith(`.${name}`);
+function exemptAsAwsCli(target: URL, env: NodeJS.ProcessEnv): boolean {
+  const host = target.hostname.toLowerCase();
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  return (env.no_proxy || env.NO_PROXY || '').toLowerCase().split(/[,\s]+/).some((entry) => {
+    const m = /^(.*?)(?::(\d+))?$/.exec(entry)!;
+    const name = m[1].replace(/^\*?\.?/, '');
+    if (m[2] && m[2] !== port) return false;
+    return entry === '*' || (!!name && (host === name || host.endsWith(`.${name}`)));
   });
 }
 
+type TlsOptions = { rejectUnauthorized: true; secureContext?: SecureContext };
+
+/**
+ * HttpsProxyAgent upgrades the tunnel with the request's options, which carry no TLS
+ * options (Node does not merge an agent's own options into them): the trust is added here,
+ * so the connection to AWS inside the tunnel is checked as a direct one is.
+ */
+class TunnelAgent extends HttpsProxyAgent<string> {
+  readonly #tls: TlsOptions;
+  constructor(proxy: URL, tls: TlsOptions) {
+    super(proxy, { ...tls, keepAlive: false });
+    this.#tls = tls;
+  }
+  override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    return super.connect(req, { ...opts, ...this.#tls });
+  }
+}
+
 /** Agents through the proxy for `url`, or undefined when it goes direct. */
-export function agentsFor(url: string, tls: { rejectUnauthorized: true; secureContext?: SecureContext }, env: NodeJS.ProcessEnv = process.env): ProxiedAgents | undefined {
+export function agentsFor(url: string, tls: TlsOptions, env: NodeJS.ProcessEnv = process.env): ProxiedAgents | undefined {
   const target = new URL(url);
   const proxy = getProxyForUrl(target);
-  if (!proxy || exemptAsSubdomain(target.hostname, env)) return undefined;
+  if (!proxy || exemptAsAwsCli(target, env)) return undefined;
   const p = new URL(proxy);
   const label = `${p.protocol}//${p.host}`;
   // The TLS options reach both the proxy connection (an https:// proxy) and the tunnelled
@@ -42,6 +64,6 @@ export function agentsFor(url: string, tls: { rejectUnauthorized: true; secureCo
   return {
     proxyLabel: label,
     httpAgent: new HttpProxyAgent(p, { ...tls, keepAlive: false }),
-    httpsAgent: new HttpsProxyAgent(p, { ...tls, keepAlive: false }) as unknown as HttpsAgent,
+    httpsAgent: new TunnelAgent(p, tls) as unknown as HttpsAgent,
   };
 }

@@ -80,6 +80,24 @@ function readBundle(bundle: CaBundle): string[] {
   return pems;
 }
 
+/**
+ * Runs one AWS call with NODE_TLS_REJECT_UNAUTHORIZED out of Node's sight. keyrole's
+ * connections never honour it (rejectUnauthorized is explicit), but Node reads it at every
+ * TLS connection and, when it is 0, prints a warning on stderr, which is keyrole's one-line
+ * error channel. It is put back afterwards for the programs `keyrole exec` starts.
+ */
+export async function withoutNodeTlsOverride<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  if (saved === undefined) return fn();
+  debug('NODE_TLS_REJECT_UNAUTHORIZED is set; keyrole ignores it (certificates are always verified)');
+  delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  try {
+    return await fn();
+  } finally {
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+  }
+}
+
 /** Options for any SDK client's requestHandler: bounds, trust and proxy for `o.url`. */
 export function requestHandler(o: HttpOptions): HandlerOptions {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');

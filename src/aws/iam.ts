@@ -9,7 +9,7 @@
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
-import { requestHandler } from './http.ts';
+import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
 import type { CaBundle } from '../config/cabundle.ts';
 import { section, type AwsFiles, type Section } from '../config/config.ts';
@@ -88,7 +88,7 @@ async function send<T>(what: string, keys: AwsKeys, t: IamTarget, run: (signal: 
   const started = performance.now();
   debug(`IAM ${what} at ${iamEndpointLabel(t)} (endpoint from ${t.endpointFrom}) with key ${redactKeyId(keys.accessKeyId)}`);
   try {
-    const out = await run(signal);
+    const out = await withoutNodeTlsOverride(() => run(signal));
     debug(`IAM ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
     return out;
   } catch (err) {

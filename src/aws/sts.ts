@@ -10,11 +10,11 @@
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
-import { requestHandler } from './http.ts';
+import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
 import { regionalStsEndpoint } from '../config/config.ts';
 import { credentialProblem } from '../credentials/shape.ts';
-import type { CaBundle } from '../config/cabundle.ts';
+import { caBundleSetting, type CaBundle } from '../config/cabundle.ts';
 import { VERSION } from '../util/version.ts';
 import type { ClockHook } from '../clock/clock.ts';
 
@@ -103,7 +103,8 @@ function client(keys: AwsKeys, t: StsTarget, seen: Seen): { sts: Sdk; c: Client 
     // header of a clock-skew error and retries once, as AWS's own clients do.
     systemClockOffset: t.clockOffsetMs ?? 0,
     customUserAgent: `keyrole/${VERSION}`,
-    requestHandler: requestHandler({ url: where, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: t.caBundle }),
+    // A target built without settings (a test, doctor's environment check) still honours AWS_CA_BUNDLE.
+    requestHandler: requestHandler({ url: where, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: t.caBundle ?? caBundleSetting(undefined) }),
   });
   // A 2xx answer that is not XML is not STS: a captive portal or a proxy's page (the SDK would
   // parse its HTML into an empty result). Said as such, not retried. And no answer may be
@@ -173,7 +174,7 @@ async function call<T>(what: string, keys: AwsKeys, t: StsTarget, send: (sts: Sd
   debug(`STS ${what} at ${endpointLabel(t)} (endpoint from ${t.endpointFrom}, region ${t.region}) with key ${redactKeyId(keys.accessKeyId)}`);
   let out: T;
   try {
-    out = await send(made.sts, made.c, AbortSignal.timeout(TOTAL_TIMEOUT_MS));
+    out = await withoutNodeTlsOverride(() => send(made.sts, made.c, AbortSignal.timeout(TOTAL_TIMEOUT_MS)));
     debug(`STS ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
   } catch (err) {
     debug(`STS ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${outsideText((err as Error)?.name, 100)}: ${outsideText((err as Error)?.message)}`);
@@ -265,7 +266,8 @@ export function stsError(err: unknown, t: StsTarget, what: string, seen: Seen = 
   const status = f.status ?? seen.status;
   // Other STS implementations name the error in a header when the body does not.
   const code = /^(Unknown|UnknownError|Error)$/.test(f.code) && seen.errorType ? outsideText(seen.errorType.split(':')[0], 100) : f.code;
-  const msg = f.message;
+  // An error named only by its header has no message of its own.
+  const msg = code !== f.code && /^(Unknown|UnknownError)$/.test(f.message) ? 'no message' : f.message;
   if (/XML parse error|Deserialization error|Unexpected end of|not valid JSON/i.test(msg) && !(status !== undefined && status >= 300)) {
     const detail = msg.replace(/^@aws-sdk\s*/, '').replace(/\s*Deserialization error:.*$/i, '').slice(0, 200) || 'unreadable';
     return new KeyroleError('StsMalformed', `STS at ${where} sent an answer keyrole cannot read (${detail})`, `retry; if it persists, check the network path and the endpoint setting (${t.endpointFrom})`);

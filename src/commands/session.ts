@@ -32,7 +32,7 @@ export async function profileSession(profile: string, cache?: string): Promise<P
 }
 
 export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, caBundle: s.caBundle, clockOffsetMs };
 }
 
 /** "59 min", "2 h 5 min", "expired". */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { checkRegion } from './region.ts';
+import { caBundleSetting, type CaBundle } from './cabundle.ts';
 import { configSections, parseIni, readIniFile, readIniText, scanSection, type Section } from './ini.ts';
 
 export type { Section } from './ini.ts';
@@ -77,6 +78,8 @@ export interface Settings {
   regionFrom: string;
   endpoint: string | undefined;
   endpointFrom: string;
+  /** AWS_CA_BUNDLE, then the profile's ca_bundle (src/config/cabundle.ts). */
+  caBundle?: CaBundle;
   sessionName: string;
   /** Keys in this profile that make the AWS CLI or an SDK skip credential_process. */
   shadowing: string[];
@@ -470,7 +473,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   return {
     profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
-    region, regionFrom, endpoint, endpointFrom, sessionName, shadowing,
+    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), sessionName, shadowing,
     mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
   };

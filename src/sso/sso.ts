@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { loadSdk } from '../aws/sdk.ts';
-import { requestHandler as awsRequestHandler } from '../aws/http.ts';
+import { requestHandler as awsRequestHandler, withoutNodeTlsOverride } from '../aws/http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from '../aws/failures.ts';
 import { checkRegion } from '../config/region.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
@@ -392,7 +392,7 @@ function portalApi(ref: SsoSessionRef) {
 async function timed<T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
-    const out = await run(AbortSignal.timeout(TOTAL_TIMEOUT_MS));
+    const out = await withoutNodeTlsOverride(() => run(AbortSignal.timeout(TOTAL_TIMEOUT_MS)));
     debug(`${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
     return out;
   } catch (err) {
