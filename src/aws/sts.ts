@@ -99,6 +99,12 @@ function client(keys: AwsKeys, t: StsTarget, seen: Seen): { sts: Sdk; c: Client 
     credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
     maxAttempts: MAX_ATTEMPTS,
     retryMode: 'standard',
+    // Settings keyrole decides itself, given so the SDK does not look them up in the
+    // environment and the config files on every miss.
+    useFipsEndpoint: false,
+    useDualstackEndpoint: false,
+    defaultsMode: 'standard',
+    authSchemePreference: [],
     // Requests are signed on the corrected clock; the SDK corrects it further from the Date
     // header of a clock-skew error and retries once, as AWS's own clients do.
     systemClockOffset: t.clockOffsetMs ?? 0,
