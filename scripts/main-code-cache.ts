@@ -36,14 +36,15 @@ Object.assign(process.env, env);
 
 // The hits' entries, written with keyrole's own code so their keys and format are the real ones.
 const { loadAwsFiles, resolveSettings } = await import('../src/config/config.ts');
-const { keyFor, paramsFor, localUser } = await import('../src/credentials/resolve.ts');
-const { canonicalParams, encodeEntry, fileStore } = await import('../src/credentials/cache.ts');
+const { localUser } = await import('../src/credentials/user.ts');
+const { planProfile } = await import('../src/credentials/plan.ts');
+const { encodeEntry, fileStore } = await import('../src/credentials/cache.ts');
 const { decodeMessage, encodeReturn, messageLength } = await import('../src/keychain/dbus.ts');
 const files = await loadAwsFiles();
 const entryFor = (profile: string) => {
-  const s = resolveSettings(files, profile, {}, localUser());
-  return { key: keyFor(s), value: encodeEntry({
-    params: canonicalParams(paramsFor(s)),
+  const plan = planProfile(files, resolveSettings(files, profile, {}, localUser()));
+  return { key: plan.key, value: encodeEntry({
+    params: plan.canonical,
     profile,
     source: 'warm',
     roleArn: role,

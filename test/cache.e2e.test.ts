@@ -293,8 +293,9 @@ describe('credential cache', () => {
     const list = await w.keyrole(['cache', 'list']);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /PROFILE\s+ROLE\s+EXPIRES IN\s+STORE/);
-    assert.match(list.stdout, new RegExp(`prod\\s+${ROLE('Admin').replace(/[/]/g, '\\/')}\\s+(59|60) min\\s+keychain`));
-    assert.match(list.stdout, /filed\s+\S+\s+(59|60) min\s+file/);
+    // Named by the profiles whose credential it is (prod and twin share one), each in its own store.
+    assert.match(list.stdout, new RegExp(`prod, twin\\s+role ${ROLE('Admin').replace(/[/]/g, '\\/')}\\s+(59|60) min\\s+keychain`));
+    assert.match(list.stdout, /\nfiled\s+role \S+\s+(59|60) min\s+file/);
     const one = await w.keyrole(['cache', 'clear', 'prod']);
     assert.match(one.stdout, /Cleared the cached credentials of profile prod/);
     assert.doesNotMatch((await w.keyrole(['cache', 'list'])).stdout, /keychain/);

@@ -1,17 +1,19 @@
-// `keyrole cache list` and `keyrole cache clear [profile]`.
+// `keyrole cache list` and `keyrole cache clear [profile] [--all-layers]`. Both name
+// entries through the planner (src/credentials/plan.ts), the function the hot path keys
+// them with, so an entry `process` serves is the entry `clear` removes.
 
-import { loadAwsFiles, resolveSettings } from '../config/config.ts';
-import { decodeEntry, fileStore, keychainStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
-import { keyFor, localUser, storeKindFor } from '../credentials/resolve.ts';
+import { loadAwsFiles, resolveSettings, type AwsFiles } from '../config/config.ts';
+import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
+import { localUser, storeKindFor } from '../credentials/resolve.ts';
+import { keyUsers, layersOf, planProfile } from '../credentials/plan.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { openStore } from '../credentials/cache.ts';
 
 export async function main(argv: string[]): Promise<void> {
-  const { positionals } = parseCommand('cache', argv, {});
+  const { values: v, positionals } = parseCommand('cache', argv, { 'all-layers': { type: 'boolean' } });
   const [sub, profile, extra] = positionals;
   if (sub === 'list' && profile === undefined) return cacheListCommand();
-  if (sub === 'clear' && extra === undefined) return cacheClearCommand(profile);
+  if (sub === 'clear' && extra === undefined) return cacheClearCommand(profile, !!v['all-layers']);
   throw usageError(`unknown cache command ${JSON.stringify(positionals.join(' '))}`, 'use keyrole cache list or keyrole cache clear [profile]');
 }
 
@@ -31,6 +33,13 @@ export interface CacheRow { profile: string; role: string; expiresIn: string; st
 export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; problems: string[] }> {
   const rows: CacheRow[] = [];
   const problems: string[] = [];
+  let users: ReturnType<typeof keyUsers> = new Map();
+  try {
+    const files = await loadAwsFiles();
+    users = keyUsers(files, (s) => storeKindFor(files, s));
+  } catch (err) {
+    problems.push(`profile names (the config cannot be read: ${err instanceof KeyroleError ? err.message : (err as Error).message})`);
+  }
   for (const store of stores()) {
     let items;
     try {
@@ -41,9 +50,11 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
     }
     for (const { key, value } of items) {
       const e = decodeEntry(value);
-      rows.push(e
-        ? { profile: e.profile ?? '-', role: e.roleArn ?? `(session of ${e.source})`, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key }
-        : { profile: '?', role: '(unreadable entry)', expiresIn: '-', store: store.kind, key });
+      const u = users.get(`${store.kind}:${key}`);
+      if (!e) rows.push({ profile: '?', role: '(unreadable entry)', expiresIn: '-', store: store.kind, key });
+      else if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key });
+      // Written for a profile that is gone or has changed since: named as it was then.
+      else rows.push({ profile: e.profile ?? '-', role: e.roleArn ? `role ${e.roleArn}` : `(session of ${e.source})`, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key });
     }
   }
   return { rows, problems };
@@ -63,14 +74,10 @@ export async function cacheListCommand(): Promise<void> {
   for (const r of all) process.stdout.write(`${r.profile.padEnd(wp)}  ${r.role.padEnd(wr)}  ${r.expiresIn.padEnd(we)}  ${r.store}\n`);
 }
 
-export async function cacheClearCommand(profile: string | undefined): Promise<void> {
+export async function cacheClearCommand(profile: string | undefined, allLayers = false): Promise<void> {
   if (profile) {
     const files = await loadAwsFiles();
-    const s = resolveSettings(files, profile, {}, localUser());
-    const store = openStore(storeKindFor(files, s));
-    const removed = await store.delete(keyFor(s));
-    process.stdout.write(removed ? `Cleared the cached credentials of profile ${profile} (${store.kind} store).\n` : `Nothing cached for profile ${profile}.\n`);
-    return;
+    return clearProfile(files, profile, allLayers);
   }
   let n = 0;
   for (const store of stores()) {
@@ -84,4 +91,27 @@ export async function cacheClearCommand(profile: string | undefined): Promise<vo
     for (const { key } of items) if (await store.delete(key)) n++;
   }
   process.stdout.write(`Cleared ${n} cached credential${n === 1 ? '' : 's'}.\n`);
+}
+
+/**
+ * Removes a profile's own cached credential, and with `allLayers` the layers under it too
+ * (an MFA session, a base profile's role, an SSO role), which other profiles may share.
+ */
+async function clearProfile(files: AwsFiles, profile: string, allLayers: boolean): Promise<void> {
+  const s = resolveSettings(files, profile, {}, localUser());
+  const store = openStore(storeKindFor(files, s));
+  const [top, ...below] = layersOf(planProfile(files, s));
+  const out: string[] = [];
+  if (await store.delete(top.key)) out.push(`Cleared the cached credentials of profile ${profile}: ${top.label} (${store.kind} store).`);
+  else out.push(`Nothing cached for profile ${profile} (${top.label}, ${store.kind} store).`);
+  const kept: string[] = [];
+  for (const l of below) {
+    if (allLayers) {
+      if (await store.delete(l.key)) out.push(`Cleared ${l.label}, under it.`);
+    } else if (await store.get(l.key) !== null) {
+      kept.push(l.label);
+    }
+  }
+  if (kept.length) out.push(`Kept ${kept.join(' and ')}, under it (shared with other profiles); keyrole cache clear --all-layers ${profile} clears those too.`);
+  process.stdout.write(`${out.join('\n')}\n`);
 }

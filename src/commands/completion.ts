@@ -8,7 +8,7 @@ import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { COMMANDS } from './index.ts';
 
-const PROFILE_COMMANDS = 'process doctor whoami exec export configure';
+const PROFILE_COMMANDS = 'process doctor whoami exec export configure serve status';
 const SOURCE_COMMANDS = 'setup remove rotate';
 
 const BASH = `# keyrole completion for bash. Load it with:

@@ -11,8 +11,9 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync, realpathS
 import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { homedir } from 'node:os';
 import { loadAwsFiles, resolveSettings, section, shadowingKeys, type AwsFiles, type Section, type Settings } from '../config/config.ts';
-import { canonicalParams, lookup, openStore, remainingMs, fresh as isFresh } from '../credentials/cache.ts';
-import { keyFor, localUser, paramsFor, resolveCredentials, storeKindFor, localExpiration } from '../credentials/resolve.ts';
+import { lookup, openStore, remainingMs, fresh as isFresh } from '../credentials/cache.ts';
+import { localUser, resolveCredentials, storeKindFor, localExpiration } from '../credentials/resolve.ts';
+import { planProfile } from '../credentials/plan.ts';
 import { getItem, listSources, readSource, storeName, SOURCE_SERVICE } from '../keychain/keychain.ts';
 import { endpointLabel, getCallerIdentity, type AwsKeys, type StsTarget } from '../aws/sts.ts';
 import { KeyroleError, oneLine, usageError } from '../util/errors.ts';
@@ -370,11 +371,12 @@ export async function cacheCheck(ctx: DoctorContext): Promise<Check> {
   try {
     const store = openStore(storeKindFor(ctx.files, s));
     if (store.kind === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
-    const e = await lookup(store, keyFor(s), canonicalParams(paramsFor(s)));
+    const plan = planProfile(ctx.files, s);
+    const e = await lookup(store, plan.key, plan.canonical);
     if (!e) return ok('cache', `nothing cached in the ${store.kind} store; the next call goes to STS`);
     const left = remainingMs(e, ctx.now());
     if (left <= 0) return ok('cache', `the cached credentials expired ${isoSeconds(localExpiration(e))}; the next call replaces them`);
-    if (!isFresh(e, s.durationSeconds, ctx.now())) return ok('cache', `cached in the ${store.kind} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
+    if (!isFresh(e, plan.durationSeconds, ctx.now())) return ok('cache', `cached in the ${store.kind} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
     return ok('cache', `cached in the ${store.kind} store, ${formatLeft(left)} left (until ${isoSeconds(localExpiration(e))})`);
   } catch (err) {
     return fromError('cache', err);

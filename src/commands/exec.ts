@@ -1,6 +1,11 @@
-// `keyrole exec <profile> -- cmd args…`: runs one command with the profile's temporary
-// credentials in its environment (the only place keyrole puts a secret in an environment),
-// forwards signals to it and exits with its status. Without a command, starts $SHELL.
+// `keyrole exec <profile> [--server] -- cmd args…`: runs one command with the profile's
+// temporary credentials, forwards signals to it and exits with its status. Without a
+// command, starts $SHELL.
+//
+// Plain `exec` puts the credentials in the child's environment (the only place keyrole puts
+// a secret in an environment); they do not refresh, and keyrole says when they end. With
+// `--server` the child gets a local credential endpoint instead (src/server/endpoint.ts):
+// every SDK in it asks again before its credentials expire, for as long as it runs.
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -8,10 +13,15 @@ import { isoSeconds } from '../credentials/blob.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
-import { profileArg, profileSession } from './session.ts';
+import { formatLeft, profileArg, profileSession } from './session.ts';
+import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
+import { watchForPerson } from '../server/warn.ts';
+import { resolveCredentials, localExpiration } from '../credentials/resolve.ts';
+import { printable } from '../util/printable.ts';
+import type { AwsFiles } from '../config/config.ts';
 
-/** Set in the child's environment: the profile it runs as, and the guard against nesting. */
-export const EXEC_MARKER = 'KEYROLE_EXEC';
+import { EXEC_MARKER } from './exec-marker.ts';
+export { EXEC_MARKER };
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -47,9 +57,46 @@ export function childEnv(base: NodeJS.ProcessEnv, c: ChildEnvInput): NodeJS.Proc
   return env;
 }
 
+/** Every variable through which an SDK would find credentials other than the endpoint's. */
+const CREDENTIAL_VARS = [
+  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_CREDENTIAL_EXPIRATION',
+  'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_CREDENTIAL_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN',
+];
+
+/**
+ * The child's environment under `exec --server`: the endpoint and its token, the region,
+ * and none of the variables that SDKs prefer to it (keys in the environment win over the
+ * container provider in every chain; the JS SDK prefers a profile).
+ */
+export function serverChildEnv(base: NodeJS.ProcessEnv, e: { url: string; token: string; region: string; profile: string }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const k of CREDENTIAL_VARS) delete env[k];
+  env.AWS_CONTAINER_CREDENTIALS_FULL_URI = e.url;
+  env.AWS_CONTAINER_AUTHORIZATION_TOKEN = e.token;
+  env.AWS_REGION = e.region;
+  env.AWS_DEFAULT_REGION = e.region;
+  env[EXEC_MARKER] = e.profile;
+  return env;
+}
+
+/**
+ * Credentials that the SDKs would take before the endpoint's, because the child has no
+ * AWS_PROFILE and so reads the default profile: named, so a person is not surprised.
+ */
+export function shadowingDefault(files: AwsFiles): string | undefined {
+  const cfg = files.config.default ?? {};
+  const creds = files.credentials.default ?? {};
+  const keys = ['credential_process', 'role_arn', 'sso_session', 'sso_start_url', 'sso_account_id', 'web_identity_token_file', 'credential_source', 'aws_access_key_id'];
+  const inConfig = keys.filter((k) => cfg[k] !== undefined);
+  if (creds.aws_access_key_id !== undefined) return `the [default] section of ${files.credentialsPath} has aws_access_key_id`;
+  if (inConfig.length) return `the [default] profile in ${files.configPath} has ${inConfig.join(', ')}`;
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { own, command } = splitAtDashDash(argv);
-  const { values: v, positionals } = parseCommand('exec', own, { cache: { type: 'string' }, 'allow-nested': { type: 'boolean' } });
+  const { values: v, positionals } = parseCommand('exec', own, { cache: { type: 'string' }, 'allow-nested': { type: 'boolean' }, server: { type: 'boolean' } });
   let cmd: string[];
   if (command !== undefined) {
     if (positionals.length > 1) throw usageError(`exec takes one profile before --, got ${positionals.length}`, 'keyrole exec <profile> -- <command> [args…]');
@@ -64,12 +111,56 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (!cmd.length) cmd = [process.env.SHELL || (process.platform === 'win32' ? process.env.COMSPEC || 'cmd.exe' : '/bin/sh')];
 
+  // Anything that needs a person (an MFA code, an SSO sign-in) is asked now, before the
+  // command owns the terminal.
   const p = await profileSession(profile, v.cache);
+  if (v.server) return execServer(cmd, profile, p, v.cache);
   const c = p.credentials;
   const env = childEnv(process.env, { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: p.expiration, region: p.settings.region, profile });
+  process.stderr.write(`keyrole: ${profile}'s credentials in this environment expire at ${isoSeconds(p.expiration)} (in ${formatLeft(p.expiration.getTime() - Date.now())}) and do not refresh; for longer work use keyrole exec --server ${profile} -- …\n`);
   debug(`exec ${cmd[0]} with profile ${profile}'s credentials (expire ${isoSeconds(p.expiration)})`);
   const code = await runChild(cmd, env);
   process.exit(code);
+}
+
+async function execServer(cmd: string[], profile: string, p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined): Promise<void> {
+  const shadow = shadowingDefault(p.files);
+  if (shadow) process.stderr.write(`keyrole: ${shadow}, which the SDKs in ${cmd[0]} would use instead of keyrole's endpoint; move those settings out of [default]\n`);
+  const endpoint = await serveProfile(p, cache);
+  const watch = watchForPerson({ files: p.files, settings: p.settings, cacheFlag: cache, profile, what: cmd[0] });
+  debug(`exec ${cmd[0]} with profile ${profile}'s credentials from ${endpoint.url}`);
+  let code: number;
+  try {
+    code = await runChild(cmd, serverChildEnv(process.env, { url: endpoint.url, token: endpoint.token, region: p.settings.region, profile }));
+  } finally {
+    watch.stop();
+    await endpoint.close();
+  }
+  process.exit(code);
+}
+
+/**
+ * The endpoint for one profile, answering through the same path as `keyrole process`
+ * (cache, single flight, clock check, MFA session, SSO, chains), never prompting on the
+ * terminal it shares with the program it serves.
+ */
+export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined, port?: number): Promise<Endpoint> {
+  let lastError = { line: '', at: 0 };
+  return startEndpoint({
+    port,
+    provide: async () => {
+      const { entry } = await resolveCredentials(p.files, p.settings, cache, { noTerminal: true });
+      const c = entry.credentials;
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: localExpiration(entry), accountId: c.accountId };
+    },
+    onError: (err) => {
+      // An SDK retries a failed fetch (botocore three times): the same cause is said once a minute.
+      const line = printable(err.line());
+      if (line === lastError.line && Date.now() - lastError.at < 60_000) return;
+      lastError = { line, at: Date.now() };
+      process.stderr.write(`${line}\n`);
+    },
+  });
 }
 
 /** Runs the child, forwarding signals; resolves with the exit status keyrole should end with. */

@@ -4,7 +4,7 @@
 import { credentialBlob, isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { profileArg, profileSession } from './session.ts';
+import { formatLeft, profileArg, profileSession } from './session.ts';
 
 export const FORMATS = ['env', 'json', 'powershell', 'fish'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -15,7 +15,11 @@ export interface ExportValues {
   AWS_SESSION_TOKEN: string;
   AWS_CREDENTIAL_EXPIRATION: string;
   AWS_REGION: string;
+  AWS_DEFAULT_REGION: string;
 }
+
+/** Variables `exec` removes from its child and `export` unsets, so every SDK in the shell uses the exported keys (the JS SDK prefers a profile to them). */
+export const UNSET = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE'] as const;
 
 const posix = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 const pwsh = (v: string) => `'${v.replace(/'/g, "''")}'`;
@@ -25,9 +29,9 @@ const fish = (v: string) => `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 export function formatExport(format: Exclude<Format, 'json'>, values: ExportValues): string {
   const entries = Object.entries(values);
   switch (format) {
-    case 'env': return entries.map(([k, v]) => `export ${k}=${posix(v)}\n`).join('');
-    case 'powershell': return entries.map(([k, v]) => `$Env:${k} = ${pwsh(v)}\n`).join('');
-    case 'fish': return entries.map(([k, v]) => `set -gx ${k} ${fish(v)}\n`).join('');
+    case 'env': return `unset ${UNSET.join(' ')}\n${entries.map(([k, v]) => `export ${k}=${posix(v)}\n`).join('')}`;
+    case 'powershell': return `${UNSET.map((k) => `Remove-Item Env:${k} -ErrorAction SilentlyContinue\n`).join('')}${entries.map(([k, v]) => `$Env:${k} = ${pwsh(v)}\n`).join('')}`;
+    case 'fish': return `${UNSET.map((k) => `set -e ${k}\n`).join('')}${entries.map(([k, v]) => `set -gx ${k} ${fish(v)}\n`).join('')}`;
   }
 }
 
@@ -38,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!FORMATS.includes(format)) throw usageError(`--format ${JSON.stringify(v.format)} is not one keyrole knows`, `use one of ${FORMATS.join(', ')}`);
   const profile = profileArg('export', positionals[0]);
   const p = await profileSession(profile, v.cache);
+  process.stderr.write(`keyrole: ${profile}'s exported credentials expire at ${isoSeconds(p.expiration)} (in ${formatLeft(p.expiration.getTime() - Date.now())}) and do not refresh; for longer work use keyrole exec --server ${profile} -- …, or keyrole serve ${profile}\n`);
   if (format === 'json') {
     process.stdout.write(`${credentialBlob(p.credentials, p.expiration)}\n`);
     return;
@@ -49,5 +54,6 @@ export async function main(argv: string[]): Promise<void> {
     AWS_SESSION_TOKEN: c.sessionToken,
     AWS_CREDENTIAL_EXPIRATION: isoSeconds(p.expiration),
     AWS_REGION: p.settings.region,
+    AWS_DEFAULT_REGION: p.settings.region,
   }));
 }

@@ -73,10 +73,12 @@ Deletes a source from the keychain after confirmation (--force skips it).
     name: 'cache',
     summary: 'cache list | clear [p]   show or forget cached credentials',
     help: `Usage: keyrole cache list
-       keyrole cache clear [profile]
+       keyrole cache clear [profile] [--all-layers]
 
 list: every cached credential with its profile, role, time left and store.
-clear: forgets every cached credential, or only <profile>'s.
+clear: forgets every cached credential, or only <profile>'s own; --all-layers also forgets
+       the layers under it (its source's MFA session, a base profile's role, an SSO role),
+       which other profiles may share.
 `,
     load: () => import('./cache.ts'),
   },
@@ -120,18 +122,56 @@ Gets the profile's credentials (from the cache when fresh) and asks STS who they
   },
   {
     name: 'exec',
-    summary: 'exec <profile> -- cmd    run a command with the profile\'s credentials in its environment',
-    help: `Usage: keyrole exec <profile> [--allow-nested] -- <command> [args…]
+    summary: 'exec <profile> -- cmd    run a command with the profile\'s credentials (--server: refreshed)',
+    help: `Usage: keyrole exec <profile> [--server] [--allow-nested] -- <command> [args…]
 
-Runs <command> (default: $SHELL) with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION, AWS_REGION and AWS_DEFAULT_REGION set to
-the profile's temporary credentials, and AWS_PROFILE removed. Signals are passed on to
-the command and keyrole exits with its status. KEYROLE_EXEC names the profile inside.
+Runs <command> (default: $SHELL) with the profile's credentials, passes signals on to it
+and exits with its status. KEYROLE_EXEC names the profile inside (whoami and status use it).
+
+Without --server: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_CREDENTIAL_EXPIRATION, AWS_REGION and AWS_DEFAULT_REGION hold the profile's temporary
+credentials and AWS_PROFILE is removed. They do not refresh: keyrole says when they end.
+
+With --server: a local credential endpoint instead (AWS_CONTAINER_CREDENTIALS_FULL_URI on
+127.0.0.1 and a free port, a fresh AWS_CONTAINER_AUTHORIZATION_TOKEN), and no keys or
+AWS_PROFILE in the environment. Every SDK and the AWS CLI ask it again before their
+credentials expire, for as long as <command> runs; it answers from keyrole's cache (one
+STS call per refresh however many clients ask). An MFA code or SSO sign-in is asked before
+<command> starts; while it runs keyrole never prompts on its terminal, warns about 15
+minutes before a person is needed, and a request then fails naming keyrole login.
 
 Options:
+  --server         serve refreshing credentials instead of frozen keys
+  --cache <store>  keychain, file or none, as for process
   --allow-nested   run even inside another keyrole exec (refused by default)
 `,
     load: () => import('./exec.ts'),
+  },
+  {
+    name: 'serve',
+    summary: 'serve <profile>          a credential endpoint for an IDE or a container, until Ctrl-C',
+    help: `Usage: keyrole serve <profile> [--port <n>] [--cache <store>]
+
+The endpoint of exec --server for programs keyrole does not start. Prints the variables to
+set (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, a 0600
+file in keyrole's private directory, removed when it stops) and serves until interrupted.
+  --port <n>   a fixed port on 127.0.0.1 (default: a free one)
+`,
+    load: () => import('./serve.ts'),
+  },
+  {
+    name: 'status',
+    summary: 'status [profile]         time left on the credentials, MFA session and SSO sign-in (no network)',
+    help: `Usage: keyrole status [profile] [--json | --short]
+
+From the cache alone (no network, fast enough for a shell prompt): the time left on the
+profile's credentials, on the MFA session and IAM Identity Center sign-in behind them, and
+when a person will next be needed. The profile defaults to the one keyrole exec runs,
+then AWS_PROFILE.
+  --short   one line for a prompt: "prod 52m", "prod 52m mfa 9m", "prod -" (nothing cached)
+  --json    the same as JSON
+`,
+    load: () => import('./status.ts'),
   },
   {
     name: 'export',

@@ -4,6 +4,7 @@
 import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config/config.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
 import { usageError } from '../util/errors.ts';
+import { EXEC_MARKER } from './exec-marker.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
 import type { TempCredentials, StsTarget } from '../aws/sts.ts';
 
@@ -17,9 +18,13 @@ export interface ProfileSession {
   fromCache: boolean;
 }
 
-/** The profile argument, else AWS_PROFILE; a usage error naming the command when neither is there. */
+/**
+ * The profile argument, else the profile `keyrole exec` runs this shell as (KEYROLE_EXEC:
+ * exec removes AWS_PROFILE from the child), else AWS_PROFILE; a usage error naming the
+ * command when none is there.
+ */
 export function profileArg(cmd: string, positional: string | undefined): string {
-  const p = positional ?? process.env.AWS_PROFILE;
+  const p = positional ?? process.env[EXEC_MARKER] ?? process.env.AWS_PROFILE;
   if (!p) throw usageError(`${cmd} needs a profile name`, `keyrole ${cmd} <profile>, or set AWS_PROFILE`);
   return p;
 }
@@ -35,10 +40,4 @@ export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, caBundle: s.caBundle, clockOffsetMs };
 }
 
-/** "59 min", "2 h 5 min", "expired". */
-export function formatLeft(ms: number): string {
-  if (ms <= 0) return 'expired';
-  const m = Math.floor(ms / 60000);
-  if (m < 1) return `${Math.floor(ms / 1000)} s`;
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-}
+export { formatLeft } from '../util/duration.ts';

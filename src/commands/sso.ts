@@ -5,7 +5,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { loadAwsFiles, section, type AwsFiles } from '../config/config.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment } from '../sso/sso.ts';
+import { listAssignments, sessionRefFromConfig, ssoAccessToken, ssoLogout, type SsoAssignment, type SsoSessionRef } from '../sso/sso.ts';
+import { layersOf, planAll } from '../credentials/plan.ts';
+import { openStore } from '../credentials/cache.ts';
+import { storeKindFor } from '../credentials/resolve.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { parseCommand } from './args.ts';
@@ -22,10 +25,34 @@ export async function main(argv: string[]): Promise<void> {
 async function logoutMain(argv: string[]): Promise<void> {
   const { positionals } = parseCommand('sso', argv, {});
   if (positionals.length !== 1) throw usageError('sso logout takes one sso-session or profile name', 'keyrole sso logout <sso-session>');
-  const target = loginTarget(await loadAwsFiles(), positionals[0]);
+  const files = await loadAwsFiles();
+  const target = loginTarget(files, positionals[0]);
   if (target.kind !== 'sso') throw new KeyroleError('NotSso', `profile ${positionals[0]} does not use IAM Identity Center`, 'give a profile with keyrole_sso_session or an [sso-session] name');
   const had = await ssoLogout(target.ref, target.name);
-  process.stdout.write(had ? `Signed out of ${target.name}; keyrole's token is removed from the keychain.\n` : `keyrole holds no token for ${target.name}.\n`);
+  const ended = await forgetRoleCredentials(files, target.ref);
+  const roles = `${ended} cached role credential${ended === 1 ? '' : 's'} obtained with it ${ended === 1 ? 'is' : 'are'} removed`;
+  process.stdout.write(had ? `Signed out of ${target.name}; keyrole's token is removed from the keychain and ${roles}.\n` : `keyrole holds no token for ${target.name}; ${roles}.\n`);
+}
+
+/**
+ * Sign-out ends access: every cached credential that stands on this session's token (an
+ * SSO role, and any role chained on top of one), found through the planner, in whichever
+ * store each profile uses.
+ */
+async function forgetRoleCredentials(files: AwsFiles, ref: SsoSessionRef): Promise<number> {
+  const same = (sso: SsoSessionRef | undefined) => !!sso && sso.startUrl === ref.startUrl && sso.session === ref.session;
+  const seen = new Set<string>();
+  let n = 0;
+  for (const { plan } of planAll(files)) {
+    const store = openStore(storeKindFor(files, plan.settings));
+    for (const l of layersOf(plan)) {
+      const id = `${store.kind}:${l.key}`;
+      if (!layersOf(l).some((x) => same(x.sso)) || seen.has(id)) continue;
+      seen.add(id);
+      if (await store.delete(l.key)) n++;
+    }
+  }
+  return n;
 }
 
 // ---- populate ----

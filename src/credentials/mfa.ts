@@ -25,6 +25,11 @@ export interface MfaRequest {
   onPrompt?: (state: 'prompt' | 'working') => void;
   /** Set on the second try after STS rejected the first code. */
   retryReason?: string;
+  /**
+   * The terminal belongs to another program (`exec --server`, `serve`): never prompt on it;
+   * a dialog, mfa_process or a given code still serve.
+   */
+  noTerminal?: boolean;
 }
 
 export interface MfaCode {
@@ -45,7 +50,7 @@ export async function mfaCode(r: MfaRequest): Promise<MfaCode> {
   if (r.token !== undefined && !r.retryReason) return { code: checkCode(r.token, '--mfa-token / KEYROLE_MFA_TOKEN'), from: 'given' };
   if (r.mfaProcess && !r.retryReason) return { code: await fromProcess(r.mfaProcess), from: 'process' };
 
-  const term = openTerminal();
+  const term = r.noTerminal ? undefined : openTerminal();
   if (term) {
     try {
       return { code: await fromTerminal(term, r), from: 'terminal' };
@@ -56,6 +61,10 @@ export async function mfaCode(r: MfaRequest): Promise<MfaCode> {
   const gui = await fromGui(r);
   if (gui !== undefined) return { code: checkCode(gui, 'the dialog'), from: 'gui' };
   const name = r.profile ?? '<profile>';
+  if (r.noTerminal) {
+    throw new KeyroleError('MfaNoPrompt', `an MFA code for ${r.serial} is needed and keyrole does not prompt on the terminal of the program it serves`,
+      `run keyrole login ${name} in another terminal (the session it opens serves the next request), or set keyrole_mfa_process`);
+  }
   throw new KeyroleError('MfaNoPrompt', `an MFA code for ${r.serial} is needed and keyrole has no terminal or display to ask on`,
     `run keyrole login ${name} in a terminal first (the session it opens serves later calls), or set keyrole_mfa_process`);
 }

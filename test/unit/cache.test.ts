@@ -3,10 +3,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { cacheKey, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs, REFRESH_WINDOW_MS, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
-import { keyFor } from '../../src/credentials/resolve.ts';
+import { planProfile } from '../../src/credentials/plan.ts';
 import { encodeSource } from '../../src/keychain/keychain.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
-import type { Settings } from '../../src/config/config.ts';
+import type { AwsFiles, Settings } from '../../src/config/config.ts';
+
+const NO_FILES: AwsFiles = { configPath: '/nonexistent/config', credentialsPath: '/nonexistent/credentials', config: {}, credentials: {} };
+const keyFor = (s: Settings) => planProfile(NO_FILES, s).key;
 
 const NOW = Date.parse('2030-06-01T12:00:00.000Z');
 const MIN = 60_000;
@@ -72,7 +75,7 @@ describe('cacheKey', () => {
   });
 });
 
-describe('keyFor (credentials.ts): the parameters that go into the key', () => {
+describe('planProfile (src/credentials/plan.ts): the parameters that go into the key', () => {
   const s: Settings = {
     profile: 'prod', source: 'alice', roleArn: 'arn:aws:iam::111122223333:role/Admin', durationSeconds: 3600,
     region: 'eu-west-1', regionFrom: 'x', endpoint: undefined, endpointFrom: 'x', sessionName: 'keyrole-alice-bob', shadowing: [],

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { formatExport, type ExportValues } from '../../src/commands/export.ts';
-import { childEnv, splitAtDashDash } from '../../src/commands/exec.ts';
+import { childEnv, serverChildEnv, splitAtDashDash } from '../../src/commands/exec.ts';
 
 const VALUES: ExportValues = {
   AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE01',
@@ -13,6 +13,7 @@ const VALUES: ExportValues = {
   AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjE+/=',
   AWS_CREDENTIAL_EXPIRATION: '2026-01-01T00:00:00Z',
   AWS_REGION: 'eu-west-1',
+  AWS_DEFAULT_REGION: 'eu-west-1',
 };
 
 test('env: sh reads back every value unchanged, with no expansion', () => {
@@ -23,7 +24,26 @@ test('env: sh reads back every value unchanged, with no expansion', () => {
 test('fish and powershell quoting', () => {
   assert.match(formatExport('fish', VALUES), /^set -gx AWS_SECRET_ACCESS_KEY 'se\\'cr"et\/\+\$HOME`x`\\\\n'$/m);
   assert.match(formatExport('powershell', VALUES), /^\$Env:AWS_SECRET_ACCESS_KEY = 'se''cr"et\/\+\$HOME`x`\\n'$/m);
-  assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 5);
+  assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 8);
+});
+
+test('regression (export left AWS_PROFILE, so the JS SDK in the same shell used another role than the CLI): every format unsets it and sets both region variables', () => {
+  const out = execFileSync('sh', ['-c', `${formatExport('env', VALUES)}\nprintf '[%s][%s][%s]\\n' "\${AWS_PROFILE-unset}" "$AWS_REGION" "$AWS_DEFAULT_REGION"`], { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_PROFILE: 'other' } });
+  assert.equal(out, '[unset][eu-west-1][eu-west-1]\n');
+  assert.match(formatExport('powershell', VALUES), /^Remove-Item Env:AWS_PROFILE -ErrorAction SilentlyContinue$/m);
+  assert.match(formatExport('fish', VALUES), /^set -e AWS_PROFILE$/m);
+  assert.match(formatExport('fish', VALUES), /^set -gx AWS_DEFAULT_REGION 'eu-west-1'$/m);
+});
+
+test('exec --server: the child gets the endpoint, its token and the region, and no keys, profile or other container variables', () => {
+  const env = serverChildEnv({
+    PATH: '/bin', AWS_PROFILE: 'prod', AWS_ACCESS_KEY_ID: 'AKIAOLD', AWS_SECRET_ACCESS_KEY: 'old', AWS_SESSION_TOKEN: 'old', AWS_CREDENTIAL_EXPIRATION: 'x',
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: '/tmp/other', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/x', AWS_WEB_IDENTITY_TOKEN_FILE: '/x', AWS_ROLE_ARN: 'arn',
+  }, { url: 'http://127.0.0.1:4000/', token: 'tok', region: 'eu-west-1', profile: 'prod' });
+  assert.deepEqual(env, {
+    PATH: '/bin', AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:4000/', AWS_CONTAINER_AUTHORIZATION_TOKEN: 'tok',
+    AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', KEYROLE_EXEC: 'prod',
+  });
 });
 
 test('exec: the child gets the credentials and region, loses AWS_PROFILE, and is marked', () => {

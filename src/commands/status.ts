@@ -1,0 +1,72 @@
+// `keyrole status [profile] [--json | --short]`: time left on the profile's credentials, on
+// the MFA session and the SSO token behind them, from the cache alone (no network, no SDK),
+// fast enough for a shell prompt. The profile defaults to the one `keyrole exec` runs
+// (KEYROLE_EXEC), then AWS_PROFILE.
+
+import { loadAwsFiles, resolveSettings } from '../config/config.ts';
+import { localUser } from '../credentials/user.ts';
+import { personNeeded, profileStatus, type ProfileStatus } from '../credentials/status.ts';
+import { isoSeconds } from '../credentials/blob.ts';
+import { usageError } from '../util/errors.ts';
+import { formatLeft } from '../util/duration.ts';
+import { parseCommand } from './args.ts';
+import { EXEC_MARKER } from './exec-marker.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseCommand('status', argv, { json: { type: 'boolean' }, short: { type: 'boolean' }, cache: { type: 'string' } });
+  if (positionals.length > 1) throw usageError(`status takes one profile, got ${positionals.length}`, 'keyrole status [profile]');
+  const profile = positionals[0] ?? process.env[EXEC_MARKER] ?? process.env.AWS_PROFILE;
+  if (!profile) throw usageError('status needs a profile name', 'keyrole status <profile>, or set AWS_PROFILE');
+  const files = await loadAwsFiles();
+  const st = await profileStatus(files, resolveSettings(files, profile, {}, localUser()), v.cache);
+  const now = Date.now();
+  if (v.json) return void process.stdout.write(`${JSON.stringify(statusJson(st, now), null, 2)}\n`);
+  if (v.short) return void process.stdout.write(`${shortStatus(st, now)}\n`);
+  process.stdout.write(longStatus(st, now));
+}
+
+const left = (d: Date | undefined, now: number) => (d ? formatLeft(d.getTime() - now) : 'not cached');
+
+/** `prod 52m`, `prod 52m mfa 9m`, `prod -` (nothing cached): for a prompt. */
+export function shortStatus(st: ProfileStatus, now: number): string {
+  const compact = (d: Date | undefined) => {
+    if (!d) return '-';
+    const ms = d.getTime() - now;
+    if (ms <= 0) return 'expired';
+    const m = Math.floor(ms / 60000);
+    return m >= 60 ? `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ''}` : m >= 1 ? `${m}m` : `${Math.floor(ms / 1000)}s`;
+  };
+  const parts = [st.profile, compact(st.layers[0].expiration)];
+  const need = personNeeded(st, now);
+  if (need) parts.push(need.what.includes('MFA') ? 'mfa' : 'sso', compact(need.at));
+  return parts.join(' ');
+}
+
+function longStatus(st: ProfileStatus, now: number): string {
+  const lines: string[] = [];
+  st.layers.forEach((l, i) => {
+    const when = l.expiration ? `${left(l.expiration, now)} left (until ${isoSeconds(l.expiration)})${l.fresh ? '' : ', refreshed on the next call'}` : 'not cached';
+    lines.push(`${i === 0 ? `${st.profile}: ` : '  under it, '}${l.layer.label}: ${when}`);
+  });
+  if (st.sso) {
+    const t = st.sso;
+    const when = t.expiresAt ? `${left(t.expiresAt, now)} left (until ${isoSeconds(t.expiresAt)})` : 'no token (keyrole login signs in)';
+    lines.push(`  IAM Identity Center sign-in (${t.session}): ${when}, ${t.refreshable ? 'refreshes by itself' : 'cannot refresh: a sign-in is needed when it ends'}`);
+  }
+  const need = personNeeded(st, now);
+  if (need) lines.push(`  next needs you: ${need.what}, ${need.at.getTime() > now ? `in ${formatLeft(need.at.getTime() - now)}` : 'now'} (keyrole login ${st.profile})`);
+  lines.push(`  (${st.store} store)`);
+  return `${lines.join('\n')}\n`;
+}
+
+function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
+  const secs = (d: Date | undefined) => (d ? Math.max(0, Math.floor((d.getTime() - now) / 1000)) : null);
+  const need = personNeeded(st, now);
+  return {
+    Profile: st.profile,
+    Store: st.store,
+    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.fresh })),
+    Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable } : null,
+    PersonNeeded: need ? { What: need.what, At: isoSeconds(need.at), InSeconds: secs(need.at) } : null,
+  };
+}

@@ -1,0 +1,187 @@
+// The planner: a profile's credential layers and each layer's cache key, from the config
+// alone. Every command that asks "what does this profile's credential consist of, and
+// where is it cached" (the hot path, `cache list` and `clear`, `doctor`, `status`, `sso
+// logout`, the endpoint of `exec --server`) asks this one function, so a key computed for
+// a read can never differ from the key computed for a delete.
+//
+// The layers, as the AWS SDK for JavaScript v3 lays out its providers (one `isX` test per
+// credential source, the first that matches wins):
+//   session        a keychain source's own GetSessionToken session (no role, no MFA)
+//   mfa-session    a keychain source's GetSessionToken session with an MFA code, shared by
+//                  every role of that source and device
+//   role           AssumeRole signed by a keychain source's long-term keys, or by its MFA
+//                  session (then `under` is that session)
+//   sso-role       IAM Identity Center GetRoleCredentials (its token, keyed by the
+//                  sso-session, is below it: `ssoSession`)
+//   chained-role   AssumeRole signed by another profile's (or SSO's) role credentials
+//
+// The parameters of each key are unchanged from earlier versions (two keyrole versions
+// share a store; test/robustness.process.test.ts checks it).
+
+import { KeyroleError } from '../util/errors.ts';
+import { regionalStsEndpoint, resolveSettings, type AwsFiles, type Settings, type SsoRef } from '../config/config.ts';
+import { cacheKey, canonicalParams } from './cache.ts';
+import { localUser } from './user.ts';
+
+export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'chained-role';
+
+export interface Layer {
+  kind: LayerKind;
+  /** The settings of the profile this layer belongs to (a chained profile's base has its own). */
+  settings: Settings;
+  /** Every parameter that changes what AWS hands out for this layer. */
+  params: Record<string, unknown>;
+  /** canonicalParams(params): stored in the entry and compared on every read. */
+  canonical: string;
+  /** The cache entry's name. */
+  key: string;
+  /** The session length (s) asked for, which the refresh window is judged against. */
+  durationSeconds: number;
+  /** What a person reads: `role arn:… (via profile base)`, `the MFA session of source "alice"`. */
+  label: string;
+  /** The layer whose credentials sign this layer's call, if any. */
+  under?: Layer;
+  /** The IAM Identity Center session whose token this layer's call uses. */
+  sso?: SsoRef;
+}
+
+// STS caps a role assumed with another role's credentials at one hour (role chaining).
+export const CHAINED_MAX_SECONDS = 3600;
+
+/** Every parameter that changes what STS hands out for a keychain source's own call; nothing else, so equal profiles share. */
+function stsParams(s: Settings): Record<string, unknown> {
+  return {
+    source: s.source,
+    roleArn: s.roleArn,
+    durationSeconds: s.durationSeconds,
+    sessionName: s.sessionName,
+    region: s.region,
+    endpoint: s.endpoint ?? regionalStsEndpoint(s.region),
+    mfaSerial: s.mfaSerial,
+    mfaOnAssume: s.mfaOnAssume || undefined,
+    externalId: s.externalId,
+    sourceIdentity: s.sourceIdentity,
+    tags: s.tags.length ? s.tags : undefined,
+    transitiveTagKeys: s.transitiveTagKeys.length ? s.transitiveTagKeys : undefined,
+    policyArns: s.policyArns.length ? s.policyArns : undefined,
+  };
+}
+
+function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso'> = {}): Layer {
+  const canonical = canonicalParams(params);
+  return { kind, settings: s, params, canonical, key: cacheKey(params), durationSeconds, label, ...extra };
+}
+
+// ---- one test per kind: which layer a profile's settings make ----
+
+export const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || (s.sourceKind === 'sso' && !!s.roleArn);
+export const isSsoRole = (s: Settings): boolean => s.sourceKind === 'sso' && !s.roleArn;
+export const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
+export const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.roleArn;
+
+/**
+ * The profile's credential, as a tree of layers. `chain` is the profiles already on the
+ * way down (for cycle detection); callers pass nothing.
+ */
+export function planProfile(files: AwsFiles, s: Settings, chain: string[] = [s.profile ?? '(command line)']): Layer {
+  if (isChainedRole(s)) return planChainedRole(files, s, chain);
+  if (isSsoRole(s)) return planSsoRole(s);
+  if (isMfaSession(s)) return s.roleArn ? planRole(s, planMfaSession(s)) : planMfaSession(s);
+  if (isRole(s)) return planRole(s, undefined);
+  return layer('session', s, stsParams(s), s.durationSeconds, `a session of source "${s.source}"`);
+}
+
+function planRole(s: Settings, under: Layer | undefined): Layer {
+  return layer('role', s, stsParams(s), s.durationSeconds, `role ${s.roleArn}`, { under });
+}
+
+function planMfaSession(s: Settings): Layer {
+  const params = {
+    kind: 'mfa-session', source: s.source, mfaSerial: s.mfaSerial, durationSeconds: s.sessionDurationSeconds,
+    region: s.region, endpoint: s.endpoint ?? regionalStsEndpoint(s.region),
+  };
+  return layer('mfa-session', s, params, s.sessionDurationSeconds, `the MFA session of source "${s.source}"`);
+}
+
+function planSsoRole(s: Settings): Layer {
+  const sso = s.sso!;
+  const params = { kind: 'sso', session: sso.session, startUrl: sso.startUrl, ssoRegion: sso.ssoRegion, accountId: sso.accountId, roleName: sso.roleName };
+  return layer('sso-role', s, params, 3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, { sso });
+}
+
+function planChainedRole(files: AwsFiles, s: Settings, chain: string[]): Layer {
+  let under: Layer;
+  let baseIsRole = true;
+  if (s.sourceKind === 'profile') {
+    const baseName = s.sourceProfile!;
+    if (chain.includes(baseName)) {
+      throw new KeyroleError('ProfileCycle', `the profiles source each other in a cycle: ${[...chain, baseName].join(' → ')}`, 'break the cycle: one profile in the chain must name a keychain source or SSO');
+    }
+    const base = resolveSettings(files, baseName, {}, localUser());
+    baseIsRole = !!base.roleArn || base.sourceKind !== 'keychain';
+    under = planProfile(files, base, [...chain, baseName]);
+  } else {
+    under = planSsoRole(s);
+  }
+  // Credentials from AssumeRole or SSO are role credentials: STS refuses more than an hour on top of them.
+  const duration = baseIsRole ? Math.min(s.durationSeconds, CHAINED_MAX_SECONDS) : s.durationSeconds;
+  const via = s.sourceKind === 'profile' ? `profile ${under.settings.profile}` : 'IAM Identity Center';
+  const params = { ...stsParams(s), durationSeconds: duration, base: under.canonical };
+  return layer('chained-role', s, params, duration, `role ${s.roleArn} (via ${via})`, { under, sso: s.sourceKind === 'sso' ? s.sso : undefined });
+}
+
+/** The layer and every layer below it, top first. */
+export function layersOf(top: Layer): Layer[] {
+  const out: Layer[] = [];
+  for (let l: Layer | undefined = top; l; l = l.under) out.push(l);
+  return out;
+}
+
+/** The IAM Identity Center session under a plan, if any layer of it uses one. */
+export function ssoOf(top: Layer): SsoRef | undefined {
+  return layersOf(top).find((l) => l.sso)?.sso;
+}
+
+/** The names of the config's profiles that use keyrole (its `credential_process` line or `keyrole_` keys), dotted names included. */
+export function keyroleProfileNames(files: AwsFiles): string[] {
+  return Object.entries(files.config)
+    .filter(([name]) => !/^(sso-session|services)\./.test(name))
+    .filter(([, sec]) => /keyrole/.test(sec.credential_process ?? '') || Object.keys(sec).some((k) => k.startsWith('keyrole_')))
+    .map(([name]) => name);
+}
+
+/** Every keyrole profile's plan; a profile whose settings do not resolve is left out (doctor explains those). */
+export function planAll(files: AwsFiles): { profile: string; plan: Layer }[] {
+  const out: { profile: string; plan: Layer }[] = [];
+  for (const profile of keyroleProfileNames(files)) {
+    try {
+      out.push({ profile, plan: planProfile(files, resolveSettings(files, profile, {}, localUser())) });
+    } catch { /* not resolvable: not cached either */ }
+  }
+  return out;
+}
+
+/**
+ * Who uses each cache entry, keyed `<store kind>:<key>` (`storeOf` gives a profile's store):
+ * for every layer of every keyrole profile, its label, the profiles whose own credential it
+ * is, and every profile whose credential it is part of.
+ */
+export function keyUsers(files: AwsFiles, storeOf: (s: Settings) => string): Map<string, { label: string; profiles: string[]; own: string[] }> {
+  const users = new Map<string, { label: string; profiles: string[]; own: string[] }>();
+  for (const { profile, plan } of planAll(files)) {
+    let store: string;
+    try {
+      store = storeOf(plan.settings);
+    } catch {
+      continue; // a bad keyrole_cache value: doctor explains it
+    }
+    for (const l of layersOf(plan)) {
+      const id = `${store}:${l.key}`;
+      const u = users.get(id) ?? { label: l.label, profiles: [], own: [] };
+      if (!u.profiles.includes(profile)) u.profiles.push(profile);
+      if (l === plan) u.own.push(profile);
+      users.set(id, u);
+    }
+  }
+  return users;
+}

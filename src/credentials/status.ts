@@ -1,0 +1,84 @@
+// What a profile's credential has left, layer by layer, from the cache alone: no STS, no
+// SDK, no lock. `keyrole status` prints it; `exec --server` and `serve` use it to warn a
+// person before a layer that needs them (an MFA code, an SSO sign-in) runs out.
+
+import type { AwsFiles, Settings, SsoRef } from '../config/config.ts';
+import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
+import { layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
+import { localExpiration, storeKindFor } from './resolve.ts';
+
+export interface LayerStatus {
+  layer: Layer;
+  entry: CacheEntry | undefined;
+  /** Expiration in the local clock's frame. */
+  expiration: Date | undefined;
+  /** Still served from the cache (outside the refresh window). */
+  fresh: boolean;
+}
+
+export interface TokenStatus {
+  /** The sso-session name, or the start URL of the legacy form. */
+  session: string;
+  expiresAt: Date | undefined;
+  /** A refresh token (and a live client registration) is there: no person needed when it ends. */
+  refreshable: boolean;
+}
+
+export interface ProfileStatus {
+  profile: string;
+  store: StoreKind;
+  layers: LayerStatus[];
+  sso: TokenStatus | undefined;
+}
+
+export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: string, now = Date.now()): Promise<ProfileStatus> {
+  const store = openStore(storeKindFor(files, s, cacheFlag));
+  const plan = planProfile(files, s);
+  const layers: LayerStatus[] = [];
+  for (const layer of layersOf(plan)) {
+    const entry = await lookup(store, layer.key, layer.canonical);
+    layers.push({ layer, entry, expiration: entry && localExpiration(entry), fresh: !!entry && fresh(entry, layer.durationSeconds, now) });
+  }
+  const ref = ssoOf(plan);
+  return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now) };
+}
+
+/** The SSO token keyrole would use: its own, or the one `aws sso login` left, whichever lasts longer. */
+async function tokenStatus(ref: SsoRef, now: number): Promise<TokenStatus> {
+  const { readRecord, readAwsCache, canRefresh, sessionId } = await import('../sso/sso.ts');
+  let own;
+  try {
+    own = readRecord(ref);
+  } catch { /* keychain unreadable: the AWS CLI's file may still say */ }
+  const aws = (await readAwsCache(ref))?.record;
+  const times = [own?.accessToken && own.expiresAt, aws?.accessToken && aws.expiresAt].filter((d): d is Date => d instanceof Date);
+  return {
+    session: sessionId(ref),
+    expiresAt: times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined,
+    refreshable: canRefresh(own, now) || canRefresh(aws, now),
+  };
+}
+
+/**
+ * When a person will next be needed to keep the profile's credential coming: the end of an
+ * MFA session (a new code), the refresh of a role that takes the code on AssumeRole itself,
+ * or the end of an SSO token that cannot refresh (a new sign-in). Undefined when nothing
+ * cached depends on a person, or a hook (`keyrole_mfa_process`) answers for them.
+ */
+export function personNeeded(st: ProfileStatus, now = Date.now()): { what: string; at: Date } | undefined {
+  const found: { what: string; at: Date }[] = [];
+  for (const l of st.layers) {
+    const s = l.layer.settings;
+    if (!l.expiration || s.mfaProcess) continue;
+    if (l.layer.kind === 'mfa-session') found.push({ what: `${l.layer.label} (MFA device ${s.mfaSerial})`, at: l.expiration });
+    if (l.layer.kind === 'role' && !l.layer.under && s.mfaSerial) found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
+  }
+  if (st.sso?.expiresAt && !st.sso.refreshable) found.push({ what: `the IAM Identity Center sign-in of ${st.sso.session}`, at: st.sso.expiresAt });
+  const next = found.filter((f) => f.at.getTime() > now - 3600_000).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  return next;
+}
+
+/** When keyrole refreshes a cached layer: when less than its refresh window remains. */
+function refreshAt(l: LayerStatus): Date {
+  return new Date(l.expiration!.getTime() - refreshWindowMs(l.layer.durationSeconds));
+}

@@ -1,0 +1,278 @@
+// Long-running work never meets an expired token: `exec --server` and `serve` with real
+// programs as the long-running child (boto3, the JS SDK v3, AWS CLI v1 and v2) across
+// several expiries of short-lived emulator credentials; the endpoint's refusals (no token,
+// a wrong one, DNS rebinding); no frozen keys in the child; the endpoint gone with the
+// command; a person asked before the command starts and never on its terminal after; the
+// warning before an MFA session ends; `status` from the cache alone; and exec/export
+// telling when their frozen keys end.
+
+import { describe, test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
+import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { onPty } from './support/pty.ts';
+import { requireTool } from './support/tools.ts';
+
+const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
+const FIXTURES = join(ROOT, 'test', 'fixtures');
+const NODE24 = join(ROOT, 'node_modules', '.bin', 'node');
+
+/** GET with the given headers; resolves with the status and body. */
+function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Whether anything still listens on the endpoint's port. */
+function listening(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = createConnection({ host: u.hostname, port: Number(u.port) });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A TOTP code STS has not seen: the next 30-second window's when this one's code was used already. */
+let lastWindow = -1;
+async function freshCode(): Promise<string> {
+  const window = () => Math.floor(Date.now() / 30_000);
+  while (window() === lastWindow) await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
+  lastWindow = window();
+  return execFileSync('oathtool', ['--totp', '-b', DEMO_MFA_SECRET], { encoding: 'utf8' }).trim();
+}
+
+describe('exec --server and serve: a credential endpoint that refreshes', () => {
+  let w: World;
+  const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
+
+  before(async () => {
+    requireTool('python3');
+    requireTool('oathtool');
+    w = await startWorld();
+    w.writeConfig([
+      keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 }),
+      keyroleProfile('mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: DEMO_MFA_SERIAL }),
+    ].join('\n'));
+    assert.equal((await w.setup('alice')).code, 0);
+  });
+  after(() => w?.stop());
+  beforeEach(async () => {
+    await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
+    await w.keyrole(['cache', 'clear']);
+    await w.emu.resetStats();
+  });
+
+  test('the child gets the endpoint and a token, and no frozen keys or profile', async () => {
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'env'], { env: { AWS_PROFILE: 'srv', AWS_ACCESS_KEY_ID: 'AKIAFROMSHELL0000000', AWS_SECRET_ACCESS_KEY: 'x' } });
+    assert.equal(r.code, 0, r.stderr);
+    const env = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.match(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(env.AWS_CONTAINER_AUTHORIZATION_TOKEN, /^[\w-]{43}$/);
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) assert.equal(env[k], undefined, `${k} in the child`);
+    assert.equal(env.AWS_REGION, 'eu-west-1');
+    assert.equal(env.AWS_DEFAULT_REGION, 'eu-west-1');
+    assert.equal(env.KEYROLE_EXEC, 'srv');
+    // Each run has its own token.
+    const again = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', 'echo "$AWS_CONTAINER_AUTHORIZATION_TOKEN"']);
+    assert.notEqual(again.stdout.trim(), env.AWS_CONTAINER_AUTHORIZATION_TOKEN);
+  });
+
+  test('the endpoint lives exactly as long as the command, and passes its exit status on', async () => {
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', 'echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; exit 7']);
+    assert.equal(r.code, 7);
+    assert.equal(await listening(r.stdout.trim()), false, 'nothing listens once the command has exited');
+  });
+
+  test('serve: 403 and nothing else without the token, with a wrong one, or with a Host that is not its address (DNS rebinding)', async () => {
+    const child = spawn(KEYROLE, ['serve', 'srv'], { env: baseEnv(w.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const serving = new Promise<void>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (/serving srv at/.test(err)) resolve(); });
+      child.once('exit', () => reject(new Error(`serve exited: ${err}`)));
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await serving;
+      const url = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(out)![1];
+      const tokenFile = /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='?([^'\n]+)'?/.exec(out)![1];
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+      const token = readFileSync(tokenFile, 'utf8');
+      const host = new URL(url).host;
+
+      for (const [what, headers] of [
+        ['no token', {}],
+        ['a wrong token', { authorization: `${token.slice(0, -1)}x` }],
+        ['the token with a Bearer prefix', { authorization: `Bearer ${token}` }],
+        ['a rebound Host', { authorization: token, host: `evil.example:${new URL(url).port}` }],
+        ['localhost as Host', { authorization: token, host: `localhost:${new URL(url).port}` }],
+      ] as [string, Record<string, string>][]) {
+        const r = await get(url, headers);
+        assert.equal(r.status, 403, what);
+        assert.equal(r.body, '', `${what}: nothing but 403`);
+      }
+      assert.equal(await calls('AssumeRole'), 1, 'refused requests reach no STS (the one call primed the cache before serving)');
+
+      const ok = await get(url, { authorization: token, host });
+      assert.equal(ok.status, 200);
+      const c = JSON.parse(ok.body) as Record<string, string>;
+      assert.match(c.AccessKeyId, /^ASIA/);
+      assert.ok(c.SecretAccessKey && c.Token);
+      assert.ok(Date.parse(c.Expiration) > Date.now());
+      assert.equal(c.AccountId, DEMO_ACCOUNT_ID);
+      assert.equal((await get(`${url}other`, { authorization: token, host })).status, 404);
+
+      child.kill('SIGINT');
+      await exited;
+      assert.equal(existsSync(tokenFile), false, 'the token file is removed when serve stops');
+      assert.equal(await listening(url), false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('boto3 as the long-running child: every call succeeds across several expiries of 12-second credentials', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '30', '3', '150'], { timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { calls: number; keys: string[]; arn: string; seconds: number };
+    assert.ok(out.seconds >= 30 && out.keys.length >= 3, `ran ${out.seconds} s (${out.calls} calls) past 12-second credentials with ${out.keys.length} keys`);
+    assert.match(out.arn, /assumed-role\/Admin\//, 'the role of the profile, from the endpoint');
+    // Credentials this short are never fresh enough for keyrole to reuse, so each of boto3's
+    // refreshes is one AssumeRole, and no more: one per call, one more when the loop reads
+    // the key (botocore's access_key refreshes too), and one that primed the cache.
+    const assumed = await calls('AssumeRole');
+    assert.ok(assumed >= out.keys.length && assumed <= 2 * out.calls + 1, `${assumed} AssumeRole calls for ${out.calls} calls and ${out.keys.length} keys`);
+  });
+
+  test('four boto3 clients in the child: one STS call per refresh however many clients ask', async () => {
+    // keyrole serves a 900-second role from its cache until half of it is left (450 s):
+    // 470-second credentials are served ~20 s, then refreshed once for all four clients,
+    // which ask on every call (boto3 refreshes on every call under 10 minutes).
+    await w.emu.behaviour({ credentialLifetimeSeconds: 470 });
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '25', '2', '150', '4'], { timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; calls: number };
+    assert.match(out.arn, /assumed-role\/Admin\//);
+    assert.ok(out.keys.length >= 2, 'the credentials were refreshed while the clients ran');
+    assert.equal(await calls('AssumeRole'), out.keys.length, `exactly one AssumeRole per set of credentials, shared by four clients over ${out.calls} calls`);
+    for (const seen of out.perClient) assert.ok(seen.length >= 2, 'every client moved on to the refreshed credentials');
+  });
+
+  test('the JS SDK v3 with two clients as the child: every call succeeds across several expiries of 12-second credentials', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', NODE24, join(FIXTURES, 'jssdk-loop.mjs'), '30', '3', '2', '150'], { env: { KR_ROOT: ROOT }, timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; seconds: number };
+    assert.match(out.arn, /assumed-role\/Admin\//);
+    assert.ok(out.seconds >= 30, 'ran past two lifetimes');
+    for (const seen of out.perClient) assert.ok(seen.length >= 3, 'each client refreshed through the endpoint');
+    assert.ok(await calls('AssumeRole') >= out.keys.length);
+  });
+
+  test('AWS CLI v1 and v2 as the child: every call succeeds across several expiries', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 8 });
+    requireTool('/usr/bin/aws');
+    // Each CLI run asks the endpoint afresh; the loop outlives three 8-second lifetimes.
+    const script = `
+      start=$(date +%s); n=0
+      while [ $(( $(date +%s) - start )) -lt 26 ]; do
+        aws sts get-caller-identity --query Arn --output text >> "$OUT" || exit 11
+        /usr/bin/aws sts get-caller-identity --endpoint-url "$AWS_ENDPOINT_URL_STS" --query Arn --output text >> "$OUT" || exit 12
+        /usr/bin/aws configure export-credentials --format env >> "$OUT.keys" || exit 13
+        n=$((n+1))
+      done
+      echo "$n"`;
+    const dir = mkdtempSync(join(tmpdir(), 'keyrole-server-cli-'));
+    try {
+      const out = join(dir, 'arns');
+      const r = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', script], { env: { OUT: out }, timeoutMs: 200_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const arns = readFileSync(out, 'utf8').trim().split('\n');
+      assert.ok(arns.length >= 4, `${arns.length} calls`);
+      for (const a of arns) assert.match(a, /assumed-role\/Admin\//);
+      const keys = new Set([...readFileSync(`${out}.keys`, 'utf8').matchAll(/^export AWS_ACCESS_KEY_ID=(\S+)$/gm)].map((m) => m[1]));
+      assert.ok(keys.size >= 2, 'the CLI saw refreshed credentials');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a person is asked before the command starts, never on its terminal after; a warning comes before the MFA session ends', async () => {
+    // 10-minute credentials: the MFA session behind the role ends within the 15-minute warning time.
+    await w.emu.behaviour({ credentialLifetimeSeconds: 600 });
+    const code = await freshCode();
+    const child = `echo child-started; ${KEYROLE} cache clear mfa --all-layers >/dev/null; aws sts get-caller-identity --output text; echo "rc=$?"`;
+    const r = await onPty(`${KEYROLE} exec mfa --server -- sh -c '${child}'`, [[/MFA code for .*: /, `${code}\r`]], w.env, 120_000);
+    const screen = r.screen;
+    assert.equal(r.code, 0, screen);
+    assert.ok(screen.indexOf('MFA code for') < screen.indexOf('child-started'), `the prompt comes before the command:\n${screen}`);
+    assert.match(screen, /the MFA session of source "alice".* behind profile mfa ends in \d+ min .*keyrole login mfa/, 'warned ahead');
+    // The session was cleared under the running command: the request fails naming keyrole login, with no second prompt.
+    assert.equal(screen.match(/MFA code for \S+ \(profile mfa\): /g)?.length, 1, `one prompt only:\n${screen}`);
+    assert.match(screen, /keyrole login mfa/);
+    assert.match(screen, /rc=(255|253|1)\b/);
+  });
+
+  test('without a terminal the person cannot be asked, so the command never starts', async () => {
+    const r = await w.keyrole(['exec', 'mfa', '--server', '--', 'sh', '-c', 'echo child-started']);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stdout, /child-started/);
+    assert.match(r.stderr, /^keyrole: .*MFA.*keyrole login mfa/m);
+  });
+
+  test('exec and export without --server say when their credentials end, and point to --server', async () => {
+    const e = await w.keyrole(['exec', 'srv', '--', 'true']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stderr, /expire at \S+Z \(in \d+ min\) and do not refresh; .*keyrole exec --server srv/);
+    const x = await w.keyrole(['export', 'srv']);
+    assert.equal(x.code, 0);
+    assert.match(x.stderr, /expire at .*keyrole exec --server srv/);
+    assert.match(x.stdout, /^unset AWS_PROFILE AWS_DEFAULT_PROFILE$/m);
+    assert.match(x.stdout, /^export AWS_DEFAULT_REGION='eu-west-1'$/m);
+  });
+
+  test('whoami and status inside keyrole exec use the profile exec was started with', async () => {
+    const r = await w.keyrole(['exec', 'srv', '--', 'sh', '-c', `${KEYROLE} whoami && ${KEYROLE} status --short`], { env: { AWS_PROFILE: 'mfa' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Profile +srv$/m);
+    assert.match(r.stdout, /^srv \d+m$/m);
+  });
+
+  test('status: time left per layer from the cache alone, no network', async () => {
+    const none = await w.keyrole(['status', 'mfa']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /^mfa: role \S+: not cached$/m);
+    assert.equal((await w.keyrole(['status', 'mfa', '--short'])).stdout, 'mfa -\n');
+
+    assert.equal((await w.keyrole(['process', 'mfa', '--mfa-token', await freshCode()])).code, 0);
+    await w.emu.resetStats();
+    // Whatever status reads, it asks AWS nothing (checked below with the emulator's counts).
+    const offline = {};
+    const long = await w.keyrole(['status', 'mfa'], { env: offline });
+    assert.equal(long.code, 0, long.stderr);
+    assert.match(long.stdout, /^mfa: role \S+Admin: (59|60) min left \(until \S+Z\)$/m);
+    assert.match(long.stdout, /under it, the MFA session of source "alice": (11 h 59|12 h 0) min left/);
+    assert.match(long.stdout, /next needs you: the MFA session of source "alice"/);
+    assert.match((await w.keyrole(['status', 'mfa', '--short'], { env: offline })).stdout, /^mfa (59|60)m mfa (11h59m|12h)\n$/);
+    const j = JSON.parse((await w.keyrole(['status', 'mfa', '--json'], { env: offline })).stdout) as { Layers: { Kind: string; Cached: boolean }[]; PersonNeeded: { What: string } };
+    assert.deepEqual(j.Layers.map((l) => [l.Kind, l.Cached]), [['role', true], ['mfa-session', true]]);
+    assert.match(j.PersonNeeded.What, /MFA session/);
+    assert.deepEqual((await w.emu.stats()).calls, {}, 'no call reached AWS');
+  });
+});
