@@ -49,6 +49,8 @@ const CODES = {
   Cancelled: F, StdinTooLarge: F,
   // Commands.
   CommandNotFound: F, CommandNotExecutable: F, ExecFailed: F, NestedExec: F, DoctorFoundProblems: F,
+  // The credential endpoint (exec --server, serve).
+  EndpointFailed: F, PortInUse: F,
 } as const satisfies Record<string, boolean>;
 
 /** Every failure keyrole names. */
@@ -93,11 +95,3 @@ export const usageError = (message: string, fix = 'see keyrole --help') =>
 
 /** Collapse any text to one line so a multi-line cause never breaks the one-line contract. */
 export const oneLine = (s: string) => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
-
-// Failures of the service or the network, not of the request: worth riding out on a cached credential.
-const TRANSIENT = new Set(['StsUnreachable', 'StsThrottled', 'StsError', 'StsMalformed', 'StsNotXml', 'SsoUnreachable', 'SsoThrottled', 'SsoMalformed', 'SsoError']);
-
-/** Whether `err` says AWS could not be reached or failed (retry later), rather than refused. */
-export function isTransient(err: unknown): boolean {
-  return err instanceof KeyroleError && TRANSIENT.has(err.code);
-}
