@@ -30,7 +30,8 @@ function stsAnswer(action) {
 async function exercise() {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   if (name === 'net') {
-    mod.exports.agentsFor('https://sts.us-east-1.amazonaws.com', { rejectUnauthorized: true }, { HTTPS_PROXY: 'http://127.0.0.1:3128' });
+    process.env.HTTPS_PROXY = 'http://127.0.0.1:3128';
+    mod.exports.agentsFor('https://sts.us-east-1.amazonaws.com', () => ({ rejectUnauthorized: true }));
     return;
   }
   if (name !== 'sts') return;

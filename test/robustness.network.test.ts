@@ -332,7 +332,10 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
   });
   beforeEach(() => { proxy.connects.length = 0; proxy.requests.length = 0; });
 
-  const proc = (profile: string, env: Record<string, string>) => w.keyrole(['process', profile], { env: { KEYROLE_NTP: 'off', AWS_ENDPOINT_URL_STS: httpsUrl, ...env }, timeoutMs: 40_000 });
+  // The machine's own trust settings (a developer's shell may set both) are left out: each case says its own.
+  const proc = (profile: string, env: Record<string, string | undefined>) => w.keyrole(['process', profile], {
+    env: { KEYROLE_NTP: 'off', AWS_ENDPOINT_URL_STS: httpsUrl, AWS_CA_BUNDLE: undefined, NODE_EXTRA_CA_CERTS: undefined, ...env }, timeoutMs: 40_000,
+  });
   const ok = (r: RunResult) => { assert.equal(r.code, 0, r.stderr); assert.equal(JSON.parse(r.stdout).Version, 1); };
 
   test('AWS_CA_BUNDLE makes keyrole trust a private CA', async () => {
@@ -344,7 +347,7 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
     const attemptsBefore = (await w.emu.stats()).requests.length;
     const plain = await proc('prod', {});
     assertOneLine(plain, /STS at https:\/\/localhost:\d+ presented a TLS certificate keyrole does not trust \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\); nothing was sent; if a proxy inspects TLS, point AWS_CA_BUNDLE/);
-    for (const env of [{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { NODE_EXTRA_CA_CERTS: certs.ca }, { NODE_TLS_REJECT_UNAUTHORIZED: '0', AWS_CA_BUNDLE: certs.otherCa }] as Record<string, string>[]) {
+    for (const env of [{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { NODE_EXTRA_CA_CERTS: certs.ca }, { NODE_TLS_REJECT_UNAUTHORIZED: '0', AWS_CA_BUNDLE: certs.otherCa }] as Record<string, string | undefined>[]) {
       const r = await proc('prod', env);
       assertOneLine(r, /presented a TLS certificate keyrole does not trust/);
     }

@@ -53,17 +53,19 @@ class TunnelAgent extends HttpsProxyAgent<string> {
 }
 
 /** Agents through the proxy for `url`, or undefined when it goes direct. */
-export function agentsFor(url: string, tls: TlsOptions, env: NodeJS.ProcessEnv = process.env): ProxiedAgents | undefined {
+/** `tls` gives the trust for TLS connections; it is asked only when the target or the proxy speaks TLS. */
+export function agentsFor(url: string, tls: () => TlsOptions, env: NodeJS.ProcessEnv = process.env): ProxiedAgents | undefined {
   const target = new URL(url);
   const proxy = getProxyForUrl(target);
   if (!proxy || exemptAsAwsCli(target, env)) return undefined;
   const p = new URL(proxy);
   const label = `${p.protocol}//${p.host}`;
+  const trust: TlsOptions = target.protocol === 'https:' || p.protocol === 'https:' ? tls() : { rejectUnauthorized: true };
   // The TLS options reach both the proxy connection (an https:// proxy) and the tunnelled
   // connection to AWS: the same trust for both.
   return {
     proxyLabel: label,
-    httpAgent: new HttpProxyAgent(p, { ...tls, keepAlive: false }),
-    httpsAgent: new TunnelAgent(p, tls) as unknown as HttpsAgent,
+    httpAgent: new HttpProxyAgent(p, { ...trust, keepAlive: false }),
+    httpsAgent: new TunnelAgent(p, trust) as unknown as HttpsAgent,
   };
 }

@@ -102,9 +102,12 @@ export async function withoutNodeTlsOverride<T>(fn: () => Promise<T>): Promise<T
 export function requestHandler(o: HttpOptions): HandlerOptions {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');
   const https = process.getBuiltinModule('node:https') as typeof import('node:https');
-  const tls = tlsOptions(o.caBundle);
+  // The trusted certificates are read (and a context built: ~30 ms for a system bundle) only
+  // when a TLS connection can be made: an http endpoint (the emulator, LocalStack) needs none.
+  const tls = () => tlsOptions(o.caBundle);
+  const secure = new URL(o.url).protocol === 'https:';
   let httpAgent: import('node:http').Agent = new http.Agent({ keepAlive: false });
-  let httpsAgent: import('node:https').Agent = new https.Agent({ ...tls, keepAlive: false });
+  let httpsAgent: import('node:https').Agent = new https.Agent({ ...(secure ? tls() : { rejectUnauthorized: true }), keepAlive: false });
   if (PROXY_VARS.some((v) => process.env[v])) {
     const proxied = loadSdk('net').agentsFor(o.url, tls);
     if (proxied) {

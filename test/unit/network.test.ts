@@ -48,7 +48,7 @@ describe('readFailure', () => {
 });
 
 describe('proxy choice (the AWS CLI\'s reading of the variables)', () => {
-  const tls = { rejectUnauthorized: true as const };
+  const tls = () => ({ rejectUnauthorized: true as const });
   const withEnv = (env: Record<string, string>, fn: () => void) => {
     const names = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy'];
     const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
