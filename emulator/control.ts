@@ -76,7 +76,14 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
       return { status: 200, body: { ok: true } };
     case 'POST /_emulator/users': {
       const o = object(body);
-      return { status: 200, body: state.addUser(reqString(o, 'userName'), optString(o, 'accountId')) };
+      const deny = o['deny'];
+      if (deny !== undefined && !(Array.isArray(deny) && deny.every((d) => typeof d === 'string'))) {
+        throw new BadRequest("'deny' must be an array of action names");
+      }
+      const added = state.addUser(reqString(o, 'userName'), optString(o, 'accountId'));
+      // An explicit Deny in the user's identity policy, e.g. ["sts:GetFederationToken"].
+      if (deny !== undefined) state.users.get(added.arn)!.denied = [...(deny as string[])];
+      return { status: 200, body: added };
     }
     case 'POST /_emulator/roles': {
       const o = object(body);

@@ -14,6 +14,7 @@ import { authenticate, dispatch, isoSeconds } from './sts.ts';
 import { dispatchIam, IAM_NAMESPACE, isIamRequest } from './iam.ts';
 import { errorXml, STS_NAMESPACE } from './xml.ts';
 import { handleSso } from './sso.ts';
+import { handleSignin } from './signin.ts';
 
 export { DEFAULT_SEED };
 export type { Seed };
@@ -229,6 +230,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     if (sso) {
       for (const [k, v] of Object.entries(sso.headers)) res.setHeader(k, v);
       send(res, sso.status, sso.contentType, sso.body, sso.requestId);
+      return;
+    }
+    // The federation endpoint (console sign-in) and its stub console: emulator/signin.ts.
+    const signin = handleSignin(state, req.method ?? 'GET', url, req.headers, body);
+    if (signin) {
+      for (const [k, v] of Object.entries(signin.headers)) res.setHeader(k, v);
+      send(res, signin.status, signin.contentType, signin.body);
       return;
     }
     if (url.pathname.startsWith('/_emulator/')) {

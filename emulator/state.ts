@@ -8,6 +8,8 @@ export interface User {
   accountId: string;
   userId: string;
   arn: string;
+  /** Actions an identity policy of the user denies (e.g. `sts:GetFederationToken`), for refusal tests. */
+  denied?: string[];
 }
 
 export interface AccessKey {
@@ -52,8 +54,15 @@ export interface Session {
   /** Epoch ms on the emulator's clock. */
   expiration: number;
   issuedAt: number;
-  /** 'role': from AssumeRole (chaining rules apply); 'session': from GetSessionToken. */
-  kind: 'role' | 'session';
+  /**
+   * 'role': from AssumeRole or SSO's GetRoleCredentials (chaining rules apply); 'session':
+   * from GetSessionToken; 'federation': from GetFederationToken (a federated user).
+   */
+  kind: 'role' | 'session' | 'federation';
+  /** A role assumed with another role's credentials (role chaining): the console refuses a SessionDuration for it. */
+  chained?: boolean;
+  /** The inline session policy passed to GetFederationToken (or AssumeRole), as given. */
+  sessionPolicy?: string;
   accountId: string;
   /** Caller identity as GetCallerIdentity reports it. */
   arn: string;

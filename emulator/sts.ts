@@ -194,6 +194,23 @@ function trusts(role: Role, caller: Caller): boolean {
   );
 }
 
+/** The session policies AssumeRole and GetFederationToken take: an inline document and up to 10 managed ARNs. */
+function sessionPolicies(v: Validator, policy: string | undefined, policyArns: string[]): void {
+  v.str('policy', policy, { min: 1, max: 2048 });
+  v.count('policyArns', JSON.stringify(policyArns), policyArns.length, 10);
+  policyArns.forEach((arn, i) => v.str(`policyArns.${i + 1}.member.arn`, arn, { min: 20, max: 2048 }));
+}
+
+/** After the length checks: the inline policy must be JSON. */
+function checkPolicyDocument(policy: string | undefined): void {
+  if (policy === undefined) return;
+  try {
+    JSON.parse(policy);
+  } catch {
+    throw new StsError('MalformedPolicyDocument', 'Syntax errors in policy.', 400);
+  }
+}
+
 // AWS reports PackedPolicySize as a percentage of an undocumented compressed-size budget.
 const PACKED_BUDGET_BYTES = 2048;
 
@@ -237,10 +254,8 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   v.str('externalId', externalId, { min: 2, max: 1224, pattern: EXTERNAL_ID_PATTERN });
   v.str('serialNumber', serial, { min: 9, max: 256, pattern: SERIAL_PATTERN });
   v.str('tokenCode', tokenCode, { min: 6, max: 6, pattern: TOKEN_CODE_PATTERN });
-  v.str('policy', policy, { min: 1, max: 2048 });
   v.str('sourceIdentity', sourceIdentity, { min: 2, max: 64, pattern: SESSION_NAME_PATTERN });
-  v.count('policyArns', JSON.stringify(policyArns), policyArns.length, 10);
-  policyArns.forEach((arn, i) => v.str(`policyArns.${i + 1}.member.arn`, arn, { min: 20, max: 2048 }));
+  sessionPolicies(v, policy, policyArns);
   v.count('tags', `[${tags.map((t) => `${t.key}=${t.value}`).join(', ')}]`, tags.length, 50);
   tags.forEach((t, i) => {
     v.str(`tags.${i + 1}.member.key`, t.key, { min: 1, max: 128, pattern: TAG_PATTERN.replace(/\*$/, '+') });
@@ -249,14 +264,10 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   v.count('transitiveTagKeys', JSON.stringify(transitive), transitive.length, 50);
   v.throwIfAny();
 
-  if (policy !== undefined) {
-    try {
-      JSON.parse(policy);
-    } catch {
-      throw new StsError('MalformedPolicyDocument', 'Syntax errors in policy.', 400);
-    }
-  }
+  checkPolicyDocument(policy);
 
+  // A federated user's credentials call no STS action but GetCallerIdentity.
+  if (caller.session?.kind === 'federation') throw accessDenied('Cannot call AssumeRole with federation credentials');
   const deny = () => notAuthorized(caller.arn, 'sts:AssumeRole', roleArn!);
   const role = state.roles.get(roleArn!);
   if (!role || !trusts(role, caller)) throw deny();
@@ -294,6 +305,7 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   const session = state.issueSession(
     {
       kind: 'role',
+      ...(caller.session?.kind === 'role' ? { chained: true } : {}),
       accountId: role.accountId,
       arn: `arn:aws:sts::${role.accountId}:assumed-role/${role.roleName}/${sessionName}`,
       userId: `${role.roleId}:${sessionName}`,
@@ -355,6 +367,60 @@ export function getSessionToken(state: EmulatorState, caller: Caller, params: UR
   return successXml('GetSessionToken', [credentialsXml(session)], requestId);
 }
 
+// The federated user's name: 2–32 characters (the STS model's userNameType).
+const FEDERATED_NAME_PATTERN = '[\\w+=,.@-]*';
+
+/**
+ * GetFederationToken: temporary credentials for a federated user, callable only with an IAM
+ * user's long-term key (AWS refuses session credentials, MFA or not, and takes no MFA code).
+ * The session's permissions are the intersection of the user's and the session policies:
+ * with no session policy at all the credentials can do nothing.
+ */
+export function getFederationToken(state: EmulatorState, caller: Caller, params: URLSearchParams, requestId: string): string {
+  const name = opt(params, 'Name');
+  const policy = opt(params, 'Policy');
+  const policyArns = memberList(params, 'PolicyArns', '.arn');
+  const v = new Validator();
+  v.str('name', name, { required: true, min: 2, max: 32, pattern: FEDERATED_NAME_PATTERN });
+  const duration = v.int('durationSeconds', opt(params, 'DurationSeconds'), 900, 129600);
+  sessionPolicies(v, policy, policyArns);
+  v.throwIfAny();
+  checkPolicyDocument(policy);
+  if (!caller.key) throw accessDenied('Cannot call GetFederationToken with session credentials');
+  const user = caller.key.user;
+  const arn = `arn:aws:sts::${user.accountId}:federated-user/${name!}`;
+  if (user.denied?.includes('sts:GetFederationToken')) {
+    throw accessDenied(`User: ${user.arn} is not authorized to perform: sts:GetFederationToken on resource: ${arn} with an explicit deny in an identity-based policy`);
+  }
+  const packed = policy !== undefined || policyArns.length > 0 ? packedPolicySize(policy, policyArns, []) : undefined;
+  if (packed !== undefined && packed > 100) {
+    throw new StsError('PackedPolicyTooLarge', `Packed policy consumes ${packed}% of allotted space, please use smaller policy.`, 400);
+  }
+  const session = state.issueSession(
+    {
+      kind: 'federation',
+      accountId: user.accountId,
+      arn,
+      userId: `${user.accountId}:${name!}`,
+      user,
+      mfaAuthenticated: false,
+      ...(policy !== undefined ? { sessionPolicy: policy } : {}),
+      tags: [],
+      transitiveTagKeys: [],
+    },
+    duration ?? 43200,
+  );
+  return successXml(
+    'GetFederationToken',
+    [
+      credentialsXml(session),
+      ['FederatedUser', [['FederatedUserId', session.userId], ['Arn', session.arn]]],
+      packed !== undefined ? ['PackedPolicySize', packed] : undefined,
+    ],
+    requestId,
+  );
+}
+
 /** Runs one STS action for an authenticated caller and returns the response XML. */
 export function dispatch(state: EmulatorState, caller: Caller, params: URLSearchParams, requestId: string): string {
   const action = params.get('Action');
@@ -368,6 +434,8 @@ export function dispatch(state: EmulatorState, caller: Caller, params: URLSearch
         return assumeRole(state, caller, params, requestId);
       case 'GetSessionToken':
         return getSessionToken(state, caller, params, requestId);
+      case 'GetFederationToken':
+        return getFederationToken(state, caller, params, requestId);
     }
   }
   throw new StsError('InvalidAction', `Could not find operation ${action} for version ${version}`, 400);

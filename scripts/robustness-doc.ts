@@ -29,7 +29,7 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
   },
   network: {
     title: 'Network and service faults',
-    intro: 'Faults injected by the emulator (`POST /_emulator/behaviour`) or a hostile local server on a cache refresh. One STS exchange is bounded: 3 s to connect, 5 s to the response headers and 5 s of silence per attempt, 3 attempts, 12 s in all. After every failure the file cache entry is byte for byte what it was.',
+    intro: 'Faults injected by the emulator (`POST /_emulator/behaviour`) or a hostile local server on a cache refresh. One STS exchange is bounded: 3 s to connect, 5 s to the response headers and 5 s of silence per attempt, 3 attempts, 12 s in all. After every failure the file cache entry is byte for byte what it was. The `console: …` cases point `keyrole console` at a hostile federation endpoint (`KEYROLE_SIGNIN_URL`): one exchange of at most 12 s and 64 KB, one printable line, no page written.',
   },
   endpoint: {
     title: 'A hostile endpoint',

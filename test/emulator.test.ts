@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetFederationTokenCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AssumeRoleCommandInput } from '@aws-sdk/client-sts';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DEFAULT_SEED, startEmulator } from '../emulator/server.ts';
@@ -593,6 +593,92 @@ describe('STS semantics', { concurrency: true }, () => {
       const role = await assumeRole(emu, ALICE);
       const denied = await stsError(sts(emu, role).send(new GetSessionTokenCommand({})));
       assert.deepEqual(denied, { name: 'AccessDenied', message: 'Cannot call GetSessionToken with session credentials', status: 403 });
+    }));
+
+  test('GetFederationToken: long-term keys only, Name 2-32, 900-129600 s, a user\'s explicit deny, federation credentials call no STS action', () =>
+    withEmulator({}, async (emu) => {
+      const policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
+      const out = await sts(emu, ALICE).send(new GetFederationTokenCommand({ Name: 'alice', Policy: policy, DurationSeconds: 900 }));
+      assert.equal(out.FederatedUser!.Arn, `arn:aws:sts::${DEMO_ACCOUNT_ID}:federated-user/alice`);
+      assert.equal(out.FederatedUser!.FederatedUserId, `${DEMO_ACCOUNT_ID}:alice`);
+      const left = out.Credentials!.Expiration!.getTime() - Date.now();
+      assert.ok(left > 890_000 && left <= 900_000, `900 s, got ${left}`);
+      const fed = { accessKeyId: out.Credentials!.AccessKeyId!, secretAccessKey: out.Credentials!.SecretAccessKey!, sessionToken: out.Credentials!.SessionToken! };
+      assert.equal((await sts(emu, fed).send(new GetCallerIdentityCommand({}))).Arn, `arn:aws:sts::${DEMO_ACCOUNT_ID}:federated-user/alice`);
+      assert.deepEqual(await stsError(sts(emu, fed).send(new AssumeRoleCommand({ RoleArn: ADMIN, RoleSessionName: 'xx' }))), { name: 'AccessDenied', message: 'Cannot call AssumeRole with federation credentials', status: 403 });
+      const defaults = await sts(emu, ALICE).send(new GetFederationTokenCommand({ Name: 'bob' }));
+      const dl = defaults.Credentials!.Expiration!.getTime() - Date.now();
+      assert.ok(dl > 43190_000 && dl <= 43200_000, `default 43200 s, got ${dl}`);
+      for (const [input, constraint] of [
+        [{ Name: 'a' }, "Value 'a' at 'name' failed to satisfy constraint: Member must have length greater than or equal to 2"],
+        [{ Name: 'x'.repeat(33) }, `Value '${'x'.repeat(33)}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 32`],
+        [{ Name: 'a b' }, "Value 'a b' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"],
+        [{ Name: 'alice', DurationSeconds: 899 }, "Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"],
+        [{ Name: 'alice', DurationSeconds: 129601 }, "Value '129601' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 129600"],
+      ] as const) {
+        assert.equal((await stsError(sts(emu, ALICE).send(new GetFederationTokenCommand(input)))).message, `1 validation error detected: ${constraint}`);
+      }
+      assert.equal((await stsError(sts(emu, ALICE).send(new GetFederationTokenCommand({ Name: 'alice', Policy: '{' })))).name, 'MalformedPolicyDocumentException');
+      const session = await sts(emu, ALICE).send(new GetSessionTokenCommand({}));
+      const sc = { accessKeyId: session.Credentials!.AccessKeyId!, secretAccessKey: session.Credentials!.SecretAccessKey!, sessionToken: session.Credentials!.SessionToken! };
+      assert.deepEqual(await stsError(sts(emu, sc).send(new GetFederationTokenCommand({ Name: 'alice' }))), { name: 'AccessDenied', message: 'Cannot call GetFederationToken with session credentials', status: 403 });
+      assert.equal((await stsError(sts(emu, await assumeRole(emu, ALICE)).send(new GetFederationTokenCommand({ Name: 'alice' })))).name, 'AccessDenied');
+      const carol = await control<UserJson>(emu, 'users', { userName: 'carol', deny: ['sts:GetFederationToken'] });
+      const deny = await stsError(sts(emu, carol).send(new GetFederationTokenCommand({ Name: 'carol' })));
+      assert.deepEqual(deny, { name: 'AccessDenied', status: 403, message: `User: ${carol.arn} is not authorized to perform: sts:GetFederationToken on resource: arn:aws:sts::${DEMO_ACCOUNT_ID}:federated-user/carol with an explicit deny in an identity-based policy` });
+    }));
+
+  test('federation endpoint: live role, SSO-like and federation credentials only; SessionDuration rules; single-use 15-minute tokens; the stub console', () =>
+    withEmulator({}, async (emu) => {
+      const fedUrl = `${emu.url}/federation`;
+      const signin = async (c: Creds, duration?: number) => {
+        const q = new URLSearchParams({ Action: 'getSigninToken', Session: JSON.stringify({ sessionId: c.accessKeyId, sessionKey: c.secretAccessKey, sessionToken: c.sessionToken }) });
+        if (duration !== undefined) q.set('SessionDuration', String(duration));
+        const res = await fetch(`${fedUrl}?${q}`);
+        return { status: res.status, body: await res.text() };
+      };
+      const token = (r: { status: number; body: string }) => { assert.equal(r.status, 200, r.body); return (JSON.parse(r.body) as { SigninToken: string }).SigninToken; };
+      const role = await assumeRole(emu, ALICE);
+      const t = token(await signin(role, 43200));
+      assert.match(t, /^[\w-]{200,}$/);
+      // GetSessionToken credentials, long-term keys, wrong secrets and expired sessions: the Knowledge Center's 400.
+      const session = await sts(emu, ALICE).send(new GetSessionTokenCommand({}));
+      const sc = { accessKeyId: session.Credentials!.AccessKeyId!, secretAccessKey: session.Credentials!.SecretAccessKey!, sessionToken: session.Credentials!.SessionToken! };
+      for (const bad of [sc, { ...ALICE, sessionToken: 'x' }, { ...role, secretAccessKey: 'wrong' }]) {
+        const r = await signin(bad);
+        assert.equal(r.status, 400);
+        assert.match(r.body, /<title>HTTP Status 400 - Invalid credentials parameter<\/title>/);
+      }
+      // A chained role and a federated user take no SessionDuration; out-of-range values are refused.
+      const chained = await assumeRole(emu, role, { RoleArn: READONLY });
+      token(await signin(chained));
+      assert.equal((await signin(chained, 3600)).status, 400);
+      const fedOut = await sts(emu, ALICE).send(new GetFederationTokenCommand({ Name: 'alice', Policy: '{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}' }));
+      const fed = { accessKeyId: fedOut.Credentials!.AccessKeyId!, secretAccessKey: fedOut.Credentials!.SecretAccessKey!, sessionToken: fedOut.Credentials!.SessionToken! };
+      const ft = token(await signin(fed));
+      assert.equal((await signin(fed, 3600)).status, 400);
+      for (const d of [899, 43201]) assert.match((await signin(role, d)).body, /Invalid SessionDuration parameter/);
+      await control(emu, 'expire', { accessKeyId: role.accessKeyId });
+      assert.equal((await signin(role)).status, 400, 'expired credentials are refused');
+
+      // login: a console URL destination, the token once, then the stub console shows who.
+      const login = (tok: string, dest = 'https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1') =>
+        fetch(`${fedUrl}?${new URLSearchParams({ Action: 'login', Issuer: 'test', Destination: dest, SigninToken: tok })}`, { redirect: 'manual' });
+      assert.equal((await login(ft, 'https://evil.example.com/')).status, 400, 'a destination off the console is refused');
+      const ok = await login(ft);
+      assert.equal(ok.status, 302);
+      assert.match(ok.headers.get('location')!, /^\/console\/home\?destination=/);
+      const page = await fetch(`${emu.url}${ok.headers.get('location')}`, { headers: { cookie: ok.headers.get('set-cookie')!.split(';')[0]! } });
+      const html = await page.text();
+      assert.match(html, new RegExp(`Signed in as arn:aws:sts::${DEMO_ACCOUNT_ID}:federated-user/alice`));
+      assert.match(html, /Permissions: the user(&#39;|')s own/);
+      assert.equal((await login(ft)).status, 400, 'a token is good once');
+      assert.equal((await fetch(`${emu.url}/console/home`)).status, 401, 'no cookie, no console');
+      const late = token(await signin(chained));
+      await control(emu, 'signin/age-tokens', {});
+      assert.equal((await login(late)).status, 400, 'a token is good for 15 minutes');
+      const stats = await control<{ getSigninToken: number; login: number; refused: number }>(emu, 'signin/stats');
+      assert.deepEqual([stats.getSigninToken, stats.login], [4, 1]);
     }));
 
   test('wire format: XML envelopes, status codes, x-amzn-RequestId and Date on every response', () =>

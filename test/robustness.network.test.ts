@@ -244,7 +244,78 @@ describe('robustness: network and service faults', () => {
     }
   });
 
-  rec.docTest(22);
+});
+
+// `keyrole console` against a hostile or broken federation endpoint (KEYROLE_SIGNIN_URL):
+// one line, within the 12 s bound, nothing printed from the answer unchecked, no page left.
+describe('robustness: a hostile federation endpoint', () => {
+  let w: World;
+  const CONSOLE_BOUND_MS = 16_000;
+
+  before(async () => {
+    w = await startWorld();
+    w.writeConfig(keyroleProfile('prod', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE }));
+    assert.equal((await w.setup('alice')).code, 0);
+    // Warm the cache, so every case below talks to the hostile endpoint alone.
+    assert.equal((await w.keyrole(['process', 'prod'])).code, 0);
+  });
+  after(async () => {
+    await w?.stop();
+    if (w) fs.rmSync(w.home, { recursive: true, force: true });
+  });
+
+  function hostileSignin(name: string, what: string, expected: string, pattern: RegExp, handler: ((s: Socket) => void) | 'closed') {
+    test(`console: ${name}`, async (t) => {
+      let srv: Hostile | undefined;
+      let url: string;
+      if (handler === 'closed') {
+        // A port that was just free: nothing listens there.
+        const tmp = await hostile(() => undefined);
+        url = tmp.url;
+        tmp.close();
+      } else {
+        srv = await hostile(handler);
+        url = srv.url;
+      }
+      try {
+        const r = await w.keyrole(['console', 'prod', '--url'], { env: { KEYROLE_SIGNIN_URL: `${url}/federation` }, timeoutMs: 40_000 });
+        const line = assertOneLine(r, pattern);
+        assert.ok(r.ms < CONSOLE_BOUND_MS, `ended after ${r.ms.toFixed(0)} ms; the bound is ${CONSOLE_BOUND_MS} ms`);
+        // eslint-disable-next-line no-control-regex
+        assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202a-\u202e]/, 'no control character from the answer');
+        const consoleDir = join(w.home, '.aws', 'keyrole', 'console');
+        assert.deepEqual(fs.existsSync(consoleDir) ? fs.readdirSync(consoleDir) : [], [], 'no page written');
+        t.diagnostic(`ended after ${r.ms.toFixed(0)} ms`);
+        rec.add(`console: ${name}`, what, expected, `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+      } finally {
+        srv?.close();
+      }
+    });
+  }
+
+  const answer = (status: string, type: string, body: string) => (s: Socket) =>
+    s.end(`HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+
+  hostileSignin('a captive portal\'s page instead of JSON', 'HTTP 200 with an HTML sign-in page', 'one line: no usable sign-in token; nothing of the page printed',
+    /answered without a sign-in token keyrole can use; retry/, answer('200 OK', 'text/html', '<html><title>Sign in to the network</title></html>'));
+  hostileSignin('a token with escape sequences', 'HTTP 200, {"SigninToken": "<40 letters>\\u001b]0;pwned\\u0007"}', 'refused: the token is checked for shape before it is used or printed',
+    /answered without a sign-in token keyrole can use/, answer('200 OK', 'application/json', JSON.stringify({ SigninToken: `${'A'.repeat(40)}\u001b]0;pwned\u0007` })));
+  hostileSignin('a refusal page full of escape sequences', 'HTTP 400 whose title is 5000 characters of escape sequences, bidi overrides and text', 'one printable line, the quote cut at 200 characters',
+    /refused the sign-in \(HTTP 400: x{200}\); the credentials may have been revoked or have expired: run keyrole cache clear prod and retry$/, answer('400 Bad Request', 'text/html', `<html><title>${'\u001b[31mx\u202e'.repeat(1000)}</title></html>`));
+  hostileSignin('a redirect elsewhere', 'HTTP 302 to another host', 'not followed (the credentials are not sent on): one line with the status',
+    /refused the sign-in \(HTTP 302: /, answer('302 Found', 'text/plain', 'moved'));
+  hostileSignin('an endless answer', 'HTTP 200 announcing 10 GB and sending 1 MB', 'stops reading at 64 KB: one line',
+    /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(an answer over 64 KB\)/, (s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{"SigninToken":"');
+      s.write('A'.repeat(1024 * 1024));
+    });
+  hostileSignin('silence', 'a server that accepts the request and never answers', 'one line after 12 s',
+    /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(no answer within 12 s\)/, () => undefined);
+  hostileSignin('nothing listening', 'connection refused', 'one line at once',
+    /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 'closed');
+
+  // The section's rows: the 22 cases of the STS block above and these 7.
+  rec.docTest(29);
 });
 
 /** A CA and a certificate for localhost and 127.0.0.1, made with openssl in `dir`. */

@@ -137,6 +137,12 @@ ${then}
     assert.equal(exec.code, 0, exec.stderr);
     await kr('configure', ['configure', 'extra', '--source', 'sec', '--role-arn', ROLE('ReadOnly'), '--duration', '3600']);
     await kr('completion', ['completion', 'bash']);
+    // The console: a role's credentials and a GetFederationToken session made from the
+    // long-term key, each opened through the xdg-open recorder (the sign-in token must not be on its argv).
+    const signin = { KEYROLE_SIGNIN_URL: `${w.emu.url}/federation` };
+    assert.equal((await kr('console prod (--debug, NODE_DEBUG)', ['console', 'prod', '--debug'], { env: { ...nodeDebug, ...signin } })).code, 0);
+    assert.equal((await kr('console session (GetFederationToken, --debug)', ['console', 'session', '--debug'], { env: { ...nodeDebug, ...signin } })).code, 0);
+    await kr('console session --url', ['console', 'session', '--url'], { env: signin });
     // IAM Identity Center: a device-flow login at a terminal that "opens a browser".
     const approve = (async () => {
       for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
@@ -196,6 +202,11 @@ ${then}
       const isExecEnv = f === join(capture, 'exec-env.txt');
       check(f.slice(w.home.length + 1), text, isCache || isExecEnv);
     }
+    // Sign-in tokens: in the console's 0600 pages and on --url's stdout, never on a browser's argv or in its environment.
+    const consoleDir = join(khome, 'console');
+    const tokens = (fs.existsSync(consoleDir) ? fs.readdirSync(consoleDir) : []).map((f) => /SigninToken=([\w-]+)/.exec(fs.readFileSync(join(consoleDir, f), 'utf8'))?.[1]).filter((x): x is string => !!x);
+    assert.equal(tokens.length, 2, 'both console runs left their page');
+    for (const f of fs.readdirSync(capture)) for (const tok of tokens) if (fs.readFileSync(join(capture, f), 'latin1').includes(tok)) leaks.push(`capture ${f}: a sign-in token`);
     t.diagnostic(outputs.map((o) => `${o.label}: exit ${o.code ?? '-'}`).join('; '));
     assert.deepEqual(leaks, []);
     // The exec child got what it asked for: the session credentials, and no long-term key.
@@ -205,8 +216,8 @@ ${then}
     // Cache files of the file store are 0600 in 0700 directories, whatever the umask.
     for (const f of cacheFiles) assert.equal(fs.statSync(f).mode & 0o777, 0o600, f);
     const counted = `${outputs.length} runs (${outputs.filter((o) => o.printsCredentials).length} printing credentials), ${files.length} files, ${fs.readdirSync(capture).filter((f) => !f.startsWith('exec')).length} child captures`;
-    rec.add('every command, then a scan of everything they left', 'setup, list, process (miss and hit, file and keychain store, chained, MFA via keyrole_mfa_process, SSO after a device-flow login), failures (AccessDenied, wrong secret, unreachable, 500, bad XML, unknown profile) with --debug, KEYROLE_DEBUG and NODE_DEBUG, cache list, whoami, doctor, export in four formats, exec, configure, completion, rotate, remove; all under umask 000',
-      'long-term secrets and SSO tokens nowhere; session secrets only on the stdout of process/export, in exec\'s child environment and in the file store\'s 0600 entries', `no leak found in ${counted.replace(/\d+/g, 'N')}`);
+    rec.add('every command, then a scan of everything they left', 'setup, list, process (miss and hit, file and keychain store, chained, MFA via keyrole_mfa_process, SSO after a device-flow login), failures (AccessDenied, wrong secret, unreachable, 500, bad XML, unknown profile) with --debug, KEYROLE_DEBUG and NODE_DEBUG, cache list, whoami, doctor, export in four formats, exec, configure, completion, console (a role, GetFederationToken, --url), rotate, remove; all under umask 000',
+      'long-term secrets and SSO tokens nowhere; session secrets only on the stdout of process/export, in exec\'s child environment and in the file store\'s 0600 entries; console sign-in tokens never on a browser\'s argv or environment', `no leak found in ${counted.replace(/\d+/g, 'N')}`);
   });
 
   test('files are 0600 and directories 0700 whatever the umask', () => {

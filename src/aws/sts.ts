@@ -78,8 +78,8 @@ function signingRegion(t: StsTarget): string {
   return /^https:\/\/sts\.amazonaws\.com\/?$/.test(endpointLabel(t)) ? 'us-east-1' : t.region;
 }
 
-type Sdk = typeof import('@aws-sdk/client-sts');
-type Client = InstanceType<Sdk['STSClient']>;
+export type Sdk = typeof import('@aws-sdk/client-sts');
+export type Client = InstanceType<Sdk['STSClient']>;
 
 /** What the raw responses of one call said, for the error mapping. */
 interface Seen {
@@ -162,7 +162,7 @@ function client(keys: AwsKeys, t: StsTarget, seen: Seen): { sts: Sdk; c: Client 
 }
 
 /** One STS operation: the clock check first, then the signed call; every failure mapped to one line. */
-async function call<T>(what: string, keys: AwsKeys, t: StsTarget, send: (sts: Sdk, c: Client, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+export async function call<T>(what: string, keys: AwsKeys, t: StsTarget, send: (sts: Sdk, c: Client, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   // The clock check's NTP query (if due) is in flight while the SDK loads.
   const offset = t.clock?.begin();
   offset?.catch(() => { /* awaited below; handled here in case loading throws first */ });
@@ -201,7 +201,7 @@ function accountOf(arn: string | undefined): string | undefined {
 type SdkCredentials = { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date } | undefined;
 
 /** The credentials of an answer, checked as they enter keyrole. */
-function temp(c: SdkCredentials, t: StsTarget, arn?: string): TempCredentials {
+export function temp(c: SdkCredentials, t: StsTarget, arn?: string): TempCredentials {
   const problem = credentialProblem({ accessKeyId: c?.AccessKeyId, secretAccessKey: c?.SecretAccessKey, sessionToken: c?.SessionToken, expiration: c?.Expiration });
   if (problem) {
     throw new KeyroleError('BadCredentials', `STS at ${endpointLabel(t)} answered with credentials keyrole will not use: ${problem}`, `retry; if it persists, check the endpoint setting (${t.endpointFrom})`);

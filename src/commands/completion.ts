@@ -8,7 +8,7 @@ import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { COMMANDS } from './index.ts';
 
-const PROFILE_COMMANDS = 'process doctor whoami exec export configure serve status';
+const PROFILE_COMMANDS = 'process doctor whoami exec export configure serve status console';
 const SOURCE_COMMANDS = 'setup remove rotate';
 
 const BASH = `# keyrole completion for bash. Load it with:
@@ -26,6 +26,7 @@ _keyrole() {
     case "$prev" in
       --format) words="env json powershell fish" ;;
       --cache) words="keychain file none" ;;
+      --destination) words="s3 ec2 iam cloudwatch lambda" ;;
       --profile) words="$(_keyrole_list profiles)" ;;
       --source) words="$(_keyrole_list sources)" ;;
       *)
@@ -56,6 +57,7 @@ _keyrole() {
   case \${words[CURRENT-1]} in
     --format) compadd env json powershell fish; return ;;
     --cache) compadd keychain file none; return ;;
+    --destination) compadd s3 ec2 iam cloudwatch lambda; return ;;
     --profile) _keyrole_list profiles; compadd -a list; return ;;
     --source) _keyrole_list sources; compadd -a list; return ;;
   esac
@@ -88,7 +90,9 @@ complete -c keyrole -n "__keyrole_arg_of ${SOURCE_COMMANDS}" -a "(__keyrole_list
 complete -c keyrole -n "__keyrole_arg_of cache" -a "list clear"
 complete -c keyrole -n "__keyrole_arg_of completion" -a "bash zsh fish"
 complete -c keyrole -n "__fish_seen_subcommand_from export" -l format -x -a "env json powershell fish"
-complete -c keyrole -n "__fish_seen_subcommand_from process cache" -l cache -x -a "keychain file none"
+complete -c keyrole -n "__fish_seen_subcommand_from process cache console" -l cache -x -a "keychain file none"
+complete -c keyrole -n "__fish_seen_subcommand_from console" -l url -d "print the sign-in URL"
+complete -c keyrole -n "__fish_seen_subcommand_from console" -l destination -x -a "s3 ec2 iam cloudwatch lambda"
 complete -c keyrole -n "__fish_seen_subcommand_from rotate" -l profile -x -a "(__keyrole_list profiles)"
 complete -c keyrole -l debug -d "trace to stderr"
 complete -c keyrole -s h -l help -d "help"

@@ -117,9 +117,9 @@ export async function main(argv: string[]): Promise<void> {
   if (v.server) return execServer(cmd, profile, p, v.cache);
   const c = p.credentials;
   const env = childEnv(process.env, { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: p.expiration, region: p.settings.region, profile });
-  process.stderr.write(`keyrole: ${profile}'s credentials in this environment expire at ${isoSeconds(p.expiration)} (in ${formatLeft(p.expiration.getTime() - Date.now())}) and do not refresh; for longer work use keyrole exec --server ${profile} -- …\n`);
   debug(`exec ${cmd[0]} with profile ${profile}'s credentials (expire ${isoSeconds(p.expiration)})`);
-  const code = await runChild(cmd, env);
+  // Said once the command has started: a command that cannot start is one line, the failure.
+  const code = await runChild(cmd, env, () => process.stderr.write(`keyrole: ${profile}'s credentials in this environment expire at ${isoSeconds(p.expiration)} (in ${formatLeft(p.expiration.getTime() - Date.now())}) and do not refresh; for longer work use keyrole exec --server ${profile} -- …\n`));
   process.exit(code);
 }
 
@@ -164,9 +164,10 @@ export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>
 }
 
 /** Runs the child, forwarding signals; resolves with the exit status keyrole should end with. */
-function runChild(cmd: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runChild(cmd: string[], env: NodeJS.ProcessEnv, onStarted?: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env });
+    if (onStarted) child.once('spawn', onStarted);
     const forward = (sig: NodeJS.Signals) => {
       debug(`forwarding ${sig} to ${cmd[0]}`);
       try { child.kill(sig); } catch { /* already gone */ }

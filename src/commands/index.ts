@@ -148,6 +148,39 @@ Options:
     load: () => import('./exec.ts'),
   },
   {
+    name: 'console',
+    summary: 'console [profile]        open the AWS console signed in as the profile (or print the sign-in URL)',
+    help: `Usage: keyrole console [profile] [--url] [--destination <page>] [--region <r>] [--duration <s>] [--no-mfa]
+
+Opens the AWS Management Console in your browser, signed in as <profile> (else AWS_PROFILE)
+through the federation endpoint: a role or IAM Identity Center profile signs in with its own
+credentials (from the cache, as keyrole process gets them); a profile without a role signs
+in as a federated user made with GetFederationToken from the source's long-term key, with a
+session policy that keeps the user's own permissions (the console refuses GetSessionToken
+credentials).
+
+The browser is BROWSER if set, else xdg-open (with a display), open (macOS) or start
+(Windows). It is given a 0600 local page that forwards to the sign-in URL, never the URL
+itself: the URL holds a token that signs anyone in for 15 minutes, and other local users
+can read a process's arguments. With no browser, a warning and the URL on stdout.
+
+Options:
+  --url                    print the sign-in URL on stdout instead of opening a browser
+  --destination <page>     a console path (s3, ec2/home#Instances:) or a console URL
+  --region <r>             the console's region (default: the profile's region)
+  --duration <s>           console session length: SessionDuration (900-43200) for role and
+                           SSO profiles (default keyrole_duration_seconds), GetFederationToken's
+                           duration (900-129600) without a role; not for chained roles
+  --no-mfa                 without a role, sign in even though the source has keyrole_mfa_serial
+                           (GetFederationToken takes no MFA: the session has none)
+  --cache <store>          as for keyrole process
+
+KEYROLE_SIGNIN_URL overrides the federation endpoint (default: the region's partition's
+https://signin.aws.amazon.com/federation, signin.amazonaws.cn, signin.amazonaws-us-gov.com).
+`,
+    load: () => import('./console.ts'),
+  },
+  {
     name: 'serve',
     summary: 'serve <profile>          a credential endpoint for an IDE or a container, until Ctrl-C',
     help: `Usage: keyrole serve <profile> [--port <n>] [--cache <store>]

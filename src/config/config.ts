@@ -245,7 +245,7 @@ export function validSourceName(name: string): boolean {
   return SOURCE_NAME.test(name);
 }
 
-function parseDuration(raw: string, where: string, fix: string, max = DURATION_MAX): number {
+export function parseDuration(raw: string, where: string, fix: string, max = DURATION_MAX): number {
   const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < DURATION_MIN || n > max) {
     throw new KeyroleError(

@@ -25,6 +25,7 @@ import { keyroleHome, privateDir } from '../credentials/cache.ts';
 import { section, type AwsFiles, type SsoRef } from '../config/config.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import type { Terminal } from '../util/prompt.ts';
+import { openBrowser } from '../util/browser.ts';
 
 /** What a login needs: the session, without an account or role. */
 export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>;
@@ -502,37 +503,6 @@ export function progress(screen: Screen, deadline: number, now: () => number = D
   };
 }
 
-/** The command that opens a URL in the user's browser, or undefined where none can be opened. */
-export function browserCommand(url: string, platform: NodeJS.Platform = process.platform, e: NodeJS.ProcessEnv = env): [string, string[]] | undefined {
-  if (e.KEYROLE_NO_BROWSER) return undefined;
-  // Only a plain http(s) URL is handed to another program.
-  if (!/^https?:\/\/[\w.:~%/?=&#+@-]+$/.test(url)) return undefined;
-  if (platform === 'darwin') return e.SSH_CONNECTION && !e.DISPLAY ? undefined : ['open', [url]];
-  if (platform === 'win32') return ['cmd', ['/d', '/s', '/c', `start "" "${url.replace(/[&^]/g, '^$&')}"`]];
-  return e.DISPLAY || e.WAYLAND_DISPLAY ? ['xdg-open', [url]] : undefined;
-}
-
-async function openBrowser(url: string): Promise<boolean> {
-  const cmd = browserCommand(url);
-  if (!cmd) return false;
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve) => {
-    try {
-      const child = spawn(cmd[0], cmd[1], { detached: true, stdio: 'ignore', windowsVerbatimArguments: process.platform === 'win32' });
-      child.once('error', (err) => {
-        debug(`could not open a browser with ${cmd[0]} (${(err as NodeJS.ErrnoException).code ?? err.message})`);
-        resolve(false);
-      });
-      child.once('spawn', () => {
-        child.unref();
-        resolve(true);
-      });
-    } catch {
-      resolve(false);
-    }
-  });
-}
-
 function terminalScreen(term: Terminal): Screen {
   return { write: (t) => term.output.write(t), live: true };
 }
@@ -583,7 +553,7 @@ async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: string): Pr
   screen.write(`\nSign in to AWS IAM Identity Center (${describe(ref)}, ${ref.startUrl})\n`);
   screen.write(`  Open:  ${url}\n`);
   screen.write(`  Code:  ${auth.userCode}   (check that the page shows the same code)\n`);
-  const opened = await openBrowser(url);
+  const opened = await openBrowser({ url });
   screen.write(opened ? '  The page was opened in your browser.\n' : '  Open the link in a browser on any device.\n');
 
   const bar = progress(screen, deadline);

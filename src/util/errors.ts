@@ -51,6 +51,9 @@ const CODES = {
   CommandNotFound: F, CommandNotExecutable: F, ExecFailed: F, NestedExec: F, DoctorFoundProblems: F,
   // The credential endpoint (exec --server, serve).
   EndpointFailed: F, PortInUse: F,
+  // The console (federation sign-in).
+  SigninUnreachable: T, FederationDenied: F, NoConsole: F, ConsoleNeedsMfa: F, ConsoleDurationChained: F, BadDestination: F, BadSigninUrl: F,
+  FederationRefused: F, SigninMalformed: T,
 } as const satisfies Record<string, boolean>;
 
 /** Every failure keyrole names. */

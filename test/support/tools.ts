@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 
-export const DEBIAN_PACKAGES = 'gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils';
+export const DEBIAN_PACKAGES = 'gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils chromium';
 
 const INSTALL: Record<string, string> = {
   'dbus-daemon': 'apt-get install -y dbus',
@@ -17,6 +17,7 @@ const INSTALL: Record<string, string> = {
   '/usr/bin/aws': 'apt-get install -y awscli (Debian\'s AWS CLI v2)',
   aws: 'pip install awscli, or apt-get install -y awscli',
   python3: 'apt-get install -y python3',
+  chromium: 'apt-get install -y chromium',
 };
 
 export function which(tool: string): string | undefined {

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import {
   awsCacheFile,
-  browserCommand,
   canRefresh,
   decodeRecord,
   encodeRecord,
@@ -118,31 +117,6 @@ describe('endpoints', () => {
   test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
     assert.throws(() => ssoEndpoints('x'), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
   }));
-});
-
-describe('the browser', () => {
-  const url = 'https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH';
-
-  test('xdg-open only with a display, never with KEYROLE_NO_BROWSER', () => {
-    assert.equal(browserCommand(url, 'linux', {}), undefined);
-    assert.deepEqual(browserCommand(url, 'linux', { DISPLAY: ':0' }), ['xdg-open', [url]]);
-    assert.deepEqual(browserCommand(url, 'linux', { WAYLAND_DISPLAY: 'wayland-0' }), ['xdg-open', [url]]);
-    assert.equal(browserCommand(url, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: '1' }), undefined);
-  });
-
-  test('open on macOS (not over SSH), start on Windows with cmd metacharacters escaped', () => {
-    assert.deepEqual(browserCommand(url, 'darwin', {}), ['open', [url]]);
-    assert.equal(browserCommand(url, 'darwin', { SSH_CONNECTION: '1 2 3 4' }), undefined);
-    const [cmd, args] = browserCommand('https://x/?a=1&b=2', 'win32', {})!;
-    assert.equal(cmd, 'cmd');
-    assert.match(args.at(-1)!, /^start "" "https:\/\/x\/\?a=1\^&b=2"$/);
-  });
-
-  test('nothing but a plain http(s) URL is handed over', () => {
-    for (const bad of ['file:///etc/passwd', 'https://x/"; rm -rf ~', 'javascript:alert(1)', 'https://x/ y']) {
-      assert.equal(browserCommand(bad, 'linux', { DISPLAY: ':0' }), undefined, bad);
-    }
-  });
 });
 
 describe('polling CreateToken', () => {

@@ -1,0 +1,165 @@
+// The console sign-in rules (src/aws/federation.ts) on hand-built settings: partitions and
+// their hosts, destinations, which credentials a profile gives and the durations and
+// refusals that follow, the Session JSON, the answer's checks, the login URL and the page.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveSettings, type AwsFiles, type Section } from '../../src/config/config.ts';
+import { planProfile } from '../../src/credentials/plan.ts';
+import {
+  ALLOW_ALL_POLICY, consoleDestination, consoleKind, consolePlan, federationEndpoint, federationName, loginUrl, parseSigninAnswer,
+  partitionOf, redirectPage, signinTokenUrl,
+} from '../../src/aws/federation.ts';
+import { KeyroleError } from '../../src/util/errors.ts';
+import { withEnv } from '../support/env.ts';
+
+const ROLE = 'arn:aws:iam::111122223333:role/Admin';
+const code = (c: string) => (e: unknown) => e instanceof KeyroleError && e.code === c && !e.line().includes('\n');
+
+function settings(profile: Section, extra: Record<string, Section> = {}) {
+  const files: AwsFiles = { configPath: '/nonexistent/config', credentialsPath: '/nonexistent/credentials', config: { p: profile, ...extra }, credentials: {} };
+  return withEnv({}, () => planProfile(files, resolveSettings(files, 'p', {}, 'me')), ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']);
+}
+
+describe('partitions', () => {
+  test('each partition has its sign-in host and console domain', () => {
+    assert.equal(partitionOf('eu-west-1'), 'aws');
+    assert.equal(partitionOf('us-east-1'), 'aws');
+    assert.equal(partitionOf('cn-north-1'), 'aws-cn');
+    assert.equal(partitionOf('us-gov-west-1'), 'aws-us-gov');
+    assert.equal(federationEndpoint('aws', {}), 'https://signin.aws.amazon.com/federation');
+    assert.equal(federationEndpoint('aws-cn', {}), 'https://signin.amazonaws.cn/federation');
+    assert.equal(federationEndpoint('aws-us-gov', {}), 'https://signin.amazonaws-us-gov.com/federation');
+    assert.equal(consoleDestination('cn-north-1', 'aws-cn'), 'https://cn-north-1.console.amazonaws.cn/console/home?region=cn-north-1');
+    assert.equal(consoleDestination('us-gov-west-1', 'aws-us-gov'), 'https://us-gov-west-1.console.amazonaws-us-gov.com/console/home?region=us-gov-west-1');
+  });
+
+  test('a region that is not a host label, or in a partition without a public console, is refused in one line', () => {
+    for (const bad of ['x@127.0.0.1:47443#', 'eu-west-1.evil.com', 'EU-WEST-1', '', 'eu-west-1\n']) assert.throws(() => partitionOf(bad), code('BadRegion'), bad);
+    for (const iso of ['us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1']) assert.throws(() => partitionOf(iso), code('NoConsole'), iso);
+  });
+
+  test('KEYROLE_SIGNIN_URL: https anywhere, http only to this machine, no query or user info', () => {
+    assert.equal(federationEndpoint('aws', { KEYROLE_SIGNIN_URL: 'http://127.0.0.1:4000/federation' }), 'http://127.0.0.1:4000/federation');
+    assert.equal(federationEndpoint('aws', { KEYROLE_SIGNIN_URL: 'https://signin.example.internal/federation' }), 'https://signin.example.internal/federation');
+    for (const bad of ['http://signin.example.com/federation', 'https://u:p@x/federation', 'https://x/federation?a=1', 'ftp://x/', 'not a url']) {
+      assert.throws(() => federationEndpoint('aws', { KEYROLE_SIGNIN_URL: bad }), code('BadSigninUrl'), bad);
+    }
+  });
+});
+
+describe('destinations', () => {
+  const d = (x?: string) => consoleDestination('eu-west-1', 'aws', x);
+  test('nothing: the region\'s console home', () => assert.equal(d(), 'https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1'));
+  test('a service name: its home page', () => assert.equal(d('s3'), 'https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1'));
+  test('a path, with or without a slash, the region put before a fragment', () => {
+    assert.equal(d('s3/buckets'), 'https://eu-west-1.console.aws.amazon.com/s3/buckets?region=eu-west-1');
+    assert.equal(d('/ec2/home#Instances:'), 'https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:');
+    assert.equal(d('cloudwatch/home?region=us-east-1#logs:'), 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logs:', 'a region the page names is kept');
+  });
+  test('a console URL is kept; another host, plain http or another partition is refused', () => {
+    assert.equal(d('https://s3.console.aws.amazon.com/s3/buckets/b'), 'https://s3.console.aws.amazon.com/s3/buckets/b?region=eu-west-1');
+    assert.equal(d('https://console.aws.amazon.com/iam/home'), 'https://console.aws.amazon.com/iam/home?region=eu-west-1');
+    for (const bad of ['https://evil.com/x', 'http://eu-west-1.console.aws.amazon.com/', 'https://console.aws.amazon.com.evil.com/', 'https://x.console.amazonaws.cn/', 'javascript:alert(1)', 'https://u@console.aws.amazon.com/']) {
+      assert.throws(() => d(bad), code('BadDestination'), bad);
+    }
+  });
+  test('a path never leaves the console host; control characters and markup are refused', () => {
+    for (const p of ['//evil.com/x', '@evil.com', '..//evil.com', '\\\\evil.com']) {
+      if (p.includes('\\')) assert.throws(() => d(p), code('BadDestination'), p);
+      else assert.equal(new URL(d(p)).host, 'eu-west-1.console.aws.amazon.com', p);
+    }
+    for (const bad of ['s3\u001b[2J', 'a b', 's3"><script>', 's3\u202e']) assert.throws(() => d(bad), code('BadDestination'), JSON.stringify(bad));
+  });
+});
+
+describe('which credentials, which durations', () => {
+  const sso = { keyrole_sso_start_url: 'https://x.awsapps.com/start', keyrole_sso_region: 'eu-west-1', keyrole_sso_account_id: '111122223333', keyrole_sso_role_name: 'Admin' };
+
+  test('a role of a keychain source: SessionDuration, from --duration else the profile\'s duration', () => {
+    const s = settings({ keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: '7200' });
+    assert.equal(consoleKind(s), 'role');
+    assert.deepEqual(consolePlan(s, {}), { kind: 'role', sessionDuration: 7200 });
+    assert.deepEqual(consolePlan(s, { duration: 900 }), { kind: 'role', sessionDuration: 900 });
+    assert.throws(() => consolePlan(s, { duration: 43201 }), code('BadDuration'));
+  });
+
+  test('IAM Identity Center: SessionDuration too; a role on top of it is chained: none, and --duration is refused', () => {
+    assert.deepEqual(consolePlan(settings(sso), {}), { kind: 'sso', sessionDuration: 3600 });
+    const chained = settings({ ...sso, keyrole_role_arn: ROLE });
+    assert.equal(consoleKind(chained), 'chained');
+    assert.deepEqual(consolePlan(chained, {}), { kind: 'chained' });
+    assert.throws(() => consolePlan(chained, { duration: 3600 }), code('ConsoleDurationChained'));
+  });
+
+  test('a role through another profile is chained when that profile has role credentials, not over its GetSessionToken session', () => {
+    const s = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_role_arn: ROLE } });
+    assert.deepEqual(consolePlan(s, {}), { kind: 'chained' });
+    const overSession = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice' } });
+    assert.deepEqual(consolePlan(overSession, {}), { kind: 'role', sessionDuration: 3600 });
+    const overMfa = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' } });
+    assert.equal(consoleKind(overMfa), 'role');
+  });
+
+  test('no role: GetFederationToken for the profile\'s duration or --duration (up to 36 h), no SessionDuration', () => {
+    const s = settings({ keyrole_source: 'alice' });
+    assert.deepEqual(consolePlan(s, {}), { kind: 'federation', federationDuration: 3600 });
+    assert.deepEqual(consolePlan(s, { duration: 129600 }), { kind: 'federation', federationDuration: 129600 });
+  });
+
+  test('no role and an MFA source: refused (no MFA in the console session) unless --no-mfa', () => {
+    const s = settings({ keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' });
+    assert.throws(() => consolePlan(s, {}), (e: unknown) => code('ConsoleNeedsMfa')(e) && /keyrole_role_arn.*--no-mfa/.test((e as KeyroleError).line()));
+    assert.deepEqual(consolePlan(s, { allowNoMfa: true }), { kind: 'federation', federationDuration: 3600 });
+    // With a role, the MFA session signs the AssumeRole as usual: nothing to refuse.
+    assert.equal(consolePlan(settings({ keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' }), {}).kind, 'role');
+  });
+
+  test('the federated user\'s name: the source\'s, as STS allows it (2 to 32 characters)', () => {
+    assert.equal(federationName('alice'), 'alice');
+    assert.equal(federationName('a'), 'keyrole-a');
+    assert.equal(federationName('x'.repeat(64)), 'x'.repeat(32));
+    for (const n of ['a', 'alice', 'x'.repeat(64), 'we ird/na:me']) assert.match(federationName(n), /^[\w+=,.@-]{2,32}$/);
+  });
+
+  test('the session policy allows everything, so the user keeps exactly their own permissions', () => {
+    assert.deepEqual(JSON.parse(ALLOW_ALL_POLICY), { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] });
+  });
+});
+
+describe('the exchange', () => {
+  const creds = { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 's3cr3t/+=', sessionToken: 'tok&en=' };
+
+  test('getSigninToken carries the Session JSON (and SessionDuration only when given), encoded', () => {
+    const u = new URL(signinTokenUrl('https://signin.aws.amazon.com/federation', creds, 3600));
+    assert.equal(u.searchParams.get('Action'), 'getSigninToken');
+    assert.equal(u.searchParams.get('SessionDuration'), '3600');
+    assert.deepEqual(JSON.parse(u.searchParams.get('Session')!), { sessionId: 'ASIAEXAMPLE', sessionKey: 's3cr3t/+=', sessionToken: 'tok&en=' });
+    assert.equal(new URL(signinTokenUrl('https://signin.aws.amazon.com/federation', creds)).searchParams.has('SessionDuration'), false);
+  });
+
+  test('the answer: a token of the right shape, else one line; refusals quote the page\'s title, printable', () => {
+    const token = 'A'.repeat(40) + '-_';
+    assert.equal(parseSigninAnswer(200, JSON.stringify({ SigninToken: token }), 'h', 'p'), token);
+    for (const bad of ['', 'null', '{}', '{"SigninToken":1}', '{"SigninToken":"short"}', JSON.stringify({ SigninToken: `${'A'.repeat(40)}\u001b[2J` }), JSON.stringify({ SigninToken: `${'A'.repeat(40)}"><x` }), '<html>captive portal</html>']) {
+      assert.throws(() => parseSigninAnswer(200, bad, 'h', 'p'), code('SigninMalformed'), bad);
+    }
+    const page = '<html><head><title>HTTP Status 400 - Invalid credentials parameter\u001b]0;pwned\u0007</title></head></html>';
+    assert.throws(() => parseSigninAnswer(400, page, 'signin.aws.amazon.com', 'prod'), (e: unknown) => code('FederationRefused')(e)
+      && /HTTP 400: HTTP Status 400 - Invalid credentials parameter\)/.test((e as KeyroleError).message) && !['\u001b', '\u0007', 'pwned'].some((x) => (e as KeyroleError).line().includes(x))
+      && /run keyrole cache clear prod and retry$/.test((e as KeyroleError).line()));
+    assert.throws(() => parseSigninAnswer(503, 'x'.repeat(5000), 'h', 'p'), (e: unknown) => code('FederationRefused')(e) && (e as KeyroleError).message.length < 300 && /retry in a minute/.test((e as KeyroleError).line()));
+  });
+
+  test('the login URL and the page that forwards to it', () => {
+    const url = loginUrl('https://signin.aws.amazon.com/federation', 'TOKEN-1', 'https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1');
+    const u = new URL(url);
+    assert.deepEqual([u.origin + u.pathname, u.searchParams.get('Action'), u.searchParams.get('SigninToken'), u.searchParams.get('Destination')],
+      ['https://signin.aws.amazon.com/federation', 'login', 'TOKEN-1', 'https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1']);
+    const html = redirectPage(`${url}&x="</script><b>`);
+    assert.match(html, /<meta name="referrer" content="no-referrer">/);
+    assert.match(html, /location\.replace\(/);
+    assert.ok(!html.includes('</script><b>'), 'the URL cannot close the script or the attribute');
+    assert.ok(html.includes(`content="0;url=${url.replace(/&/g, '&amp;')}`));
+  });
+});
