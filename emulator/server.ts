@@ -254,6 +254,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       send(res, 500, 'text/plain', 'internal emulator error\n');
     });
   });
+  // Idle keep-alive connections stay open longer than any client waits between calls. With
+  // Node's default of 5 s, a device-flow client polling every 5-6 s raced the server's close
+  // on a busy machine and reused a socket the server had just shut ("socket hang up"). AWS's
+  // endpoints keep idle connections for about a minute; the SDK's agent reuses them.
+  server.keepAliveTimeout = 65_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -38,6 +38,12 @@ export interface SsoBehaviour {
   pageSize: number;
   /** Whether a refresh token rotates (a new one with every refresh, the old one revoked). */
   rotateRefreshTokens: boolean;
+  /**
+   * What StartDeviceAuthorization answers in place of the real verification URLs and user
+   * code (the device code stays valid, so approval by control still works): a hostile
+   * endpoint's javascript: URL or escape sequences. null: the real values.
+   */
+  deviceAnswer: { verificationUri?: string; verificationUriComplete?: string; userCode?: string } | null;
 }
 
 interface Client {
@@ -128,6 +134,7 @@ export class SsoState {
     registrationLifetimeSeconds: 90 * 86400,
     pageSize: 20,
     rotateRefreshTokens: true,
+    deviceAnswer: null,
   };
   readonly clients = new Map<string, Client>();
   readonly devices = new Map<string, DeviceAuth>();
@@ -298,6 +305,7 @@ function startDeviceAuthorization(sso: SsoState, now: number, o: Record<string, 
     verificationUriComplete: `${verificationUri}?user_code=${d.userCode}`,
     expiresIn: b.deviceCodeLifetimeSeconds,
     interval: d.interval,
+    ...(b.deviceAnswer ?? {}),
   };
 }
 
@@ -588,6 +596,14 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
         if (typeof v !== 'boolean') return { status: 400, body: { error: `'${k}' must be a boolean` } };
         b[k] = v;
       }
+      if (o.deviceAnswer !== undefined) {
+        const v = o.deviceAnswer;
+        const keys = ['verificationUri', 'verificationUriComplete', 'userCode'];
+        if (v !== null && (typeof v !== 'object' || Array.isArray(v) || Object.entries(v).some(([k, x]) => !keys.includes(k) || typeof x !== 'string'))) {
+          return { status: 400, body: { error: `'deviceAnswer' must be null or an object of strings (${keys.join(', ')})` } };
+        }
+        b.deviceAnswer = v as SsoBehaviour['deviceAnswer'];
+      }
       return { status: 200, body: b };
     }
     case 'POST /_emulator/sso/expire': {
@@ -630,9 +646,13 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
     }
     case 'POST /_emulator/sso/assignments': {
       // {accountId, accountName?, roleName, sessionDurationSeconds?}: assigns a permission set.
-      const accountId = typeof o.accountId === 'string' && /^\d{12}$/.test(o.accountId) ? o.accountId : undefined;
-      const roleName = typeof o.roleName === 'string' && /^[\w+=,.@-]{1,32}$/.test(o.roleName) ? o.roleName : undefined;
-      if (!accountId || !roleName) return { status: 400, body: { error: "'accountId' (12 digits) and 'roleName' are required" } };
+      // With hostile: true the portal lists the strings as given, whatever they hold (a
+      // portal keyrole cannot trust: newlines, section headers, escape sequences).
+      const hostile = o.hostile === true;
+      const given = (v: unknown, ok: RegExp) => (typeof v === 'string' && (hostile ? v.length > 0 && v.length <= 10_000 : ok.test(v)) ? v : undefined);
+      const accountId = given(o.accountId, /^\d{12}$/);
+      const roleName = given(o.roleName, /^[\w+=,.@-]{1,32}$/);
+      if (!accountId || !roleName) return { status: 400, body: { error: "'accountId' (12 digits) and 'roleName' are required (any strings with hostile: true)" } };
       let account = sso.accounts.find((a) => a.accountId === accountId);
       if (!account) {
         const name = typeof o.accountName === 'string' ? o.accountName : `account-${accountId}`;

@@ -35,7 +35,8 @@ for (const k of Object.keys(process.env)) if (/^(AWS_|KEYROLE_)/.test(k)) delete
 Object.assign(process.env, env);
 
 // The hits' entries, written with keyrole's own code so their keys and format are the real ones.
-const { loadAwsFiles, resolveSettings } = await import('../src/config/config.ts');
+const { loadAwsFiles } = await import('../src/config/files.ts');
+const { resolveSettings } = await import('../src/config/settings.ts');
 const { localUser } = await import('../src/credentials/user.ts');
 const { planProfile } = await import('../src/credentials/plan.ts');
 const { encodeEntry, fileStore } = await import('../src/credentials/cache.ts');

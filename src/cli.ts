@@ -4,6 +4,7 @@
 import { KeyroleError, oneLine, usageError } from './util/errors.ts';
 import { debug, enableDebug } from './util/debug.ts';
 import { COMMANDS, findCommand } from './commands/index.ts';
+import { loadCommand } from './commands/load.ts';
 import { VERSION } from './util/version.ts';
 
 function overview(): string {
@@ -48,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(command.help);
     return;
   }
-  const mod = await command.load();
+  const mod = await loadCommand(command.name);
   await mod.main(rest);
 }
 

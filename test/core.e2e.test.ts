@@ -69,7 +69,7 @@ describe('core path: keychain source → AssumeRole → credential_process blob'
 
   test("Debian's AWS CLI v2 gets the role through credential_process", async () => {
     requireTool('/usr/bin/aws');
-    // CLI v2.9 ignores AWS_ENDPOINT_URL_STS for its own calls (FACTS.md); keyrole still honours it.
+    // CLI v2.9 ignores AWS_ENDPOINT_URL_STS for its own calls (botocore 1.43's CLI v1 honours it); keyrole still honours it.
     const r = await w.run('/usr/bin/aws', ['sts', 'get-caller-identity', '--profile', 'prod', '--output', 'json', '--endpoint-url', w.emu.url]);
     assert.equal(r.code, 0, r.stderr);
     await assertCallerUsedKeyrole(r.stdout);

@@ -9,16 +9,22 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { KeyroleError } from '../src/util/errors.ts';
 import { configSections, parseIni, scanSection } from '../src/config/ini.ts';
-import { KEYROLE_KEYS, checkProfileKeys, resolveSettings, type AwsFiles } from '../src/config/config.ts';
+import { KEYROLE_KEYS, checkProfileKeys } from '../src/config/checks.ts';
+import { resolveSettings } from '../src/config/settings.ts';
+import { type AwsFiles } from '../src/config/files.ts';
 import { decodeEntry, encodeEntry, type CacheEntry } from '../src/credentials/cache.ts';
 import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain/keychain.ts';
 import { stsError, type StsTarget } from '../src/aws/sts.ts';
-import { decodeRecord, encodeRecord, ssoError } from '../src/sso/sso.ts';
+import { decodeRecord, encodeRecord } from '../src/sso/record.ts';
+import { ssoError } from '../src/sso/client.ts';
 import { parseReply } from '../src/clock/ntp.ts';
-import { dateSampleFrom, ntpSampleFrom, parseMemory } from '../src/clock/clock.ts';
+import { dateSampleFrom, ntpSampleFrom } from '../src/clock/estimate.ts';
+import { parseMemory } from '../src/clock/memory.ts';
 import { credentialBlob } from '../src/credentials/blob.ts';
 import { localExpiration } from '../src/credentials/resolve.ts';
 import { Recorder } from '../scripts/robustness-doc.ts';
+import { DbusProtocolError, decodeMessage, encodeReturn, messageLength, splitTypes, MAX_MESSAGE } from '../src/keychain/dbus.ts';
+import { handMade } from './support/fakebus.ts';
 
 const rec = new Recorder('fuzz', 'test/fuzz.test.ts');
 const TIME_LIMIT_MS = 5000;
@@ -113,7 +119,7 @@ describe('fuzz: config', () => {
       }
     });
 
-  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config/config.ts resolveSettings and checkProfileKeys for every profile name',
+  property('profile resolution throws nothing but one-line KeyroleErrors', 'src/config/settings.ts resolveSettings and src/config/checks.ts checkProfileKeys for every profile name',
     'settings within their ranges, or one KeyroleError line', 8000, 103, fc.tuple(iniText, names, fc.record({ duration: fc.option(values, { nil: undefined }), roleArn: fc.option(values, { nil: undefined }), source: fc.option(values, { nil: undefined }) })),
     ([text, profile, o]) => {
       let files: AwsFiles;
@@ -150,7 +156,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeSource(encodeSource(s)), s);
     });
 
-  property('decodeRecord never throws and returns only valid SSO records', 'src/sso/sso.ts decodeRecord on arbitrary JSON and mutated records',
+  property('decodeRecord never throws and returns only valid SSO records', 'src/sso/record.ts decodeRecord on arbitrary JSON and mutated records',
     'undefined, or a record whose dates are valid and that round-trips', 6000, 203,
     fc.oneof(
       fc.record({ keyrole: fc.oneof(fc.constant(1), fc.jsonValue()), kind: fc.oneof(fc.constant('sso-session'), fc.jsonValue()), startUrl: fc.oneof(fc.constant('https://x.awsapps.com/start'), fc.jsonValue()), region: fc.oneof(fc.constant('eu-west-1'), fc.jsonValue()), scopes: fc.jsonValue(), clientId: fc.jsonValue(), clientSecret: fc.jsonValue(), registrationExpiresAt: fc.oneof(date, fc.jsonValue()), accessToken: fc.oneof(token, fc.jsonValue()), expiresAt: fc.oneof(date, fc.jsonValue()), refreshToken: fc.jsonValue(), obtainedAt: fc.oneof(date, fc.jsonValue()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
@@ -163,7 +169,7 @@ describe('fuzz: stored entries', () => {
       assert.deepEqual(decodeRecord(encodeRecord(r)), r);
     });
 
-  property('parseMemory never throws and keeps only finite numbers', 'src/clock/clock.ts parseMemory (clock.json) on arbitrary JSON and text',
+  property('parseMemory never throws and keeps only finite numbers', 'src/clock/memory.ts parseMemory (clock.json) on arbitrary JSON and text',
     'an empty memory, or one whose numbers are finite', 8000, 204, fc.oneof(fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), ntp: fc.jsonValue(), date: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)), anyText), (raw) => {
       const m = parseMemory(raw);
       for (const n of [m.ntp?.at, m.ntp?.mono, m.ntp?.offsetMs, m.date?.at, m.date?.offsetMs, m.date?.uncertaintyMs]) if (n !== undefined) assert.ok(Number.isFinite(n));
@@ -174,13 +180,13 @@ describe('fuzz: service answers', () => {
   const t: StsTarget = { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566', endpointFrom: 'AWS_ENDPOINT_URL_STS' };
   const sdkError = fc.record({
     name: fc.oneof(fc.constantFrom('AccessDenied', 'ExpiredToken', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'ValidationError', 'Throttling', 'RegionDisabledException', 'MalformedPolicyDocument', 'TimeoutError', 'AbortError', 'Error', 'UnauthorizedException', 'ForbiddenException', 'SlowDownException', 'InvalidClientException'), anyText),
-    code: fc.oneof(fc.constantFrom('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'HPE_INVALID_CONSTANT', 'EPIPE'), anyText),
+    code: fc.oneof(fc.constantFrom('ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'HPE_INVALID_CONSTANT', 'EPIPE', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), anyText),
     message: fc.oneof(fc.constantFrom('invalid MFA one time pass code', 'Signature expired: x', 'role chaining', 'The requested DurationSeconds exceeds the MaxSessionDuration', 'Deserialization error: x'), fc.string({ unit: 'binary', maxLength: 5000 })),
     error_description: anyText,
     $metadata: fc.record({ httpStatusCode: fc.integer({ min: 100, max: 599 }) }, { requiredKeys: [] }),
-    // What keyrole's STS client (src/aws/awsquery.ts) adds to its errors.
-    queryProblem: fc.oneof(fc.constantFrom('not-xml', 'too-large', 'unreadable', 'no-answer'), anyText),
-    contentType: anyText,
+    // OIDC's RFC 6749 field, and the query-protocol Code a generic exception may carry.
+    error: anyText,
+    Code: anyText,
   }, { requiredKeys: [] });
 
   property('stsError always gives one line', 'src/aws/sts.ts stsError on arbitrary SDK-like errors (names, codes, 5 KB messages with newlines, KeyroleErrors)',
@@ -192,7 +198,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('ssoError always gives one line', 'src/sso/sso.ts ssoError on arbitrary SDK-like errors',
+  property('ssoError always gives one line', 'src/sso/client.ts ssoError on arbitrary SDK-like errors',
     'a KeyroleError whose line is one line under 1500 characters', 8000, 302,
     fc.oneof(sdkError, fc.jsonValue(), fc.constant(null)), (err) => {
       const e = ssoError(err, 'role Admin in account 111122223333', 'http://127.0.0.1:4566', 'corp');
@@ -200,7 +206,7 @@ describe('fuzz: service answers', () => {
       assertOneLine(e);
     });
 
-  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/clock/ntp.ts parseReply and src/clock/clock.ts ntpSampleFrom on arbitrary packets',
+  property('NTP replies: parseReply and ntpSampleFrom never misbehave', 'src/clock/ntp.ts parseReply and src/clock/estimate.ts ntpSampleFrom on arbitrary packets',
     'a short packet is an Error; any other gives a reason to drop it or finite offset and delay', 20000, 303, fc.uint8Array({ maxLength: 96 }), (bytes) => {
       const buf = Buffer.from(bytes);
       let reply;
@@ -214,7 +220,50 @@ describe('fuzz: service answers', () => {
       if (typeof s !== 'string') assert.ok(Number.isFinite(s.offsetMs) && Number.isFinite(s.rttMs) && s.rttMs >= 0);
     });
 
-  property('Date headers: dateSampleFrom never misbehaves', 'src/clock/clock.ts dateSampleFrom on arbitrary Date header strings',
+  // The D-Bus reader (src/keychain/dbus.ts) reads whatever DBUS_SESSION_BUS_ADDRESS points at.
+  const getSecretsReply = encodeReturn(9, 4, 'a{o(oayays)}', [[['/org/freedesktop/secrets/collection/login/1', ['/org/freedesktop/secrets/session/1', Buffer.alloc(0), Buffer.from('{"keyrole":1}'), 'text/plain']]]]);
+  /** Whatever messageLength and decodeMessage do with these bytes: a DbusProtocolError, 0 (more needed), or a message. */
+  const readsOrRefuses = (buf: Buffer) => {
+    try {
+      const n = messageLength(buf);
+      assert.ok(n >= 0 && n <= Math.min(buf.length, MAX_MESSAGE));
+      if (n > 0) decodeMessage(buf.subarray(0, n));
+    } catch (err) {
+      if (!(err instanceof DbusProtocolError)) throw new Error(`threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
+    }
+  };
+  property('D-Bus messages: mutated replies are read or refused, nothing else', 'src/keychain/dbus.ts messageLength and decodeMessage on a GetSecrets reply with up to 8 bytes overwritten, cut or extended',
+    'a DbusProtocolError (the connection is dropped) or a message; never another exception or a loop', 20000, 305,
+    fc.tuple(fc.array(fc.tuple(fc.nat(getSecretsReply.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat(getSecretsReply.length), fc.uint8Array({ maxLength: 16 })),
+    ([writes, cut, tail]) => {
+      const buf = Buffer.from(getSecretsReply);
+      for (const [at, v] of writes) buf[at] = v;
+      readsOrRefuses(Buffer.concat([buf.subarray(0, cut), tail]));
+    });
+
+  const sigChars = fc.constantFrom(...'ybnqiuxtdsogvha(){}'.split(''));
+  property('D-Bus messages: any signature over any body is read or refused', 'src/keychain/dbus.ts decodeMessage on hand-made replies: a signature of up to 12 of the type characters, 0–256 random body bytes (zero-heavy, so arrays and structs get far)',
+    'a DbusProtocolError or a message; signatures the specification forbids (empty structs, loose dict entries) always refused', 20000, 306,
+    fc.tuple(fc.array(sigChars, { maxLength: 12 }).map((a) => a.join('')), fc.uint8Array({ maxLength: 256 }).map((b) => b.map((x) => (x < 160 ? 0 : x)))),
+    ([sig, body]) => {
+      readsOrRefuses(handMade(sig, Buffer.from(body)));
+      if (/\(\)|(^|[^a])\{/.test(sig)) assert.throws(() => splitTypes(sig), DbusProtocolError);
+    });
+
+  property('D-Bus messages: arbitrary bytes are read or refused', 'src/keychain/dbus.ts messageLength and decodeMessage on arbitrary bytes after a valid fixed header',
+    'a DbusProtocolError, more bytes wanted, or a message', 20000, 307,
+    fc.tuple(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ maxLength: 300 })), ([type, rest]) => {
+      const head = Buffer.alloc(16);
+      head[0] = 0x6c;
+      head[1] = type;
+      head[3] = 1;
+      head.writeUInt32LE(rest.length > 16 ? rest[0] : 0, 4);
+      head.writeUInt32LE(1, 8);
+      head.writeUInt32LE(Math.max(0, rest.length - 8), 12);
+      readsOrRefuses(Buffer.concat([head, Buffer.from(rest)]));
+    });
+
+  property('Date headers: dateSampleFrom never misbehaves', 'src/clock/estimate.ts dateSampleFrom on arbitrary Date header strings',
     'undefined, or a finite offset and uncertainty', 10000, 304, fc.tuple(fc.oneof(anyText, fc.date({ noInvalidDate: false }).map((d) => (isNaN(d.getTime()) ? 'x' : d.toUTCString()))), fc.nat(10_000)), ([header, rtt]) => {
       const now = Date.now();
       const s = dateSampleFrom(header, now - rtt, now);
@@ -280,4 +329,4 @@ describe('fuzz: regressions', () => {
   });
 });
 
-rec.docTest(17);
+rec.docTest(20);

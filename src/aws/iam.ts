@@ -12,7 +12,7 @@ import { loadSdk } from './sdk.ts';
 import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
 import type { CaBundle } from '../config/cabundle.ts';
-import { section, type AwsFiles, type Section } from '../config/config.ts';
+import { section, type AwsFiles, type Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
 
 export interface IamTarget {

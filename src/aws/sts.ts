@@ -12,7 +12,7 @@ import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
 import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
-import { regionalStsEndpoint } from '../config/config.ts';
+import { regionalStsEndpoint } from '../config/endpoints.ts';
 import { credentialProblem } from '../credentials/shape.ts';
 import { caBundleSetting, type CaBundle } from '../config/cabundle.ts';
 import { VERSION } from '../util/version.ts';

@@ -6,7 +6,16 @@
 // request/reply exchange, so it is written here: 48 bytes out, four timestamps back.
 
 import * as dgram from 'node:dgram';
-import type { NtpReply } from './clock.ts';
+
+export interface NtpReply {
+  leapIndicator?: number;
+  mode?: number;
+  stratum?: number;
+  originTimestamp?: Date;
+  receiveTimestamp?: Date;
+  transmitTimestamp?: Date;
+  destinationTimestamp?: Date;
+}
 
 // Seconds from the NTP epoch (1900) to the Unix epoch (1970).
 const NTP_UNIX_OFFSET = 2_208_988_800;

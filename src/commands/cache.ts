@@ -2,7 +2,9 @@
 // entries through the planner (src/credentials/plan.ts), the function the hot path keys
 // them with, so an entry `process` serves is the entry `clear` removes.
 
-import { loadAwsFiles, resolveSettings, type AwsFiles } from '../config/config.ts';
+import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
+import { formatLeft } from '../util/duration.ts';
 import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
 import { localUser, storeKindFor } from '../credentials/resolve.ts';
 import { keyUsers, layersOf, planProfile } from '../credentials/plan.ts';
@@ -19,12 +21,6 @@ export async function main(argv: string[]): Promise<void> {
 
 function stores(): CacheStore[] {
   return [keychainStore(), fileStore()];
-}
-
-export function formatRemaining(ms: number): string {
-  if (ms <= 0) return 'expired';
-  const m = Math.floor(ms / 60000);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
 }
 
 export interface CacheRow { profile: string; role: string; expiresIn: string; store: string; key: string }
@@ -52,9 +48,9 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
       const e = decodeEntry(value);
       const u = users.get(`${store.kind}:${key}`);
       if (!e) rows.push({ profile: '?', role: '(unreadable entry)', expiresIn: '-', store: store.kind, key });
-      else if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key });
+      else if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, expiresIn: formatLeft(remainingMs(e, now)), store: store.kind, key });
       // Written for a profile that is gone or has changed since: named as it was then.
-      else rows.push({ profile: e.profile ?? '-', role: e.roleArn ? `role ${e.roleArn}` : `(session of ${e.source})`, expiresIn: formatRemaining(remainingMs(e, now)), store: store.kind, key });
+      else rows.push({ profile: e.profile ?? '-', role: e.roleArn ? `role ${e.roleArn}` : `(session of ${e.source})`, expiresIn: formatLeft(remainingMs(e, now)), store: store.kind, key });
     }
   }
   return { rows, problems };

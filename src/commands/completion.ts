@@ -2,7 +2,7 @@
 // `keyrole completion --list profiles|sources|commands`, which the scripts call for the
 // names (so they always match the config and the keychain of the moment).
 
-import { loadAwsFiles } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
 import { listSources } from '../keychain/keychain.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';

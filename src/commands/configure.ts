@@ -5,7 +5,9 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
-import { configPath, credentialsPath, resolveSettings, section, shadowingKeys, type AwsFiles } from '../config/config.ts';
+import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
+import { shadowingKeys } from '../config/checks.ts';
 import { configSections, parseIni, readIniFile } from '../config/ini.ts';
 import { localUser } from '../credentials/resolve.ts';
 import { listSources, sourceExists } from '../keychain/keychain.ts';

@@ -10,12 +10,14 @@
 // minutes) each time it runs, and the page of a run whose browser could not be opened at once.
 
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
-import { loadAwsFiles, parseDuration, resolveSettings, SESSION_DURATION_MAX, type Settings } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
+import { parseDuration, resolveSettings, SESSION_DURATION_MAX, type Settings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { planProfile } from '../credentials/plan.ts';
-import { keyroleHome, privateDir } from '../credentials/cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { usageError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
@@ -82,7 +84,7 @@ async function consoleCredentials(profile: string, s: Settings, plan: ConsolePla
 
 const PAGE = /^signin-[0-9a-f]{24}\.html$/;
 
-/** Writes the redirect page (0600, created new) into the private directory, after removing lapsed ones. */
+/** Writes the redirect page (0600, atomically, under a random name) into the private directory, after removing lapsed ones. */
 function writePage(url: string): string {
   const dir = privateDir(join(privateDir(keyroleHome()), 'console'));
   const lapsed = Date.now() - SIGNIN_TOKEN_MINUTES * 60 * 1000;
@@ -93,7 +95,7 @@ function writePage(url: string): string {
     } catch { /* gone already, or another keyrole's to remove */ }
   }
   const path = join(dir, `signin-${randomBytes(12).toString('hex')}.html`);
-  writeFileSync(path, redirectPage(url), { mode: 0o600, flag: 'wx' });
+  writeAtomic(path, redirectPage(url));
   debug(`wrote the sign-in page ${path}`);
   return path;
 }

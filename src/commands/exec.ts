@@ -18,7 +18,7 @@ import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
 import { watchForPerson } from '../server/warn.ts';
 import { resolveCredentials, localExpiration } from '../credentials/resolve.ts';
 import { printable } from '../util/printable.ts';
-import type { AwsFiles } from '../config/config.ts';
+import type { AwsFiles } from '../config/files.ts';
 
 import { EXEC_MARKER } from './exec-marker.ts';
 export { EXEC_MARKER };

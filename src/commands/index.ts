@@ -1,15 +1,15 @@
-// The subcommands. Help text lives here and each command's code is loaded only when it
-// runs, so `keyrole process` (the hot path) never initialises the others.
+// The subcommands' names and help. Their code is loaded by src/commands/load.ts only when
+// one runs, so `keyrole process` (the hot path) never initialises the others; this module
+// imports no command, so commands (completion) can read the table without a cycle.
 
 export interface Command {
   name: string;
   summary: string;
+  /** Printed for --help. */
   help: string;
-  /** Runs the command with the arguments after its name; `help` is printed for --help. */
-  load(): Promise<{ main(argv: string[]): Promise<void> }>;
 }
 
-export const COMMANDS: Command[] = [
+export const COMMANDS = [
   {
     name: 'process',
     summary: 'process <profile>        print credentials for credential_process (the AWS CLI runs this)',
@@ -33,7 +33,6 @@ Options (each overrides the profile's keyrole_* key):
 MFA codes are asked for on the terminal (/dev/tty), never on stderr, which the AWS CLI
 hides; without a terminal, keyrole_mfa_process or a GUI dialog, or run keyrole login first.
 `,
-    load: () => import('./process.ts'),
   },
   {
     name: 'setup',
@@ -49,7 +48,6 @@ reads two lines, KEY=VALUE lines, or the IAM console's CSV:
 Keys are never taken from the command line. An existing source is replaced only after
 confirmation, or with --force.
 `,
-    load: () => import('./setup.ts'),
   },
   {
     name: 'list',
@@ -58,7 +56,6 @@ confirmation, or with --force.
 
 Lists the sources in the keychain, their access key ids (shortened) and the profiles that use them.
 `,
-    load: () => import('./sources.ts').then((m) => ({ main: m.listMain })),
   },
   {
     name: 'remove',
@@ -67,7 +64,6 @@ Lists the sources in the keychain, their access key ids (shortened) and the prof
 
 Deletes a source from the keychain after confirmation (--force skips it).
 `,
-    load: () => import('./sources.ts').then((m) => ({ main: m.removeMain })),
   },
   {
     name: 'cache',
@@ -80,7 +76,6 @@ clear: forgets every cached credential, or only <profile>'s own; --all-layers al
        the layers under it (its source's MFA session, a base profile's role, an SSO role),
        which other profiles may share.
 `,
-    load: () => import('./cache.ts'),
   },
   {
     name: 'doctor',
@@ -108,7 +103,6 @@ Options:
 
 Exit status: 0 when no problem was found (warnings allowed), 1 otherwise.
 `,
-    load: () => import('./doctor.ts'),
   },
   {
     name: 'whoami',
@@ -118,7 +112,6 @@ Exit status: 0 when no problem was found (warnings allowed), 1 otherwise.
 Gets the profile's credentials (from the cache when fresh) and asks STS who they are
 (GetCallerIdentity): account, ARN, user id, and when they expire.
 `,
-    load: () => import('./whoami.ts'),
   },
   {
     name: 'exec',
@@ -145,7 +138,6 @@ Options:
   --cache <store>  keychain, file or none, as for process
   --allow-nested   run even inside another keyrole exec (refused by default)
 `,
-    load: () => import('./exec.ts'),
   },
   {
     name: 'console',
@@ -178,7 +170,6 @@ Options:
 KEYROLE_SIGNIN_URL overrides the federation endpoint (default: the region's partition's
 https://signin.aws.amazon.com/federation, signin.amazonaws.cn, signin.amazonaws-us-gov.com).
 `,
-    load: () => import('./console.ts'),
   },
   {
     name: 'serve',
@@ -190,7 +181,6 @@ set (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FI
 file in keyrole's private directory, removed when it stops) and serves until interrupted.
   --port <n>   a fixed port on 127.0.0.1 (default: a free one)
 `,
-    load: () => import('./serve.ts'),
   },
   {
     name: 'status',
@@ -204,7 +194,6 @@ then AWS_PROFILE.
   --short   one line for a prompt: "prod 52m", "prod 52m mfa 9m", "prod -" (nothing cached)
   --json    the same as JSON
 `,
-    load: () => import('./status.ts'),
   },
   {
     name: 'export',
@@ -218,7 +207,6 @@ Prints the profile's temporary credentials:
   powershell   $Env: lines:    keyrole export prod --format powershell | Invoke-Expression
   json         the credential_process JSON
 `,
-    load: () => import('./export.ts'),
   },
   {
     name: 'rotate',
@@ -240,7 +228,6 @@ Options:
 Endpoints: AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, or the profile's services section
 (iam = endpoint_url = …) for IAM; the STS settings for the check.
 `,
-    load: () => import('./rotate.ts'),
   },
   {
     name: 'configure',
@@ -257,7 +244,6 @@ replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is wri
 A profile that also holds role_arn, source_profile, sso_* or static keys is refused: the
 AWS CLI would use those and never run credential_process.
 `,
-    load: () => import('./configure.ts'),
   },
   {
     name: 'completion',
@@ -271,7 +257,6 @@ Prints a completion script (commands, profile and source names, option values):
 
 keyrole completion --list profiles|sources|commands prints the names the scripts use.
 `,
-    load: () => import('./completion.ts'),
   },
   {
     name: 'login',
@@ -291,7 +276,6 @@ one login: one browser tab. KEYROLE_NO_BROWSER=1 never opens a browser.
 
 Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
 `,
-    load: () => import('./login.ts'),
   },
   {
     name: 'sso',
@@ -309,10 +293,11 @@ they are, and profiles that already point at a role are left alone.
 
 logout: signs out at IAM Identity Center and removes keyrole's token from the keychain.
 `,
-    load: () => import('./sso.ts'),
   },
-];
+] as const satisfies readonly Command[];
 
-export function findCommand(name: string): Command | undefined {
+export type CommandName = (typeof COMMANDS)[number]['name'];
+
+export function findCommand(name: string): (typeof COMMANDS)[number] | undefined {
   return COMMANDS.find((c) => c.name === name);
 }

@@ -3,10 +3,14 @@
 // runs the OIDC device flow; the instructions go to the terminal (else stderr), never to
 // stdout.
 
-import { loadAwsFiles, resolveSettings, section, type AwsFiles } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { localUser } from '../credentials/resolve.ts';
-import { sessionRefFromConfig, ssoLogin, stderrScreen, type Screen, type SsoSessionRef } from '../sso/sso.ts';
+import { describeSession, sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
+import { ssoLogin } from '../sso/sso.ts';
+import { stderrScreen, terminalScreen, type Screen } from '../sso/screen.ts';
+import { printable } from '../util/printable.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {
@@ -54,10 +58,10 @@ export function loginTarget(files: AwsFiles, name: string): LoginTarget {
 async function loginSso(ref: SsoSessionRef, name: string): Promise<void> {
   const { openTerminal } = await import('../util/prompt.ts');
   const term = openTerminal();
-  const screen: Screen = term ? { write: (t) => term.output.write(t), live: true } : stderrScreen();
+  const screen: Screen = term ? terminalScreen(term) : stderrScreen();
   try {
     const { record, joined } = await ssoLogin(ref, { name, screen });
-    if (joined) screen.write(`Another keyrole signed in to ${ref.session ? `sso-session ${ref.session}` : ref.startUrl}; the token is valid until ${record.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z')}.\n`);
+    if (joined) screen.write(`Another keyrole signed in to ${printable(describeSession(ref))}; the token is valid until ${record.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z')}.\n`);
   } finally {
     term?.close();
   }

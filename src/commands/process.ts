@@ -2,7 +2,8 @@
 // stdout and nothing else.
 
 import { writeSync } from 'node:fs';
-import { loadAwsFiles, resolveSettings, type Overrides } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
+import { resolveSettings, type Overrides } from '../config/settings.ts';
 import { debug } from '../util/debug.ts';
 import { credentialBlob } from '../credentials/blob.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';

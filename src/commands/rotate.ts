@@ -8,9 +8,9 @@
 //                                                 named so the user can delete it by hand
 
 import { KeyroleError, usageError, type ErrorCode } from '../util/errors.ts';
-import { checkRegion } from '../config/region.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
-import { loadAwsFiles, resolveEndpoint, section, DEFAULT_REGION, type AwsFiles, type Section } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/files.ts';
+import { resolveEndpoint, resolveRegion } from '../config/endpoints.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
 import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
 import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';
@@ -42,8 +42,7 @@ export function targetsFor(files: AwsFiles, source: string, profileFlag?: string
   }
   profile ??= Object.keys(files.config).find((p) => !p.includes('.') && section(files.config, p)?.keyrole_source === source);
   const sec: Section = (profile ? section(files.config, profile) : undefined) ?? {};
-  const env = process.env;
-  const region = checkRegion(env.AWS_REGION || env.AWS_DEFAULT_REGION || sec.region || DEFAULT_REGION, 'the region setting');
+  const { region } = resolveRegion(undefined, sec, `profile ${profile}`);
   const { endpoint, from } = resolveEndpoint(files, sec, region);
   const caBundle = caBundleSetting(sec, profile);
   return { sts: { region, endpoint, endpointFrom: from, caBundle }, iam: { ...resolveIamTarget(files, sec, region), caBundle }, profile };

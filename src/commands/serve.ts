@@ -3,9 +3,10 @@
 // foreground until interrupted. Prints the environment lines to use on stdout and keeps the
 // token in a 0600 file in keyrole's private directory, removed when it stops.
 
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
-import { keyroleHome, privateDir } from '../credentials/cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { profileArg, profileSession } from './session.ts';
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   const p = await profileSession(profile, v.cache);
   const endpoint = await serveProfile(p, v.cache, port);
   const tokenFile = join(privateDir(keyroleHome()), `serve-${endpoint.port}.token`);
-  writeFileSync(tokenFile, endpoint.token, { mode: 0o600, flag: 'w' });
+  writeAtomic(tokenFile, endpoint.token);
   const removeToken = () => { try { unlinkSync(tokenFile); } catch { /* gone already */ } };
   process.on('exit', removeToken);
 

@@ -1,7 +1,8 @@
 // Credentials for a profile, for the commands that hand them to a person or a program
 // (whoami, exec, export): the same cache and STS path as `keyrole process`.
 
-import { loadAwsFiles, resolveSettings, type AwsFiles, type Settings } from '../config/config.ts';
+import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
 import { usageError } from '../util/errors.ts';
 import { EXEC_MARKER } from './exec-marker.ts';

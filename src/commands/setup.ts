@@ -4,7 +4,7 @@
 
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type SourceKeys } from '../keychain/keychain.ts';
-import { validSourceName } from '../config/config.ts';
+import { validSourceName } from '../config/settings.ts';
 import { ask, confirm, openTerminal, readStdin } from '../util/prompt.ts';
 import { redactKeyId } from '../util/debug.ts';
 import { parseCommand } from './args.ts';

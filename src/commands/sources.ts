@@ -1,7 +1,7 @@
 // `keyrole list` and `keyrole remove <source>`.
 
 import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
-import { loadAwsFiles } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { redactKeyId } from '../util/debug.ts';

@@ -3,7 +3,8 @@
 // fast enough for a shell prompt. The profile defaults to the one `keyrole exec` runs
 // (KEYROLE_EXEC), then AWS_PROFILE.
 
-import { loadAwsFiles, resolveSettings } from '../config/config.ts';
+import { loadAwsFiles } from '../config/files.ts';
+import { resolveSettings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { personNeeded, profileStatus, type ProfileStatus } from '../credentials/status.ts';
 import { isoSeconds } from '../credentials/blob.ts';

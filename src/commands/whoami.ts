@@ -5,7 +5,8 @@ import { getCallerIdentity } from '../aws/sts.ts';
 import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { formatLeft, profileArg, profileSession, stsTarget } from './session.ts';
+import { profileArg, profileSession, stsTarget } from './session.ts';
+import { formatLeft } from '../util/duration.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('whoami', argv, { json: { type: 'boolean' }, cache: { type: 'string' } });

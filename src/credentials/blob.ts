@@ -1,4 +1,4 @@
-// The credential_process output (FACTS.md): Version 1, keys, token, an ISO 8601 expiration
+// The credential_process output (the AWS CLI's documented contract): Version 1, keys, token, an ISO 8601 expiration
 // with a bare `Z` (no milliseconds, which some parsers reject), and the account id that
 // recent SDKs use for account-based endpoints.
 

@@ -6,8 +6,9 @@
 // keyed by a hash of every parameter that changes the credentials.
 
 import { join } from 'node:path';
-import { homedir } from 'node:os';
-import { Stats, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { keyroleHome, privateDir } from '../util/home.ts';
+import { writeAtomic } from '../util/atomic.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
@@ -106,7 +107,7 @@ export function encodeEntry(e: CacheEntry): string {
 }
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-// src/clock/clock.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
+// src/clock/estimate.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
 // wrote holds more; a larger one would also push the local expiration out of Date's range.
 const MAX_STORED_OFFSET_MS = 15 * 60_000;
 
@@ -167,36 +168,6 @@ function listKeychainEntries(): { key: string; value: string }[] {
   return listAccounts(CACHE_SERVICE, 'list the credential cache').map((key) => ({ key, value: getItem(CACHE_SERVICE, key, 'read the credential cache') ?? '' }));
 }
 
-export function keyroleHome(): string {
-  return process.env.KEYROLE_HOME || join(process.env.HOME || homedir(), '.aws', 'keyrole');
-}
-
-/**
- * A directory keyrole may keep secrets in: a real directory (not a symlink), owned by this
- * user, not writable by group or others. Created 0700 when missing.
- */
-export function privateDir(dir: string): string {
-  const fix = `remove it or fix it (chmod 700, owned by you, not a symlink), or point KEYROLE_HOME elsewhere`;
-  let st: Stats;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
-    } catch (e) {
-      throw new KeyroleError('CacheDirUnusable', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code})`, 'check that your home directory is writable, or set KEYROLE_HOME');
-    }
-    st = lstatSync(dir);
-  }
-  if (st.isSymbolicLink()) throw new KeyroleError('CacheDirSymlink', `${dir} is a symbolic link, and keyrole keeps secrets only in a real directory`, fix);
-  if (!st.isDirectory()) throw new KeyroleError('CacheDirUnusable', `${dir} is not a directory`, fix);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new KeyroleError('CacheDirForeign', `${dir} belongs to another user (uid ${st.uid})`, fix);
-  if ((st.mode & 0o022) !== 0) throw new KeyroleError('CacheDirWritable', `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`, fix);
-  return dir;
-}
 
 function cacheFileName(key: string): string {
   if (!/^[0-9a-f]{16}$/.test(key)) throw new KeyroleError('BadCacheKey', `invalid cache key ${key}`, 'this is a bug in keyrole');
@@ -236,22 +207,9 @@ export function fileStore(): CacheStore {
     async put(key, value) {
       ready();
       const path = join(dir, cacheFileName(key));
-      // Write a private temp file, flush it, then rename over the old entry: a crash at any
-      // point leaves the old entry or the new one, never a torn file.
-      const tmp = join(dir, `.${key}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-      let fd: number | undefined;
       try {
-        fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        fchmodSync(fd, 0o600);
-        writeFileSync(fd, value);
-        fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-        renameSync(tmp, path);
-        removeStaleTemps(dir);
+        writeAtomic(path, value);
       } catch (err) {
-        if (fd !== undefined) closeSync(fd);
-        try { unlinkSync(tmp); } catch { /* already gone */ }
         const code = (err as NodeJS.ErrnoException).code;
         throw new KeyroleError('CacheWriteFailed', `cannot write the cache file in ${dir} (${code ?? (err as Error).message})`, code === 'ENOSPC' ? 'free some disk space' : 'check the directory, or use KEYROLE_CACHE=keychain');
       }
@@ -281,26 +239,6 @@ export function fileStore(): CacheStore {
       return out;
     },
   };
-}
-
-/**
- * Removes temp files of writers that died (SIGKILL, power loss) between writing and renaming:
- * they hold a secret and nobody else would ever delete them.
- */
-function removeStaleTemps(dir: string): void {
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return; }
-  for (const n of names) {
-    const m = /^\.[0-9a-f]{16}\.(\d+)\.[0-9a-z]+\.tmp$/.exec(n);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // its writer is alive (or the pid was reused): leave it
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
-    }
-    try { unlinkSync(join(dir, n)); debug(`removed ${n}, left by a keyrole that died while writing`); } catch { /* gone already */ }
-  }
 }
 
 export function noStore(): CacheStore {

@@ -4,7 +4,8 @@
 
 import { debug } from '../util/debug.ts';
 import { KeyroleError, isTransient } from '../util/errors.ts';
-import { encodeEntry, fresh, keyroleHome, lookup, privateDir, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
+import { encodeEntry, fresh, lookup, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
+import { keyroleHome, privateDir } from '../util/home.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
 import type { Layer } from './plan.ts';
 import type { Fetched } from './providers/types.ts';

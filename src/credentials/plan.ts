@@ -19,7 +19,9 @@
 // share a store; test/robustness.process.test.ts checks it).
 
 import { KeyroleError } from '../util/errors.ts';
-import { regionalStsEndpoint, resolveSettings, type AwsFiles, type Settings, type SsoRef } from '../config/config.ts';
+import { regionalStsEndpoint } from '../config/endpoints.ts';
+import { resolveSettings, type Settings, type SsoRef } from '../config/settings.ts';
+import { type AwsFiles } from '../config/files.ts';
 import { cacheKey, canonicalParams } from './cache.ts';
 import { localUser } from './user.ts';
 

@@ -8,7 +8,8 @@ import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type Store
 import type { HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
 import { assumeRole, getSessionToken, type StsTarget, type TempCredentials } from '../aws/sts.ts';
-import { loadAwsFiles, section, type AwsFiles, type Settings } from '../config/config.ts';
+import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import type { Settings } from '../config/settings.ts';
 import { clockSession, type ClockHook } from '../clock/clock.ts';
 import { planProfile, type Layer } from './plan.ts';
 import { cached, type Resolved } from './cached.ts';

@@ -2,7 +2,8 @@
 // SDK, no lock. `keyrole status` prints it; `exec --server` and `serve` use it to warn a
 // person before a layer that needs them (an MFA code, an SSO sign-in) runs out.
 
-import type { AwsFiles, Settings, SsoRef } from '../config/config.ts';
+import type { AwsFiles } from '../config/files.ts';
+import type { Settings, SsoRef } from '../config/settings.ts';
 import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
 import { layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
@@ -45,7 +46,7 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
 
 /** The SSO token keyrole would use: its own, or the one `aws sso login` left, whichever lasts longer. */
 async function tokenStatus(ref: SsoRef, now: number): Promise<TokenStatus> {
-  const { readRecord, readAwsCache, canRefresh, sessionId } = await import('../sso/sso.ts');
+  const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
   let own;
   try {
     own = readRecord(ref);

@@ -5,8 +5,10 @@
 // runs load it in place instead of writing a fresh temp file every time.
 
 import { dirname, join } from 'node:path';
-import { homedir } from 'node:os';
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.ts';
+import { writeAtomic } from '../util/atomic.ts';
+import { userHome } from '../util/home.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { nodeRequire } from '../util/require.ts';
 
@@ -60,11 +62,11 @@ function loadFromSea(sea: SeaApi): KeyringModule {
 
   const bytes = Buffer.from(sea.getAsset('keyring.node'));
   const hash = Buffer.from(sea.getAsset('keyring.sha256')).toString('utf8').trim().slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME || join(process.env.HOME || homedir(), '.cache'), 'keyrole');
+  const dir = join(process.env.XDG_CACHE_HOME || join(userHome(), '.cache'), 'keyrole');
   const target = join(dir, `keyring-${hash}.node`);
   if (!trustworthy(target)) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir);
       const st = lstatSync(dir);
       const uid = process.getuid?.();
       if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
@@ -72,9 +74,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');
       // Written under a unique name then renamed, so a parallel run never loads a half-written file.
-      const tmp = `${target}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes, { mode: 0o600 });
-      renameSync(tmp, target);
+      writeAtomic(target, bytes);
     } catch (err) {
       throw new KeyroleError('AddonUnavailable', `cannot install the keychain addon in ${dir} (${(err as Error).message})`, 'make that directory writable by you and private, or set XDG_CACHE_HOME');
     }

@@ -6,7 +6,8 @@
 // noTerminal); the warning leaves time for `keyrole login <profile>` in another terminal.
 
 import { spawn } from 'node:child_process';
-import type { AwsFiles, Settings } from '../config/config.ts';
+import type { AwsFiles } from '../config/files.ts';
+import type { Settings } from '../config/settings.ts';
 import { personNeeded, profileStatus } from '../credentials/status.ts';
 import { debug } from '../util/debug.ts';
 import { formatLeft } from '../util/duration.ts';

@@ -24,7 +24,7 @@ const CODES = {
   SsoUnreachable: T, SsoThrottled: T, SsoMalformed: T, SsoError: T,
   SsoRefused: F, SsoBadRequest: F, SsoBadScopes: F, SsoClientRejected: F, SsoLoginDenied: F, SsoLoginExpired: F,
   SsoLoginRequired: F, SsoNoAccess: F, SsoTokenRejected: F, BadSsoProfile: F, BadSsoSession: F, UnknownSsoSession: F,
-  NotSso: F, NothingToLogIn: F,
+  NotSso: F, NothingToLogIn: F, PopulateCheckFailed: F,
   // IAM (keyrole rotate).
   IamUnreachable: T, IamThrottled: T, IamServiceFailure: T, IamError: T, IamMalformed: F,
   IamRefused: F, IamAccessDenied: F, AccessKeyLimit: F, IamNoSuchEntity: F, IamInvalidUserType: F, IamValidation: F,
@@ -39,11 +39,11 @@ const CODES = {
   BadPolicyArn: F, BadSourceIdentity: F, BadCacheChoice: F, BadKeychainChoice: F, BadCaBundle: F, NoSource: F, NoRole: F,
   AmbiguousSource: F, ProfileCycle: F, ProfileShadowed: F,
   // The keychain and the sources in it.
-  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainAmbiguous: F,
+  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
   // The cache and the single-flight lock.
   BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F,
-  CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F,
+  CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F, LockUnusable: F,
   // MFA codes and prompts.
   BadMfaCode: F, MfaCodeReused: F, MfaNeedsKeys: F, MfaNoPrompt: F, MfaProcessFailed: F, NoTerminal: F, PromptTimeout: F,
   Cancelled: F, StdinTooLarge: F,

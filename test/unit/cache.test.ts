@@ -6,7 +6,8 @@ import { cacheKey, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs
 import { planProfile } from '../../src/credentials/plan.ts';
 import { encodeSource } from '../../src/keychain/keychain.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
-import type { AwsFiles, Settings } from '../../src/config/config.ts';
+import type { AwsFiles } from '../../src/config/files.ts';
+import type { Settings } from '../../src/config/settings.ts';
 
 const NO_FILES: AwsFiles = { configPath: '/nonexistent/config', credentialsPath: '/nonexistent/credentials', config: {}, credentials: {} };
 const keyFor = (s: Settings) => planProfile(NO_FILES, s).key;

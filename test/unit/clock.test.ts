@@ -1,4 +1,4 @@
-// clock.ts: the decisions as pure functions (offset → action, Expiration translation, the
+// src/clock/: the decisions as pure functions (offset → action, Expiration translation, the
 // two sources and how they combine, the messages), the remembered measurement, and the
 // bounded NTP query against a fake NTP server and a dead port on loopback.
 
@@ -6,16 +6,17 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, NTP_BUDGET_MS,
-  classify, clockConfig, clockError, clockFix, clockSession, combine, dateHeaderOf, dateSampleFrom, describeOffset,
-  effectiveOffset, formatDuration, ntpSampleFrom, parseMemory, parseNtpServers, queryNtp, readMemory, stillValid,
-  toLocalFrame, writeMemory, type DateSample, type Estimate, type NtpSample,
-} from '../../src/clock/clock.ts';
+import { AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, classify, combine, dateHeaderOf, dateSampleFrom, effectiveOffset, ntpSampleFrom, type DateSample, type Estimate, type NtpSample } from '../../src/clock/estimate.ts';
+import { NTP_BUDGET_MS, queryNtp } from '../../src/clock/measure.ts';
+import { clockConfig, parseNtpServers } from '../../src/clock/servers.ts';
+import { clockError, clockFix, describeOffset } from '../../src/clock/messages.ts';
+import { clockSession } from '../../src/clock/clock.ts';
+import { parseMemory, readMemory, stillValid, writeMemory } from '../../src/clock/memory.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { localExpiration } from '../../src/credentials/resolve.ts';
+import type { CacheEntry } from '../../src/credentials/cache.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const MIN = 60_000;
 const ntp = (offsetMs: number): NtpSample => ({ offsetMs, rttMs: 1, server: 'time.example' });
@@ -46,20 +47,21 @@ describe('classify: offset → action', () => {
   });
 });
 
-describe('Expiration translation', () => {
+describe('Expiration translation (localExpiration, the one the cache and commands use)', () => {
+  const inLocalFrame = (expiration: Date, clockOffsetMs: number) => localExpiration({ credentials: { expiration }, clockOffsetMs } as CacheEntry);
   const serverNow = Date.parse('2030-06-01T12:00:00Z');
   const expiration = new Date(serverNow + 3600_000);
 
   test('a clock 10 min ahead gets an Expiration 10 min later', () => {
-    assert.equal(toLocalFrame(expiration, -10 * MIN).toISOString(), '2030-06-01T13:10:00.000Z');
+    assert.equal(inLocalFrame(expiration, -10 * MIN).toISOString(), '2030-06-01T13:10:00.000Z');
   });
   test('a clock 10 min behind gets an Expiration 10 min earlier', () => {
-    assert.equal(toLocalFrame(expiration, 10 * MIN).toISOString(), '2030-06-01T12:50:00.000Z');
+    assert.equal(inLocalFrame(expiration, 10 * MIN).toISOString(), '2030-06-01T12:50:00.000Z');
   });
   test('the time left by the local clock equals the time left by the server\'s', () => {
     for (const offset of [-13 * MIN, -600_000, -7_000, 0, 7_000, 600_000, 13 * MIN]) {
       const localNow = serverNow - offset;
-      assert.equal(toLocalFrame(expiration, offset).getTime() - localNow, 3600_000, String(offset));
+      assert.equal(inLocalFrame(expiration, offset).getTime() - localNow, 3600_000, String(offset));
     }
   });
   test('with a 900 s role and a clock 10 min ahead, botocore still sees 15 min left (not 5, inside its mandatory 10)', () => {
@@ -67,7 +69,7 @@ describe('Expiration translation', () => {
     const offset = -10 * MIN;
     const localNow = serverNow - offset;
     assert.equal(exp.getTime() - localNow, 300_000, 'untranslated: 5 min left by the local clock');
-    assert.equal(toLocalFrame(exp, effectiveOffset(est(offset))).getTime() - localNow, 900_000);
+    assert.equal(inLocalFrame(exp, effectiveOffset(est(offset))).getTime() - localNow, 900_000);
   });
 });
 
@@ -141,12 +143,7 @@ describe('Date header → sample', () => {
 });
 
 describe('messages', () => {
-  test('durations and directions', () => {
-    assert.equal(formatDuration(250), '250 ms');
-    assert.equal(formatDuration(-7_300), '7.3 s');
-    assert.equal(formatDuration(20 * MIN + 3_000), '20 min 3 s');
-    assert.equal(formatDuration(3 * 3600_000 + 5 * MIN), '3 h 5 min');
-    assert.equal(formatDuration(2 * 86_400_000 + 3600_000), '2 d 1 h');
+  test('directions', () => {
     assert.equal(describeOffset(-10 * MIN), '10 min 0 s ahead');
     assert.equal(describeOffset(10 * MIN), '10 min 0 s behind');
   });
@@ -204,7 +201,7 @@ describe('the remembered measurement', () => {
     assert.ok(!stillValid(then, { at: then.at + 1_000, mono: 10 }, 60 * MIN), 'a reboot');
   });
   test('a corrupt, foreign or symlinked file is ignored; a written one reads back, 0600', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-clock-'));
+    const dir = tempDir('clock-');
     const path = join(dir, 'clock.json');
     for (const junk of ['', '{', 'null', '[]', '{"v":2}', '{"v":1,"ntp":{"at":"x"}}']) assert.deepEqual(parseMemory(junk), { v: 1 }, junk);
     fs.writeFileSync(path, '\u0000garbage', { mode: 0o600 });
@@ -225,7 +222,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   const header = (offsetMs: number) => ({ headers: { date: new Date(Date.now() + offsetMs).toUTCString() } });
 
   test('a small offset seen in the Date header is corrected, remembered, and signed with on the next run', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath });
     assert.equal(await c.begin(), 0);
     assert.equal(classify(c.estimate()!), 'unchecked');
@@ -238,7 +235,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a large offset seen in the Date header fails the call with the clock message', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath, platform: 'win32' });
     await c.begin();
     c.onResponse(header(-20 * MIN), Date.now(), Date.now());
@@ -246,14 +243,14 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a remembered large offset is measured again, never failed on', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const now = { at: Date.now(), mono: Number(process.hrtime.bigint() / 1_000_000n) };
     writeMemory({ v: 1, date: { ...now, offsetMs: 20 * MIN, uncertaintyMs: 500 } }, memoryPath);
     assert.equal(await clockSession({ env, memoryPath }).begin(), 0);
   });
 
   test('a "Signature expired" failure is explained with the measured offset', async () => {
-    const c = clockSession({ env, memoryPath: join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json') });
+    const c = clockSession({ env, memoryPath: join(tempDir('clock-'), 'clock.json') });
     await c.begin();
     const skew = new KeyroleError('ClockSkew', 'STS rejected the request because…');
     assert.equal(c.explain(skew), skew, 'no Date header seen: unchanged');

@@ -2,19 +2,10 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DEFAULT_DURATION,
-  defaultSessionName,
-  resolveEndpoint,
-  regionalStsEndpoint,
-  resolveSettings,
-  shadowingKeys,
-  validSourceName,
-  type AwsFiles,
-  type Overrides,
-  type Section,
-  type Settings,
-} from '../../src/config/config.ts';
+import { DEFAULT_DURATION, defaultSessionName, resolveSettings, validSourceName, type Overrides, type Settings } from '../../src/config/settings.ts';
+import { resolveEndpoint, regionalStsEndpoint } from '../../src/config/endpoints.ts';
+import { shadowingKeys } from '../../src/config/checks.ts';
+import { type AwsFiles, type Section } from '../../src/config/files.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { withEnv as withEnvVars } from '../support/env.ts';
 

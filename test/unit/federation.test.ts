@@ -4,7 +4,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveSettings, type AwsFiles, type Section } from '../../src/config/config.ts';
+import { resolveSettings } from '../../src/config/settings.ts';
+import { type AwsFiles, type Section } from '../../src/config/files.ts';
 import { planProfile } from '../../src/credentials/plan.ts';
 import {
   ALLOW_ALL_POLICY, consoleDestination, consoleKind, consolePlan, federationEndpoint, federationName, loginUrl, parseSigninAnswer,

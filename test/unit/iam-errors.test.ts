@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IAM_ERRORS, iamError, iamRegion, resolveIamTarget, type IamTarget } from '../../src/aws/iam.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
-import type { AwsFiles } from '../../src/config/config.ts';
+import type { AwsFiles } from '../../src/config/files.ts';
 
 const T: IamTarget = { region: 'us-east-1', endpoint: undefined, endpointFrom: 'global (iam.amazonaws.com)' };
 const WHAT = 'CreateAccessKey';

@@ -5,32 +5,21 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
-import {
-  awsCacheFile,
-  canRefresh,
-  decodeRecord,
-  encodeRecord,
-  loginName,
-  pollForToken,
-  reusableRegistration,
-  REGISTRATION_REUSE_MS,
-  sessionRefFromConfig,
-  ssoEndpoints,
-  ssoError,
-  tokenLeftMs,
-  type SsoRecord,
-  type SsoSessionRef,
-} from '../../src/sso/sso.ts';
+import { awsCacheFile } from '../../src/sso/awscache.ts';
+import { canRefresh, decodeRecord, encodeRecord, reusableRegistration, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
+import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/deviceflow.ts';
+import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
-import { appendText, planPopulate, renderProfiles, writeConfigFile } from '../../src/commands/sso.ts';
-import type { AwsFiles, Section } from '../../src/config/config.ts';
+import { appendText, checkRendered, planPopulate, renderProfiles, unsafeAssignment, writeConfigFile, type PlanItem } from '../../src/commands/sso.ts';
+import type { AwsFiles, Section } from '../../src/config/files.ts';
 import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';
 const REF: SsoSessionRef = { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access'] };
@@ -43,7 +32,7 @@ function files(text: string, configPath = '/home/u/.aws/config'): AwsFiles {
 
 describe('the AWS CLI token file (~/.aws/sso/cache)', () => {
   test('named sha1(sso-session name), or sha1(start URL) for the legacy form, as the JS SDK names it', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'keyrole-sso-'));
+    const home = tempDir('sso-');
     const [named, legacy] = await withEnv({ HOME: home, USERPROFILE: undefined }, () => Promise.all([awsCacheFile(REF), awsCacheFile(LEGACY)]));
     withEnv({ HOME: home, USERPROFILE: undefined }, () => {
       assert.equal(named, getSSOTokenFilepath('my-sso'));
@@ -117,6 +106,30 @@ describe('endpoints', () => {
   test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
     assert.throws(() => ssoEndpoints('x'), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
   }));
+});
+
+describe('what the device flow shows', () => {
+  test('the verification URL: https, or http on loopback; nothing else, and nothing with controls or credentials in it', () => {
+    for (const ok of ['https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH', 'http://127.0.0.1:4567/device', 'http://localhost:8080/d', 'http://[::1]:9/d']) assert.equal(verificationUrl(ok), ok);
+    for (const bad of ['http://evil.example/device', 'javascript:alert(1)', 'file:///etc/passwd', 'https://a.example/\x1b]8;;x\x07', 'https://u:p@a.example/', 'https://a.example/ x', `https://a.example/${'a'.repeat(2100)}`, 'not a url', 'http://127.0.0.1.evil.example/']) {
+      // eslint-disable-next-line no-control-regex
+      assert.throws(() => verificationUrl(bad), (e: KeyroleError) => e.code === 'SsoMalformed' && !/[\x00-\x1f]/.test(e.line()) && !e.line().includes('alert') && !e.line().includes('passwd'), bad);
+    }
+  });
+
+  test('the user code: printable, short, not blank', () => {
+    assert.equal(userCodeOf('ABCD-EFGH'), 'ABCD-EFGH');
+    for (const bad of ['', '  ', '\x1b[2JABCD', 'AB\u202eCD', 'A'.repeat(65)]) assert.throws(() => userCodeOf(bad), (e: KeyroleError) => e.code === 'SsoMalformed', JSON.stringify(bad));
+  });
+
+  test('error texts from the service lose their control characters and escape sequences', () => {
+    const e = ssoError(Object.assign(new Error('denied\x1b]0;owned\x07\x1b[31m red\r\nsecond line'), { name: 'Forbidden\x1b[2JException', $metadata: { httpStatusCode: 403 } }), 'x', 'https://portal', 'p');
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(e.line(), /[\x00-\x1f\x7f-\x9f]/);
+    // The name still maps (ForbiddenException → SsoNoAccess) once its escape sequence is gone.
+    assert.equal(e.code, 'SsoNoAccess');
+    assert.match(e.line(), /no access to x \(denied red second line\)/);
+  });
 });
 
 describe('polling CreateToken', () => {
@@ -318,6 +331,30 @@ keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
     assert.equal(renderProfiles([], { session: 's', region: 'r', command: 'k' }), '');
   });
 
+  test('names from the portal: account ids must be 12 digits and role names IAM role names, or the item is refused; account names only reach the profile name, in header-safe characters', () => {
+    assert.equal(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'Admin+Ops=1,a.b@c-d_e' }), undefined);
+    assert.match(unsafeAssignment({ accountId: '1111222233334', accountName: 'x', roleName: 'R' })!, /12 digits/);
+    assert.match(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'R\n[default]' })!, /IAM role name/);
+    assert.match(unsafeAssignment({ accountId: '111122223333', accountName: 'x', roleName: 'R'.repeat(65) })!, /IAM role name/);
+    const plan = planPopulate(files(''), 's', [
+      { accountId: '111122223333', accountName: 'ok', roleName: 'R\n[default]\ncredential_process = evil' },
+      { accountId: '111122223333', accountName: 'a=b [default]\n\x1b[2J', roleName: 'R' },
+      { accountId: '444455556666', accountName: 'sso-session', roleName: 'R' },
+    ]);
+    assert.deepEqual(plan.map((i) => [i.action, i.profile]), [['add', 'a-b-default-2J.R'], ['refuse', '-'], ['skip', 'sso-session.R']]);
+  });
+
+  test('the rendered config must read back as exactly the planned sections, or nothing is written', () => {
+    const o = { session: 'my-sso', region: 'eu-west-1', command: '/opt/keyrole' };
+    const good = planPopulate(files(cfg), 'my-sso', assignments);
+    checkRendered(cfg, appendText(cfg, renderProfiles(good, o)), good, o);
+    // An item that slipped past the plan's checks, or a --command with a line break, is caught here.
+    const smuggled: PlanItem[] = [{ action: 'add', profile: 'p', assignment: { accountId: '111122223333', accountName: 'x', roleName: 'R\n[default]\ncredential_process = evil' } }];
+    assert.throws(() => checkRendered(cfg, appendText(cfg, renderProfiles(smuggled, o)), smuggled, o), (e: KeyroleError) => e.code === 'PopulateCheckFailed' && /"default"/.test(e.message));
+    const cmd = { ...o, command: '/opt/keyrole\n[profile mine]\nregion = x' };
+    assert.throws(() => checkRendered(cfg, appendText(cfg, renderProfiles(good, cmd)), good, cmd), (e: KeyroleError) => e.code === 'PopulateCheckFailed');
+  });
+
   test('appending keeps every existing byte, with one blank line between, CRLF files stay CRLF', () => {
     const add = '[profile x]\na = 1\n';
     assert.equal(appendText(cfg, add), `${cfg}\n${add}`);
@@ -329,7 +366,7 @@ keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
   });
 
   test('writing makes a 0600 backup, keeps the mode, and writes through a symlink to its target', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-populate-'));
+    const dir = tempDir('populate-');
     const real = join(dir, 'real-config');
     writeFileSync(real, 'old\n', { mode: 0o640 });
     const link = join(dir, 'config');

@@ -5,7 +5,7 @@
 
 import type { SourceKeys } from '../../keychain/keychain.ts';
 import type { AssumeRoleInput, AwsKeys, MfaInput, StsTarget, TempCredentials } from '../../aws/sts.ts';
-import type { Settings, SsoRef } from '../../config/config.ts';
+import type { Settings, SsoRef } from '../../config/settings.ts';
 import type { CacheEntry } from '../cache.ts';
 import type { Layer } from '../plan.ts';
 

@@ -1,29 +1,14 @@
-// Reads ~/.aws/config and ~/.aws/credentials the way the JS SDK does (src/config/ini.ts, checked
-// against the SDK's own parser) and turns a profile plus command-line flags into the
-// settings keyrole acts on.
-//
-// keyrole's own keys carry a `keyrole_` prefix because the CLI and the SDKs give
-// role_arn, source_profile, credential_source, sso_* and static keys precedence over
-// credential_process: a profile holding both would silently bypass keyrole.
+// Turns a profile plus command-line flags into the settings keyrole acts on: the source,
+// the role, MFA, SSO, durations, session names and tags, each value checked where it is
+// read, with one line naming the profile and the fix when it is wrong.
 
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
-import { checkRegion } from './region.ts';
 import { caBundleSetting, type CaBundle } from './cabundle.ts';
-import { configSections, parseIni, readIniFile, readIniText, scanSection, type Section } from './ini.ts';
-
-export type { Section } from './ini.ts';
-
-export interface AwsFiles {
-  configPath: string;
-  credentialsPath: string;
-  config: Record<string, Section>;
-  credentials: Record<string, Section>;
-  /** The config file's text (undefined when it does not exist), for line-level checks of the profile in use. */
-  configText?: string;
-}
+import type { Section } from './ini.ts';
+import { section, type AwsFiles } from './files.ts';
+import { checkProfileKeys, missingProfileHint, quote, shadowingKeys } from './checks.ts';
+import { resolveEndpoint, resolveRegion } from './endpoints.ts';
 
 export interface Overrides {
   source?: string;
@@ -90,153 +75,6 @@ export const DEFAULT_SESSION_DURATION = 43200;
 export const DURATION_MIN = 900;
 export const DURATION_MAX = 43200;
 export const DEFAULT_DURATION = 3600;
-// STS's own default signing region when nothing says otherwise (the SDKs' STS providers do the same).
-export const DEFAULT_REGION = 'us-east-1';
-
-const env = process.env;
-
-function home(): string {
-  return env.HOME || env.USERPROFILE || homedir();
-}
-
-// The SDKs expand a leading ~/ in these variables; so does keyrole.
-function expandHome(p: string): string {
-  return p.startsWith('~/') ? join(home(), p.slice(2)) : p;
-}
-
-export function configPath(): string {
-  return expandHome(env.AWS_CONFIG_FILE || join(home(), '.aws', 'config'));
-}
-
-export function credentialsPath(): string {
-  return expandHome(env.AWS_SHARED_CREDENTIALS_FILE || join(home(), '.aws', 'credentials'));
-}
-
-export async function loadAwsFiles(): Promise<AwsFiles> {
-  const cfg = configPath();
-  const creds = credentialsPath();
-  const text = readIniText(cfg, 'config');
-  return {
-    configPath: cfg,
-    credentialsPath: creds,
-    config: configSections(text === undefined ? Object.create(null) as Record<string, Section> : parseIni(text)),
-    credentials: readIniFile(creds, 'credentials'),
-    configText: text,
-  };
-}
-
-/**
- * Every keyrole_* key keyrole reads. Any other keyrole_* key in the profile in use is an
- * error (a typo such as keyrole_rol_arn would otherwise be ignored without a word);
- * test/unit/config-keys.test.ts checks the sources read no key missing here.
- */
-export const KEYROLE_KEYS: readonly string[] = [
-  'keyrole_source', 'keyrole_source_profile', 'keyrole_role_arn', 'keyrole_duration_seconds', 'keyrole_role_session_name',
-  'keyrole_mfa_serial', 'keyrole_mfa_on_assume', 'keyrole_mfa_process', 'keyrole_session_duration',
-  'keyrole_external_id', 'keyrole_source_identity', 'keyrole_tags', 'keyrole_transitive_tag_keys', 'keyrole_policy_arns',
-  'keyrole_cache', 'keyrole_ntp_servers',
-  'keyrole_sso_session', 'keyrole_sso_start_url', 'keyrole_sso_region', 'keyrole_sso_account_id', 'keyrole_sso_role_name', 'keyrole_sso_registration_scopes',
-];
-const KNOWN_KEYS = new Set(KEYROLE_KEYS);
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
-}
-
-/** The known key closest to `key`, when it is close enough to be a typo of it. */
-export function closestKey(key: string): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of KEYROLE_KEYS) {
-    const d = distance(key, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return bestD <= Math.max(3, Math.floor(key.length / 4)) ? best : undefined;
-}
-
-/**
- * keyrole's own checks of the profile in use, on top of the SDK's reading: an unknown
- * keyrole_* key, a keyrole_* key set twice (the SDK keeps the last one without a word), a
- * keyrole_* line without '='. Other keys are the SDK's business.
- */
-export function checkProfileKeys(files: AwsFiles, name: string, profile: Section): void {
-  const where = `profile ${name} in ${files.configPath}`;
-  for (const key of Object.keys(profile)) {
-    if (!key.startsWith('keyrole_')) continue;
-    const base = key.split('.')[0];
-    if (KNOWN_KEYS.has(base)) continue;
-    const near = closestKey(base);
-    throw new KeyroleError('UnknownSetting', `${where} sets ${base}, which keyrole does not know (a typo, or a setting of a newer keyrole)`,
-      near ? `did you mean ${near}?` : 'remove it; keyrole --help and the README list the keyrole_* settings');
-  }
-  if (files.configText === undefined) return;
-  let scan = scanSection(files.configText, `profile.${name}`);
-  if (name === 'default' && !scan.keys.length) scan = scanSection(files.configText, 'default');
-  const seen = new Map<string, number>();
-  for (const { key, line } of scan.keys) {
-    if (!key.startsWith('keyrole_')) continue;
-    const first = seen.get(key);
-    if (first !== undefined) {
-      throw new KeyroleError('DuplicateSetting', `${key} is set twice in ${where} (lines ${first} and ${line})`, 'keep one of them: the AWS tools would use the last without a word');
-    }
-    seen.set(key, line);
-  }
-  const broken = scan.noEquals.find((l) => l.key.startsWith('keyrole_'));
-  if (broken) {
-    throw new KeyroleError('BadConfigLine', `line ${broken.line} of ${files.configPath} (${where.split(' in ')[0]}) has no '=': ${quote(broken.key)}`, 'write it as keyrole_name = value');
-  }
-}
-
-/** Why a profile may not be found although the user wrote it, and the fix: CR-only line ends, or a header without its closing bracket. */
-function missingProfileHint(files: AwsFiles, name: string): [string, string] | undefined {
-  const text = files.configText;
-  if (text === undefined) return undefined;
-  if (text.includes('\r') && !text.includes('\n')) return ['; its lines end in CR alone (classic Mac OS), so the AWS tools read it as one line', 'save it with LF or CRLF line endings'];
-  const lines = text.split(/\r?\n/);
-  const i = lines.findIndex((l) => {
-    const t = l.trim();
-    return t.startsWith('[') && !t.endsWith(']') && t.includes(name);
-  });
-  return i < 0 ? undefined : [`; line ${i + 1} looks like its header but lacks the closing ']': ${quote(lines[i].trim())}`, 'fix that line'];
-}
-
-// Keys that win over credential_process in botocore or the JS SDK (FACTS.md, "Config precedence").
-const SHADOWING_KEYS = [
-  'role_arn',
-  'source_profile',
-  'credential_source',
-  'web_identity_token_file',
-  'sso_session',
-  'sso_start_url',
-  'sso_account_id',
-  'sso_role_name',
-  'aws_access_key_id',
-  'aws_secret_access_key',
-  'aws_session_token',
-];
-
-/** A section by name; own properties only, so a profile called "constructor" is not found in Object.prototype. */
-export function section(sections: Record<string, Section>, name: string): Section | undefined {
-  return Object.hasOwn(sections, name) ? sections[name] : undefined;
-}
-
-export function shadowingKeys(files: AwsFiles, profile: string): string[] {
-  const found: string[] = [];
-  const cfg = section(files.config, profile) ?? {};
-  const cred = section(files.credentials, profile) ?? {};
-  for (const key of SHADOWING_KEYS) {
-    if (cfg[key] !== undefined) found.push(key);
-    else if (cred[key] !== undefined) found.push(`${key} (credentials file)`);
-  }
-  return found;
-}
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const SOURCE_NAME = /^[\w.@+=-]{1,64}$/;
@@ -311,11 +149,6 @@ export function defaultSessionName(source: string, user: string): string {
   return `keyrole-${clean(source)}-${clean(user)}`.slice(0, 64);
 }
 
-/** A value as it appears in an error: quoted, and cut short so a hostile value cannot flood the one line. */
-export function quote(v: string): string {
-  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
-}
-
 /** keyrole's own yes/no settings: a value that is neither is an error, not a silent "no". */
 function flag(v: string | undefined, key: string, where: string): boolean {
   if (v === undefined) return false;
@@ -323,66 +156,6 @@ function flag(v: string | undefined, key: string, where: string): boolean {
   if (/^(0|false|no|off)$/i.test(v.trim())) return false;
   throw bad('BadFlag', key, v, where, 'write true or false');
 }
-
-function truthy(v: string | undefined): boolean {
-  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
-}
-
-/**
- * STS endpoint, in the SDKs' order: service-specific env var, global env var, the profile's
- * `services` section, the profile's endpoint_url; then the regional endpoint, unless
- * sts_regional_endpoints = legacy asks for the global one.
- */
-export function resolveEndpoint(files: AwsFiles, profile: Section, region: string, flag?: string): { endpoint: string | undefined; from: string } {
-  if (flag) return { endpoint: flag, from: '--endpoint-url' };
-  const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(profile.ignore_configured_endpoint_urls);
-  if (!ignore) {
-    if (env.AWS_ENDPOINT_URL_STS) return { endpoint: env.AWS_ENDPOINT_URL_STS, from: 'AWS_ENDPOINT_URL_STS' };
-    if (env.AWS_ENDPOINT_URL) return { endpoint: env.AWS_ENDPOINT_URL, from: 'AWS_ENDPOINT_URL' };
-    const services = profile.services ? section(files.config, `services.${profile.services}`) : undefined;
-    const svc = services?.['sts.endpoint_url'];
-    if (svc) return { endpoint: svc, from: `[services ${profile.services}] sts.endpoint_url` };
-    if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
-  }
-  // FIPS and dual-stack, as the SDKs read them: the variable first, then the profile.
-  const fipsKey = env.AWS_USE_FIPS_ENDPOINT !== undefined ? 'AWS_USE_FIPS_ENDPOINT' : profile.use_fips_endpoint !== undefined ? 'use_fips_endpoint' : undefined;
-  const dualKey = env.AWS_USE_DUALSTACK_ENDPOINT !== undefined ? 'AWS_USE_DUALSTACK_ENDPOINT' : profile.use_dualstack_endpoint !== undefined ? 'use_dualstack_endpoint' : undefined;
-  const fips = truthy(env.AWS_USE_FIPS_ENDPOINT ?? profile.use_fips_endpoint);
-  const dual = truthy(env.AWS_USE_DUALSTACK_ENDPOINT ?? profile.use_dualstack_endpoint);
-  if (fips || dual) {
-    return { endpoint: regionalStsEndpoint(region, { fips, dual }), from: [fips && `${fipsKey} = true`, dual && `${dualKey} = true`].filter(Boolean).join(', ') };
-  }
-  const mode = (env.AWS_STS_REGIONAL_ENDPOINTS || profile.sts_regional_endpoints || 'regional').trim();
-  if (mode === 'legacy' && LEGACY_GLOBAL_REGIONS.has(region)) {
-    return { endpoint: 'https://sts.amazonaws.com', from: 'sts_regional_endpoints = legacy' };
-  }
-  return { endpoint: undefined, from: `regional (${regionalStsEndpoint(region).slice('https://'.length)})` };
-}
-
-/**
- * STS's regional endpoint, as the SDKs' endpoint rules give it: the partition's DNS suffix
- * (its dual-stack one when asked), sts-fips for FIPS (the GovCloud regions' plain endpoint
- * is already FIPS), and the global endpoint for the aws-global pseudo-region.
- */
-export function regionalStsEndpoint(region: string, o: { fips?: boolean; dual?: boolean } = {}): string {
-  if (region === 'aws-global' && !o.fips && !o.dual) return 'https://sts.amazonaws.com';
-  const [suffix, dualSuffix] = /^cn-/.test(region) ? ['amazonaws.com.cn', 'api.amazonwebservices.com.cn']
-    : /^us-isob-/.test(region) ? ['sc2s.sgov.gov', 'sc2s.sgov.gov']
-    : /^us-isof-/.test(region) ? ['csp.hci.ic.gov', 'csp.hci.ic.gov']
-    : /^us-iso-/.test(region) ? ['c2s.ic.gov', 'c2s.ic.gov']
-    : /^eu-isoe-/.test(region) ? ['cloud.adc-e.uk', 'cloud.adc-e.uk']
-    : /^eusc-/.test(region) ? ['amazonaws.eu', 'amazonaws.eu']
-    : ['amazonaws.com', 'api.aws'];
-  const name = o.fips && !(/^us-gov-/.test(region) && !o.dual) ? 'sts-fips' : 'sts';
-  return `https://${name}.${region}.${o.dual ? dualSuffix : suffix}`;
-}
-
-// Regions that botocore's legacy mode sends to the global endpoint.
-const LEGACY_GLOBAL_REGIONS = new Set([
-  'ap-northeast-1', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', 'aws-global', 'ca-central-1',
-  'eu-central-1', 'eu-north-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'sa-east-1',
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
-]);
 
 export function resolveSettings(files: AwsFiles, profileName: string | undefined, o: Overrides, localUser: string): Settings {
   let profile: Section = {};
@@ -433,14 +206,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
     ? DEFAULT_DURATION
     : parseDuration(durationRaw, o.duration !== undefined ? '--duration' : `keyrole_duration_seconds in ${where}`, o.duration !== undefined ? 'pass --duration 3600, for example' : `fix it in ${files.configPath}`);
 
-  let region: string;
-  let regionFrom: string;
-  if (o.region) [region, regionFrom] = [o.region, '--region'];
-  else if (env.AWS_REGION) [region, regionFrom] = [env.AWS_REGION, 'AWS_REGION'];
-  else if (env.AWS_DEFAULT_REGION) [region, regionFrom] = [env.AWS_DEFAULT_REGION, 'AWS_DEFAULT_REGION'];
-  else if (profile.region) [region, regionFrom] = [profile.region, `region in ${where}`];
-  else [region, regionFrom] = [DEFAULT_REGION, 'default'];
-  checkRegion(region, regionFrom);
+  const { region, from: regionFrom } = resolveRegion(o.region, profile, where);
 
   const { endpoint, from: endpointFrom } = resolveEndpoint(files, profile, region, o.endpointUrl);
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {

@@ -1,0 +1,143 @@
+// keyrole's record of an IAM Identity Center session in the keychain (the client
+// registration and, once signed in, the token): its JSON codec, reading and writing it, and
+// the rules that judge a token or a registration. Never in a plaintext file.
+
+import { debug } from '../util/debug.ts';
+import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
+import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
+
+/** A session's record in the keychain: the client registration and, once logged in, the token. */
+export interface SsoRecord {
+  startUrl: string;
+  region: string;
+  scopes: string[];
+  clientId?: string;
+  clientSecret?: string;
+  registrationExpiresAt?: Date;
+  accessToken?: string;
+  expiresAt?: Date;
+  refreshToken?: string;
+  /** When keyrole got this access token (a forced login waits for a newer one). */
+  obtainedAt?: Date;
+}
+
+/** A usable access token and where it came from. */
+export interface SsoToken {
+  accessToken: string;
+  expiresAt: Date;
+  from: 'keychain' | 'aws-cache';
+  refreshable: boolean;
+}
+
+export const SSO_SERVICE = 'keyrole:sso';
+/** A client registration is reused for a new login while it has at least this long to live. */
+export const REGISTRATION_REUSE_MS = 24 * 3600_000;
+
+const iso = (d: Date | undefined) => d?.toISOString();
+
+export function encodeRecord(r: SsoRecord): string {
+  return JSON.stringify({
+    keyrole: 1,
+    kind: 'sso-session',
+    startUrl: r.startUrl,
+    region: r.region,
+    scopes: r.scopes,
+    clientId: r.clientId,
+    clientSecret: r.clientSecret,
+    registrationExpiresAt: iso(r.registrationExpiresAt),
+    accessToken: r.accessToken,
+    expiresAt: iso(r.expiresAt),
+    refreshToken: r.refreshToken,
+    obtainedAt: iso(r.obtainedAt),
+  });
+}
+
+
+/** A non-empty string, else undefined. */
+export const s = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/** A time as the AWS tools write it, else undefined. */
+export function date(v: unknown): Date | undefined {
+  const raw = s(v);
+  if (!raw) return undefined;
+  // Older AWS CLI versions wrote "2019-11-14T04:05:45UTC".
+  const d = new Date(raw.replace(/UTC$/, 'Z'));
+  return isNaN(d.getTime()) ? undefined : d;
+}
+
+/** Undefined for anything keyrole did not write. */
+export function decodeRecord(raw: string): SsoRecord | undefined {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'sso-session') return undefined;
+  const startUrl = s(v.startUrl);
+  const region = s(v.region);
+  if (!startUrl || !region) return undefined;
+  const scopes = Array.isArray(v.scopes) ? v.scopes.filter((x): x is string => typeof x === 'string') : [];
+  const accessToken = s(v.accessToken);
+  const expiresAt = date(v.expiresAt);
+  return {
+    startUrl,
+    region,
+    scopes,
+    clientId: s(v.clientId),
+    clientSecret: s(v.clientSecret),
+    registrationExpiresAt: date(v.registrationExpiresAt),
+    // A token without a readable expiry is no token.
+    ...(accessToken && expiresAt ? { accessToken, expiresAt } : {}),
+    refreshToken: s(v.refreshToken),
+    obtainedAt: date(v.obtainedAt),
+  };
+}
+
+/** The session's record, if it is for this start URL and region (a changed sso-session starts over). */
+export function readRecord(ref: SsoSessionRef): SsoRecord | undefined {
+  const raw = getItem(SSO_SERVICE, sessionId(ref), `read the IAM Identity Center token of ${describeSession(ref)}`);
+  if (raw === null) return undefined;
+  const r = decodeRecord(raw);
+  if (!r) {
+    debug(`the keychain entry for ${describeSession(ref)} is not in keyrole's format; ignoring it`);
+    return undefined;
+  }
+  if (r.startUrl !== ref.startUrl || r.region !== ref.ssoRegion) {
+    debug(`the keychain entry for ${describeSession(ref)} is for ${r.startUrl} in ${r.region}; ignoring it`);
+    return undefined;
+  }
+  return r;
+}
+
+export function writeRecord(ref: SsoSessionRef, r: SsoRecord): void {
+  setItem(SSO_SERVICE, sessionId(ref), encodeRecord(r), `store the IAM Identity Center token of ${describeSession(ref)}`);
+}
+
+/** Forgets keyrole's token (and registration) for a session. */
+export function forgetSession(ref: SsoSessionRef): boolean {
+  return deleteItem(SSO_SERVICE, sessionId(ref), `remove the IAM Identity Center token of ${describeSession(ref)}`);
+}
+
+// ---- judging tokens ----
+
+export function tokenLeftMs(r: Pick<SsoRecord, 'accessToken' | 'expiresAt'> | undefined, now: number): number {
+  return r?.accessToken && r.expiresAt ? r.expiresAt.getTime() - now : -Infinity;
+}
+
+export function canRefresh(r: SsoRecord | undefined, now: number): boolean {
+  return !!(r?.refreshToken && r.clientId && r.clientSecret && (!r.registrationExpiresAt || r.registrationExpiresAt.getTime() > now));
+}
+
+export function reusableRegistration(r: SsoRecord | undefined, ref: SsoSessionRef, now: number): boolean {
+  return !!(r?.clientId && r.clientSecret && r.registrationExpiresAt && r.registrationExpiresAt.getTime() - now > REGISTRATION_REUSE_MS
+    && sameScopes(r.scopes, ref.registrationScopes));
+}
+
+function sameScopes(a: string[], b: string[]): boolean {
+  return [...a].sort().join(' ') === [...b].sort().join(' ');
+}
+
+export function asToken(r: SsoRecord, from: SsoToken['from']): SsoToken {
+  return { accessToken: r.accessToken!, expiresAt: r.expiresAt!, from, refreshable: !!r.refreshToken };
+}

@@ -1,0 +1,58 @@
+// An IAM Identity Center session as keyrole names it: the reference a login needs, the
+// options of a token request, the key the AWS tools use for it, the single-flight lock
+// name, and the [sso-session NAME] section read as a login target.
+
+import { KeyroleError } from '../util/errors.ts';
+import { section, type AwsFiles } from '../config/files.ts';
+import type { SsoRef } from '../config/settings.ts';
+
+/** What a login needs: the session, without an account or role. */
+export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>;
+
+export interface SsoOptions {
+  /** May a device-flow login start at the terminal when there is no usable token? */
+  interactive: boolean;
+  /** Told 'prompt' before keyrole waits for the person, 'working' after (src/credentials/lock.ts HeldLock.setState). */
+  onPrompt?: (state: 'prompt' | 'working') => void;
+  /** The name `keyrole login` takes for this session: the sso-session, else the profile (legacy form). */
+  loginName?: string;
+}
+
+/** A token with more than this left is used as it is; below it, keyrole renews it if it can (botocore's advisory window). */
+export const TOKEN_FRESH_MS = 15 * 60_000;
+/** Below this a token is not used at all: GetRoleCredentials must still accept it. */
+export const TOKEN_MIN_MS = 60_000;
+/** The scope that gives refresh tokens. */
+export const REFRESH_SCOPE = 'sso:account:access';
+
+/** The sso-session name, or the start URL for the legacy form: what the AWS tools key the session by. */
+export function sessionId(ref: SsoSessionRef): string {
+  return ref.session ?? ref.startUrl;
+}
+
+export function loginName(ref: SsoSessionRef, o: Pick<SsoOptions, 'loginName'> = {}): string {
+  return ref.session ?? o.loginName ?? '<profile>';
+}
+
+export function describeSession(ref: SsoSessionRef): string {
+  return ref.session ? `sso-session ${ref.session}` : `start URL ${ref.startUrl}`;
+}
+
+/** The single-flight lock for logins and refreshes of one session. */
+export async function lockName(ref: SsoSessionRef): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return `sso-${createHash('sha256').update(`${ref.startUrl}\n${sessionId(ref)}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The [sso-session NAME] section as a login target. */
+export function sessionRefFromConfig(files: AwsFiles, name: string): SsoSessionRef | undefined {
+  const sec = section(files.config, `sso-session.${name}`);
+  if (!sec) return undefined;
+  const startUrl = sec.sso_start_url;
+  const ssoRegion = sec.sso_region;
+  if (!startUrl || !ssoRegion) {
+    throw new KeyroleError('BadSsoSession', `[sso-session ${name}] lacks ${!startUrl ? 'sso_start_url' : 'sso_region'}`, `add it to ${files.configPath}`);
+  }
+  const scopes = (sec.sso_registration_scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return { session: name, startUrl, ssoRegion, registrationScopes: scopes };
+}
