@@ -38,7 +38,7 @@ export async function profileSession(profile: string, cache?: string): Promise<P
 }
 
 export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, caBundle: s.caBundle, clockOffsetMs };
 }
 
 export { formatLeft } from '../util/duration.ts';
