@@ -427,7 +427,7 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
       'refused every time (the AWS CLI ignores both Node variables): one line, nothing sent', `exit ${plain.code}: ${normalise(plain.stderr, [w.home]).replace(/localhost:\d+/g, 'localhost:PORT')}; the same for each variant; no request reached STS`);
   });
 
-  test('the profile\'s ca_bundle makes keyrole trust a private CA', { todo: 'the planner (src/credentials/resolve.ts) passes Settings.caBundle into the StsTarget' }, async () => {
+  test('the profile\'s ca_bundle makes keyrole trust a private CA', async () => {
     ok(await proc('bundled', {}));
   });
 
