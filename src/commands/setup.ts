@@ -73,7 +73,8 @@ async function verifyKey(o: SetupOptions, keys: { accessKeyId: string; secretAcc
   try {
     return (await getCallerIdentity(keys, sts)).arn;
   } catch (err) {
-    const e = err instanceof KeyroleError ? err : new KeyroleError('VerifyFailed', String((err as Error)?.message ?? err));
+    // The STS error keeps its code (a refusal or a network failure); anything else is unexpected.
+    const e = err instanceof KeyroleError ? err : new KeyroleError('StsError', String((err as Error)?.message ?? err));
     throw new KeyroleError(e.code, `the new key was not stored: STS refused it or could not be asked (${e.message})`, 'check the id and secret and run keyrole setup again, or pass --no-verify to store it unchecked (offline)');
   }
 }
