@@ -259,15 +259,19 @@ describe('robustness: process and filesystem faults', () => {
       // A late caller of either version may be served the other version's entry.
       assert.ok(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size <= calls, 'every caller got the credentials of one of those calls');
       await w.emu.resetStats();
-      // Each reads what the other wrote.
+      // This build reads the older build's entries; the older build reads this build's (a
+      // digest of the parameters where it expects the parameters, for Windows' 2,560-byte
+      // limit) as a miss and replaces it: at most one call, never a crash.
       const a = await run(old, profile);
+      assert.equal(a.code, 0, a.stderr);
       const b = await run(KEYROLE, profile);
+      assert.equal(b.code, 0, b.stderr);
       assert.equal((JSON.parse(a.stdout) as Blob).AccessKeyId, (JSON.parse(b.stdout) as Blob).AccessKeyId);
-      assert.equal(await attempts(), 0, 'each reads the entry in the store');
+      assert.ok(await attempts() <= 1, 'this build reads the older build\'s entry');
     }
     await w.emu.behaviour({ latencyMs: 0 });
     rec.add('two keyrole versions on one store', `this build and the build of ${OLD_COMMIT}: 16 + 16 cold calls at once, file store and keychain store`,
-      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls, each reads the other\'s entries', '1 or 2 STS calls per store; 32 × exit 0; cross reads hit');
+      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls; this build reads the older build\'s entries, the older build reads this build\'s (a digest of the parameters, for Windows\' 2,560-byte limit) as a miss', '1 or 2 STS calls per store; 32 × exit 0; this build\'s read of the older entry hits');
   });
 
   test('a cache entry from a newer keyrole format', async () => {
