@@ -3,6 +3,7 @@
 // (src/config/configedit.ts), a backup is made first, and a profile whose other keys would make
 // the AWS CLI skip credential_process is refused rather than written.
 
+import { commandLine, exeName, selfWords, splitCommandLine } from '../util/platform.ts';
 import { readFileSync, realpathSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
@@ -13,7 +14,7 @@ import { localUser } from '../credentials/resolve.ts';
 import { listSources, sourceExists } from '../keychain/keychain.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
-import { shlexQuote, shlexSplit } from '../config/shlex.ts';
+import { shlexQuote } from '../config/shlex.ts';
 import { backupFile, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
 import { parseCommand } from './args.ts';
 
@@ -52,17 +53,17 @@ export function selfCommand(): string {
   for (const dir of (process.env.PATH || '').split(delimiter)) {
     if (!dir) continue;
     try {
-      if (realpathSync(join(dir, 'keyrole')) === real) return 'keyrole';
+      if (realpathSync(join(dir, exeName('keyrole', process.platform))) === real) return 'keyrole';
     } catch { /* not here */ }
   }
-  return shlexQuote(real);
+  return commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script: real, isExecutable: self === process.execPath }), process.platform);
 }
 
 /** Whether an existing credential_process line already runs keyrole process for this profile. */
 function runsKeyroleFor(line: string | undefined, profile: string): boolean {
   if (!line) return false;
   try {
-    const argv = shlexSplit(line);
+    const argv = splitCommandLine(line, process.platform);
     const i = argv.findIndex((a) => /^keyrole(\.cjs|\.exe)?$/i.test(basename(a)));
     return i >= 0 && argv[i + 1] === 'process' && argv[i + 2] === profile;
   } catch {

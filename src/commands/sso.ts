@@ -2,6 +2,7 @@
 // reach, appended to the config (a dry run unless --write; comments and every other line
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
+import { commandLine, selfWords } from '../util/platform.ts';
 import { readFileSync, realpathSync } from 'node:fs';
 import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
@@ -136,9 +137,10 @@ export function keyroleCommand(): string {
   try {
     const req = nodeRequire();
     const sea = req('node:sea') as { isSea(): boolean };
-    if (sea.isSea()) return shlexQuote(process.execPath);
+    if (sea.isSea()) return commandLine([process.execPath], process.platform);
   } catch { /* not a single executable */ }
-  return 'keyrole';
+  // The npm channel on Windows: no keyrole.exe on PATH, and no shebangs (src/util/platform.ts selfWords).
+  return process.platform === 'win32' && process.argv[1] ? commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script: process.argv[1], isExecutable: false }), process.platform) : 'keyrole';
 }
 
 interface RenderOptions { session: string; region: string; command: string; date?: Date }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
+import { openToOthers } from '../util/platform.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
@@ -238,7 +239,7 @@ export function fileStore(): CacheStore {
       }
       try {
         const st = fstatSync(fd);
-        if ((st.mode & 0o077) !== 0) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
+        if (openToOthers(st.mode)) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
         return readFileSync(fd, 'utf8');
       } finally {
         closeSync(fd);

@@ -1,6 +1,9 @@
 // Each platform's semantics given to the code that depends on them, so a Linux run of the
 // suite catches a regression on macOS and Windows: Windows' Credential Manager size limit
-// (2,560 bytes per generic credential) and how keyrole's values are written there.
+// (2,560 bytes per generic credential) and how keyrole's values are written there; Windows
+// stat modes, home, console devices, credential_process lines checked against the
+// installed botocore's own Windows splitter, PATHEXT, exec's cmd.exe quoting and Ctrl-C,
+// GUI prompts and the browser launcher (src/util/platform.ts).
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +11,11 @@ import { encodeEntry, paramsDigest, sameParams, canonicalParams, cacheKey, decod
 import { encodeRecord } from '../../src/sso/record.ts';
 import { CREDENTIAL_MANAGER_MAX_BYTES, readValue, storedBytes, valueProblem, writeValue } from '../../src/keychain/keychain.ts';
 import { newSessionToken } from '../../emulator/state.ts';
+import { spawnSync } from 'node:child_process';
+import {
+  awsHome, commandLine, consoleDevices, defaultKeyroleHome, dialogCancelled, exeName, forwardsSigint, hasPosixModes, homeMismatch, macGuiAvailable,
+  openToOthers, pathCandidates, resolveOnPath, selfWords, spawnWords, splitCommandLine, windowsOpener, writableByOthers,
+} from '../../src/util/platform.ts';
 
 // A regional AssumeRole token at the top of its observed range (750–770 characters).
 const REAL_TOKEN = `IQoJb3JpZ2luX2Vj${'A'.repeat(770 - 16)}`;
@@ -102,4 +110,143 @@ test('the emulator issues session tokens as long as the regional STS endpoints d
     const n = newSessionToken().length;
     assert.ok(n >= 750 && n <= 770, `${n} characters`);
   }
+});
+
+// ---- item by item: src/util/platform.ts ----
+
+/** botocore's own compat_shell_split on each line, from the installed botocore (the AWS CLI's). */
+function botocoreSplit(lines: string[], platform: string): (string[] | string)[] {
+  const py = `
+import json, sys
+from botocore.compat import compat_shell_split
+out = []
+for line in json.load(sys.stdin):
+    try:
+        out.append(compat_shell_split(line, ${JSON.stringify(platform)}))
+    except ValueError as e:
+        out.append('error')
+print(json.dumps(out))`;
+  const r = spawnSync('python3', ['-c', py], { input: JSON.stringify(lines), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as (string[] | string)[];
+}
+
+describe('Windows semantics, decided by pure functions', () => {
+  test('stat modes: Node reports 0666 on Windows, so no mode check refuses anything there', () => {
+    // What Windows Node's fs.statSync reports for a new file and a directory (ENVIRONMENT.md, under wine).
+    for (const mode of [0o100666, 0o40666, 0o100444]) {
+      assert.equal(writableByOthers(mode, 'win32'), false);
+      assert.equal(openToOthers(mode, 'win32'), false);
+    }
+    assert.equal(hasPosixModes('win32'), false);
+    assert.equal(writableByOthers(0o100666, 'linux'), true);
+    assert.equal(writableByOthers(0o40700, 'darwin'), false);
+    assert.equal(openToOthers(0o100640, 'darwin'), true);
+    assert.equal(openToOthers(0o100600, 'linux'), false);
+  });
+
+  test('home: %USERPROFILE% on Windows whatever HOME says (as the AWS CLI), keyrole\'s files under %LOCALAPPDATA%', () => {
+    const os = () => '/os-home';
+    assert.equal(awsHome({ HOME: '/c/Users/a', USERPROFILE: 'C:\\Users\\a' }, 'win32', os), 'C:\\Users\\a');
+    assert.equal(awsHome({ HOMEDRIVE: 'D:', HOMEPATH: '\\Users\\b' }, 'win32', os), 'D:\\Users\\b');
+    assert.equal(awsHome({}, 'win32', os), '/os-home');
+    assert.equal(awsHome({ HOME: '/home/a', USERPROFILE: 'C:\\x' }, 'linux', os), '/home/a');
+    assert.equal(awsHome({}, 'darwin', os), '/os-home');
+    assert.equal(defaultKeyroleHome({ LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' }, 'win32', 'C:\\Users\\a'), 'C:\\Users\\a\\AppData\\Local\\keyrole');
+    assert.equal(defaultKeyroleHome({}, 'win32', 'C:\\Users\\a'), 'C:\\Users\\a\\AppData\\Local\\keyrole');
+    assert.equal(defaultKeyroleHome({ LOCALAPPDATA: 'x' }, 'linux', '/home/a'), '/home/a/.aws/keyrole');
+  });
+
+  test('doctor\'s HOME warning: only on Windows, only when HOME names another directory (Git Bash\'s /c/... is the same)', () => {
+    assert.equal(homeMismatch({ HOME: '/c/Users/a', USERPROFILE: 'C:\\Users\\a' }, 'win32'), undefined);
+    assert.equal(homeMismatch({ HOME: 'c:\\users\\A', USERPROFILE: 'C:\\Users\\a' }, 'win32'), undefined);
+    assert.match(homeMismatch({ HOME: 'D:\\home', USERPROFILE: 'C:\\Users\\a' }, 'win32') ?? '', /HOME is D:\\home but the AWS CLI and keyrole read C:\\Users\\a\\\.aws/);
+    assert.equal(homeMismatch({ HOME: '/home/x', USERPROFILE: 'C:\\Users\\a' }, 'linux'), undefined);
+  });
+
+  test('console devices: read-write on Windows (a write-only CONOUT$ fails Node\'s TTY set-up)', () => {
+    assert.deepEqual(consoleDevices('win32'), { input: 'CONIN$', output: 'CONOUT$', inputFlags: 'r+', outputFlags: 'r+' });
+    assert.deepEqual(consoleDevices('linux'), { input: '/dev/tty', output: '/dev/tty', inputFlags: 'r', outputFlags: 'w' });
+  });
+
+  const WINDOWS_PATHS = [
+    'C:\\Program Files\\keyrole\\keyrole.exe', 'C:\\Users\\O\'Brien\\bin\\keyrole.exe', 'C:\\tools\\keyrole.exe',
+    'C:\\dir with "quote"\\keyrole.exe', 'C:\\trailing\\', 'C:\\a b\\', 'prod', 'team/prod', 'a\\\\"b', '',
+  ];
+
+  test('credential_process lines for Windows: what botocore\'s own Windows splitter reads back word for word', () => {
+    const lines = WINDOWS_PATHS.map((p) => commandLine([p, 'process', 'prod'], 'win32'));
+    assert.deepEqual(botocoreSplit(lines, 'win32'), WINDOWS_PATHS.map((p) => [p, 'process', 'prod']));
+    // The npm channel: Node runs the bundle.
+    const npm = commandLine(selfWords({ platform: 'win32', execPath: 'C:\\Program Files\\nodejs\\node.exe', script: 'C:\\Users\\a\\AppData\\Roaming\\npm\\node_modules\\keyrole\\dist\\keyrole.cjs', isExecutable: false }), 'win32');
+    assert.equal(npm, '"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\a\\AppData\\Roaming\\npm\\node_modules\\keyrole\\dist\\keyrole.cjs');
+    assert.deepEqual(selfWords({ platform: 'win32', execPath: 'C:\\k\\keyrole.exe', script: 'C:\\k\\keyrole.exe', isExecutable: true }), ['C:\\k\\keyrole.exe']);
+    assert.deepEqual(selfWords({ platform: 'darwin', execPath: '/usr/local/bin/node', script: '/usr/local/lib/keyrole.cjs', isExecutable: false }), ['/usr/local/lib/keyrole.cjs']);
+    // What was written before: a single-quoted path, which the Windows splitter keeps quotes and all (WinError 2).
+    assert.deepEqual(botocoreSplit(["'C:\\Program Files\\keyrole.exe' process prod"], 'win32'), [["'C:\\Program", "Files\\keyrole.exe'", 'process', 'prod']]);
+  });
+
+  test('POSIX lines are unchanged: shlex quoting, which botocore\'s shlex.split reads back', () => {
+    const paths = ['/usr/local/bin/keyrole', '/Users/O\'Brien/bin/keyrole', '/Applications/My Tools/keyrole'];
+    const lines = paths.map((p) => commandLine([p, 'process', 'prod'], 'darwin'));
+    assert.deepEqual(botocoreSplit(lines, 'darwin'), paths.map((p) => [p, 'process', 'prod']));
+  });
+
+  test('doctor splits a line as botocore does on Windows: the port agrees with botocore on awkward lines', () => {
+    const lines = [
+      'keyrole process prod', '"C:\\Program Files\\keyrole.exe" process prod', 'a\\\\"b c"  d', 'a\\"b', 'a\\\\\\"b', 'C:\\trail\\ x',
+      '"" x', '  spaced \t out  ', 'x"y z"w', '"unterminated', 'tail\\\\', "'single quoted' word", '"a\\\\" b',
+    ];
+    const expected = botocoreSplit(lines, 'win32');
+    lines.forEach((line, i) => {
+      let got: string[] | string;
+      try { got = splitCommandLine(line, 'win32'); } catch { got = 'error'; }
+      assert.deepEqual(got, expected[i], line);
+    });
+  });
+
+  test('PATH lookup on Windows tries PATHEXT (keyrole.exe, npx.cmd); elsewhere the name alone', () => {
+    assert.deepEqual(pathCandidates('keyrole', 'win32', { PATHEXT: '.COM;.EXE;.BAT;.CMD' }), ['keyrole', 'keyrole.com', 'keyrole.exe', 'keyrole.bat', 'keyrole.cmd']);
+    assert.deepEqual(pathCandidates('keyrole.exe', 'win32', {}), ['keyrole.exe']);
+    assert.deepEqual(pathCandidates('keyrole', 'linux', { PATHEXT: '.EXE' }), ['keyrole']);
+    const files = new Set(['C:\\bin\\npx.cmd', 'C:\\tools\\keyrole.exe']);
+    assert.equal(resolveOnPath('npx', 'win32', { PATH: 'C:\\nothing;C:\\bin', PATHEXT: '.EXE;.CMD' }, (p) => files.has(p)), 'C:\\bin\\npx.cmd');
+    assert.equal(resolveOnPath('keyrole', 'win32', { Path: 'C:\\tools', PATHEXT: '.EXE;.CMD' }, (p) => files.has(p)), 'C:\\tools\\keyrole.exe');
+    assert.equal(exeName('keyrole', 'win32'), 'keyrole.exe');
+    assert.equal(exeName('keyrole', 'darwin'), 'keyrole');
+  });
+
+  test('exec: .cmd tools through cmd.exe /d /s /c with every metacharacter escaped; others directly', () => {
+    assert.deepEqual(spawnWords(['terraform.exe', 'plan', 'a&b'], 'win32'), { file: 'terraform.exe', args: ['plan', 'a&b'], verbatim: false });
+    assert.deepEqual(spawnWords(['npx.cmd', 'x'], 'linux'), { file: 'npx.cmd', args: ['x'], verbatim: false });
+    const r = spawnWords(['C:\\Program Files\\nodejs\\npx.cmd', 'cdk', 'deploy', 'a&calc', '100%', 'say "hi"'], 'win32', 'C:\\Windows\\system32\\cmd.exe');
+    assert.equal(r.file, 'C:\\Windows\\system32\\cmd.exe');
+    assert.equal(r.verbatim, true);
+    assert.deepEqual(r.args.slice(0, 3), ['/d', '/s', '/c']);
+    const line = r.args[3]!;
+    assert.ok(line.startsWith('"C:\\Program^ Files\\nodejs\\npx.cmd ') && line.endsWith('"'), line);
+    // No metacharacter is left unescaped for cmd.exe to act on: & | < > ( ) % ! ^ " each behind a ^.
+    const inner = line.slice(1, -1);
+    assert.ok(!/[&|<>()%!"]/.test(inner.replace(/\^./g, '')), inner);
+    assert.match(inner, /\^\^\^&calc/);
+  });
+
+  test('Ctrl-C in exec: never forwarded on Windows; on POSIX only when the child is not in the terminal\'s group', () => {
+    assert.equal(forwardsSigint('win32', false), false);
+    assert.equal(forwardsSigint('win32', true), false);
+    assert.equal(forwardsSigint('linux', true), false);
+    assert.equal(forwardsSigint('darwin', false), true);
+  });
+
+  test('GUI prompts: PowerShell\'s Cancel (empty string, status 0) is a cancel; no display over SSH on macOS', () => {
+    assert.equal(dialogCancelled('win32', 0, '\r\n'), true);
+    assert.equal(dialogCancelled('win32', 0, '123456\r\n'), false);
+    assert.equal(dialogCancelled('darwin', 1, ''), true);
+    assert.equal(dialogCancelled('linux', 0, ''), false, 'zenity\'s empty answer is an answer (checked as not 6 digits)');
+    assert.equal(macGuiAvailable({}), true);
+    assert.equal(macGuiAvailable({ SSH_CONNECTION: '10.0.0.1 5 10.0.0.2 22' }), false);
+    assert.equal(macGuiAvailable({ SSH_TTY: '/dev/ttys003' }), false);
+    assert.equal(macGuiAvailable({ SSH_CONNECTION: 'x', DISPLAY: 'localhost:10' }), true);
+    assert.deepEqual(windowsOpener('https://x/?a=1&b=2'), ['rundll32.exe', ['url.dll,FileProtocolHandler', 'https://x/?a=1&b=2']]);
+  });
 });
