@@ -15,7 +15,7 @@
 //               GetFederationToken session is made from the long-term key instead; its
 //               DurationSeconds is the console session's length and SessionDuration is refused
 
-import { KeyroleError, oneLine } from '../util/errors.ts';
+import { KeyroleError, oneLine, type ErrorCode } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
 import type { Layer } from '../credentials/plan.ts';
@@ -194,7 +194,7 @@ export function parseSigninAnswer(status: number, body: string, where: string, p
   return token;
 }
 
-function fail(code: string, message: string, fix: string): never {
+function fail(code: ErrorCode, message: string, fix: string): never {
   throw new KeyroleError(code, message, fix);
 }
 

@@ -33,7 +33,7 @@
 import type * as Net from 'node:net';
 import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, isErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { writeAtomic } from '../util/atomic.ts';
@@ -190,7 +190,7 @@ function readFailure(address: string, since: number): KeyroleError | undefined {
   try {
     const v = JSON.parse(readFileSync(failedFile(address), 'utf8').slice(0, 4096)) as Record<string, unknown>;
     if (typeof v.at !== 'number' || v.at < since) return undefined;
-    if (typeof v.code !== 'string' || !/^[A-Za-z]{1,40}$/.test(v.code) || typeof v.message !== 'string') return undefined;
+    if (!isErrorCode(v.code) || typeof v.message !== 'string') return undefined;
     const fix = typeof v.fix === 'string' ? printable(v.fix).slice(0, 500) : undefined;
     const exitCode = typeof v.exitCode === 'number' && Number.isInteger(v.exitCode) && v.exitCode >= 1 && v.exitCode <= 125 ? v.exitCode : 1;
     return new KeyroleError(v.code, printable(v.message).slice(0, 500), fix, exitCode);

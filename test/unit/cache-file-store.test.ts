@@ -47,7 +47,7 @@ function value(tag: string): string {
     params: '[]',
     profile: tag,
     source: 'alice',
-    credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 's', sessionToken: 't', expiration: new Date(Date.parse('2030-01-01T01:00:00Z')) },
+    credentials: { accessKeyId: 'ASIAEXAMPLEEXAMPLE01', secretAccessKey: 's'.repeat(40), sessionToken: 't'.repeat(300), expiration: new Date(Date.parse('2030-01-01T01:00:00Z')) },
     clockOffsetMs: 0,
     storedAt: new Date(Date.parse('2030-01-01T00:00:00Z')),
   };
