@@ -1,9 +1,9 @@
 // What must hold on each platform's own keychain and console, run by the cross-platform
 // workflow on macOS and Windows (.github/workflows/cross-platform.yml) and by this suite on
-// Linux (with the kernel keyring as the keychain, so it needs no desktop session): a cache
+// Linux (with a gnome-keyring of its own on a private D-Bus session): a cache
 // entry with a real-length (~760-character) token through the keychain store, a file-store
-// round trip, parallel callers making one STS call, exec, and doctor. Only the built
-// executable and the emulator: no Linux-only part.
+// round trip, parallel callers making one STS call, exec, and doctor. On macOS and Windows
+// only the built executable, the emulator and the user's own keychain.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { KEYROLE, run, type RunResult } from './support/run.ts';
 import { startEmulatorProcess, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, DEMO_ACCOUNT_ID, type EmulatorProcess } from './support/emulator.ts';
 import { tempDir } from './support/tmp.ts';
+import { startKeyring, type KeyringSession } from './support/keyring.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 // A source name of this run, so a developer's own keychain items are never touched.
@@ -20,6 +21,7 @@ const SOURCE = `xp-${process.pid}`;
 describe(`keyrole on ${process.platform}-${process.arch}: keychain, file store, single flight, exec, doctor`, () => {
   let emu: EmulatorProcess;
   let env: Record<string, string>;
+  let keyring: KeyringSession | undefined;
   const keyrole = (args: string[], input?: string): Promise<RunResult> => run(KEYROLE, args, { env, input, timeoutMs: 120_000 });
   const assumeCalls = async () => (await emu.stats()).calls.AssumeRole ?? 0;
   const blob = (r: RunResult) => {
@@ -29,13 +31,15 @@ describe(`keyrole on ${process.platform}-${process.arch}: keychain, file store, 
 
   before(async () => {
     emu = await startEmulatorProcess();
-    const home = tempDir('xp-');
+    // Linux has no keychain without a desktop session: the suite's own gnome-keyring.
+    keyring = process.platform === 'linux' ? await startKeyring() : undefined;
+    const home = keyring?.home ?? tempDir('xp-');
     mkdirSync(join(home, '.aws'), { recursive: true });
     env = {
       HOME: home, USERPROFILE: home, LOCALAPPDATA: join(home, 'AppData', 'Local'), XDG_CACHE_HOME: join(home, '.cache'),
       AWS_CONFIG_FILE: join(home, '.aws', 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, '.aws', 'credentials'),
       AWS_ENDPOINT_URL_STS: emu.url, KEYROLE_NTP: 'off',
-      ...(process.platform === 'linux' ? { KEYROLE_KEYCHAIN: 'keyutils' } : {}),
+      ...keyring?.env,
     };
     writeFileSync(env.AWS_CONFIG_FILE, [
       `[profile kc]\ncredential_process = "${KEYROLE}" process kc\nkeyrole_source = ${SOURCE}\nkeyrole_role_arn = ${ROLE}\n`,
@@ -50,6 +54,7 @@ describe(`keyrole on ${process.platform}-${process.arch}: keychain, file store, 
       await keyrole(['remove', SOURCE, '--force']);
     }
     await emu?.stop();
+    await keyring?.stop();
   });
 
   test('keychain store: an entry with a real-length token is stored and served', async () => {
