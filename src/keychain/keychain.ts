@@ -15,6 +15,7 @@ import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
+import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
@@ -50,12 +51,12 @@ export function keychainError(err: unknown, action: string): KeyroleError {
   const msg = oneLine(printable(String((err as Error)?.message ?? err))).slice(0, 300);
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
-      'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
+      unlockKeychainFix(process.platform));
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {
     return new KeyroleError('KeychainAmbiguous', `${describeStore()} holds ${ambiguous[1]} entries where keyrole expects one, so it cannot ${action} (another tool stored one under the same name)`,
-      'delete the extra entries (seahorse, or secret-tool clear service <service>), then run keyrole setup again');
+      duplicateItemsFix(process.platform));
   }
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
     const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';

@@ -237,3 +237,19 @@ export function dialogCancelled(platform: NodeJS.Platform, code: number | null, 
   if (code !== 0) return true;
   return platform === 'win32' && out.trim() === '';
 }
+
+// ---- what to do about the keychain, in the platform's own terms ----
+
+/** The fix for a locked keychain. */
+export function unlockKeychainFix(platform: NodeJS.Platform): string {
+  if (platform === 'darwin') return 'unlock the login keychain (log in to the Mac, or run security unlock-keychain) and retry';
+  if (platform === 'win32') return 'Credential Manager opens with your Windows session: log in as this user (not over a network logon without a profile) and retry';
+  return 'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry';
+}
+
+/** The fix for two keychain items where keyrole expects one. */
+export function duplicateItemsFix(platform: NodeJS.Platform): string {
+  if (platform === 'darwin') return 'delete the extra entries (Keychain Access, or security delete-generic-password -s <service>), then run keyrole setup again';
+  if (platform === 'win32') return 'delete the extra entries (Credential Manager, or cmdkey /list and cmdkey /delete:<name>), then run keyrole setup again';
+  return 'delete the extra entries (seahorse, or secret-tool clear service <service>), then run keyrole setup again';
+}

@@ -14,7 +14,7 @@ import { newSessionToken } from '../../emulator/state.ts';
 import { spawnSync } from 'node:child_process';
 import {
   awsHome, commandLine, consoleDevices, defaultKeyroleHome, dialogCancelled, exeName, forwardsSigint, hasPosixModes, homeMismatch, macGuiAvailable,
-  openToOthers, pathCandidates, resolveOnPath, selfWords, spawnWords, splitCommandLine, windowsOpener, writableByOthers,
+  openToOthers, pathCandidates, resolveOnPath, selfWords, spawnWords, splitCommandLine, windowsOpener, writableByOthers, unlockKeychainFix, duplicateItemsFix,
 } from '../../src/util/platform.ts';
 
 // A regional AssumeRole token at the top of its observed range (750–770 characters).
@@ -248,5 +248,14 @@ describe('Windows semantics, decided by pure functions', () => {
     assert.equal(macGuiAvailable({ SSH_TTY: '/dev/ttys003' }), false);
     assert.equal(macGuiAvailable({ SSH_CONNECTION: 'x', DISPLAY: 'localhost:10' }), true);
     assert.deepEqual(windowsOpener('https://x/?a=1&b=2'), ['rundll32.exe', ['url.dll,FileProtocolHandler', 'https://x/?a=1&b=2']]);
+  });
+
+  test('keychain fixes name the platform\'s own tools, never gnome-keyring on macOS or Windows', () => {
+    for (const p of ['darwin', 'win32'] as const) {
+      assert.doesNotMatch(unlockKeychainFix(p) + duplicateItemsFix(p), /gnome|seahorse|secret-tool/);
+    }
+    assert.match(unlockKeychainFix('darwin'), /security unlock-keychain/);
+    assert.match(duplicateItemsFix('win32'), /cmdkey/);
+    assert.match(unlockKeychainFix('linux'), /gnome-keyring-daemon --unlock/);
   });
 });
