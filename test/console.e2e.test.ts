@@ -156,7 +156,7 @@ describe('keyrole console', () => {
   });
 
   test('bad input is refused before any call: region, destination, KEYROLE_SIGNIN_URL', async () => {
-    assertOneLineFailure(await w.keyrole(['console', 'admin', '--region', 'x@evil.com#'], { env }), /^keyrole: region .* is not an AWS region name/);
+    assertOneLineFailure(await w.keyrole(['console', 'admin', '--region', 'x@evil.com#'], { env }), /^keyrole: region .* is not a region name/);
     assertOneLineFailure(await w.keyrole(['console', 'admin', '--destination', 'https://evil.example.com/'], { env }), /^keyrole: --destination .* is not on the aws console/);
     assertOneLineFailure(await w.keyrole(['console', 'admin'], { env: { ...env, KEYROLE_SIGNIN_URL: 'http://signin.example.com/federation' } }), /^keyrole: KEYROLE_SIGNIN_URL .* is not an https URL/);
   });

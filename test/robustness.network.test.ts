@@ -447,6 +447,14 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
     tls.add('HTTP_PROXY carries calls to an http endpoint', 'HTTP_PROXY naming a local proxy; STS on http', 'the request goes through the proxy', 'exit 0: credentials; the proxy forwarded one POST');
   });
 
+  test('HTTP_PROXY carries the console\'s federation call too', async () => {
+    const r = await w.keyrole(['console', 'prod', '--url'], { env: { KEYROLE_NTP: 'off', AWS_ENDPOINT_URL_STS: w.emu.url, KEYROLE_SIGNIN_URL: `${w.emu.url}/federation`, HTTP_PROXY: `http://127.0.0.1:${proxy.port}` } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Action=login/);
+    assert.ok(proxy.requests.some((q) => /^GET http:\/\/127\.0\.0\.1:\d+\/federation\?Action=getSigninToken/.test(q)), proxy.requests.join(', '));
+    tls.add('HTTP_PROXY carries the console\'s federation call too', 'keyrole console --url with HTTP_PROXY naming a local proxy; the federation endpoint on http', 'getSigninToken goes through the proxy, like every AWS call', 'exit 0: the sign-in URL; the proxy forwarded the getSigninToken GET');
+  });
+
   test('NO_PROXY sends matching hosts direct', async () => {
     for (const noProxy of ['localhost', '.localhost', `localhost:${front.port}`, '*']) {
       ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: noProxy }));

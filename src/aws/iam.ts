@@ -14,6 +14,7 @@ import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts
 import type { CaBundle } from '../config/cabundle.ts';
 import { section, type AwsFiles, type Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
+import { truthy } from '../config/endpoints.ts';
 
 export interface IamTarget {
   region: string;
@@ -21,10 +22,6 @@ export interface IamTarget {
   endpointFrom: string;
   /** AWS_CA_BUNDLE or the profile's ca_bundle (src/config/cabundle.ts). */
   caBundle?: CaBundle;
-}
-
-function truthy(v: string | undefined): boolean {
-  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
 }
 
 /** IAM is global; requests are signed for the partition's home region. */
