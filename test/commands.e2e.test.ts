@@ -115,6 +115,19 @@ describe('whoami, export, exec', () => {
     assert.equal(code, 42, `keyrole exits with the command's status (signal ${signal})`);
   });
 
+  test('exec at a terminal: Ctrl-C reaches the command once (the terminal sends it; keyrole does not send it again)', async () => {
+    // Terraform takes a second SIGINT as "stop now, without cleaning up".
+    const script = join(w.home, 'count-sigint.cjs');
+    writeFileSync(script, `let n = 0;
+process.on('SIGINT', () => { if (++n === 1) setTimeout(() => { console.log('sigints=' + n); process.exit(0); }, 1000); });
+console.log('ready');
+setInterval(() => {}, 1000);
+`);
+    const r = await onPty(`${KEYROLE} exec prod -- '${process.execPath}' '${script}'`, [[/ready/, '\x03']], w.env);
+    assert.match(r.screen, /sigints=1\b/, r.screen);
+    assert.equal(r.code, 0, r.screen);
+  });
+
   test('exec: the command killed by a signal makes keyrole die of it too', async () => {
     const r = await w.keyrole(['exec', 'prod', '--', 'sh', '-c', 'kill -KILL $$']);
     assert.equal(r.signal, 'SIGKILL', `code ${r.code} signal ${r.signal}`);

@@ -28,7 +28,7 @@ function stores(): CacheStore[] {
 
 export interface CacheRow { profile: string; role: string; region: string | undefined; expiresIn: string; expiration: string | undefined; store: string; key: string }
 
-/** The region an entry's credentials were fetched in (from the parameters stored in it). */
+/** The region in an older entry's stored parameters (newer entries store a digest: the planner names their region). */
 function regionOf(params: string): string | undefined {
   try {
     // canonicalParams: [key, value] pairs.
@@ -62,7 +62,7 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
       const e = decodeEntry(value);
       const u = users.get(`${store.kind}:${key}`);
       if (!e) { rows.push({ profile: '?', role: '(unreadable entry)', region: undefined, expiresIn: '-', expiration: undefined, store: store.kind, key }); continue; }
-      const common = { region: regionOf(e.params), expiresIn: formatLeft(remainingMs(e, now)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
+      const common = { region: u?.region ?? regionOf(e.params), expiresIn: formatLeft(remainingMs(e, now)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
       if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, ...common });
       // Written for a profile that is gone or has changed since: named as it was then.
       else rows.push({ profile: e.profile ?? '-', role: e.roleArn ? `role ${e.roleArn}` : `(session of ${e.source})`, ...common });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { selfCommand } from '../util/self.ts';
+import { splitCommandLine } from '../util/platform.ts';
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
 import { DURATION_MAX, DURATION_MIN, MFA_SERIAL, parseDuration, resolveSettings, ROLE_ARN, validSourceName } from '../config/settings.ts';
 import { printable } from '../util/printable.ts';
@@ -15,7 +16,7 @@ import { localUser } from '../credentials/resolve.ts';
 import { listSources, sourceExists } from '../keychain/keychain.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
-import { shlexQuote, shlexSplit } from '../config/shlex.ts';
+import { shlexQuote } from '../config/shlex.ts';
 import { backupFile, removeProfileKeys, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
 import { parseCommand } from './args.ts';
 
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
 function runsKeyroleFor(line: string | undefined, profile: string): boolean {
   if (!line) return false;
   try {
-    const argv = shlexSplit(line);
+    const argv = splitCommandLine(line, process.platform);
     const i = argv.findIndex((a) => /^keyrole(\.cjs|\.exe)?$/i.test(basename(a)));
     return i >= 0 && argv[i + 1] === 'process' && argv[i + 2] === profile;
   } catch {

@@ -16,6 +16,7 @@ import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
+import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
@@ -45,31 +46,18 @@ function describeStore(): string {
   }
 }
 
-/**
- * How to unlock the keychain from where the person is. `gnome-keyring-daemon --unlock` on
- * its own waits, without a prompt, for the password on stdin, and starts a second daemon
- * beside the running one; with --replace it takes the running daemon's place on the same
- * session bus, and `read -rs` asks for the password without echo.
- */
-export function unlockFix(platform = process.platform): string {
-  if (platform === 'darwin') return 'unlock it: security unlock-keychain login.keychain-db (it asks for the password), then retry';
-  if (platform === 'win32') return 'log in to Windows as this user (Credential Manager unlocks with the session), then retry';
-  return 'unlock it: log in to the desktop session, or from this shell run '
-    + 'read -rsp "Keyring password: " P && printf %s "$P" | gnome-keyring-daemon --replace --unlock --components=secrets --daemonize >/dev/null; unset P'
-    + ' (KeePassXC: unlock the database), then retry';
-}
-
 /** Turns the addon's platform errors into one line that says which part is missing. */
 export function keychainError(err: unknown, action: string): KeyroleError {
   // The addon's text carries the bus's own error messages: outside text.
   const msg = oneLine(printable(String((err as Error)?.message ?? err))).slice(0, 300);
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
-    return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`, unlockFix());
+    return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
+      unlockKeychainFix(process.platform));
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {
     return new KeyroleError('KeychainAmbiguous', `${describeStore()} holds ${ambiguous[1]} entries where keyrole expects one, so it cannot ${action} (another tool stored one under the same name)`,
-      'delete the extra entries (seahorse, or secret-tool clear service <service>), then run keyrole setup again');
+      duplicateItemsFix(process.platform));
   }
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
     const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';
@@ -135,10 +123,50 @@ function entry(service: string, account: string): EntryType {
  * caller can treat a miss as a miss, as the cache does: the source read that follows it
  * reports the lock, and the check costs a second D-Bus session).
  */
+// ---- what a value takes in each store ----
+
+/**
+ * Windows' Credential Manager holds at most 2,560 bytes per generic credential
+ * (CRED_MAX_CREDENTIAL_BLOB_SIZE). The addon's setPassword stores UTF-16, two bytes per
+ * character, which leaves 1,280 characters: a cache entry with a regional AssumeRole token
+ * (750–770 characters) and a long role ARN does not fit, nor does an IAM Identity Center
+ * record. keyrole's values are JSON, almost all ASCII, so on Windows they are stored as
+ * UTF-8 bytes (setSecret/getSecret), which doubles what fits. No earlier keyrole ran on
+ * Windows (its permission checks failed first), so no UTF-16 entries exist to be read.
+ * The other stores take far more (the kernel keyring 32 KB per key; the Secret Service
+ * and the macOS Keychain have no practical limit).
+ */
+export const CREDENTIAL_MANAGER_MAX_BYTES = 2560;
+
+/** The bytes `value` takes in a store as keyrole writes it (UTF-8 everywhere, Windows included). */
+export function storedBytes(value: string): number {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/** Why the platform's store cannot hold `value`, or undefined if it can. */
+export function valueProblem(value: string, platform: NodeJS.Platform): string | undefined {
+  const n = storedBytes(value);
+  if (platform === 'win32' && n > CREDENTIAL_MANAGER_MAX_BYTES) return `${n} bytes, over Credential Manager's ${CREDENTIAL_MANAGER_MAX_BYTES}`;
+  return undefined;
+}
+
+type ValueEntry = Pick<EntryType, 'getPassword' | 'setPassword' | 'getSecret' | 'setSecret'>;
+
+export function writeValue(e: ValueEntry, value: string, platform: NodeJS.Platform): void {
+  if (platform === 'win32') e.setSecret(Buffer.from(value, 'utf8'));
+  else e.setPassword(value);
+}
+
+export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | null {
+  if (platform !== 'win32') return e.getPassword();
+  const bytes = e.getSecret();
+  return bytes === null ? null : Buffer.from(bytes).toString('utf8');
+}
+
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = bounded(action, () => entry(service, account).getPassword());
+    value = bounded(action, () => readValue(entry(service, account), process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -155,7 +183,9 @@ export function getItem(service: string, account: string, action: string, checkL
 
 export function setItem(service: string, account: string, value: string, action: string): void {
   try {
-    bounded(action, () => entry(service, account).setPassword(value));
+    const problem = valueProblem(value, process.platform);
+    if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
+    bounded(action, () => writeValue(entry(service, account), value, process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);

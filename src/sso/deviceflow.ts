@@ -5,7 +5,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
-import { readRecord, reusableRegistration, writeRecord, type SsoRecord } from './record.ts';
+import { keepRecord, readRecord, reusableRegistration, writeRecord, type SsoRecord } from './record.ts';
 import { oidcApi, registerClient, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
 import { progress, type Screen } from './screen.ts';
 import { openBrowser } from '../util/browser.ts';
@@ -133,7 +133,7 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
   }
   const got = Date.now();
   rec = { ...rec, accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got) };
-  writeRecord(ref, rec);
+  keepRecord(ref, rec);
   const renew = rec.refreshToken
     ? 'keyrole renews it with its refresh token'
     : ref.registrationScopes.includes(REFRESH_SCOPE) ? 'no refresh token was issued' : `add sso_registration_scopes = ${REFRESH_SCOPE} to the sso-session for refresh tokens`;

@@ -39,7 +39,7 @@ const CODES = {
   BadPolicyArn: F, BadSourceIdentity: F, BadCacheChoice: F, BadKeychainChoice: F, BadCaBundle: F, NoSource: F, NoRole: F,
   AmbiguousSource: F, ProfileCycle: F, ProfileShadowed: F,
   // The keychain and the sources in it.
-  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
+  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainValueTooLarge: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
   AmbiguousKeyInput: F, KeyringUnavailable: F, KeychainReadBack: F,
   // The cache and the single-flight lock.

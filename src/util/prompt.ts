@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import * as tty from 'node:tty';
 import { read } from 'read';
 import { KeyroleError } from './errors.ts';
+import { consoleDevices } from './platform.ts';
 
 export interface Terminal {
   input: tty.ReadStream;
@@ -16,12 +17,12 @@ export interface Terminal {
 
 /** The controlling terminal, or undefined when there is none (CI, the JS SDK, cron). */
 export function openTerminal(): Terminal | undefined {
-  const [inPath, outPath] = process.platform === 'win32' ? ['CONIN$', 'CONOUT$'] : ['/dev/tty', '/dev/tty'];
+  const dev = consoleDevices(process.platform);
   let inFd: number | undefined;
   let outFd: number | undefined;
   try {
-    inFd = openSync(inPath, 'r');
-    outFd = openSync(outPath, 'w');
+    inFd = openSync(dev.input, dev.inputFlags);
+    outFd = openSync(dev.output, dev.outputFlags);
     if (!tty.isatty(inFd)) throw new Error('not a terminal');
   } catch {
     if (inFd !== undefined) closeSync(inFd);

@@ -2,10 +2,12 @@
 // the line without a shell and without the user's interactive PATH (an IDE, cron, a
 // systemd unit each have their own), so the line names this executable by absolute path:
 // the single executable itself, or for the npm channel the script Node was started with
-// (the npm bin link, whose shebang starts Node). configure, import and sso populate use it.
+// (the npm bin link, whose shebang starts Node; on Windows `"node.exe" "keyrole.cjs"`), in
+// the quoting the platform's botocore splits (src/util/platform.ts). configure, import and
+// sso populate use it.
 
 import { isAbsolute, resolve } from 'node:path';
-import { shlexQuote } from '../config/shlex.ts';
+import { commandLine, selfWords } from './platform.ts';
 import { nodeRequire } from './require.ts';
 
 function isSea(): boolean {
@@ -16,9 +18,9 @@ function isSea(): boolean {
   }
 }
 
-/** The absolute path of this keyrole, shell-quoted for a credential_process line. */
+/** The absolute path of this keyrole, quoted for a credential_process line on this platform. */
 export function selfCommand(): string {
-  const script = process.argv[1];
-  const self = isSea() || !script ? process.execPath : isAbsolute(script) ? script : resolve(script);
-  return shlexQuote(self);
+  const argv1 = process.argv[1];
+  const script = argv1 ? (isAbsolute(argv1) ? argv1 : resolve(argv1)) : undefined;
+  return commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script, isExecutable: isSea() }), process.platform);
 }

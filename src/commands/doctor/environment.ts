@@ -8,6 +8,7 @@ import { formatLeft } from '../../util/duration.ts';
 import { stsTarget } from '../session.ts';
 import { EXEC_MARKER } from '../exec.ts';
 import { ok, problem, warning, type Check, type DoctorContext } from './check.ts';
+import { homeMismatch } from '../../util/platform.ts';
 
 const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN'];
 
@@ -18,6 +19,8 @@ function unsetCommand(vars: string[]): string {
 export async function environmentChecks(ctx: DoctorContext): Promise<Check[]> {
   const env = process.env;
   const out: Check[] = [];
+  const home = homeMismatch(env, process.platform);
+  if (home) out.push(warning('environment', home, 'keep your AWS config in %USERPROFILE%\\.aws, or unset HOME for the tools that read it'));
   const set = CREDENTIAL_VARS.filter((v) => env[v]);
   const inExec = env[EXEC_MARKER];
   if (set.length) {
