@@ -466,5 +466,5 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
     tls.add('NO_PROXY sends matching hosts direct', 'HTTPS_PROXY set and NO_PROXY = localhost, .localhost, localhost:PORT, * or a list (either case)', 'direct to STS; a NO_PROXY that does not match keeps the proxy', 'exit 0: credentials; no CONNECT at the proxy (one with NO_PROXY=example.com)');
   });
 
-  tls.docTest(5);
+  tls.docTest(6);
 });
