@@ -225,3 +225,49 @@ echo $? > "${rec}/done"
     }
   });
 });
+
+describe('SSO is visible: cache list, cache clear, doctor and status name the profile, the role and the sign-in in the same words', () => {
+  let w: World;
+  let env: Record<string, string>;
+  const SIGNIN = /IAM Identity Center sign-in \(my-sso\): (59|60) min( \d+ s)? left \(until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\), refreshes by itself/;
+
+  before(async () => {
+    w = await startWorld();
+    w.writeConfig(config('sso:account:access'));
+    env = { ...w.env, AWS_ENDPOINT_URL_SSO_OIDC: w.emu.url, AWS_ENDPOINT_URL_SSO: w.emu.url, DISPLAY: '', WAYLAND_DISPLAY: '' };
+    await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
+    const follow = join(w.home, 'follow.sh');
+    writeFileSync(follow, `#!/bin/sh\ncurl -sSL -o /dev/null "$1"\n`);
+    chmodSync(follow, 0o755);
+    const r = await w.keyrole(['login', 'my-sso'], { env: { ...env, BROWSER: follow } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await w.keyrole(['process', 'sso-admin'], { env })).code, 0);
+  });
+  after(() => w?.stop());
+
+  test('signed in', async () => {
+    const list = await w.keyrole(['cache', 'list'], { env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^sso-admin +IAM Identity Center role AdministratorAccess in ${DEMO_ACCOUNT_ID} +\\d+ min`, 'm'));
+    assert.match(list.stdout, new RegExp(`${SIGNIN.source}; used by sso-admin$`, 'm'));
+    const status = await w.keyrole(['status', 'sso-admin'], { env });
+    assert.match(status.stdout, new RegExp(`^sso-admin: IAM Identity Center role AdministratorAccess in ${DEMO_ACCOUNT_ID}: `, 'm'));
+    assert.match(status.stdout, SIGNIN);
+    const doctor = await w.keyrole(['doctor', 'sso-admin', '--no-network'], { env });
+    assert.match(doctor.stdout, new RegExp(`^ok +sso +${SIGNIN.source}`, 'm'), doctor.stdout);
+    const clear = await w.keyrole(['cache', 'clear', 'sso-admin'], { env });
+    assert.match(clear.stdout, new RegExp(`^Cleared the cached credentials of profile sso-admin: IAM Identity Center role AdministratorAccess in ${DEMO_ACCOUNT_ID} \\(keychain store\\)\\.$`, 'm'));
+    assert.match(clear.stdout, new RegExp(`^Kept the ${SIGNIN.source}; keyrole sso logout my-sso ends it\\.$`, 'm'));
+    const all = await w.keyrole(['cache', 'clear'], { env });
+    assert.match(all.stdout, new RegExp(`^Kept the ${SIGNIN.source} \\(used by sso-admin\\); keyrole sso logout my-sso ends it\\.$`, 'm'));
+  });
+
+  test('signed out: doctor warns and names keyrole login; status and cache list say there is none', async () => {
+    assert.equal((await w.keyrole(['sso', 'logout', 'my-sso'], { env })).code, 0);
+    const doctor = await w.keyrole(['doctor', 'sso-admin', '--no-network'], { env });
+    assert.match(doctor.stdout, /^warning +sso +IAM Identity Center sign-in \(my-sso\): none; keyrole login my-sso signs in\n +fix: keyrole login my-sso$/m, doctor.stdout);
+    assert.match((await w.keyrole(['status', 'sso-admin'], { env })).stdout, /IAM Identity Center sign-in \(my-sso\): none; keyrole login my-sso signs in/);
+    const list = await w.keyrole(['cache', 'list'], { env });
+    assert.match(list.stdout, /^The cache is empty\.\n\nIAM Identity Center sign-in \(my-sso\): none; keyrole login my-sso signs in; used by sso-admin\n$/);
+  });
+});
