@@ -87,7 +87,7 @@ async function main() {
     const [bare, hitFile, hitKeychain] = hyperfine([`${NODE24} -e 0`, `${KEYROLE} process krfile`, `${KEYROLE} process kr`], env, runs * 2);
     rows.push({ what: '`node -e 0` (Node 24, the one the executable embeds)', value: ms(bare) });
     rows.push({ what: 'cache hit, file store', value: `${ms(hitFile)} (${(hitFile / bare).toFixed(2)}×)`, target: '≤ 1.15×', verdict: hitFile / bare <= 1.15 ? 'met' : 'missed' });
-    rows.push({ what: 'cache hit, keychain store (default)', value: `${ms(hitKeychain)} (${(hitKeychain / bare).toFixed(2)}×)`, target: '≤ 1.5×', verdict: hitKeychain / bare <= 1.5 ? 'met' : 'missed' });
+    rows.push({ what: 'cache hit, keychain store (default)', value: `${ms(hitKeychain)} (${(hitKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitKeychain / bare <= 1.35 ? 'met' : 'missed' });
 
     // 2. added time per `aws sts get-caller-identity`
     await w.run(aws, ['sts', 'get-caller-identity', '--profile', 'native']); // warm the CLI's own cache

@@ -27,6 +27,10 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'Keychain payloads',
     intro: 'Entries in the real Secret Service (gnome-keyring) that keyrole did not write, planted with `secret-tool`. A source is reported, never used; a cache entry is ignored and replaced.',
   },
+  bus: {
+    title: 'A hostile bus',
+    intro: 'A fake D-Bus session bus (a Unix socket server in the test) at `DBUS_SESSION_BUS_ADDRESS`, run through the built executable. keyrole\'s own D-Bus client bounds each call at 5 s, reads every byte with bounds checks and refuses a malformed or oversized message; the keychain addon\'s calls are bounded at 30 s by a watchdog thread. Each case ends with a non-zero exit, one line on stderr and an empty stdout.',
+  },
   network: {
     title: 'Network and service faults',
     intro: 'Faults injected by the emulator (`POST /_emulator/behaviour`) or a hostile local server on a cache refresh. One STS exchange is bounded: 3 s to connect, 5 s to the response headers and 5 s of silence per attempt, 3 attempts, 12 s in all. After every failure the file cache entry is byte for byte what it was. The `console: …` cases point `keyrole console` at a hostile federation endpoint (`KEYROLE_SIGNIN_URL`): one exchange of at most 12 s and 64 KB, one printable line, no page written.',

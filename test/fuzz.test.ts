@@ -23,6 +23,8 @@ import { parseMemory } from '../src/clock/memory.ts';
 import { credentialBlob } from '../src/credentials/blob.ts';
 import { localExpiration } from '../src/credentials/resolve.ts';
 import { Recorder } from '../scripts/robustness-doc.ts';
+import { DbusProtocolError, decodeMessage, encodeReturn, messageLength, splitTypes, MAX_MESSAGE } from '../src/keychain/dbus.ts';
+import { handMade } from './support/fakebus.ts';
 
 const rec = new Recorder('fuzz', 'test/fuzz.test.ts');
 const TIME_LIMIT_MS = 5000;
@@ -218,6 +220,49 @@ describe('fuzz: service answers', () => {
       if (typeof s !== 'string') assert.ok(Number.isFinite(s.offsetMs) && Number.isFinite(s.rttMs) && s.rttMs >= 0);
     });
 
+  // The D-Bus reader (src/keychain/dbus.ts) reads whatever DBUS_SESSION_BUS_ADDRESS points at.
+  const getSecretsReply = encodeReturn(9, 4, 'a{o(oayays)}', [[['/org/freedesktop/secrets/collection/login/1', ['/org/freedesktop/secrets/session/1', Buffer.alloc(0), Buffer.from('{"keyrole":1}'), 'text/plain']]]]);
+  /** Whatever messageLength and decodeMessage do with these bytes: a DbusProtocolError, 0 (more needed), or a message. */
+  const readsOrRefuses = (buf: Buffer) => {
+    try {
+      const n = messageLength(buf);
+      assert.ok(n >= 0 && n <= Math.min(buf.length, MAX_MESSAGE));
+      if (n > 0) decodeMessage(buf.subarray(0, n));
+    } catch (err) {
+      if (!(err instanceof DbusProtocolError)) throw new Error(`threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
+    }
+  };
+  property('D-Bus messages: mutated replies are read or refused, nothing else', 'src/keychain/dbus.ts messageLength and decodeMessage on a GetSecrets reply with up to 8 bytes overwritten, cut or extended',
+    'a DbusProtocolError (the connection is dropped) or a message; never another exception or a loop', 20000, 305,
+    fc.tuple(fc.array(fc.tuple(fc.nat(getSecretsReply.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat(getSecretsReply.length), fc.uint8Array({ maxLength: 16 })),
+    ([writes, cut, tail]) => {
+      const buf = Buffer.from(getSecretsReply);
+      for (const [at, v] of writes) buf[at] = v;
+      readsOrRefuses(Buffer.concat([buf.subarray(0, cut), tail]));
+    });
+
+  const sigChars = fc.constantFrom(...'ybnqiuxtdsogvha(){}'.split(''));
+  property('D-Bus messages: any signature over any body is read or refused', 'src/keychain/dbus.ts decodeMessage on hand-made replies: a signature of up to 12 of the type characters, 0–256 random body bytes (zero-heavy, so arrays and structs get far)',
+    'a DbusProtocolError or a message; signatures the specification forbids (empty structs, loose dict entries) always refused', 20000, 306,
+    fc.tuple(fc.array(sigChars, { maxLength: 12 }).map((a) => a.join('')), fc.uint8Array({ maxLength: 256 }).map((b) => b.map((x) => (x < 160 ? 0 : x)))),
+    ([sig, body]) => {
+      readsOrRefuses(handMade(sig, Buffer.from(body)));
+      if (/\(\)|(^|[^a])\{/.test(sig)) assert.throws(() => splitTypes(sig), DbusProtocolError);
+    });
+
+  property('D-Bus messages: arbitrary bytes are read or refused', 'src/keychain/dbus.ts messageLength and decodeMessage on arbitrary bytes after a valid fixed header',
+    'a DbusProtocolError, more bytes wanted, or a message', 20000, 307,
+    fc.tuple(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ maxLength: 300 })), ([type, rest]) => {
+      const head = Buffer.alloc(16);
+      head[0] = 0x6c;
+      head[1] = type;
+      head[3] = 1;
+      head.writeUInt32LE(rest.length > 16 ? rest[0] : 0, 4);
+      head.writeUInt32LE(1, 8);
+      head.writeUInt32LE(Math.max(0, rest.length - 8), 12);
+      readsOrRefuses(Buffer.concat([head, Buffer.from(rest)]));
+    });
+
   property('Date headers: dateSampleFrom never misbehaves', 'src/clock/estimate.ts dateSampleFrom on arbitrary Date header strings',
     'undefined, or a finite offset and uncertainty', 10000, 304, fc.tuple(fc.oneof(anyText, fc.date({ noInvalidDate: false }).map((d) => (isNaN(d.getTime()) ? 'x' : d.toUTCString()))), fc.nat(10_000)), ([header, rtt]) => {
       const now = Date.now();
@@ -284,4 +329,4 @@ describe('fuzz: regressions', () => {
   });
 });
 
-rec.docTest(17);
+rec.docTest(20);

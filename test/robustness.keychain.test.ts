@@ -10,6 +10,7 @@ import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from './s
 import { baseEnv } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
+import { handMade, startFakeBus, type Answer, type FakeBus } from './support/fakebus.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const rec = new Recorder('keychain', 'test/robustness.keychain.test.ts');
@@ -122,4 +123,83 @@ describe('robustness: keychain payloads', () => {
   replaced('a cache entry expiring in year 275760', '`Expiration: "+275760-09-13T00:00:00.000Z"`', (real) => JSON.stringify({ ...real, Expiration: '+275760-09-13T00:00:00.000Z' }));
 
   rec.docTest(20);
+});
+
+// ---- a hostile bus ----
+
+const busRec = new Recorder('bus', 'test/robustness.keychain.test.ts');
+
+describe('robustness: a hostile bus', () => {
+  let w: World;
+  before(async () => {
+    // No Secret Service: the fake bus below is the only one keyrole can reach.
+    w = await startWorld({ keyring: false });
+    w.writeConfig(keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE }));
+  });
+  after(() => w?.stop());
+
+  /** Runs keyrole against a fake bus that answers every method call with `answer` (or answers AUTH with `auth`). */
+  async function against(answer: Answer, args: string[], auth?: Buffer) {
+    const bus: FakeBus = await startFakeBus(answer, auth);
+    try {
+      const r = await w.keyrole(args, { env: { DBUS_SESSION_BUS_ADDRESS: bus.address, KEYROLE_NTP: 'off' }, timeoutMs: 120_000 });
+      return { r, calls: bus.calls };
+    } finally {
+      await bus.close();
+    }
+  }
+
+  test('regression (4 GB, then out of memory): an array of empty structs', async () => {
+    // Array length 8 (inside the message), padding to 8, then 8 bytes of nothing: the old
+    // reader read empty structs from them forever.
+    const { r } = await against((c) => handMade('a()', Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), c.serial), ['process', 'prod']);
+    assertOneLine(r, /the D-Bus session bus is not usable \(malformed D-Bus message: empty struct in "a\(\)"\); check that DBUS_SESSION_BUS_ADDRESS points at your own session bus/);
+    assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
+    busRec.add('regression (4 GB, then out of memory): an array of empty structs', 'every call answered with `a()`: an array of 8 bytes of empty structs', 'refused at the signature, at once', `exit ${r.code} after ${r.ms < 5000 ? 'under 5 s' : `${Math.round(r.ms / 1000)} s`}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('a message larger than keyrole reads', async () => {
+    const huge = handMade('ay', Buffer.alloc(8)).subarray(0, 16);
+    huge.writeUInt32LE(64 * 1024 * 1024, 4);
+    const { r } = await against(() => huge, ['process', 'prod']);
+    assertOneLine(r, /keyrole reads at most 4194304\)\); check that DBUS_SESSION_BUS_ADDRESS/);
+    busRec.add('a message larger than keyrole reads', 'a header announcing a 64 MiB body, then nothing', 'refused from the 16-byte header, without waiting for the body', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('an answer of the wrong type', async () => {
+    const { r } = await against((c) => handMade('u', Buffer.from([7, 0, 0, 0]), c.serial), ['process', 'prod']);
+    assertOneLine(r, /an answer of type "u" where "s" was due/);
+    busRec.add('an answer of the wrong type', 'every call answered with a number', 'refused: no reply is used unless its signature is the one the call expects', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('an authentication answer that never ends its line', async () => {
+    const { r } = await against(() => undefined, ['process', 'prod'], Buffer.alloc(64 * 1024, 'O'));
+    assertOneLine(r, /the D-Bus peer's authentication answer is not a line of at most 1024 bytes/);
+    busRec.add('an authentication answer that never ends its line', '64 KiB of `O` and no line end in answer to AUTH', 'refused after 1 KiB, at once', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('a refusal that carries escape sequences', async () => {
+    const { r } = await against(() => undefined, ['process', 'prod'], Buffer.from('\x1b]0;owned\x07\x1b[2JREJECTED EXTERNAL\r\n'));
+    const line = assertOneLine(r, /the D-Bus daemon refused authentication \(/);
+    assert.ok(![...line].some((c) => c < ' ' || c === '\x7f'), `no control character reaches the terminal: ${JSON.stringify(line)}`);
+    busRec.add('a refusal that carries escape sequences', 'an OSC title change and a screen clear before `REJECTED`', 'one line, the escape sequences removed', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('regression (over 100 s): a bus that authenticates and then says nothing, on the hot path', async () => {
+    const { r, calls } = await against(() => undefined, ['process', 'prod']);
+    assertOneLine(r, /the Secret Service did not answer: the D-Bus session bus did not answer Hello within 5 s; check that gnome-keyring/);
+    assert.ok(calls.includes('Hello'), 'keyrole got as far as the bus');
+    assert.ok(r.ms < 30_000, `took ${r.ms} ms`);
+    busRec.add('regression (over 100 s): a bus that authenticates and then says nothing, on the hot path', '`keyrole process`: OK to AUTH, then silence', 'fails after its 5 s bound, without asking the addon', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  test('regression (over 100 s): a bus that authenticates and then says nothing, to the keychain addon', async () => {
+    const { r, calls } = await against(() => undefined, ['list']);
+    assertOneLine(r, /the Secret Service did not answer within 30 s, so keyrole cannot list sources; check that gnome-keyring/);
+    assert.ok(calls.includes('Hello'), 'the addon got as far as the bus');
+    assert.ok(r.ms >= 29_000 && r.ms < 90_000, `took ${r.ms} ms`);
+    busRec.add('regression (over 100 s): a bus that authenticates and then says nothing, to the keychain addon', '`keyrole list` (the addon\'s synchronous calls): OK to AUTH, then silence', 'the watchdog thread ends keyrole after 30 s', `exit ${r.code ?? r.signal}: ${normalise(r.stderr, [w.home])}`);
+  });
+
+  busRec.docTest(7);
 });

@@ -3,13 +3,22 @@
 // word when no D-Bus session exists, and the user's keys would land in a store that is
 // gone at logout. The kernel keyring is available as an explicit choice
 // (KEYROLE_KEYCHAIN=keyutils) for headless machines.
+//
+// Every call is bounded in time. The hot path's Secret Service calls go through keyrole's
+// own client (src/keychain/secretservice.ts: 5 s per call). The addon's calls are
+// synchronous and cannot be interrupted, so on the Secret Service store a watchdog thread
+// (bounded()) ends the process with one line when one has not returned within
+// ADDON_TIMEOUT_MS. Regression: a bus that authenticated and then said nothing hung
+// keyrole for over 100 s inside the addon.
 
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
+import { printable } from '../util/printable.ts';
+import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
-import { cheapUnixSocket } from './unixsocket.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
+import type * as WorkerThreads from 'node:worker_threads';
 
 export const SOURCE_SERVICE = 'keyrole:source';
 
@@ -37,7 +46,8 @@ function describeStore(): string {
 
 /** Turns the addon's platform errors into one line that says which part is missing. */
 export function keychainError(err: unknown, action: string): KeyroleError {
-  const msg = oneLine(String((err as Error)?.message ?? err));
+  // The addon's text carries the bus's own error messages: outside text.
+  const msg = oneLine(printable(String((err as Error)?.message ?? err))).slice(0, 300);
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
       'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
@@ -53,6 +63,47 @@ export function keychainError(err: unknown, action: string): KeyroleError {
       'start gnome-keyring (or KeePassXC\'s Secret Service) in this session, or set KEYROLE_KEYCHAIN=keyutils to use the kernel keyring');
   }
   return new KeyroleError('KeychainError', `${describeStore()} failed when keyrole tried to ${action}: ${msg}`, 'check that the keychain is running and unlocked');
+}
+
+// ---- the addon's calls, bounded ----
+
+// Long enough for a person at the desktop's unlock prompt (the addon waits for it), short
+// enough that a silent bus is not a hang: a gnome-keyring answers in milliseconds.
+export const ADDON_TIMEOUT_MS = 30_000;
+
+// The watchdog runs in its own thread, whose timers fire while the main thread is inside
+// the addon. It writes the one line itself and ends the process with SIGKILL: a signal
+// Node would have to handle on the blocked main thread never would be. getBuiltinModule,
+// not require: the code runs as a module or as a script depending on the parent's flags.
+const WATCHDOG = `
+const { parentPort } = process.getBuiltinModule('node:worker_threads');
+const { writeSync } = process.getBuiltinModule('node:fs');
+let timer;
+parentPort.on('message', (m) => {
+  clearTimeout(timer);
+  if (m.line) timer = setTimeout(() => { try { writeSync(2, m.line + '\\n'); } finally { process.kill(process.pid, 'SIGKILL'); } }, m.ms);
+});`;
+
+let watchdog: WorkerThreads.Worker | undefined;
+
+/** fn(), or the process ended with one line if the addon has not returned within ADDON_TIMEOUT_MS. */
+function bounded<T>(action: string, fn: () => T): T {
+  // The kernel keyring and the macOS and Windows stores never wait on another process's
+  // whim (macOS may wait on a person at its own access prompt, which must not be cut short).
+  if (storeName() !== 'secret-service') return fn();
+  if (!watchdog) {
+    const { Worker } = nodeRequire()('node:worker_threads') as typeof WorkerThreads;
+    watchdog = new Worker(WATCHDOG, { eval: true, stdout: false, stderr: false });
+    watchdog.unref();
+  }
+  const line = `keyrole: the Secret Service did not answer within ${ADDON_TIMEOUT_MS / 1000} s, so keyrole cannot ${printable(action)}; `
+    + 'check that gnome-keyring (or your Secret Service) is running and responsive and that no unlock prompt is waiting, and that DBUS_SESSION_BUS_ADDRESS points at your own session bus';
+  watchdog.postMessage({ line, ms: ADDON_TIMEOUT_MS });
+  try {
+    return fn();
+  } finally {
+    watchdog.postMessage({});
+  }
 }
 
 function entry(service: string, account: string): EntryType {
@@ -73,14 +124,14 @@ function entry(service: string, account: string): EntryType {
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = entry(service, account).getPassword();
+    value = bounded(action, () => entry(service, account).getPassword());
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
   }
   if (value === null && checkLocked && storeName() === 'secret-service') {
     try {
-      loadKeyring().findCredentials(service);
+      bounded(action, () => loadKeyring().findCredentials(service));
     } catch (err) {
       throw keychainError(err, action);
     }
@@ -90,7 +141,7 @@ export function getItem(service: string, account: string, action: string, checkL
 
 export function setItem(service: string, account: string, value: string, action: string): void {
   try {
-    entry(service, account).setPassword(value);
+    bounded(action, () => entry(service, account).setPassword(value));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -99,7 +150,7 @@ export function setItem(service: string, account: string, value: string, action:
 
 export function deleteItem(service: string, account: string, action: string): boolean {
   try {
-    return entry(service, account).deleteCredential();
+    return bounded(action, () => entry(service, account).deleteCredential());
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -108,23 +159,20 @@ export function deleteItem(service: string, account: string, action: string): bo
 
 export function listAccounts(service: string, action: string): string[] {
   try {
-    return loadKeyring().findCredentials(service).map((c) => c.account).sort();
+    return bounded(action, () => loadKeyring().findCredentials(service)).map((c) => c.account).sort();
   } catch (err) {
     throw keychainError(err, action);
   }
 }
 
 // ---- the hot path: the cache entry and, on a miss, the source ----
-// These go to the Secret Service directly over D-Bus (src/keychain/secretservice.ts): one connection
-// and one "plain" session per process, where the addon opens a new connection and a new
-// Diffie-Hellman session for every call: ~10 ms of modular exponentiation on both ends of
-// the bus, most of a keychain cache hit and of a miss's write. The direct client's socket is
-// libuv's pipe handle (src/keychain/unixsocket.ts); where only node:net's is at hand (keyrole.cjs
-// under a Node this build does not know), loading node:net costs more than one DH, so the
-// run's first read stays the addon's. Whatever the direct client cannot answer for certain
-// (no unix socket, a locked collection, two matching items) goes to the addon, which
-// reports it as it always has.
-let firstRead = true;
+// These go to the Secret Service directly over D-Bus (src/keychain/secretservice.ts): one
+// connection and one "plain" session per process, where the addon opens a new connection
+// and a new Diffie-Hellman session for every call: ~10 ms of modular exponentiation on both
+// ends of the bus, most of a keychain cache hit and of a miss's write. Whatever the direct
+// client cannot answer for certain (no unix socket, a locked collection, two matching
+// items) goes to the addon, which reports it as it always has; a silent or broken bus
+// fails at once instead (secretservice.ts).
 
 function direct<T>(action: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
   return fast().catch((err: unknown) => {
@@ -136,10 +184,7 @@ function direct<T>(action: string, fast: () => Promise<T>, slow: () => T): Promi
 
 export async function getItemFast(service: string, account: string, action: string, checkLocked = true): Promise<string | null> {
   const slow = () => getItem(service, account, action, checkLocked);
-  if ((firstRead && !cheapUnixSocket()) || storeName() !== 'secret-service') {
-    firstRead = false;
-    return slow();
-  }
+  if (storeName() !== 'secret-service') return slow();
   return direct(action, () => readSecret(service, account), slow);
 }
 

@@ -23,10 +23,15 @@
 //
 // Anything unusual (no unix socket address, a locked collection, two matching items, a
 // service that refuses "plain") is left to the addon, which reports it as it always has:
-// callers catch SecretServiceDeferred and fall back.
+// callers catch SecretServiceDeferred and fall back. A bus that does not answer within
+// CALL_TIMEOUT_MS, or breaks the protocol, is not left to the addon: it fails here with one
+// line (regression: a bus that authenticated and then said nothing hung keyrole for over
+// 100 s through the addon's own waits).
 
-import { Bus, DbusError, sessionBusPath, type Value } from './dbus.ts';
+import { Bus, DbusError, DbusProtocolError, DbusTimeout, sessionBusPath, type Value } from './dbus.ts';
 import { debug } from '../util/debug.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
 
 const DEST = 'org.freedesktop.secrets';
 const SERVICE_PATH = '/org/freedesktop/secrets';
@@ -35,7 +40,8 @@ const ITEM = 'org.freedesktop.Secret.Item';
 const COLLECTION = 'org.freedesktop.Secret.Collection';
 // The collection the addon creates items in (keyring-rs's "default" target).
 const DEFAULT_COLLECTION = '/org/freedesktop/secrets/aliases/default';
-const CALL_TIMEOUT_MS = 5000;
+// Each call's bound; a gnome-keyring answers in about a millisecond.
+export const CALL_TIMEOUT_MS = 5000;
 
 /** This client cannot answer for certain; the addon should. */
 export class SecretServiceDeferred extends Error {}
@@ -50,9 +56,10 @@ let opened: Promise<Session> | undefined;
 /** The connection and its plain session, opened once per process; nothing waits here. */
 function open(): Promise<Session> {
   if (opened) return opened;
-  const attempt: Promise<Session> = Bus.connect(sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS).then((bus) => {
-    debug(`Secret Service: a direct D-Bus connection (${bus.transport === 'pipe' ? 'libuv pipe handle' : 'node:net socket'}, plain session)`);
-    const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']] })
+  const attempt: Promise<Session> = Promise.resolve().then(() => {
+    const bus = Bus.connect(sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS);
+    debug('Secret Service: a direct D-Bus connection (plain session)');
+    const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']], reply: 'vo' })
       .then(([, path]) => path as string);
     session.catch(forget);
     return { bus, session };
@@ -70,10 +77,20 @@ export function closeSecretService(): void {
   opened = undefined;
 }
 
+/** What a failed call becomes: a one-line failure when the bus is silent or broken, else a deferral to the addon. */
 function defer(err: unknown): never {
   if (err instanceof SecretServiceDeferred) throw err;
-  const why = err instanceof DbusError ? `${err.name}: ${err.message}` : (err as Error)?.message ?? String(err);
-  throw new SecretServiceDeferred(why);
+  if (err instanceof DbusTimeout) {
+    throw new KeyroleError('KeychainTimeout', `the Secret Service did not answer: ${err.message}`,
+      'check that gnome-keyring (or your Secret Service) is running and responsive, and that DBUS_SESSION_BUS_ADDRESS points at your own session bus');
+  }
+  if (err instanceof DbusProtocolError) {
+    throw new KeyroleError('KeychainBadBus', `the D-Bus session bus is not usable (${err.message})`,
+      'check that DBUS_SESSION_BUS_ADDRESS points at your own session bus');
+  }
+  // The bus's own error text is outside text: it may reach --debug on a terminal.
+  const why = err instanceof DbusError ? `${printable(err.name)}: ${printable(err.message)}` : printable((err as Error)?.message ?? String(err));
+  throw new SecretServiceDeferred(why.slice(0, 300));
 }
 
 function attributes(service: string, account: string): Value[] {
@@ -81,7 +98,7 @@ function attributes(service: string, account: string): Value[] {
 }
 
 async function search(s: Session, service: string, account: string): Promise<{ unlocked: string[]; locked: string[] }> {
-  const [unlocked, locked] = await s.bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'SearchItems', signature: 'a{ss}', args: [attributes(service, account)] });
+  const [unlocked, locked] = await s.bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'SearchItems', signature: 'a{ss}', args: [attributes(service, account)], reply: 'aoao' });
   return { unlocked: unlocked as string[], locked: locked as string[] };
 }
 
@@ -97,8 +114,8 @@ export async function readSecret(service: string, account: string): Promise<stri
     const found = await search(s, service, account);
     if (found.unlocked.length === 0 && found.locked.length === 0) return null;
     if (found.unlocked.length !== 1 || found.locked.length !== 0) throw notOne(found);
-    const [secrets] = await s.bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'GetSecrets', signature: 'aoo', args: [found.unlocked, await s.session] });
-    const pair = (secrets as [string, Value[]][])[0];
+    const [secrets] = await s.bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'GetSecrets', signature: 'aoo', args: [found.unlocked, await s.session], reply: 'a{o(oayays)}' });
+    const pair = (secrets as [string, Value[]][]).find(([path]) => path === found.unlocked[0]);
     if (!pair) throw new SecretServiceDeferred('the item vanished between the search and the read');
     const [, , value] = pair[1] as [string, Buffer, Buffer, string];
     return value.toString('utf8');
@@ -120,14 +137,14 @@ export async function writeSecret(service: string, account: string, value: strin
     if (found.locked.length !== 0 || found.unlocked.length > 1) throw notOne(found);
     const secret: Value[] = [await s.session, Buffer.alloc(0), Buffer.from(value, 'utf8'), 'text/plain'];
     if (found.unlocked.length === 1) {
-      await s.bus.call({ destination: DEST, path: found.unlocked[0], iface: ITEM, member: 'SetSecret', signature: '(oayays)', args: [secret] });
+      await s.bus.call({ destination: DEST, path: found.unlocked[0], iface: ITEM, member: 'SetSecret', signature: '(oayays)', args: [secret], reply: '' });
       return;
     }
     const props: Value[] = [
       [`${ITEM}.Label`, ['s', `keyring:${account}@${service}`]],
       [`${ITEM}.Attributes`, ['a{ss}', attributes(service, account)]],
     ];
-    const [, prompt] = await s.bus.call({ destination: DEST, path: DEFAULT_COLLECTION, iface: COLLECTION, member: 'CreateItem', signature: 'a{sv}(oayays)b', args: [props, secret, true] });
+    const [, prompt] = await s.bus.call({ destination: DEST, path: DEFAULT_COLLECTION, iface: COLLECTION, member: 'CreateItem', signature: 'a{sv}(oayays)b', args: [props, secret, true], reply: 'oo' });
     // A prompt means the collection is locked; nothing was written.
     if (prompt !== '/') throw new SecretServiceDeferred('the default collection asks for a prompt (locked)');
   } catch (err) {
