@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { onPty } from './support/pty.ts';
+import { onPty, type PtyResult } from './support/pty.ts';
 import { baseEnv, KEYROLE, requireBuild } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
@@ -53,6 +53,22 @@ describe('keyrole login: the browser sign-in with PKCE, and the device flow wher
   let w: World;
   let env: Record<string, string>;
   const stats = () => w.emu.control<SsoStats>('GET', 'sso/stats');
+
+  /** `keyrole <args>` at a terminal with a BROWSER that records what it is given; the device code approved as soon as it is pending. */
+  async function deviceLoginAtPty(args: string, extra: Record<string, string>): Promise<{ r: PtyResult; log: string }> {
+    const log = join(w.home, `browser-${Date.now()}.log`);
+    const script = `${log}.sh`;
+    writeFileSync(script, `#!/bin/sh\necho "$1" >> "${log}"\n`);
+    chmodSync(script, 0o755);
+    const [r] = await Promise.all([
+      onPty(`${KEYROLE} ${args}`, [], { ...env, BROWSER: script, ...extra }, 60_000),
+      (async () => {
+        const code = await until('a pending device code', async () => (await w.emu.control<{ userCode: string }[]>('GET', 'sso/pending'))[0]?.userCode);
+        await w.emu.control('POST', 'sso/approve', { userCode: code });
+      })(),
+    ]);
+    return { r, log };
+  }
 
   before(async () => {
     w = await startWorld();
@@ -156,17 +172,7 @@ echo $? > "${rec}/done"
 
   test('--use-device-code at a display: the device flow with the page opened, and a registration of its own', async () => {
     const before = await stats();
-    const log = join(w.home, 'device-browser.log');
-    const script = join(w.home, 'record-browser.sh');
-    writeFileSync(script, `#!/bin/sh\necho "$1" >> "${log}"\n`);
-    chmodSync(script, 0o755);
-    const [r] = await Promise.all([
-      onPty(`${KEYROLE} login my-sso --use-device-code`, [], { ...env, BROWSER: script }, 60_000),
-      (async () => {
-        const code = await until('a pending device code', async () => (await w.emu.control<{ userCode: string }[]>('GET', 'sso/pending'))[0]?.userCode);
-        await w.emu.control('POST', 'sso/approve', { userCode: code });
-      })(),
-    ]);
+    const { r, log } = await deviceLoginAtPty('login my-sso --use-device-code', {});
     assert.equal(r.code, 0, r.screen);
     assert.match(r.screen, /Code: {2}[A-Z]{4}-[A-Z]{4}/);
     assert.doesNotMatch(r.screen, /SSH session|No browser can be opened/, 'asked for: no note');
@@ -179,17 +185,7 @@ echo $? > "${rec}/done"
 
   test('over SSH the device flow is the default, and the terminal says so; no browser is opened', async () => {
     const before = await stats();
-    const log = join(w.home, 'ssh-browser.log');
-    const script = join(w.home, 'ssh-browser.sh');
-    writeFileSync(script, `#!/bin/sh\necho "$1" >> "${log}"\n`);
-    chmodSync(script, 0o755);
-    const [r] = await Promise.all([
-      onPty(`${KEYROLE} login sso-admin`, [], { ...env, BROWSER: script, DISPLAY: ':99', SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22' }, 60_000),
-      (async () => {
-        const code = await until('a pending device code', async () => (await w.emu.control<{ userCode: string }[]>('GET', 'sso/pending'))[0]?.userCode);
-        await w.emu.control('POST', 'sso/approve', { userCode: code });
-      })(),
-    ]);
+    const { r, log } = await deviceLoginAtPty('login sso-admin', { DISPLAY: ':99', SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22' });
     assert.equal(r.code, 0, r.screen);
     assert.match(r.screen, /This is an SSH session \(SSH_CONNECTION is set\): signing in with a code you approve in any browser \(the device flow\)/);
     assert.match(r.screen, /Open the link in a browser on any device/);
