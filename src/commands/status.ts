@@ -63,7 +63,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     Profile: st.profile,
     Store: st.store,
     Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.fresh })),
-    Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable } : null,
+    Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
     PersonNeeded: need ? { What: need.what, At: isoSeconds(need.at), InSeconds: secs(need.at) } : null,
   };
 }

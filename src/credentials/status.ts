@@ -26,6 +26,8 @@ export interface TokenStatus {
   expiresAt: Date | undefined;
   /** A refresh token (and a live client registration) is there: no person needed when it ends. */
   refreshable: boolean;
+  /** Whose token it is: keyrole's (keychain) or the one `aws sso login` left (its logout ends it). */
+  from: 'keyrole' | 'aws sso login';
 }
 
 export interface ProfileStatus {
@@ -58,8 +60,11 @@ export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ss
     own = readRecord(ref);
   } catch { /* keychain unreadable: the AWS CLI's file may still say */ }
   const aws = (await readAwsCache(ref))?.record;
-  const times = [own?.accessToken && own.expiresAt, aws?.accessToken && aws.expiresAt].filter((d): d is Date => d instanceof Date);
+  const ownAt = own?.accessToken ? own.expiresAt : undefined;
+  const awsAt = aws?.accessToken ? aws.expiresAt : undefined;
+  const times = [ownAt, awsAt].filter((d): d is Date => d instanceof Date);
   return {
+    from: awsAt && (!ownAt || awsAt.getTime() > ownAt.getTime()) ? 'aws sso login' : 'keyrole',
     session: sessionId(ref),
     loginName: ref.session ?? profile ?? sessionId(ref),
     expiresAt: times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined,
@@ -73,7 +78,7 @@ export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ss
  * itself`, or what happens when it ends and the command that signs in again.
  */
 export function describeToken(t: TokenStatus, now: number): string {
-  const head = `IAM Identity Center sign-in (${t.session})`;
+  const head = `IAM Identity Center sign-in (${t.session}${t.from === 'aws sso login' ? ', the token aws sso login left' : ''})`;
   if (!t.expiresAt) return `${head}: none; keyrole login ${t.loginName} signs in`;
   const left = t.expiresAt.getTime() - now;
   const until = t.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
