@@ -195,6 +195,26 @@ echo $? > "${rec}/done"
     assert.equal(s.startDeviceAuthorization, before.startDeviceAuthorization + 1);
   });
 
+  test('two keyrole login at once, no terminal: one browser tab, one sign-in; the other says it joined', async () => {
+    const before = await stats();
+    const log = join(w.home, 'parallel-login.log');
+    const follow = join(w.home, 'parallel-follow.sh');
+    writeFileSync(follow, `#!/bin/sh\necho "$1" >> "${log}"\ncurl -sSL -o /dev/null "$1"\n`);
+    chmodSync(follow, 0o755);
+    requireTool('curl');
+    await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
+    try {
+      const [a, b] = await Promise.all([0, 1].map(() => w.keyrole(['login', 'my-sso'], { env: { ...env, BROWSER: follow } })));
+      assert.equal(a!.code, 0, a!.stderr);
+      assert.equal(b!.code, 0, b!.stderr);
+      assert.equal([a!, b!].filter((r) => /Another keyrole signed in to sso-session my-sso; the token is valid until/.test(r.stderr)).length, 1, `${a!.stderr}\n---\n${b!.stderr}`);
+    } finally {
+      await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: false });
+    }
+    assert.equal(readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one browser tab');
+    assert.equal((await stats()).createToken.authorizationCode, before.createToken.authorizationCode + 1);
+  });
+
   test('registrations are per scopes too: other scopes register anew (and get no refresh token); the first scopes reuse theirs', async () => {
     await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
     const follow = join(w.home, 'follow.sh');

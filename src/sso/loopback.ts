@@ -77,10 +77,22 @@ export async function startLoopback(o: { state: string; timeoutMs: number }): Pr
   const server = createServer({ maxHeaderSize: 8192, requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 1000 });
   server.maxConnections = 16;
   let port = 0;
+  // The last page (the answer to the accepted redirect) is sent whole before the
+  // connections are cut; a browser that never reads it is cut after a few seconds.
+  let last: ServerResponse | undefined;
   const close = () => {
     clearTimeout(timer);
     server.close();
-    server.closeAllConnections();
+    if (last && !last.writableFinished) {
+      last.once('close', () => server.closeAllConnections());
+      setTimeout(() => server.closeAllConnections(), 3000).unref();
+    } else {
+      server.closeAllConnections();
+    }
+  };
+  const closeAfter = (res: ServerResponse) => {
+    last = res;
+    close();
   };
   const refuse = (res: ServerResponse, status: number, why: string, extra?: Record<string, string>) => {
     refused++;
@@ -109,7 +121,7 @@ export async function startLoopback(o: { state: string; timeoutMs: number }): Pr
       accepted = true;
       const detail = printable(q.get('error_description') ?? error).slice(0, 300);
       send(res, 200, false, `IAM Identity Center answered: ${detail}. You can close this tab.`);
-      close();
+      closeAfter(res);
       settle.reject(Object.assign(new Error(detail), { name: error === 'access_denied' ? 'AccessDeniedException' : 'InvalidRequestException' }));
       return;
     }
@@ -121,7 +133,7 @@ export async function startLoopback(o: { state: string; timeoutMs: number }): Pr
       code,
       finish(ok, text) {
         send(res, 200, ok, text);
-        close();
+        closeAfter(res);
       },
     });
   });
