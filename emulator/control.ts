@@ -1,5 +1,5 @@
 // Test and benchmark controls. Not part of AWS: unsigned, JSON, under /_emulator/.
-import type { EmulatorState, Fault, FaultKind } from './state.ts';
+import { ERROR_SHAPES, type EmulatorState, type ErrorShape, type Fault, type FaultKind } from './state.ts';
 import { totp } from './totp.ts';
 import { accessKeysView } from './iam.ts';
 
@@ -142,6 +142,11 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
           throw new BadRequest("'credentialLifetimeSeconds' must be a non-negative number or null");
         }
         b.credentialLifetimeSeconds = v as number | null;
+      }
+      const shape = optString(o, 'errorShape');
+      if (shape !== undefined) {
+        if (!ERROR_SHAPES.includes(shape as ErrorShape)) throw new BadRequest(`'errorShape' must be one of ${ERROR_SHAPES.join(', ')}`);
+        b.errorShape = shape as ErrorShape;
       }
       const offset = optNumber(o, 'clockOffsetMs');
       if (offset !== undefined) b.clockOffsetMs = offset;

@@ -105,6 +105,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     res.end(body);
   };
 
+  /** An STS or IAM error in the shape the emulator is set to answer in (Behaviour.errorShape). */
+  const sendError = (res: ServerResponse, status: number, type: string, code: string, message: string, requestId: string, ns?: string): void => {
+    const shape = state.behaviour.errorShape;
+    if (shape !== 'aws' && !res.writableEnded && !res.destroyed) res.setHeader('X-Amzn-ErrorType', `${code}:http://internal.amazon.com/coral/com.amazon.coral.service/`);
+    send(res, status, 'text/xml', shape === 'header' ? '' : errorXml(type, code, message, requestId, ns, shape), requestId);
+  };
+
   const delay = (ms: number): Promise<void> =>
     ms <= 0
       ? Promise.resolve()
@@ -147,7 +154,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         const status = fault.status ?? (code === 'Throttling' ? 400 : 500);
         const message = fault.message ?? (code === 'Throttling' ? 'Rate exceeded' : 'An internal error has occurred');
         await delay(state.behaviour.latencyMs);
-        send(res, status, 'text/xml', errorXml(status >= 500 ? 'Receiver' : 'Sender', code, message, requestId), requestId);
+        sendError(res, status, status >= 500 ? 'Receiver' : 'Sender', code, message, requestId);
         return status;
       }
     }
@@ -183,6 +190,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     let status = 200;
     let xml: string;
+    let failed: StsError | undefined;
     // IAM shares STS's Query protocol; the credential scope (or Version) says which it is.
     const iam = isIamRequest(signed, params);
     try {
@@ -197,12 +205,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (!(err instanceof StsError) && !quiet) process.stderr.write(`emulator: internal error: ${String(err)}\n`);
       status = e.status;
       rec.code = e.code;
-      xml = errorXml(e.type, e.code, e.message, requestId, iam ? IAM_NAMESPACE : undefined);
+      failed = e;
+      xml = '';
     }
     rec.status = status;
     state.record(rec);
     await delay(state.behaviour.latencyMs);
-    send(res, status, 'text/xml', xml, requestId);
+    if (failed) sendError(res, status, failed.type, failed.code, failed.message, requestId, iam ? IAM_NAMESPACE : undefined);
+    else send(res, status, 'text/xml', xml, requestId);
     log(rec, startedAt);
   }
 
@@ -244,6 +254,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       send(res, 500, 'text/plain', 'internal emulator error\n');
     });
   });
+  // Idle keep-alive connections stay open longer than any client waits between calls. With
+  // Node's default of 5 s, a device-flow client polling every 5-6 s raced the server's close
+  // on a busy machine and reused a socket the server had just shut ("socket hang up"). AWS's
+  // endpoints keep idle connections for about a minute; the SDK's agent reuses them.
+  server.keepAliveTimeout = 65_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -93,7 +93,16 @@ export interface Behaviour {
   credentialLifetimeSeconds: number | null;
   clockOffsetMs: number;
   faults: Fault[];
+  /**
+   * How errors are written. 'aws': STS's own `<ErrorResponse><Error>`. 'errors': the shape other
+   * STS implementations answer (moto, LocalStack): `<ErrorResponse><Errors><Error>` and an
+   * X-Amzn-ErrorType header. 'header': only the header names the error (an empty body).
+   */
+  errorShape: ErrorShape;
 }
+
+export type ErrorShape = 'aws' | 'errors' | 'header';
+export const ERROR_SHAPES: readonly ErrorShape[] = ['aws', 'errors', 'header'];
 
 export interface RequestRecord {
   action: string;
@@ -163,6 +172,7 @@ export class EmulatorState {
       credentialLifetimeSeconds: null,
       clockOffsetMs: options.clockOffsetMs ?? 0,
       faults: [],
+      errorShape: 'aws',
     };
     const seed = options.seed ?? DEFAULT_SEED;
     // Seed files are hand-written JSON: tolerate a missing section rather than crash on it.

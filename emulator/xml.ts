@@ -38,11 +38,13 @@ export function successXml(action: string, result: XmlChild[], requestId: string
   return render(root, 0, ` xmlns="${ns}"`);
 }
 
-export function errorXml(type: string, code: string, message: string, requestId: string, ns = STS_NAMESPACE): string {
+export function errorXml(type: string, code: string, message: string, requestId: string, ns = STS_NAMESPACE, shape: 'aws' | 'errors' = 'aws'): string {
+  const error: XmlNode = ['Error', [['Type', type], ['Code', code], ['Message', message]]];
   const root: XmlNode = [
     'ErrorResponse',
     [
-      ['Error', [['Type', type], ['Code', code], ['Message', message]]],
+      // moto and LocalStack wrap the error in <Errors> (FACTS.md: STS answers in the wild).
+      shape === 'errors' ? ['Errors', [error]] : error,
       ['RequestId', requestId],
     ],
   ];

@@ -49,7 +49,7 @@ const entryFor = (profile: string) => {
     profile,
     source: 'warm',
     roleArn: role,
-    credentials: { accessKeyId: 'ASIAKEYROLEWARMUP000', secretAccessKey: 'w'.repeat(40), sessionToken: 'warm-up', expiration: new Date(Date.now() + 3600_000) },
+    credentials: { accessKeyId: 'ASIAKEYROLEWARMUP000', secretAccessKey: 'w'.repeat(40), sessionToken: 'w'.repeat(400), expiration: new Date(Date.now() + 3600_000) },
     clockOffsetMs: 0,
     storedAt: new Date(),
   }) };

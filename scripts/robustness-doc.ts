@@ -35,9 +35,17 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'Network and service faults',
     intro: 'Faults injected by the emulator (`POST /_emulator/behaviour`) or a hostile local server on a cache refresh. One STS exchange is bounded: 3 s to connect, 5 s to the response headers and 5 s of silence per attempt, 3 attempts, 12 s in all. After every failure the file cache entry is byte for byte what it was. The `console: …` cases point `keyrole console` at a hostile federation endpoint (`KEYROLE_SIGNIN_URL`): one exchange of at most 12 s and 64 KB, one printable line, no page written.',
   },
+  endpoint: {
+    title: 'A hostile endpoint',
+    intro: 'An endpoint keyrole should not trust: STS behind TLS with a certificate from a CA keyrole was not told about (Node\'s own `NODE_TLS_REJECT_UNAUTHORIZED` and `NODE_EXTRA_CA_CERTS` set, as an attacker who can set the environment would), and the proxies a corporate network puts in the way (a local CONNECT/HTTP proxy that counts what passes), run through the built executable.',
+  },
   process: {
     title: 'Process and filesystem faults',
     intro: 'SIGKILL at fixed steps of a refresh (delivered by `strace --inject`, so the step is exact), a full filesystem (a 64 KiB tmpfs), a read-only home (a read-only tmpfs), and two builds of keyrole on one store.',
+  },
+  users: {
+    title: 'Another local user',
+    intro: 'A real second account on the machine (`keyrole-other`, created by the suite) moves first: it binds the names keyrole listens on, sends what it likes to whoever connects, and reaches for the files keyrole keeps. Nothing it sends is printed or adopted, and keyrole never waits on it.',
   },
   secrets: {
     title: 'Secrets and injection',
@@ -74,6 +82,7 @@ export function normalise(text: string, homes: string[] = []): string {
   let s = text;
   for (const h of homes.filter(Boolean).sort((a, b) => b.length - a.length)) s = s.split(h).join('$HOME');
   return s
+    .replace(/\/tmp\/keyrole-run-\d+-[0-9a-f]+\/[\w.-]+/g, '$TMP')
     .replace(/\/tmp\/keyrole-[\w.-]+/g, '$TMP')
     .replace(/(127\.0\.0\.1|localhost):\d+/g, '$1:PORT')
     .replace(/\b\d+(\.\d+)? ?ms\b/g, 'N ms')

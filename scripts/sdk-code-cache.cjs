@@ -1,9 +1,9 @@
 // Run by scripts/build.mjs with the Node binary the executable embeds: compiles an SDK
-// bundle the way src/aws/sdk.ts does at run time, exercises keyrole's STS client (calls against
-// a local answerer run the signer, the HTTP exchange and the XML parser, so V8 compiles
-// them), and writes V8's code cache for it. A cache miss then skips most of the SDK's compile
-// time. V8 rejects a cache from another version or other flags; keyrole then just
-// compiles, a little slower.
+// bundle the way src/aws/sdk.ts does at run time, exercises it (STS calls against a local
+// answerer run the serializers, the signer, the HTTP handler and the response parsers, so
+// V8 compiles them; the proxy agents are built for a proxy), and writes V8's code cache
+// for it. A cache miss then skips most of the SDK's compile time. V8 rejects a cache from
+// another version or other flags; keyrole then just compiles, a little slower.
 'use strict';
 const fs = require('node:fs');
 const vm = require('node:vm');
@@ -19,7 +19,7 @@ script.runInThisContext()(mod.exports, require, mod, `keyrole-sdk-${name}.cjs`, 
 // deserializers are a good part of a miss's compile time).
 function stsAnswer(action) {
   const creds = '<Credentials><AccessKeyId>ASIAKEYROLEWARMUP000</AccessKeyId><SecretAccessKey>' + 'w'.repeat(40) +
-    '</SecretAccessKey><SessionToken>warm</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>';
+    '</SecretAccessKey><SessionToken>' + 'w'.repeat(400) + '</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>';
   const extra = action === 'AssumeRole'
     ? '<AssumedRoleUser><AssumedRoleId>AROAKEYROLEWARMUP:warm</AssumedRoleId><Arn>arn:aws:sts::111122223333:assumed-role/x/warm</Arn></AssumedRoleUser>'
     : '';
@@ -29,7 +29,12 @@ function stsAnswer(action) {
 
 async function exercise() {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  if (name !== 'query') return;
+  if (name === 'net') {
+    process.env.HTTPS_PROXY = 'http://127.0.0.1:3128';
+    mod.exports.agentsFor('https://sts.us-east-1.amazonaws.com', () => ({ rejectUnauthorized: true }));
+    return;
+  }
+  if (name !== 'sts') return;
   const http = require('node:http');
   const server = http.createServer((req, res) => {
     let body = '';
@@ -40,14 +45,18 @@ async function exercise() {
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const call = (params) => mod.exports.queryCall({
-    url: `http://127.0.0.1:${server.address().port}`, region: 'us-east-1', service: 'sts', params: { Version: '2011-06-15', ...params },
-    keys: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'x'.repeat(40) }, userAgent: 'keyrole/warm-up', clock: { offsetMs: 0 },
-    maxAttempts: 1, connectTimeoutMs: 3000, requestTimeoutMs: 5000, maxResponseBytes: 262144, signal: AbortSignal.timeout(10000),
-    onResponse() {}, log() {},
+  const { STSClient, AssumeRoleCommand, GetSessionTokenCommand } = mod.exports;
+  // Configured as src/aws/sts.ts configures it, so the same code paths run.
+  const c = new STSClient({
+    region: 'us-east-1', endpoint: `http://127.0.0.1:${server.address().port}`, maxAttempts: 3, retryMode: 'standard', systemClockOffset: 0,
+    customUserAgent: 'keyrole/warm-up', credentials: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'x'.repeat(40) },
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 5000, throwOnRequestTimeout: true, socketTimeout: 5000, httpAgent: new http.Agent({ keepAlive: false }) },
   });
-  await call({ Action: 'AssumeRole', RoleArn: 'arn:aws:iam::111122223333:role/x', RoleSessionName: 'warm', DurationSeconds: '3600' });
-  await call({ Action: 'GetSessionToken' });
+  c.middlewareStack.add((next) => async (args) => next(args), { step: 'deserialize', priority: 'low', name: 'warm' });
+  const signal = AbortSignal.timeout(10000);
+  await c.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111122223333:role/x', RoleSessionName: 'warm', DurationSeconds: 3600 }), { abortSignal: signal });
+  await c.send(new GetSessionTokenCommand({}), { abortSignal: signal });
+  c.destroy();
   server.close();
 }
 

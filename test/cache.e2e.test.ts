@@ -187,16 +187,23 @@ describe('credential cache', () => {
       let err = '';
       holder.stderr.on('data', (d) => { err += d; if (/took the lock/.test(err)) resolve(); });
     });
+    const waiter = spawn(KEYROLE, ['process', 'prod', '--debug'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    waiter.stdout.on('data', (d) => { stdout += d; });
+    const closed = new Promise<number | null>((r) => waiter.once('close', r));
+    // Killed once the waiter is waiting on it (its own words), not after a guessed sleep.
+    await new Promise<void>((resolve) => {
+      waiter.stderr.on('data', (d) => { stderr += d; if (/another keyrole holds the lock/.test(stderr)) resolve(); });
+    });
     const started = performance.now();
-    const waiter = w.keyrole(['process', 'prod', '--debug']);
-    await new Promise((r) => setTimeout(r, 300));
     holder.kill('SIGKILL');
-    const r = await waiter;
+    const code = await closed;
     const ms = performance.now() - started;
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /another keyrole holds the lock/);
-    // 300 ms before the kill + its own 2 s STS call; a stale lock would hold it for 45 s.
-    assert.ok(ms < 8000, `the waiter took ${ms.toFixed(0)} ms`);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /"AccessKeyId":"ASIA/);
+    // Its own 2 s STS call after the kill; a lock the dead holder kept would hold it for 45 s.
+    assert.ok(ms < 30_000, `the waiter took ${ms.toFixed(0)} ms after the kill`);
   });
 
   test('a failing holder passes its error to the waiters instead of each retrying STS', async () => {

@@ -6,14 +6,14 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { run, type RunResult } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { tempDir } from './support/tmp.ts';
 
 const ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const READONLY = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/ReadOnly`;
@@ -39,7 +39,7 @@ describe('keyrole console', () => {
   let w: World;
   let env: Record<string, string | undefined>;
   const temps: string[] = [];
-  const temp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); temps.push(d); return d; };
+  const temp = (prefix: string) => { const d = tempDir(prefix); temps.push(d); return d; };
   const signinStats = () => w.emu.control<SigninStats>('GET', 'signin/stats');
   const consoleDir = () => join(w.home, '.aws', 'keyrole', 'console');
 
@@ -156,7 +156,7 @@ describe('keyrole console', () => {
   });
 
   test('bad input is refused before any call: region, destination, KEYROLE_SIGNIN_URL', async () => {
-    assertOneLineFailure(await w.keyrole(['console', 'admin', '--region', 'x@evil.com#'], { env }), /^keyrole: region .* is not an AWS region name/);
+    assertOneLineFailure(await w.keyrole(['console', 'admin', '--region', 'x@evil.com#'], { env }), /^keyrole: region .* is not a region name/);
     assertOneLineFailure(await w.keyrole(['console', 'admin', '--destination', 'https://evil.example.com/'], { env }), /^keyrole: --destination .* is not on the aws console/);
     assertOneLineFailure(await w.keyrole(['console', 'admin'], { env: { ...env, KEYROLE_SIGNIN_URL: 'http://signin.example.com/federation' } }), /^keyrole: KEYROLE_SIGNIN_URL .* is not an https URL/);
   });

@@ -193,9 +193,15 @@ describe('MFA', () => {
 
   test('parallel callers wait for a person at the prompt only up to a bound, then say why', async () => {
     const u = await mfaUser();
-    const holder = onPty(`${KEYROLE} process admin`, [], { ...w.env, ...u.env }, 8_000).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 1500)); // the holder is now at its prompt
+    // The holder sits at its prompt (seen on its screen, not guessed by a sleep) until the
+    // waiter has its answer.
+    const stop = new AbortController();
+    let atPrompt!: () => void;
+    const prompted = new Promise<void>((r) => { atPrompt = r; });
+    const holder = onPty(`${KEYROLE} process admin`, [[/MFA code for /, '']], { ...w.env, ...u.env }, 120_000, { onPrompt: atPrompt, signal: stop.signal }).catch(() => undefined);
+    await prompted;
     const waiter = await w.keyrole(['process', 'admin'], { env: { ...u.env, KEYROLE_PROMPT_WAIT_SECONDS: '2' } });
+    stop.abort();
     assert.notEqual(waiter.code, 0);
     assert.match(waiter.stderr, /^keyrole: another keyrole is waiting for input \(an MFA code or a login\) in another terminal/);
     await holder;

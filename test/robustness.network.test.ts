@@ -5,7 +5,11 @@
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { createServer as createTlsServer } from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
@@ -52,7 +56,7 @@ describe('robustness: network and service faults', () => {
   // the run must call STS and, failing, must leave the entry alone. (With more than 6
   // minutes left a failed refresh serves the entry: test/cache.e2e.test.ts.)
   beforeEach(async () => {
-    await w.emu.behaviour({ latencyMs: 0, faults: [], credentialLifetimeSeconds: 5 * 60 });
+    await w.emu.behaviour({ latencyMs: 0, faults: [], credentialLifetimeSeconds: 5 * 60, errorShape: 'aws' });
     fs.rmSync(cacheDir(), { recursive: true, force: true });
     const r = await proc();
     assert.equal(r.code, 0, r.stderr);
@@ -196,6 +200,50 @@ describe('robustness: network and service faults', () => {
   failing('connection refused', 'nothing listens on the endpoint', 'one line at once', /cannot reach STS at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED/,
     () => proc({ AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1' }));
 
+  // Issue 20: a refusal is a refusal. The entry here has 10 minutes left: due for a refresh,
+  // and long enough to be served if the refresh fails for a transient reason. The 503 half
+  // shows that it would be; the AccessDenied half, in the error shape of other STS
+  // implementations (moto, LocalStack: <Errors><Error>, X-Amzn-ErrorType), that a refusal
+  // is never answered with the cached credentials.
+  for (const shape of ['errors', 'header'] as const) {
+    test(`an AccessDenied in the '${shape}' shape after the permission was removed is not answered from the cache`, async () => {
+      fs.rmSync(cacheDir(), { recursive: true, force: true });
+      await w.emu.behaviour({ credentialLifetimeSeconds: 10 * 60, errorShape: shape });
+      const warm = await proc();
+      assert.equal(warm.code, 0, warm.stderr);
+      const cachedKey = JSON.parse(warm.stdout).AccessKeyId as string;
+      await w.emu.behaviour({ credentialLifetimeSeconds: null });
+      await fault({ kind: 'error', status: 503, code: 'ServiceUnavailable', message: 'Service unavailable' });
+      const outage = await proc();
+      assert.equal(outage.code, 0, `a 503 serves the cached entry: ${outage.stderr}`);
+      assert.equal(JSON.parse(outage.stdout).AccessKeyId, cachedKey);
+      await fault({ kind: 'error', status: 403, code: 'AccessDenied', message: 'User: arn:aws:iam::111122223333:user/alice is not authorized to perform: sts:AssumeRole' });
+      const r = await proc();
+      assertOneLine(r, shape === 'errors' ? /STS denied AssumeRole .*: AccessDenied: User: arn:aws:iam::111122223333:user\/alice is not authorized/ : /STS denied AssumeRole .*: AccessDenied: no message;/);
+      assert.equal(r.stdout, '', 'no credentials on stdout');
+      rec.add(`an AccessDenied in the '${shape}' shape after the permission was removed is not answered from the cache`,
+        `a cached entry with 10 min left (served during a 503); then STS answers AccessDenied ${shape === 'errors' ? 'as moto and LocalStack do (`<ErrorResponse><Errors><Error>`, X-Amzn-ErrorType)' : 'named only by its X-Amzn-ErrorType header'}`,
+        'the refusal named by its code, never the cached credentials', `exit ${r.code}: ${normalise(r.stderr, [w.home])}`);
+    });
+  }
+
+  test('a region that is not a host label is refused before any request', async () => {
+    // Without the check, https://sts.<region>.amazonaws.com has the host 127.0.0.1:<port>.
+    let connections = 0;
+    const trap = createServer((s) => { connections++; s.destroy(); });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const region = `x@127.0.0.1:${(trap.address() as { port: number }).port}#`;
+    try {
+      const r = await proc({ AWS_REGION: region, AWS_ENDPOINT_URL_STS: '' });
+      assertOneLine(r, /region "x@127\.0\.0\.1:\d+#" \(from AWS_REGION\) is not a region name; set it to a region such as eu-west-1/);
+      assert.equal(connections, 0, 'nothing connected to the host hidden in the region');
+      assert.equal(await attempts(), 0);
+      rec.add('a region that is not a host label is refused before any request', "`AWS_REGION='x@127.0.0.1:PORT#'` (the regional endpoint URL would have the host 127.0.0.1:PORT)", 'one line naming the region and where it came from; no connection anywhere', `exit ${r.code}: ${normalise(r.stderr, [w.home]).replace(/:\d+#/g, ':PORT#')}; no connection`);
+    } finally {
+      trap.close();
+    }
+  });
+
 });
 
 // `keyrole console` against a hostile or broken federation endpoint (KEYROLE_SIGNIN_URL):
@@ -266,6 +314,157 @@ describe('robustness: a hostile federation endpoint', () => {
   hostileSignin('nothing listening', 'connection refused', 'one line at once',
     /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 'closed');
 
-  // The section's rows: the 19 cases of the STS block above and these 7.
-  rec.docTest(26);
+  // The section's rows: the 22 cases of the STS block above and these 7.
+  rec.docTest(29);
+});
+
+/** A CA and a certificate for localhost and 127.0.0.1, made with openssl in `dir`. */
+function makeCerts(dir: string): { ca: string; key: string; cert: string; otherCa: string } {
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=keyrole test CA');
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=another CA');
+  ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+  fs.writeFileSync(join(dir, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext');
+  return { ca: join(dir, 'ca.pem'), key: join(dir, 'srv.key'), cert: join(dir, 'srv.pem'), otherCa: join(dir, 'other.pem') };
+}
+
+interface Listening { port: number; close(): void }
+
+/** HTTPS in front of the emulator: TLS ends here and the bytes go on unchanged (the Host header the request was signed with included). */
+async function tlsFront(key: string, cert: string, emulatorUrl: string): Promise<Listening> {
+  const up = new URL(emulatorUrl);
+  const socks = new Set<Socket>();
+  const srv = createTlsServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (s) => {
+    const u = netConnect(Number(up.port), up.hostname);
+    for (const x of [s, u]) { socks.add(x); x.on('error', () => x.destroy()); x.on('close', () => socks.delete(x)); }
+    s.pipe(u).pipe(s);
+  });
+  srv.on('tlsClientError', () => { /* the client refused our certificate: what some tests expect */ });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as { port: number }).port, close() { for (const x of socks) x.destroy(); srv.close(); } };
+}
+
+/** A forward proxy as corporate networks have: CONNECT tunnels and absolute-URI HTTP requests, counted. */
+async function countingProxy(): Promise<Listening & { connects: string[]; requests: string[] }> {
+  const connects: string[] = [];
+  const requests: string[] = [];
+  const socks = new Set<Socket>();
+  const srv = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url ?? '');
+    const fwd = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    fwd.on('error', () => { res.statusCode = 502; res.end(); });
+    req.pipe(fwd);
+  });
+  srv.on('connect', (req, client: Socket) => {
+    connects.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const up = netConnect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.pipe(client).pipe(up);
+    });
+    for (const x of [client, up]) { socks.add(x); x.on('error', () => x.destroy()); x.on('close', () => socks.delete(x)); }
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as { port: number }).port, connects, requests, close() { for (const x of socks) x.destroy(); srv.closeAllConnections(); srv.close(); } };
+}
+
+describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)', () => {
+  const tls = new Recorder('endpoint', 'test/robustness.network.test.ts');
+  let w: World;
+  let dir: string;
+  let certs: ReturnType<typeof makeCerts>;
+  let front: Listening;
+  let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  let httpsUrl: string;
+
+  before(async () => {
+    dir = fs.mkdtempSync(join(tmpdir(), 'keyrole-tls-'));
+    certs = makeCerts(dir);
+    w = await startWorld();
+    w.writeConfig([
+      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'none' }),
+      keyroleProfile('bundled', { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'none', ca_bundle: certs.ca }),
+    ].join('\n'));
+    assert.equal((await w.setup('alice')).code, 0);
+    front = await tlsFront(certs.key, certs.cert, w.emu.url);
+    proxy = await countingProxy();
+    httpsUrl = `https://localhost:${front.port}`;
+  });
+  after(async () => {
+    front?.close();
+    proxy?.close();
+    await w?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => { proxy.connects.length = 0; proxy.requests.length = 0; });
+
+  // The machine's own trust settings (a developer's shell may set both) are left out: each case says its own.
+  const proc = (profile: string, env: Record<string, string | undefined>) => w.keyrole(['process', profile], {
+    env: { KEYROLE_NTP: 'off', AWS_ENDPOINT_URL_STS: httpsUrl, AWS_CA_BUNDLE: undefined, NODE_EXTRA_CA_CERTS: undefined, ...env }, timeoutMs: 40_000,
+  });
+  const ok = (r: RunResult) => { assert.equal(r.code, 0, r.stderr); assert.equal(JSON.parse(r.stdout).Version, 1); };
+
+  test('AWS_CA_BUNDLE makes keyrole trust a private CA', async () => {
+    ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca }));
+    tls.add('AWS_CA_BUNDLE makes keyrole trust a private CA', 'STS behind TLS with a private CA, AWS_CA_BUNDLE naming it', 'credentials', 'exit 0: credentials');
+  });
+
+  test('a certificate from an unknown CA is refused, even with NODE_TLS_REJECT_UNAUTHORIZED=0 and NODE_EXTRA_CA_CERTS', async () => {
+    const attemptsBefore = (await w.emu.stats()).requests.length;
+    const plain = await proc('prod', {});
+    assertOneLine(plain, /STS at https:\/\/localhost:\d+ presented a TLS certificate keyrole does not trust \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\); nothing was sent; if a proxy inspects TLS, point AWS_CA_BUNDLE/);
+    for (const env of [{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { NODE_EXTRA_CA_CERTS: certs.ca }, { NODE_TLS_REJECT_UNAUTHORIZED: '0', AWS_CA_BUNDLE: certs.otherCa }] as Record<string, string | undefined>[]) {
+      const r = await proc('prod', env);
+      assertOneLine(r, /presented a TLS certificate keyrole does not trust/);
+    }
+    assert.equal((await w.emu.stats()).requests.length, attemptsBefore, 'no request reached STS');
+    tls.add('a certificate from an unknown CA is refused, even with NODE_TLS_REJECT_UNAUTHORIZED=0 and NODE_EXTRA_CA_CERTS', 'STS behind TLS with a CA keyrole was not told about; then the same with `NODE_TLS_REJECT_UNAUTHORIZED=0`, with `NODE_EXTRA_CA_CERTS` naming the CA, and with AWS_CA_BUNDLE naming another CA',
+      'refused every time (the AWS CLI ignores both Node variables): one line, nothing sent', `exit ${plain.code}: ${normalise(plain.stderr, [w.home]).replace(/localhost:\d+/g, 'localhost:PORT')}; the same for each variant; no request reached STS`);
+  });
+
+  test('the profile\'s ca_bundle makes keyrole trust a private CA', async () => {
+    ok(await proc('bundled', {}));
+  });
+
+  test('HTTPS_PROXY carries STS calls through a CONNECT tunnel', async () => {
+    ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` }));
+    assert.deepEqual(proxy.connects, [`localhost:${front.port}`]);
+    proxy.connects.length = 0;
+    ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, https_proxy: `http://127.0.0.1:${proxy.port}` }));
+    assert.deepEqual(proxy.connects, [`localhost:${front.port}`], 'the lower-case variable too');
+    tls.add('HTTPS_PROXY carries STS calls through a CONNECT tunnel', 'HTTPS_PROXY (and https_proxy) naming a local proxy; STS on https', 'the call goes through the proxy (CONNECT), TLS checked end to end', 'exit 0: credentials; the proxy saw one CONNECT to the STS host');
+  });
+
+  test('HTTP_PROXY carries calls to an http endpoint', async () => {
+    ok(await proc('prod', { AWS_ENDPOINT_URL_STS: w.emu.url, HTTP_PROXY: `http://127.0.0.1:${proxy.port}` }));
+    assert.equal(proxy.requests.length, 1, proxy.requests.join(', '));
+    assert.match(proxy.requests[0], /^POST http:\/\/127\.0\.0\.1:\d+\//);
+    tls.add('HTTP_PROXY carries calls to an http endpoint', 'HTTP_PROXY naming a local proxy; STS on http', 'the request goes through the proxy', 'exit 0: credentials; the proxy forwarded one POST');
+  });
+
+  test('HTTP_PROXY carries the console\'s federation call too', async () => {
+    const r = await w.keyrole(['console', 'prod', '--url'], { env: { KEYROLE_NTP: 'off', AWS_ENDPOINT_URL_STS: w.emu.url, KEYROLE_SIGNIN_URL: `${w.emu.url}/federation`, HTTP_PROXY: `http://127.0.0.1:${proxy.port}` } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Action=login/);
+    assert.ok(proxy.requests.some((q) => /^GET http:\/\/127\.0\.0\.1:\d+\/federation\?Action=getSigninToken/.test(q)), proxy.requests.join(', '));
+    tls.add('HTTP_PROXY carries the console\'s federation call too', 'keyrole console --url with HTTP_PROXY naming a local proxy; the federation endpoint on http', 'getSigninToken goes through the proxy, like every AWS call', 'exit 0: the sign-in URL; the proxy forwarded the getSigninToken GET');
+  });
+
+  test('NO_PROXY sends matching hosts direct', async () => {
+    for (const noProxy of ['localhost', '.localhost', `localhost:${front.port}`, '*']) {
+      ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: noProxy }));
+    }
+    ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, https_proxy: `http://127.0.0.1:${proxy.port}`, no_proxy: 'example.com,localhost' }));
+    assert.deepEqual(proxy.connects, [], 'nothing went through the proxy');
+    ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: 'example.com' }));
+    assert.equal(proxy.connects.length, 1, 'a NO_PROXY that does not match leaves the proxy in use');
+    tls.add('NO_PROXY sends matching hosts direct', 'HTTPS_PROXY set and NO_PROXY = localhost, .localhost, localhost:PORT, * or a list (either case)', 'direct to STS; a NO_PROXY that does not match keeps the proxy', 'exit 0: credentials; no CONNECT at the proxy (one with NO_PROXY=example.com)');
+  });
+
+  tls.docTest(5);
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { twoStoreWorld, type World } from './support/world.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { baseEnv, KEYROLE, ROOT, type RunResult } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
@@ -58,12 +58,7 @@ describe('robustness: process and filesystem faults', () => {
   const attempts = async () => (await w.emu.stats()).requests.filter((q) => q.action === 'AssumeRole').length;
 
   before(async () => {
-    w = await startWorld();
-    w.writeConfig([
-      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_cache: 'file' }),
-      keyroleProfile('kc', { keyrole_source: 'alice', keyrole_role_arn: ROLE }),
-    ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await twoStoreWorld(ROLE);
     source = secretTool(['lookup', 'service', 'keyrole:source', 'username', 'alice']);
   });
   after(() => w?.stop());
@@ -141,7 +136,7 @@ describe('robustness: process and filesystem faults', () => {
     await w.emu.behaviour({ faults: [{ action: 'AssumeRole', kind: 'hang', times: 1 }] });
     const child = spawn(KEYROLE, ['process', 'prod'], { env: baseEnv({ ...w.env, KEYROLE_NTP: 'off' }), stdio: 'ignore' });
     const closed = new Promise((r) => child.once('close', r));
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 60_000;
     while (await attempts() === 0) {
       assert.ok(Date.now() < until, 'the request reached the emulator');
       await new Promise((r) => setTimeout(r, 20));
@@ -254,20 +249,25 @@ describe('robustness: process and filesystem faults', () => {
       await w.keyrole(['cache', 'clear']);
       await w.emu.resetStats();
       await w.emu.behaviour({ latencyMs: 300 });
-      // 16 of each, cold, at once: one lock, one key, one STS call.
+      // 16 of each, cold, at once. The lock moved from an abstract socket (OLD_COMMIT) to a
+      // socket file in the private directory, so the two versions do not share it: one STS
+      // call per version at most (one, when a group's holder finds the other's entry).
       const rs = await Promise.all(Array.from({ length: 32 }, (_, i) => run(i % 2 ? old : KEYROLE, profile)));
       for (const r of rs) assert.equal(r.code, 0, r.stderr);
-      assert.equal(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size, 1, 'everyone got the same credentials');
-      assert.equal(await attempts(), 1, 'one STS call between both versions');
+      const calls = await attempts();
+      assert.ok(calls >= 1 && calls <= 2, `${calls} STS calls for 32 callers of two versions`);
+      // A late caller of either version may be served the other version's entry.
+      assert.ok(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size <= calls, 'every caller got the credentials of one of those calls');
+      await w.emu.resetStats();
       // Each reads what the other wrote.
       const a = await run(old, profile);
       const b = await run(KEYROLE, profile);
       assert.equal((JSON.parse(a.stdout) as Blob).AccessKeyId, (JSON.parse(b.stdout) as Blob).AccessKeyId);
-      assert.equal(await attempts(), 1);
+      assert.equal(await attempts(), 0, 'each reads the entry in the store');
     }
     await w.emu.behaviour({ latencyMs: 0 });
     rec.add('two keyrole versions on one store', `this build and the build of ${OLD_COMMIT}: 16 + 16 cold calls at once, file store and keychain store`,
-      'one STS call, the same credentials for all, each reads the other\'s entries', 'one STS call per store; 32 × exit 0 with the same key; cross reads hit');
+      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls, each reads the other\'s entries', '1 or 2 STS calls per store; 32 × exit 0; cross reads hit');
   });
 
   test('a cache entry from a newer keyrole format', async () => {
@@ -281,5 +281,18 @@ describe('robustness: process and filesystem faults', () => {
     rec.add('a cache entry from a newer keyrole format', '`"keyrole": 2` in a cache entry (a later version shares the store)', 'not trusted: a miss, replaced by this version\'s entry (it is only a cache)', 'exit 0: fresh credentials; the entry rewritten in format 1');
   });
 
-  rec.docTest(11);
+  test('regression: a path under /proc is one line, not an endless mkdir loop', async () => {
+    // Node's recursive mkdir loops for ever where mkdir(2) answers ENOENT under an existing
+    // parent (procfs): KEYROLE_HOME=/proc/nope once spun at 96% CPU for ten minutes.
+    const home = await w.keyrole(['process', 'prod'], { env: { KEYROLE_NTP: 'off', KEYROLE_HOME: '/proc/nope/deeper' }, timeoutMs: 60_000 });
+    assert.equal(home.signal, null, 'it ended by itself');
+    const homeLine = assertOneLine(home, /cannot create \/proc\/nope\/deeper \(ENOENT\)/);
+    const cfg = await w.keyrole(['configure', 'p', '--source', 'alice', '--role-arn', ROLE], { env: { AWS_CONFIG_FILE: '/proc/nope/config' }, timeoutMs: 60_000 });
+    assert.equal(cfg.signal, null, 'it ended by itself');
+    const cfgLine = assertOneLine(cfg, /cannot write \/proc\/nope\/config \(ENOENT\)/);
+    rec.add('regression: a path under /proc is one line, not an endless mkdir loop', '`KEYROLE_HOME=/proc/nope/deeper keyrole process` (file store) and `AWS_CONFIG_FILE=/proc/nope/config keyrole configure`: mkdir(2) answers ENOENT under an existing parent',
+      'one line each, at once', `process exit ${home.code}: ${normalise(homeLine)}; configure exit ${cfg.code}: ${normalise(cfgLine)}`);
+  });
+
+  rec.docTest(12);
 });

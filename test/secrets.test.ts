@@ -300,8 +300,8 @@ ${then}
 
   test('NODE_PATH cannot replace the code the executable loads', async () => {
     const mods = join(w.home, 'evil-modules');
-    // The STS client's libraries, the SDK it replaced, and the keychain addon.
-    for (const pkg of ['@noble/hashes', 'fast-xml-parser', '@aws-sdk/client-sts', '@napi-rs/keyring']) {
+    // The STS client, the proxy agents, and the keychain addon.
+    for (const pkg of ['@aws-sdk/client-sts', 'https-proxy-agent', 'proxy-from-env', '@napi-rs/keyring']) {
       fs.mkdirSync(join(mods, pkg), { recursive: true });
       fs.writeFileSync(join(mods, pkg, 'index.js'), `require('fs').writeFileSync(${JSON.stringify(marker())}, 'ran'); module.exports = {};\n`);
       fs.writeFileSync(join(mods, pkg, 'package.json'), '{"main":"index.js"}');
@@ -310,7 +310,7 @@ ${then}
     const r = await w.keyrole(['process', 'session', '--cache', 'none'], { env: { ...env, NODE_PATH: mods } });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!fs.existsSync(marker()), 'the planted modules were not loaded');
-    rec.add('NODE_PATH cannot replace the code the executable loads', 'NODE_PATH pointing at a planted @noble/hashes, fast-xml-parser, @aws-sdk/client-sts and @napi-rs/keyring, on a cache miss', 'not loaded: the STS client comes from the executable\'s assets', 'exit 0: credentials; the planted modules did not load');
+    rec.add('NODE_PATH cannot replace the code the executable loads', 'NODE_PATH pointing at a planted @aws-sdk/client-sts, https-proxy-agent, proxy-from-env and @napi-rs/keyring, on a cache miss', 'not loaded: the STS client comes from the executable\'s assets', 'exit 0: credentials; the planted modules did not load');
   });
 
   test('SIGUSR1 does not open the inspector', async () => {
@@ -320,7 +320,7 @@ ${then}
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const closed = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
-    for (const until = Date.now() + 10_000; !(await w.emu.stats()).requests.some((q) => q.action === 'AssumeRole');) {
+    for (const until = Date.now() + 60_000; !(await w.emu.stats()).requests.some((q) => q.action === 'AssumeRole');) {
       assert.ok(Date.now() < until);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -5,7 +5,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { startKeyring, type KeyringSession } from './support/keyring.ts';
+import { startKeyring, tempHome, type KeyringSession } from './support/keyring.ts';
 import { requireTool } from './support/tools.ts';
 import { closeSecretService, readSecret, SecretServiceDeferred, writeSecret } from '../src/keychain/secretservice.ts';
 import { deleteItem, getItem, getItemFast, setItem } from '../src/keychain/keychain.ts';
@@ -125,7 +125,7 @@ describe('what the direct client leaves to the addon', () => {
   }
 
   test('a locked collection: reads and writes defer; the addon then reports the lock', async () => {
-    const first = await startKeyring({ password: 'right' });
+    const first = await startKeyring({ home: tempHome(), password: 'right' });
     const before = useEnv(first.env);
     try {
       assert.equal(viaKeyrole(first.env, `setItem(${JSON.stringify(SERVICE)}, 'x', 'v', 'write it')`).code, undefined);

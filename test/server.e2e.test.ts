@@ -10,15 +10,15 @@ import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { request } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
 import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
 import { onPty } from './support/pty.ts';
 import { requireTool } from './support/tools.ts';
+import { tempDir } from './support/tmp.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -200,7 +200,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
         n=$((n+1))
       done
       echo "$n"`;
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-server-cli-'));
+    const dir = tempDir('server-cli-');
     try {
       const out = join(dir, 'arns');
       const r = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', script], { env: { OUT: out }, timeoutMs: 200_000 });

@@ -1,10 +1,10 @@
 // STS GetFederationToken, for `keyrole console` on a profile without a role: the console
 // refuses GetSessionToken credentials, so a plain IAM-user source signs in as a federated
 // user made from its long-term key. Kept apart from sts.ts and small, on sts.ts's own call
-// and credential reader, so it follows sts.ts when that client changes.
+// (the SDK's GetFederationTokenCommand) and credential check.
 
 import { KeyroleError } from '../util/errors.ts';
-import { call, temp, type AwsKeys, type StsTarget, type TempCredentials, type Xml } from './sts.ts';
+import { call, temp, type AwsKeys, type StsTarget, type TempCredentials } from './sts.ts';
 
 export interface FederationTokenInput {
   /** The federated user's name: 2–32 characters of [\w+=,.@-]. */
@@ -16,11 +16,10 @@ export interface FederationTokenInput {
 }
 
 export async function getFederationToken(keys: AwsKeys, t: StsTarget, input: FederationTokenInput): Promise<TempCredentials> {
-  let out: Record<string, unknown>;
+  let out;
   try {
-    out = await call(`GetFederationToken ${input.name} for ${input.durationSeconds} s`, keys, t, {
-      Action: 'GetFederationToken', Name: input.name, DurationSeconds: input.durationSeconds, Policy: input.policy,
-    });
+    out = await call(`GetFederationToken ${input.name} for ${input.durationSeconds} s`, keys, t, (sts, c, abortSignal) =>
+      c.send(new sts.GetFederationTokenCommand({ Name: input.name, DurationSeconds: input.durationSeconds, Policy: input.policy }), { abortSignal }));
   } catch (err) {
     // sts.ts's AccessDenied fix speaks of roles; here it is the source user's own policy.
     if (err instanceof KeyroleError && err.code === 'AccessDenied') {
@@ -28,6 +27,5 @@ export async function getFederationToken(keys: AwsKeys, t: StsTarget, input: Fed
     }
     throw err;
   }
-  const arn = (out.FederatedUser as Xml)?.Arn;
-  return temp(out, typeof arn === 'string' ? arn : undefined);
+  return temp(out.Credentials, t, out.FederatedUser?.Arn);
 }

@@ -15,11 +15,14 @@
 //               GetFederationToken session is made from the long-term key instead; its
 //               DurationSeconds is the console session's length and SessionDuration is refused
 
-import { KeyroleError, oneLine } from '../util/errors.ts';
+import { KeyroleError, oneLine, type ErrorCode } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
 import type { Layer } from '../credentials/plan.ts';
 import type { AwsKeys } from './sts.ts';
+import type { CaBundle } from '../config/cabundle.ts';
+import { checkRegion } from '../config/region.ts';
+import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 
 export type ConsoleKind = 'role' | 'sso' | 'chained' | 'federation';
 export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
@@ -31,8 +34,6 @@ export const PARTITIONS: Record<Partition, { signin: string; console: string }> 
   'aws-us-gov': { signin: 'signin.amazonaws-us-gov.com', console: 'console.amazonaws-us-gov.com' },
 };
 
-// A region is a host label in every URL built here: us-east-1, us-gov-west-1, cn-north-1, eu-isoe-west-1.
-const REGION = /^[a-z]{2}(?:-[a-z0-9]+)+-\d{1,2}$/;
 // The isolated partitions (and the European Sovereign Cloud) have no public sign-in endpoint.
 const NO_PUBLIC_CONSOLE = /^(?:us-iso[a-z]?-|eu-isoe-|eusc-)/;
 
@@ -48,9 +49,8 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 export const ALLOW_ALL_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
 
 export function partitionOf(region: string): Partition {
-  if (!REGION.test(region)) {
-    throw new KeyroleError('BadRegion', `region ${JSON.stringify(printable(region).slice(0, 60))} is not an AWS region name`, 'set region in the profile (e.g. eu-west-1), or pass --region');
-  }
+  // A region is a host label in every URL built here (config/region.ts: the one check).
+  checkRegion(region, 'the profile or --region');
   if (NO_PUBLIC_CONSOLE.test(region)) {
     throw new KeyroleError('NoConsole', `region ${region} is in a partition without a public console sign-in endpoint`, 'set KEYROLE_SIGNIN_URL to your partition\'s federation endpoint');
   }
@@ -194,7 +194,7 @@ export function parseSigninAnswer(status: number, body: string, where: string, p
   return token;
 }
 
-function fail(code: string, message: string, fix: string): never {
+function fail(code: ErrorCode, message: string, fix: string): never {
   throw new KeyroleError(code, message, fix);
 }
 
@@ -226,37 +226,46 @@ export function redirectPage(url: string): string {
 `;
 }
 
-/** The one exchange with the federation endpoint, bounded in time and size. */
-export async function requestSigninToken(endpoint: string, creds: Required<AwsKeys>, sessionDuration: number | undefined, profile: string): Promise<string> {
+/**
+ * The one exchange with the federation endpoint, bounded in time and size, through the same
+ * connections as every AWS call (src/aws/http.ts: proxies, AWS_CA_BUNDLE / ca_bundle, Node's
+ * TLS overrides ignored).
+ */
+export async function requestSigninToken(endpoint: string, creds: Required<AwsKeys>, sessionDuration: number | undefined, profile: string, caBundle?: CaBundle): Promise<string> {
   const where = new URL(endpoint).host;
   const started = performance.now();
-  let status: number;
-  let body: string;
+  let answer: { status: number; body: string };
   try {
-    const res = await fetch(signinTokenUrl(endpoint, creds, sessionDuration), { redirect: 'manual', signal: AbortSignal.timeout(SIGNIN_TIMEOUT_MS), headers: { accept: 'application/json' } });
-    status = res.status;
-    body = await readCapped(res);
+    answer = await withoutNodeTlsOverride(() => getCapped(signinTokenUrl(endpoint, creds, sessionDuration), caBundle));
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${SIGNIN_TIMEOUT_MS / 1000} s` : e.name === 'TooLarge' ? `an answer over ${MAX_ANSWER_BYTES / 1024} KB` : printable(String(e.cause?.code ?? e.name ?? 'error'));
+    const e = err as NodeJS.ErrnoException;
+    const why = e.name === 'TimeoutError' ? `no answer within ${SIGNIN_TIMEOUT_MS / 1000} s` : e.name === 'TooLarge' ? `an answer over ${MAX_ANSWER_BYTES / 1024} KB` : printable(String(e.code ?? e.name ?? 'error'));
     throw new KeyroleError('SigninUnreachable', `cannot reach the federation endpoint at ${where} (${why})`, 'check the network or a proxy, and KEYROLE_SIGNIN_URL if set');
   }
-  debug(`federation endpoint ${where} answered getSigninToken with HTTP ${status} in ${(performance.now() - started).toFixed(1)} ms${sessionDuration !== undefined ? ` (SessionDuration ${sessionDuration})` : ''}`);
-  return parseSigninAnswer(status, body, where, profile);
+  debug(`federation endpoint ${where} answered getSigninToken with HTTP ${answer.status} in ${(performance.now() - started).toFixed(1)} ms${sessionDuration !== undefined ? ` (SessionDuration ${sessionDuration})` : ''}`);
+  return parseSigninAnswer(answer.status, answer.body, where, profile);
 }
 
-async function readCapped(res: Response): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body) {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) {
-        await res.body.cancel().catch(() => undefined);
-        throw Object.assign(new Error('answer too large'), { name: 'TooLarge' });
-      }
-      chunks.push(chunk);
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** GET `url` without following redirects; the body read up to MAX_ANSWER_BYTES, the whole exchange within SIGNIN_TIMEOUT_MS. */
+function getCapped(url: string, caBundle: CaBundle | undefined): Promise<{ status: number; body: string }> {
+  const h = requestHandler({ url, connectTimeoutMs: SIGNIN_TIMEOUT_MS, requestTimeoutMs: SIGNIN_TIMEOUT_MS, caBundle });
+  const secure = url.startsWith('https:');
+  const mod = (secure ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
+  return new Promise((resolve, reject) => {
+    const fail = (name: string) => { req.destroy(Object.assign(new Error(name), { name })); };
+    const timer = setTimeout(() => fail('TimeoutError'), SIGNIN_TIMEOUT_MS);
+    const req = mod.request(url, { agent: secure ? h.httpsAgent : h.httpAgent, headers: { accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) return fail('TooLarge');
+        chunks.push(chunk);
+      });
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }); });
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end();
+  });
 }

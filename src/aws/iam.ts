@@ -6,20 +6,22 @@
 // profile's endpoint_url; otherwise IAM's global endpoint, signed for us-east-1 (or the
 // partition's home region).
 
-import { KeyroleError, oneLine } from '../util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { loadSdk } from './sdk.ts';
+import { requestHandler, withoutNodeTlsOverride } from './http.ts';
+import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
+import type { CaBundle } from '../config/cabundle.ts';
 import { section, type AwsFiles, type Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
+import { truthy } from '../config/endpoints.ts';
 
 export interface IamTarget {
   region: string;
   endpoint: string | undefined;
   endpointFrom: string;
-}
-
-function truthy(v: string | undefined): boolean {
-  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+  /** AWS_CA_BUNDLE or the profile's ca_bundle (src/config/cabundle.ts). */
+  caBundle?: CaBundle;
 }
 
 /** IAM is global; requests are signed for the partition's home region. */
@@ -73,7 +75,7 @@ function client(keys: AwsKeys, t: IamTarget, maxAttempts = 3) {
     endpoint: t.endpoint,
     credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },
     maxAttempts,
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    requestHandler: requestHandler({ url: iamEndpointLabel(t), connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: t.caBundle }),
   });
   return { iam, c };
 }
@@ -83,11 +85,11 @@ async function send<T>(what: string, keys: AwsKeys, t: IamTarget, run: (signal: 
   const started = performance.now();
   debug(`IAM ${what} at ${iamEndpointLabel(t)} (endpoint from ${t.endpointFrom}) with key ${redactKeyId(keys.accessKeyId)}`);
   try {
-    const out = await run(signal);
+    const out = await withoutNodeTlsOverride(() => run(signal));
     debug(`IAM ${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
     return out;
   } catch (err) {
-    debug(`IAM ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${(err as Error).name}: ${oneLine(String((err as Error).message))}`);
+    debug(`IAM ${what} failed after ${(performance.now() - started).toFixed(1)} ms: ${outsideText((err as Error)?.name, 100)}: ${outsideText((err as Error)?.message)}`);
     throw iamError(err, t, what);
   }
 }
@@ -114,15 +116,13 @@ export async function deleteAccessKey(keys: AwsKeys, t: IamTarget, accessKeyId: 
   await send(`DeleteAccessKey ${redactKeyId(accessKeyId)}`, keys, t, (abortSignal) => c.send(new iam.DeleteAccessKeyCommand({ AccessKeyId: accessKeyId }), { abortSignal }));
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-
 const PERMISSIONS = 'the source user needs iam:ListAccessKeys, iam:CreateAccessKey and iam:DeleteAccessKey on itself (Resource arn:aws:iam::*:user/${aws:username})';
 
 /**
  * IAM error codes (the SDK's exception names and the Query protocol's codes) to one line of
  * cause and fix. `{what}` is the call, `{msg}` IAM's own message, `{where}` the endpoint.
  */
-export const IAM_ERRORS: Record<string, { code: string; cause: string; fix: string }> = {
+export const IAM_ERRORS: Record<string, { code: ErrorCode; cause: string; fix: string }> = {
   AccessDenied: { code: 'IamAccessDenied', cause: 'IAM denied {what}: {msg}', fix: PERMISSIONS },
   LimitExceeded: { code: 'AccessKeyLimit', cause: 'IAM refused {what}: the user already has two access keys, the most IAM allows ({msg})', fix: 'delete the key that is not in use (aws iam list-access-keys shows both) and run keyrole rotate again' },
   NoSuchEntity: { code: 'IamNoSuchEntity', cause: 'IAM found nothing to act on for {what}: {msg}', fix: 'the key or user is already gone: run keyrole list and check the user in the IAM console' },
@@ -156,23 +156,28 @@ const ALIASES: Record<string, string> = {
 /** One line of cause and fix for every way an IAM call fails. */
 export function iamError(err: unknown, t: IamTarget, what: string): KeyroleError {
   if (err instanceof KeyroleError) return err;
-  const e = err as { name?: string; code?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e.name ?? 'Error';
-  const code = e.code ?? '';
-  const msg = oneLine(e.message ?? String(err));
+  const f = readFailure(err);
+  const msg = f.message;
   const where = iamEndpointLabel(t);
-  if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || name === 'TimeoutError' || name === 'AbortError' || (/socket hang up|timed? ?out|ECONNREFUSED|ENOTFOUND|connect E/i.test(msg) && !e.$metadata?.httpStatusCode)) {
-    return new KeyroleError('IamUnreachable', `cannot reach IAM at ${where} (${code || name}: ${msg})`, `check the network, a proxy, or the IAM endpoint setting (${t.endpointFrom})`);
+  if (f.kind === 'tls') {
+    return new KeyroleError('TlsUntrusted', `IAM at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE or the profile\'s ca_bundle at its CA certificate; otherwise someone may be intercepting the connection');
+  }
+  if (f.kind !== 'service') {
+    return new KeyroleError('IamUnreachable', `cannot reach IAM at ${where} (${f.code}: ${msg})`, `check the network, a proxy, or the IAM endpoint setting (${t.endpointFrom})`);
   }
   if (/Signature expired|not yet current/i.test(msg)) {
     return new KeyroleError('ClockSkew', `IAM rejected ${what} because this machine's clock is off by more than 15 minutes (${msg})`, 'sync the clock: Linux timedatectl set-ntp true; macOS sntp -sS time.apple.com; Windows w32tm /resync');
   }
-  const key = ALIASES[name] ?? ALIASES[e.Code ?? ''] ?? (Object.hasOwn(IAM_ERRORS, name) ? name : e.Code && Object.hasOwn(IAM_ERRORS, e.Code) ? e.Code : undefined);
+  // The Query protocol's <Code> on a generic exception, when the SDK has no class for it.
+  const queryCode = typeof (err as { Code?: unknown })?.Code === 'string' ? (err as { Code: string }).Code : '';
+  const key = ALIASES[f.code] ?? ALIASES[queryCode] ?? (Object.hasOwn(IAM_ERRORS, f.code) ? f.code : Object.hasOwn(IAM_ERRORS, queryCode) ? queryCode : undefined);
   if (key) {
     const row = IAM_ERRORS[key];
     const fill = (s: string) => s.replace('{what}', what).replace('{msg}', msg).replace('{where}', where);
     return new KeyroleError(row.code, fill(row.cause), fill(row.fix));
   }
-  const status = e.$metadata?.httpStatusCode;
-  return new KeyroleError('IamError', `IAM ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${msg}`, `retry later; check the IAM endpoint (${where})`);
+  if (isThrottling(f)) return new KeyroleError('IamThrottled', `IAM throttled ${what} (${msg})`, 'wait a minute and retry');
+  const shown = `${f.code}${f.status ? ` (HTTP ${f.status})` : ''}`;
+  if (isRefusal(f)) return new KeyroleError('IamRefused', `IAM refused ${what}: ${shown}: ${msg}`, `check the source user's IAM permissions and the IAM endpoint (${where})`);
+  return new KeyroleError('IamError', `IAM ${what} failed: ${shown}: ${msg}`, `retry later; check the IAM endpoint (${where})`);
 }

@@ -1,5 +1,5 @@
-// Loads the clients that talk to AWS: keyrole's own STS client (src/aws/awsquery.ts) and the
-// SDK's IAM and SSO clients. Each is built into a bundle of its own
+// Loads the clients that talk to AWS (the SDK's STS, IAM and SSO clients) and the proxy
+// agents (src/aws/agents.ts). Each is built into a bundle of its own
 // (dist/keyrole-sdk-<name>.cjs) and loaded only when a call is about to be made: a cache
 // hit must not even parse them (half a megabyte of SDK in the main bundle cost every run
 // ~15 ms), and an STS miss must not pay for IAM or SSO. The executable carries the bundles
@@ -11,7 +11,8 @@ import { debug } from '../util/debug.ts';
 import { nodeRequire } from '../util/require.ts';
 
 type Clients = {
-  query: typeof import('./awsquery.ts');
+  sts: typeof import('@aws-sdk/client-sts');
+  net: typeof import('./agents.ts');
   iam: typeof import('@aws-sdk/client-iam');
   sso: typeof import('@aws-sdk/client-sso');
   'sso-oidc': typeof import('@aws-sdk/client-sso-oidc');
@@ -20,8 +21,9 @@ export type SdkName = keyof Clients;
 
 /** The package each bundle holds (scripts/build.mjs builds one bundle per entry). */
 export const SDK_PACKAGES: Record<SdkName, string> = {
-  // keyrole's own STS client (src/aws/awsquery.ts says why), bundled on its own like the SDK.
-  query: '../aws/awsquery.ts',
+  sts: '@aws-sdk/client-sts',
+  // The proxy agents (src/aws/http.ts says why a bundle of their own).
+  net: '../aws/agents.ts',
   iam: '@aws-sdk/client-iam',
   sso: '@aws-sdk/client-sso',
   'sso-oidc': '@aws-sdk/client-sso-oidc',
@@ -65,8 +67,4 @@ export function loadSdk<N extends SdkName>(name: N): Clients[N] {
   }
   loaded[name] = mod;
   return mod;
-}
-
-export function loadQuery(): Clients['query'] {
-  return loadSdk('query');
 }

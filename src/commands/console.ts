@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
   debug(`console for profile ${profile}: ${plan.kind} credentials, region ${region} (${partition}), federation endpoint ${new URL(endpoint).host}, destination ${destination}`);
 
   const creds = await consoleCredentials(profile, s, plan, v.cache);
-  const token = await requestSigninToken(endpoint, creds, plan.sessionDuration, profile);
+  const token = await requestSigninToken(endpoint, creds, plan.sessionDuration, profile, s.caBundle);
   const url = loginUrl(endpoint, token, destination);
 
   if (v.url) {

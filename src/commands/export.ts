@@ -22,7 +22,10 @@ export interface ExportValues {
 export const UNSET = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE'] as const;
 
 const posix = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-const pwsh = (v: string) => `'${v.replace(/'/g, "''")}'`;
+// PowerShell's single-quoted strings end at any of five quote characters: ' and the
+// typographic U+2018-U+201B (its tokenizer's IsSingleQuote). Each is escaped by doubling,
+// so a value holding one cannot close the string and run what follows.
+const pwsh = (v: string) => `'${v.replace(/['\u2018-\u201b]/g, (q) => q + q)}'`;
 const fish = (v: string) => `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 
 /** The lines for a shell; `json` is handled by the caller (it is the credential_process blob). */

@@ -7,7 +7,8 @@
 //   5. delete the old key                fails → the new key is in use; the old one is
 //                                                 named so the user can delete it by hand
 
-import { KeyroleError, usageError } from '../util/errors.ts';
+import { KeyroleError, usageError, type ErrorCode } from '../util/errors.ts';
+import { caBundleSetting } from '../config/cabundle.ts';
 import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/files.ts';
 import { resolveEndpoint, resolveRegion } from '../config/endpoints.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
@@ -43,7 +44,8 @@ export function targetsFor(files: AwsFiles, source: string, profileFlag?: string
   const sec: Section = (profile ? section(files.config, profile) : undefined) ?? {};
   const { region } = resolveRegion(undefined, sec, `profile ${profile}`);
   const { endpoint, from } = resolveEndpoint(files, sec, region);
-  return { sts: { region, endpoint, endpointFrom: from }, iam: resolveIamTarget(files, sec, region), profile };
+  const caBundle = caBundleSetting(sec, profile);
+  return { sts: { region, endpoint, endpointFrom: from, caBundle }, iam: { ...resolveIamTarget(files, sec, region), caBundle }, profile };
 }
 
 export interface RotateSteps {
@@ -96,7 +98,7 @@ export async function rotate(name: string, steps: RotateSteps, verifyTimeoutMs: 
   say(`Created access key ${redactKeyId(fresh.accessKeyId)}${created.userName ? ` for IAM user ${created.userName}` : ''}.`);
 
   /** Undoes step 2 and explains; the old key stays stored and active. */
-  const undo = async (cause: string, code: string): Promise<never> => {
+  const undo = async (cause: string, code: ErrorCode): Promise<never> => {
     try {
       await steps.remove(old, fresh.accessKeyId);
     } catch (err) {

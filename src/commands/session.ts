@@ -7,7 +7,7 @@ import { localExpiration, localUser, resolveCredentials } from '../credentials/r
 import { usageError } from '../util/errors.ts';
 import { EXEC_MARKER } from './exec-marker.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
-import type { TempCredentials, StsTarget } from '../aws/sts.ts';
+import type { TempCredentials } from '../aws/sts.ts';
 
 export interface ProfileSession {
   files: AwsFiles;
@@ -37,8 +37,6 @@ export async function profileSession(profile: string, cache?: string): Promise<P
   return { files, settings, entry, credentials: entry.credentials, expiration: localExpiration(entry), fromCache };
 }
 
-export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clockOffsetMs };
-}
+export { stsTarget } from '../credentials/resolve.ts';
 
 export { formatLeft } from '../util/duration.ts';

@@ -3,10 +3,11 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import { closeSync, constants, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { writeAtomic } from '../util/atomic.ts';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
+import { makeDirs } from '../util/dirs.ts';
 
 const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
 
@@ -137,10 +138,10 @@ export function writeFileAtomic(path: string, text: string): void {
   let target = path;
   try { target = realpathSync(path); } catch { /* a new file */ }
   const dir = dirname(target);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   let mode = 0o600;
   try { mode = statSync(target).mode & 0o777; } catch { /* new */ }
   try {
+    if (!existsSync(dir)) makeDirs(dir);
     writeAtomic(target, text, { mode });
   } catch (err) {
     throw new KeyroleError('ConfigWriteFailed', `cannot write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the permissions of the file and its directory; nothing was changed');

@@ -3,6 +3,7 @@
 // endpoint (flag, variables, [services], endpoint_url, FIPS/dual-stack, legacy global, the
 // regional endpoint).
 
+import { checkRegion } from './region.ts';
 import type { Section } from './ini.ts';
 import { section, type AwsFiles } from './files.ts';
 
@@ -18,11 +19,14 @@ export function truthy(v: string | undefined): boolean {
 
 /** The region and where it came from, in the AWS CLI's order. `where` names the profile in `from`. */
 export function resolveRegion(flag: string | undefined, profile: Section, where: string): { region: string; from: string } {
-  if (flag) return { region: flag, from: '--region' };
-  if (env.AWS_REGION) return { region: env.AWS_REGION, from: 'AWS_REGION' };
-  if (env.AWS_DEFAULT_REGION) return { region: env.AWS_DEFAULT_REGION, from: 'AWS_DEFAULT_REGION' };
-  if (profile.region) return { region: profile.region, from: `region in ${where}` };
-  return { region: DEFAULT_REGION, from: 'default' };
+  const r = flag ? { region: flag, from: '--region' }
+    : env.AWS_REGION ? { region: env.AWS_REGION, from: 'AWS_REGION' }
+    : env.AWS_DEFAULT_REGION ? { region: env.AWS_DEFAULT_REGION, from: 'AWS_DEFAULT_REGION' }
+    : profile.region ? { region: profile.region, from: `region in ${where}` }
+    : { region: DEFAULT_REGION, from: 'default' };
+  // The region becomes a host name: checked here, where every command gets it (src/config/region.ts).
+  checkRegion(r.region, r.from);
+  return r;
 }
 
 /**

@@ -3,7 +3,8 @@
 // read, with one line naming the profile and the fix when it is wrong.
 
 import { existsSync } from 'node:fs';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../util/errors.ts';
+import { caBundleSetting, type CaBundle } from './cabundle.ts';
 import type { Section } from './ini.ts';
 import { section, type AwsFiles } from './files.ts';
 import { checkProfileKeys, missingProfileHint, quote, shadowingKeys } from './checks.ts';
@@ -62,6 +63,8 @@ export interface Settings {
   regionFrom: string;
   endpoint: string | undefined;
   endpointFrom: string;
+  /** AWS_CA_BUNDLE, then the profile's ca_bundle (src/config/cabundle.ts). */
+  caBundle?: CaBundle;
   sessionName: string;
   /** Keys in this profile that make the AWS CLI or an SDK skip credential_process. */
   shadowing: string[];
@@ -97,7 +100,7 @@ function list(raw: string | undefined): string[] {
   return raw ? raw.split(',').map((x) => x.trim()).filter(Boolean) : [];
 }
 
-function bad(code: string, what: string, value: string, where: string, rule: string): KeyroleError {
+function bad(code: ErrorCode, what: string, value: string, where: string, rule: string): KeyroleError {
   return new KeyroleError(code, `${what} ${quote(value)} in ${where} is not valid`, rule);
 }
 
@@ -236,7 +239,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   return {
     profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
-    region, regionFrom, endpoint, endpointFrom, sessionName, shadowing,
+    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), sessionName, shadowing,
     mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
   };

@@ -13,6 +13,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
+import { credentialProblem } from './shape.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
 
@@ -106,16 +107,14 @@ export function encodeEntry(e: CacheEntry): string {
 }
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-// Keys, secrets and tokens are printable ASCII without spaces; anything else (a NUL, a
-// newline) would break the blob's consumers or a child's environment (keyrole exec).
-const token = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,4096}$/.test(v);
 // src/clock/estimate.ts corrects offsets below 15 minutes and refuses larger ones, so no entry keyrole
 // wrote holds more; a larger one would also push the local expiration out of Date's range.
 const MAX_STORED_OFFSET_MS = 15 * 60_000;
-// Credentials expire within days; the bound keeps the blob's Expiration a plain 4-digit-year ISO time.
-const MAX_EXPIRATION_MS = Date.UTC(9999, 0, 1);
 
-/** Undefined for anything keyrole did not write whole: such entries are ignored and replaced. */
+/**
+ * Undefined for anything keyrole did not write whole: such entries are ignored and replaced.
+ * The credentials are checked as they were when they entered (src/credentials/shape.ts).
+ */
 export function decodeEntry(raw: string): CacheEntry | undefined {
   let v: Record<string, unknown>;
   try {
@@ -124,24 +123,23 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
     return undefined;
   }
   if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
-  if (!token(v.AccessKeyId) || !token(v.SecretAccessKey) || !token(v.SessionToken) || !str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
+  if (!str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
   const expiration = new Date(v.Expiration);
+  if (credentialProblem({ accessKeyId: v.AccessKeyId, secretAccessKey: v.SecretAccessKey, sessionToken: v.SessionToken, expiration })) return undefined;
   const stored = new Date(str(v.StoredAt) ? v.StoredAt : 0);
   const storedAt = isNaN(stored.getTime()) ? new Date(0) : stored;
   // A missing or non-numeric offset counts as none; a number out of bounds is not keyrole's.
   if (typeof v.ClockOffsetMs === 'number' && !(Math.abs(v.ClockOffsetMs) <= MAX_STORED_OFFSET_MS)) return undefined;
   const offset = typeof v.ClockOffsetMs === 'number' ? v.ClockOffsetMs : 0;
-  const exp = expiration.getTime();
-  if (!(exp >= 0 && exp <= MAX_EXPIRATION_MS)) return undefined;
   return {
     params: v.params,
     profile: str(v.profile) ? v.profile : undefined,
     source: v.source,
     roleArn: str(v.roleArn) ? v.roleArn : undefined,
     credentials: {
-      accessKeyId: v.AccessKeyId,
-      secretAccessKey: v.SecretAccessKey,
-      sessionToken: v.SessionToken,
+      accessKeyId: v.AccessKeyId as string,
+      secretAccessKey: v.SecretAccessKey as string,
+      sessionToken: v.SessionToken as string,
       expiration,
       accountId: str(v.AccountId) ? v.AccountId : undefined,
       arn: str(v.Arn) ? v.Arn : undefined,

@@ -2,19 +2,41 @@
 // calls at once; on a cold cache exactly one of them may call STS (or prompt for MFA) while
 // the others wait for its result.
 //
-// The lock is a listening local socket: on Linux an abstract Unix socket, on Windows a
-// named pipe, elsewhere a socket file in keyrole's private directory. The kernel closes it
-// when its holder dies, SIGKILL included, so a dead holder frees the lock at once instead
-// of after a timeout (aws-sso-cli #1379). Waiters stay connected to the holder, which tells
-// them when it is waiting for the person at a prompt, and learn of the release when the
-// connection closes.
+// The lock is a listening local socket: a socket file in keyrole's private directory (0700,
+// owned by the user: src/credentials/cache.ts privateDir), or on Windows a named pipe. The
+// kernel closes it when its holder dies, SIGKILL included, so a dead holder frees the lock
+// at once instead of after a timeout (aws-sso-cli #1379). Waiters stay connected to the
+// holder, which tells them when it is waiting for the person at a prompt, and learn of the
+// release when the connection closes.
+//
+// Who may take part. Only the user: nobody else can create or connect to a socket in a
+// 0700 directory. (Linux abstract sockets, used before, have no permissions at all: another
+// local user could bind the name first and feed the waiter whatever it liked.) And even so,
+// nothing read from a lock is trusted: the holder sends three fixed words (`working`,
+// `prompt`, `failed`), lines are length-capped, anything else is dropped unread, and no
+// text or exit code from the connection is ever printed or adopted. A failed holder leaves
+// its error as a record file in the same private directory, which a waiter reads as it
+// reads the cache. One absolute deadline, fixed when the wait starts, bounds the whole
+// wait however the holder's state changes, and a bounded number of rounds stops a holder
+// that keeps closing the connection from making the waiter reconnect forever.
+//
+// Windows: a named pipe's name is first come, first served, and Node has no public API to
+// set a pipe's security descriptor or to ask who serves one. The pipe's name therefore
+// carries a random secret kept in the user's private directory (under %USERPROFILE%, which
+// other users cannot read), so another user cannot guess and take the name before the
+// user does; and the pipe that libuv creates has the default DACL (full control for its
+// creator, SYSTEM and Administrators; read-only for Everyone), so another user cannot
+// connect as a waiter. A name stays visible in \\.\pipe\ while held; a user who copies it
+// and creates that pipe later can at most make the waiter wait until the deadline and
+// fail with LockTimeout, because of the rules above.
 
 import type * as Net from 'node:net';
-import { unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, isErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
+import { printable } from '../util/printable.ts';
+import { writeAtomic } from '../util/atomic.ts';
 
 export type HolderState = 'working' | 'prompt';
 
@@ -41,16 +63,62 @@ export function waitBounds(): WaitBounds {
   return n === undefined ? DEFAULT_BOUNDS : { ...DEFAULT_BOUNDS, promptMs: n };
 }
 
-function uidTag(): string {
-  const uid = process.getuid?.();
-  return uid !== undefined ? String(uid) : userInfo().username.replace(/[^\w.-]/g, '_');
+/**
+ * The whole wait, however the holder's state alternates: one working phase, one prompt,
+ * and the working phase after it. Fixed when the wait starts; nothing the holder sends
+ * moves it.
+ */
+export function waitLimitMs(bounds: WaitBounds): number {
+  return 2 * bounds.workingMs + bounds.promptMs;
 }
 
-export function lockAddress(name: string, privateDir: () => string): string {
-  if (process.platform === 'linux') return `\0keyrole/${uidTag()}/${name}`;
-  if (process.platform === 'win32') return `\\\\.\\pipe\\keyrole-${uidTag()}-${name}`;
-  // sun_path is at most 104 bytes on macOS: keep the name short.
-  return join(privateDir(), `${name.slice(0, 16)}.lock`);
+// The longest line a holder sends is `working`; a waiter reads no more than this per line.
+const MAX_LINE = 16;
+// Rounds of "the holder went away without a result, try again": a holder that fails with an
+// unexpected error hands over to one waiter, which hands over to the next only if it fails
+// too. More rounds than this means something keeps closing the connection.
+const MAX_ROUNDS = 8;
+
+function failedFile(address: string): string {
+  return `${address}.failed`;
+}
+
+/**
+ * Where the lock for `name` lives: a socket file in the private directory, or on Windows a
+ * named pipe whose name carries the user's lock secret (see the opening comment).
+ */
+export async function lockAddress(name: string, privateDir: () => string): Promise<string> {
+  const dir = privateDir();
+  if (process.platform === 'win32') return `\\\\.\\pipe\\keyrole-${await lockSecret(dir)}-${name}`;
+  // sun_path holds 108 bytes on Linux, 104 on macOS: keep the name short. A longer path
+  // (a very deep KEYROLE_HOME) makes listen fail with EINVAL, and keyrole goes on without
+  // single flight rather than truncate the name.
+  return join(dir, `${name.slice(0, 16)}.lock`);
+}
+
+/** A random value, created once, readable only by the user (Windows pipe names). */
+async function lockSecret(dir: string): Promise<string> {
+  const path = join(dir, 'lock-secret');
+  const read = () => {
+    try {
+      const s = readFileSync(path, 'utf8').trim();
+      return /^[0-9a-f]{32}$/.test(s) ? s : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const have = read();
+  if (have) return have;
+  const { randomBytes } = await import('node:crypto');
+  try {
+    writeFileSync(path, randomBytes(16).toString('hex'), { mode: 0o600, flag: 'wx' });
+  } catch {
+    // Another process wrote it first (then it is read below), or a broken file is in the way.
+    if (!read()) writeAtomic(path, randomBytes(16).toString('hex'));
+  }
+  const s = read();
+  if (!s) throw new KeyroleError('LockUnusable', `cannot keep the lock secret in ${path}`, 'check that directory');
+  return s;
 }
 
 // node:net loads lazily: only a cache miss takes the lock, and the module costs ~2 ms.
@@ -67,13 +135,28 @@ function listen(address: string): Promise<Net.Server | undefined> {
   });
 }
 
+const isPipe = (address: string) => address.startsWith('\\\\');
+
+function inode(address: string): number | undefined {
+  try {
+    return lstatSync(address).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 function hold(server: Net.Server, address: string): HeldLock {
   const waiters = new Set<Net.Socket>();
   let state: HolderState = 'working';
+  const mine = isPipe(address) ? undefined : inode(address);
+  // A record left by an earlier holder is not this holder's news.
+  try { unlinkSync(failedFile(address)); } catch { /* none */ }
   server.on('connection', (s) => {
     waiters.add(s);
     s.on('error', () => waiters.delete(s));
     s.on('close', () => waiters.delete(s));
+    // Waiters send nothing; anything that arrives is not read.
+    s.pause();
     s.write(`${state}\n`);
   });
   return {
@@ -82,26 +165,49 @@ function hold(server: Net.Server, address: string): HeldLock {
       for (const s of waiters) s.write(`${next}\n`);
     },
     fail(err) {
-      const line = `failed ${JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode })}\n`;
-      for (const s of waiters) s.write(line);
+      try {
+        writeAtomic(failedFile(address), JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode, at: Date.now() }));
+      } catch (e) {
+        debug(`could not leave the failure for the waiters (${(e as Error).message}); each will try for itself`);
+        return;
+      }
+      for (const s of waiters) s.write('failed\n');
     },
     release() {
       for (const s of waiters) s.end();
       server.close();
-      if (!address.startsWith('\0') && !address.startsWith('\\\\')) {
+      // libuv removes the socket file on close; this covers a close it could not finish.
+      // Only our own file: after a stale-lock removal another holder may own the name.
+      if (mine !== undefined && inode(address) === mine) {
         try { unlinkSync(address); } catch { /* already gone */ }
       }
     },
   };
 }
 
-type WaitResult = 'released' | 'stale';
+/** A failure the holder recorded after `since`, rebuilt from fields that pass the checks. */
+function readFailure(address: string, since: number): KeyroleError | undefined {
+  try {
+    const v = JSON.parse(readFileSync(failedFile(address), 'utf8').slice(0, 4096)) as Record<string, unknown>;
+    if (typeof v.at !== 'number' || v.at < since) return undefined;
+    if (!isErrorCode(v.code) || typeof v.message !== 'string') return undefined;
+    const fix = typeof v.fix === 'string' ? printable(v.fix).slice(0, 500) : undefined;
+    const exitCode = typeof v.exitCode === 'number' && Number.isInteger(v.exitCode) && v.exitCode >= 1 && v.exitCode <= 125 ? v.exitCode : 1;
+    return new KeyroleError(v.code, printable(v.message).slice(0, 500), fix, exitCode);
+  } catch {
+    return undefined;
+  }
+}
 
-/** Waits until the holder at `address` lets go (or dies), within the bounds. */
-function waitForHolder(address: string, bounds: WaitBounds, deadlineAt: { working: number }): Promise<WaitResult> {
+type WaitResult = 'released' | 'stale' | 'failed';
+
+/** Waits until the holder at `address` lets go (or dies), within the bounds and before `deadline`. */
+function waitForHolder(address: string, bounds: WaitBounds, started: number, deadline: number): Promise<WaitResult> {
   return new Promise((resolve, reject) => {
+    const before = isPipe(address) ? undefined : inode(address);
     const sock = net.connect({ path: address });
     let state: HolderState = 'working';
+    let stateDeadline = Math.min(deadline, Date.now() + bounds.workingMs);
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const finish = (r: WaitResult | Error) => {
@@ -114,41 +220,58 @@ function waitForHolder(address: string, bounds: WaitBounds, deadlineAt: { workin
     };
     const arm = () => {
       if (timer) clearTimeout(timer);
-      const limit = state === 'prompt' ? bounds.promptMs : Math.max(0, deadlineAt.working - Date.now());
       timer = setTimeout(() => finish(state === 'prompt'
         ? new KeyroleError('LockPrompt', 'another keyrole is waiting for input (an MFA code or a login) in another terminal, and it was not answered in time', 'answer that prompt, or run keyrole login <profile> first and retry')
-        : new KeyroleError('LockTimeout', `another keyrole has been fetching these credentials for over ${Math.round(bounds.workingMs / 1000)} s`, 'retry; keyrole process --debug shows what it is waiting for')), limit);
+        : new KeyroleError('LockTimeout', `another keyrole has been fetching these credentials for over ${Math.round((Date.now() - started) / 1000)} s`, 'retry; keyrole process --debug shows what it is waiting for')),
+      Math.max(0, stateDeadline - Date.now()));
     };
-    sock.setEncoding('utf8');
+    const onLine = (line: string) => {
+      if (line === 'failed') return finish('failed');
+      if ((line === 'prompt' || line === 'working') && line !== state) {
+        // A new phase gets its own bound (a person who took a minute to type a code must
+        // not make every waiter time out at once), never past the one deadline.
+        state = line;
+        stateDeadline = Math.min(deadline, Date.now() + (state === 'prompt' ? bounds.promptMs : bounds.workingMs));
+        debug(`the lock holder is now ${state === 'prompt' ? 'waiting for input' : 'working'}`);
+        arm();
+      }
+      // Anything else is not keyrole's protocol: dropped unread.
+    };
     let buf = '';
+    let skipping = false;
+    sock.setEncoding('latin1');
     sock.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.startsWith('failed ')) {
-          try {
-            const e = JSON.parse(line.slice(7)) as { code: string; message: string; fix?: string; exitCode?: number };
-            finish(new KeyroleError(e.code, e.message, e.fix, e.exitCode));
-          } catch {
-            finish('released');
-          }
-        } else if ((line === 'prompt' || line === 'working') && line !== state) {
-          // Back from a prompt, the holder gets a full working bound again: a person who
-          // took a minute to type a code must not make every waiter time out at once.
-          if (state === 'prompt') deadlineAt.working = Date.now() + bounds.workingMs;
-          state = line;
-          debug(`the lock holder is now ${state === 'prompt' ? 'waiting for input' : 'working'}`);
-          arm();
+      for (let rest = d; rest.length > 0;) {
+        const i = rest.indexOf('\n');
+        const part = i >= 0 ? rest.slice(0, i) : rest;
+        rest = i >= 0 ? rest.slice(i + 1) : '';
+        if (!skipping) buf += part;
+        if (buf.length > MAX_LINE) {
+          // Too long to be a word of the protocol: skip to the end of the line.
+          buf = '';
+          skipping = true;
         }
+        if (i >= 0) {
+          if (!skipping) onLine(buf);
+          buf = '';
+          skipping = false;
+        }
+        if (settled) return;
       }
     });
-    sock.on('connect', arm);
+    // Armed at once, not on connect: nothing the other end does (or does not do) comes
+    // before the deadline.
+    arm();
     sock.on('close', () => finish('released'));
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      // Refused or missing: the holder died and left a socket file (not on Linux/Windows).
-      finish(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'stale' : 'released');
+      // Refused: a socket file whose holder died (SIGKILL) before it could remove it. It is
+      // stale only if it is still the same file: another process may have replaced it.
+      if (err.code === 'ECONNREFUSED' && before !== undefined && inode(address) === before) {
+        try { unlinkSync(address); debug('removed the lock of a keyrole that died'); } catch { /* someone else did */ }
+        return finish('stale');
+      }
+      // Gone (ENOENT): the holder let go between our listen and connect.
+      finish('released');
     });
   });
 }
@@ -165,19 +288,29 @@ export async function singleFlight<T>(
   bounds: WaitBounds = waitBounds(),
 ): Promise<T> {
   net ??= await import('node:net');
-  const address = lockAddress(name, privateDir);
-  const deadline = { working: Date.now() + bounds.workingMs };
-  const started = performance.now();
-  for (;;) {
+  const noLock = (why: string) => {
+    debug(`cannot take the lock (${why}); going on without single flight`);
+    return work({ setState() {}, fail() {}, release() {} });
+  };
+  let address: string;
+  try {
+    address = await lockAddress(name, privateDir);
+  } catch (err) {
+    // A private directory keyrole cannot use (a read-only home, a foreign owner): the lock
+    // only saves STS calls, so the fetch goes on; the store reports its own problems.
+    return noLock((err as Error).message);
+  }
+  const started = Date.now();
+  const deadline = started + waitLimitMs(bounds);
+  for (let round = 0; ; round++) {
     let server: Net.Server | undefined;
     try {
       server = await listen(address);
     } catch (err) {
-      debug(`cannot take lock (${(err as Error).message}); going on without single flight`);
-      return work({ setState() {}, fail() {}, release() {} });
+      return noLock((err as Error).message);
     }
     if (server) {
-      debug(`took the lock ${name.slice(0, 8)} after ${(performance.now() - started).toFixed(1)} ms`);
+      debug(`took the lock ${name.slice(0, 8)} after ${Date.now() - started} ms`);
       const held = hold(server, address);
       try {
         // Another process may have finished between our cache miss and taking the lock.
@@ -191,15 +324,20 @@ export async function singleFlight<T>(
         held.release();
       }
     }
+    if (round >= MAX_ROUNDS || Date.now() >= deadline) {
+      throw new KeyroleError('LockTimeout', `another keyrole kept the lock for these credentials busy for ${Math.round((Date.now() - started) / 1000)} s without a result`, 'retry; keyrole process --debug shows what it is waiting for');
+    }
     debug('another keyrole holds the lock; waiting for it');
-    const r = await waitForHolder(address, bounds, deadline);
-    if (r === 'stale') {
-      try { unlinkSync(address); } catch { /* someone else removed it */ }
-      continue;
+    const waitStart = Date.now();
+    const r = await waitForHolder(address, bounds, started, deadline);
+    if (r === 'stale') continue;
+    if (r === 'failed') {
+      const e = readFailure(address, waitStart);
+      if (e) throw e;
     }
     const done = await ready();
     if (done !== undefined) {
-      debug(`another keyrole fetched the credentials; waited ${(performance.now() - started).toFixed(1)} ms`);
+      debug(`another keyrole fetched the credentials; waited ${Date.now() - started} ms`);
       return done;
     }
     // The holder failed or died without a result: try to take the lock ourselves.

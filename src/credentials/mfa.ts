@@ -85,29 +85,39 @@ async function fromTerminal(term: Terminal, r: MfaRequest): Promise<string> {
   }
 }
 
-/** Runs keyrole_mfa_process; its own prompts (touch your key…) go to the terminal, its stdout is the code. */
-function fromProcess(command: string): Promise<string> {
-  debug(`running keyrole_mfa_process for the MFA code`);
+/**
+ * Runs a program that asks the person (keyrole_mfa_process, a GUI dialog) without
+ * blocking the event loop: while it waits, the lock holder must go on telling waiters that
+ * it is at a prompt (src/credentials/lock.ts). Its stdout is the answer (bounded in size);
+ * killed after PROMPT_TIMEOUT_MS.
+ */
+function runAsker(cmd: string, args: readonly string[], stderr: number | 'ignore', windowsHide: boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve, reject) => {
-    let ttyFd: number | undefined;
-    try { ttyFd = openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w'); } catch { /* no terminal: its stderr is dropped */ }
-    const shell = process.platform === 'win32' ? ['cmd.exe', ['/d', '/s', '/c', command]] as const : ['/bin/sh', ['-c', command]] as const;
-    const child = spawn(shell[0], [...shell[1]], { stdio: ['ignore', 'pipe', ttyFd ?? 'ignore'], windowsHide: true });
+    const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', stderr], windowsHide });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (out.length < 4096) out += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), PROMPT_TIMEOUT_MS);
-    const done = () => { clearTimeout(timer); if (ttyFd !== undefined) closeSync(ttyFd); };
-    child.on('error', (err) => { done(); reject(new KeyroleError('MfaProcessFailed', `keyrole_mfa_process could not start (${err.message})`, 'fix the command in the profile')); });
-    child.on('close', (code, signal) => {
-      done();
-      if (code !== 0) return reject(new KeyroleError('MfaProcessFailed', `keyrole_mfa_process exited with ${signal ?? code}`, 'run the command by hand to see why, or fix it in the profile'));
-      try {
-        resolve(checkCode(oneLine(out), 'keyrole_mfa_process'));
-      } catch (err) {
-        reject(err);
-      }
-    });
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out }); });
   });
+}
+
+/** Runs keyrole_mfa_process; its own prompts (touch your key…) go to the terminal, its stdout is the code. */
+async function fromProcess(command: string): Promise<string> {
+  debug(`running keyrole_mfa_process for the MFA code`);
+  let ttyFd: number | undefined;
+  try { ttyFd = openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w'); } catch { /* no terminal: its stderr is dropped */ }
+  const shell = process.platform === 'win32' ? ['cmd.exe', ['/d', '/s', '/c', command]] as const : ['/bin/sh', ['-c', command]] as const;
+  let r;
+  try {
+    r = await runAsker(shell[0], shell[1], ttyFd ?? 'ignore', true);
+  } catch (err) {
+    throw new KeyroleError('MfaProcessFailed', `keyrole_mfa_process could not start (${(err as Error).message})`, 'fix the command in the profile');
+  } finally {
+    if (ttyFd !== undefined) closeSync(ttyFd);
+  }
+  if (r.code !== 0) throw new KeyroleError('MfaProcessFailed', `keyrole_mfa_process exited with ${r.signal ?? r.code}`, 'run the command by hand to see why, or fix it in the profile');
+  return checkCode(oneLine(r.out), 'keyrole_mfa_process');
 }
 
 function hasDisplay(): boolean {
@@ -139,9 +149,16 @@ async function fromGui(r: MfaRequest): Promise<string | undefined> {
   if (!cmd) return undefined;
   r.onPrompt?.('prompt');
   try {
-    const res = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', timeout: PROMPT_TIMEOUT_MS, windowsHide: false });
-    if (res.status !== 0) throw new KeyroleError('Cancelled', 'the MFA dialog was cancelled', 'run the command again, or keyrole login <profile> in a terminal');
-    return res.stdout;
+    // Asynchronous, so the waiters on the lock hear 'prompt' and wait for the person.
+    let res;
+    try {
+      res = await runAsker(cmd[0], cmd[1], 'ignore', false);
+    } catch (err) {
+      debug(`the MFA dialog ${cmd[0]} could not start (${(err as Error).message})`);
+      return undefined;
+    }
+    if (res.code !== 0) throw new KeyroleError('Cancelled', 'the MFA dialog was cancelled', 'run the command again, or keyrole login <profile> in a terminal');
+    return res.out;
   } finally {
     r.onPrompt?.('working');
   }

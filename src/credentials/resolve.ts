@@ -43,8 +43,13 @@ function clockFor(s: Settings): ClockHook {
   return runClock;
 }
 
+/** Where a profile's STS calls go and whom they trust: the one place Settings become an StsTarget. */
+export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
+  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, caBundle: s.caBundle, clockOffsetMs };
+}
+
 async function target(s: Settings): Promise<StsTarget> {
-  return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, clock: clockFor(s) };
+  return { ...stsTarget(s), clock: clockFor(s) };
 }
 
 export interface ResolveOptions {

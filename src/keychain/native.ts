@@ -5,7 +5,8 @@
 // runs load it in place instead of writing a fresh temp file every time.
 
 import { dirname, join } from 'node:path';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { userHome } from '../util/home.ts';
 import { KeyroleError } from '../util/errors.ts';
@@ -65,7 +66,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
   const target = join(dir, `keyring-${hash}.node`);
   if (!trustworthy(target)) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir);
       const st = lstatSync(dir);
       const uid = process.getuid?.();
       if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);

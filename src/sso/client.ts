@@ -7,6 +7,11 @@ import { KeyroleError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
 import { loadSdk } from '../aws/sdk.ts';
+import { requestHandler as awsRequestHandler, withoutNodeTlsOverride } from '../aws/http.ts';
+import { readFailure, isRefusal, isThrottling, outsideText } from '../aws/failures.ts';
+import { checkRegion } from '../config/region.ts';
+import { caBundleSetting } from '../config/cabundle.ts';
+import { credentialProblem } from '../credentials/shape.ts';
 import { truthy } from '../config/endpoints.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
@@ -28,6 +33,7 @@ export interface SsoEndpoints {
 
 /** AWS_ENDPOINT_URL_SSO_OIDC / AWS_ENDPOINT_URL_SSO, then AWS_ENDPOINT_URL, else the regional endpoints. */
 export function ssoEndpoints(region: string): SsoEndpoints {
+  checkRegion(region, 'sso_region');
   const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS);
   const pick = (specific: string, fallback: string): [string | undefined, string] => {
     if (!ignore && env[specific]) return [env[specific], specific];
@@ -44,23 +50,25 @@ export function ssoEndpoints(region: string): SsoEndpoints {
   return { oidc, oidcFrom, portal, portalFrom };
 }
 
-const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|TimeoutError|AbortError|timed? ?out/i;
-
-interface SdkError { name?: string; code?: string; message?: string; error?: string; error_description?: string; $metadata?: { httpStatusCode?: number } }
-
 /** One line of cause and fix for an IAM Identity Center failure. `name` is the `keyrole login` argument. */
 export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: string): KeyroleError {
   if (err instanceof KeyroleError) return err;
   // Names from the config and the environment go into the line too.
   const [what, where] = [printable(whatRaw), printable(whereRaw)];
-  const e = (err ?? {}) as SdkError;
-  // The service (or whatever answers at its endpoint) chooses these texts: printable, one
-  // line each, and not endless ones.
-  const type = typeof e.name === 'string' ? printable(e.name).trim().slice(0, 100) || 'Error' : 'Error';
-  const detail = printable(String(e.error_description ?? (e.message && e.message !== 'UnknownError' ? e.message : e.error ?? type))).trim().slice(0, 400);
-  const status = e.$metadata?.httpStatusCode;
-  if (!status && (NETWORK.test(type) || NETWORK.test(e.code ?? '') || NETWORK.test(e.message ?? ''))) {
-    return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${printable(String(e.code || type)).slice(0, 100)}: ${printable(String(e.message ?? '')).trim().slice(0, 400)})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
+  // The service (or whatever answers at its endpoint) chooses these texts: readFailure makes
+  // them printable, one line each, and not endless ones.
+  const f = readFailure(err);
+  // OIDC errors carry `error` and `error_description` (RFC 6749); the SDK's message is then 'UnknownError'.
+  const e = (err ?? {}) as { error?: unknown; error_description?: unknown };
+  const text = typeof e.error_description === 'string' ? e.error_description : f.message && f.message !== 'UnknownError' ? f.message : typeof e.error === 'string' ? e.error : f.code;
+  const detail = outsideText(text);
+  const type = f.code;
+  const status = f.status;
+  if (f.kind === 'tls') {
+    return new KeyroleError('TlsUntrusted', `IAM Identity Center at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE at its CA certificate; otherwise someone may be intercepting the connection');
+  }
+  if (f.kind !== 'service') {
+    return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${f.code}: ${f.message})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
   }
   switch (type) {
     case 'UnauthorizedException':
@@ -68,9 +76,6 @@ export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: 
     case 'ForbiddenException':
     case 'ResourceNotFoundException':
       return new KeyroleError('SsoNoAccess', `IAM Identity Center gives you no access to ${what} (${detail})`, `check keyrole_sso_account_id and keyrole_sso_role_name; keyrole sso populate ${name} lists the roles you can use`);
-    case 'TooManyRequestsException':
-    case 'SlowDownException':
-      return new KeyroleError('SsoThrottled', `IAM Identity Center is throttling ${what} (${detail})`, 'wait a minute and retry');
     case 'AccessDeniedException':
       return new KeyroleError('SsoLoginDenied', `the sign-in request was denied (${detail})`, `run keyrole login ${name} again and choose Allow`);
     case 'ExpiredTokenException':
@@ -83,13 +88,15 @@ export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: 
     case 'InvalidRequestException':
     case 'InvalidRequestRegionException':
       return new KeyroleError('SsoBadRequest', `IAM Identity Center refused ${what} (${detail})`, 'check sso_start_url and sso_region in the sso-session');
-    default:
-      return new KeyroleError('SsoError', `IAM Identity Center ${what} failed: ${type}${status ? ` (HTTP ${status})` : ''}: ${detail}`, `retry later; check the endpoint (${where})`);
   }
+  if (isThrottling(f)) return new KeyroleError('SsoThrottled', `IAM Identity Center is throttling ${what} (${detail})`, 'wait a minute and retry');
+  if (isRefusal(f)) return new KeyroleError('SsoRefused', `IAM Identity Center refused ${what}: ${type} (HTTP ${status}): ${detail}`, `check the sso-session settings; sign in again with keyrole login ${name} if it persists`);
+  return new KeyroleError('SsoError', `IAM Identity Center ${what} failed: ${type}${status ? ` (HTTP ${status})` : ''}: ${detail}`, `retry later; check the endpoint (${where})`);
 }
 
-function requestHandler() {
-  return { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS };
+// The profile's ca_bundle is not known here (an sso-session serves many profiles): AWS_CA_BUNDLE only.
+function requestHandler(url: string) {
+  return awsRequestHandler({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: caBundleSetting(undefined) });
 }
 
 function oidcApi(ref: SsoSessionRef) {
@@ -97,8 +104,9 @@ function oidcApi(ref: SsoSessionRef) {
   const started = performance.now();
   const m = loadSdk('sso-oidc');
   debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.oidc ?? ep.oidcFrom} (from ${ep.oidcFrom})`);
-  const c = new m.SSOOIDCClient({ region: ref.ssoRegion, endpoint: ep.oidc, maxAttempts: 2, requestHandler: requestHandler() });
-  return { m, c, where: ep.oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com` };
+  const where = ep.oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com`;
+  const c = new m.SSOOIDCClient({ region: ref.ssoRegion, endpoint: ep.oidc, maxAttempts: 2, requestHandler: requestHandler(where) });
+  return { m, c, where };
 }
 
 function portalApi(ref: SsoSessionRef) {
@@ -106,14 +114,15 @@ function portalApi(ref: SsoSessionRef) {
   const started = performance.now();
   const m = loadSdk('sso');
   debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.portal ?? ep.portalFrom} (from ${ep.portalFrom})`);
-  const c = new m.SSOClient({ region: ref.ssoRegion, endpoint: ep.portal, maxAttempts: 3, requestHandler: requestHandler() });
-  return { m, c, where: ep.portal ?? `https://portal.sso.${ref.ssoRegion}.amazonaws.com` };
+  const where = ep.portal ?? `https://portal.sso.${ref.ssoRegion}.amazonaws.com`;
+  const c = new m.SSOClient({ region: ref.ssoRegion, endpoint: ep.portal, maxAttempts: 3, requestHandler: requestHandler(where) });
+  return { m, c, where };
 }
 
 export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
-    const out = await run(AbortSignal.timeout(TOTAL_TIMEOUT_MS));
+    const out = await withoutNodeTlsOverride(() => run(AbortSignal.timeout(TOTAL_TIMEOUT_MS)));
     debug(`${what} answered in ${(performance.now() - started).toFixed(1)} ms`);
     return out;
   } catch (err) {
@@ -175,15 +184,13 @@ export async function getRoleCredentials(ref: SsoRef, accessToken: string, name:
     throw ssoError(err, `role ${ref.roleName} in account ${ref.accountId}`, where, name);
   }
   const rc = out.roleCredentials;
-  if (!rc?.accessKeyId || !rc.secretAccessKey || !rc.sessionToken || !rc.expiration) {
-    throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered GetRoleCredentials without complete credentials', 'retry; if it persists, check AWS_ENDPOINT_URL_SSO');
+  // Epoch milliseconds from the portal; checked as they enter, like STS's (src/credentials/shape.ts).
+  const expiration = new Date(typeof rc?.expiration === 'number' ? rc.expiration : NaN);
+  const problem = credentialProblem({ accessKeyId: rc?.accessKeyId, secretAccessKey: rc?.secretAccessKey, sessionToken: rc?.sessionToken, expiration });
+  if (problem) {
+    throw new KeyroleError('SsoMalformed', `IAM Identity Center answered GetRoleCredentials with credentials keyrole will not use: ${problem}`, 'retry; if it persists, check AWS_ENDPOINT_URL_SSO');
   }
-  const expiration = new Date(rc.expiration);
-  // Epoch milliseconds from the portal; anything else is not credentials keyrole can cache.
-  if (isNaN(expiration.getTime()) || expiration.getFullYear() > 9999) {
-    throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered with an unreadable expiration time', 'retry; if it persists, check AWS_ENDPOINT_URL_SSO');
-  }
-  return { accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, sessionToken: rc.sessionToken, expiration, accountId: ref.accountId };
+  return { accessKeyId: rc!.accessKeyId!, secretAccessKey: rc!.secretAccessKey!, sessionToken: rc!.sessionToken!, expiration, accountId: ref.accountId };
 }
 
 export interface SsoAssignment {

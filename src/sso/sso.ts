@@ -100,7 +100,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       return asToken(next, 'keychain');
     } catch (err) {
       const e = ssoError(err, 'the token refresh', ssoEndpoints(ref.ssoRegion).oidc ?? 'oidc', name);
-      if (e.code === 'SsoUnreachable' || e.code === 'SsoThrottled' || e.code === 'SsoError') {
+      if (e.transient) {
         if (leftover) return leftover;
         throw e;
       }
@@ -119,7 +119,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       return asToken(next, 'aws-cache');
     } catch (err) {
       const e = ssoError(err, 'the token refresh', ssoEndpoints(ref.ssoRegion).oidc ?? 'oidc', name);
-      if (leftover && (e.code === 'SsoUnreachable' || e.code === 'SsoThrottled' || e.code === 'SsoError')) return leftover;
+      if (leftover && e.transient) return leftover;
       debug(`the refresh token in ${aws.path} was refused (${e.code})`);
     }
   }

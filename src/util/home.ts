@@ -2,10 +2,11 @@
 // ~/.aws/keyrole) and the check every directory that may hold a secret passes: the
 // credential cache, the clock memory, the used-MFA-code record, the locks.
 
-import { Stats, chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { Stats, chmodSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KeyroleError } from './errors.ts';
+import { makeDirs } from './dirs.ts';
 
 /** The home directory as the AWS tools find it: HOME, else USERPROFILE (Windows), else the OS's answer. */
 export function userHome(): string {
@@ -28,7 +29,7 @@ export function privateDir(dir: string): string {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir);
       chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask
     } catch (e) {
       throw new KeyroleError('CacheDirUnusable', `cannot create ${dir} (${(e as NodeJS.ErrnoException).code})`, 'check that your home directory is writable, or set KEYROLE_HOME');

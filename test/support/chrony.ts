@@ -3,10 +3,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from './tools.ts';
+import { endWithRun, tempDir } from './tmp.ts';
 import { parseNtpServers } from '../../src/clock/servers.ts';
 import { queryNtp } from '../../src/clock/measure.ts';
 
@@ -29,7 +30,7 @@ export async function freeUdpPort(): Promise<number> {
 
 export async function startChrony(): Promise<Chrony> {
   const chronyd = requireTool('chronyd');
-  const dir = mkdtempSync(join(tmpdir(), 'keyrole-chrony-'));
+  const dir = tempDir('chrony-');
   chmodSync(dir, 0o755); // chronyd drops privileges after start
   const port = await freeUdpPort();
   const conf = join(dir, 'chrony.conf');
@@ -44,18 +45,18 @@ export async function startChrony(): Promise<Chrony> {
   ].join('\n'));
   const root = process.getuid?.() === 0;
   const args = ['-d', '-x', '-f', conf, ...(root ? [] : ['-U', '-u', userInfo().username])];
-  const child = spawn(chronyd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = endWithRun(spawn(chronyd, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
   const server = `127.0.0.1:${port}`;
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`chronyd exited with ${child.exitCode}: ${log}`);
     const r = await queryNtp(parseNtpServers(server, 'test'), 400);
     if (r.ok) break;
     if (Date.now() > until) {
       child.kill('SIGTERM');
-      throw new Error(`chronyd did not answer on ${server} within 10 s: ${log}`);
+      throw new Error(`chronyd did not answer on ${server} within 30 s: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -64,10 +65,12 @@ export async function startChrony(): Promise<Chrony> {
     port,
     child,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

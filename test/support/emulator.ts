@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './run.ts';
+import { endWithRun } from './tmp.ts';
 
 export { DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL, DEMO_MFA_SECRET } from '../../emulator/seed.ts';
 
@@ -24,10 +25,10 @@ export interface EmulatorProcess {
 }
 
 export async function startEmulatorProcess(args: string[] = []): Promise<EmulatorProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'emulator', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = endWithRun(spawn(process.execPath, [join(ROOT, 'emulator', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('the emulator did not start within 30 s')), 30_000);
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       out += d;

@@ -2,9 +2,8 @@
 // gnome-keyring daemon unlocked with a password, under a private HOME.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { endWithRun, tempDir } from './tmp.ts';
 import { requireTool } from './tools.ts';
 
 export interface KeyringSession {
@@ -13,19 +12,20 @@ export interface KeyringSession {
   stop(): Promise<void>;
 }
 
-export function tempHome(prefix = 'keyrole-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/** A throw-away HOME (test/support/tmp.ts removes it with the run, killed or not). */
+export function tempHome(prefix = 'home-'): string {
+  return tempDir(prefix);
 }
 
 function startBus(home: string): Promise<{ bus: ChildProcess; address: string }> {
   requireTool('dbus-daemon');
-  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
+  const bus = endWithRun(spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  }));
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 5 s')), 5000);
+    const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 30 s')), 30_000);
     bus.stdout!.setEncoding('utf8');
     bus.stdout!.on('data', (d: string) => {
       out += d;
@@ -69,9 +69,9 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
     });
     // Without this wait, D-Bus activation can start a second daemon and leave the
     // collection locked (with the wait, 40 of 40 runs passed).
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 30_000;
     while (!secretsOwned(full)) {
-      if (Date.now() > until) throw new Error('gnome-keyring did not take org.freedesktop.secrets within 10 s');
+      if (Date.now() > until) throw new Error('gnome-keyring did not take org.freedesktop.secrets within 30 s');
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -85,6 +85,8 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
         bus.kill('SIGTERM');
         await gone;
       }
+      // A home made here goes with the session; one passed in belongs to the caller.
+      if (!opts.home) rmSync(home, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }

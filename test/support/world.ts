@@ -55,3 +55,15 @@ export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean
     },
   };
 }
+
+/** A world with alice's keys stored and two profiles for one role: `prod` on the file store, `kc` on the keychain store. */
+export async function twoStoreWorld(roleArn: string): Promise<World> {
+  const w = await startWorld();
+  w.writeConfig([
+    keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: roleArn, keyrole_cache: 'file' }),
+    keyroleProfile('kc', { keyrole_source: 'alice', keyrole_role_arn: roleArn }),
+  ].join('\n'));
+  const s = await w.setup('alice');
+  if (s.code !== 0) throw new Error(`keyrole setup alice failed: ${s.stderr}`);
+  return w;
+}

@@ -2,13 +2,13 @@
 
 import { test, describe, before, after, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import fsDefault, { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fsDefault, { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheKey, encodeEntry, fileStore, lookup, openStore, type CacheEntry } from '../../src/credentials/cache.ts';
 import { keyroleHome, privateDir } from '../../src/util/home.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { tempDir } from '../support/tmp.ts';
 
 let root: string;
 let home: string;
@@ -16,7 +16,7 @@ let savedHome: string | undefined;
 let n = 0;
 
 before(() => {
-  root = mkdtempSync(join(tmpdir(), 'keyrole-unit-cache-'));
+  root = tempDir('unit-cache-');
   savedHome = process.env.KEYROLE_HOME;
 });
 
@@ -47,7 +47,7 @@ function value(tag: string): string {
     params: '[]',
     profile: tag,
     source: 'alice',
-    credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 's', sessionToken: 't', expiration: new Date(Date.parse('2030-01-01T01:00:00Z')) },
+    credentials: { accessKeyId: 'ASIAEXAMPLEEXAMPLE01', secretAccessKey: 's'.repeat(40), sessionToken: 't'.repeat(300), expiration: new Date(Date.parse('2030-01-01T01:00:00Z')) },
     clockOffsetMs: 0,
     storedAt: new Date(Date.parse('2030-01-01T00:00:00Z')),
   };

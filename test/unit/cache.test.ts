@@ -23,8 +23,8 @@ function entry(expiresInMs: number, clockOffsetMs = 0, extra: Partial<CacheEntry
     roleArn: 'arn:aws:iam::111122223333:role/Admin',
     credentials: {
       accessKeyId: 'ASIAEXAMPLEEXAMPLE01',
-      secretAccessKey: 'secret/with+chars',
-      sessionToken: 'token==',
+      secretAccessKey: 'secret/with+chars0123456789abcdefghijklm',
+      sessionToken: 'FwoGZXIvYXdzEtoken/with+chars==',
       expiration: new Date(NOW + expiresInMs),
       accountId: '111122223333',
       arn: 'arn:aws:sts::111122223333:assumed-role/Admin/keyrole-alice-bob',
@@ -268,7 +268,7 @@ describe('lookup', () => {
   });
 
   test('security and keychain problems are raised, not hidden as misses', async () => {
-    for (const code of ['CacheFileSymlink', 'CacheFileExposed', 'CacheDirWritable', 'KeychainLocked', 'NoSecretService']) {
+    for (const code of ['CacheFileSymlink', 'CacheFileExposed', 'CacheDirWritable', 'KeychainLocked', 'NoSecretService'] as const) {
       await assert.rejects(() => lookup(mem(null, new KeyroleError(code, 'x')), 'k'), (e: unknown) => e instanceof KeyroleError && e.code === code);
     }
   });

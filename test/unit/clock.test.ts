@@ -6,8 +6,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AWS_SKEW_LIMIT_MS, IN_SYNC_MS, MAX_CORRECTABLE_MS, classify, combine, dateHeaderOf, dateSampleFrom, effectiveOffset, ntpSampleFrom, type DateSample, type Estimate, type NtpSample } from '../../src/clock/estimate.ts';
 import { NTP_BUDGET_MS, queryNtp } from '../../src/clock/measure.ts';
@@ -18,6 +16,7 @@ import { parseMemory, readMemory, stillValid, writeMemory } from '../../src/cloc
 import { KeyroleError } from '../../src/util/errors.ts';
 import { localExpiration } from '../../src/credentials/resolve.ts';
 import type { CacheEntry } from '../../src/credentials/cache.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const MIN = 60_000;
 const ntp = (offsetMs: number): NtpSample => ({ offsetMs, rttMs: 1, server: 'time.example' });
@@ -202,7 +201,7 @@ describe('the remembered measurement', () => {
     assert.ok(!stillValid(then, { at: then.at + 1_000, mono: 10 }, 60 * MIN), 'a reboot');
   });
   test('a corrupt, foreign or symlinked file is ignored; a written one reads back, 0600', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-clock-'));
+    const dir = tempDir('clock-');
     const path = join(dir, 'clock.json');
     for (const junk of ['', '{', 'null', '[]', '{"v":2}', '{"v":1,"ntp":{"at":"x"}}']) assert.deepEqual(parseMemory(junk), { v: 1 }, junk);
     fs.writeFileSync(path, '\u0000garbage', { mode: 0o600 });
@@ -223,7 +222,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   const header = (offsetMs: number) => ({ headers: { date: new Date(Date.now() + offsetMs).toUTCString() } });
 
   test('a small offset seen in the Date header is corrected, remembered, and signed with on the next run', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath });
     assert.equal(await c.begin(), 0);
     assert.equal(classify(c.estimate()!), 'unchecked');
@@ -236,7 +235,7 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a large offset seen in the Date header fails the call with the clock message', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const c = clockSession({ env, memoryPath, platform: 'win32' });
     await c.begin();
     c.onResponse(header(-20 * MIN), Date.now(), Date.now());
@@ -244,14 +243,14 @@ describe('clockSession (NTP off: the Date header alone, no network)', () => {
   });
 
   test('a remembered large offset is measured again, never failed on', async () => {
-    const memoryPath = join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json');
+    const memoryPath = join(tempDir('clock-'), 'clock.json');
     const now = { at: Date.now(), mono: Number(process.hrtime.bigint() / 1_000_000n) };
     writeMemory({ v: 1, date: { ...now, offsetMs: 20 * MIN, uncertaintyMs: 500 } }, memoryPath);
     assert.equal(await clockSession({ env, memoryPath }).begin(), 0);
   });
 
   test('a "Signature expired" failure is explained with the measured offset', async () => {
-    const c = clockSession({ env, memoryPath: join(mkdtempSync(join(tmpdir(), 'keyrole-clock-')), 'clock.json') });
+    const c = clockSession({ env, memoryPath: join(tempDir('clock-'), 'clock.json') });
     await c.begin();
     const skew = new KeyroleError('ClockSkew', 'STS rejected the request because…');
     assert.equal(c.explain(skew), skew, 'no Date header seen: unchanged');

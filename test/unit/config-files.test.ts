@@ -2,13 +2,13 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configPath, credentialsPath, loadAwsFiles, type AwsFiles } from '../../src/config/files.ts';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { shadowingKeys } from '../../src/config/checks.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const VARS = ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'HOME', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', 'AWS_STS_REGIONAL_ENDPOINTS'];
 
@@ -16,7 +16,7 @@ let dir: string;
 const saved = new Map<string, string | undefined>();
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'keyrole-unit-config-'));
+  dir = tempDir('unit-config-');
   for (const k of VARS) {
     saved.set(k, process.env[k]);
     delete process.env[k];

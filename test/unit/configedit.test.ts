@@ -3,11 +3,11 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, symlinkSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync, symlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupFile, setProfileValues, writeFileAtomic } from '../../src/config/configedit.ts';
 import { configSections, parseIni } from '../../src/config/ini.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const read = (text: string, profile: string) => ({ ...configSections(parseIni(text))[profile] });
 
@@ -77,7 +77,7 @@ describe('setProfileValues', () => {
 
 describe('backup and atomic write', () => {
   test('the backup is a 0600 copy; the write keeps the mode and follows a symlinked config', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-cfg-'));
+    const dir = tempDir('cfg-');
     const real = join(dir, 'dotfiles-config');
     writeFileSync(real, 'old\n', { mode: 0o640 });
     const link = join(dir, 'config');

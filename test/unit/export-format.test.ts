@@ -46,6 +46,40 @@ test('exec --server: the child gets the endpoint, its token and the region, and 
   });
 });
 
+// PowerShell's tokenizer (ScanStringLiteral / CharTraits.IsSingleQuote) ends a
+// single-quoted string at ', U+2018, U+2019, U+201A or U+201B unless the next character is
+// one of them too, in which case the pair stands for the second. No pwsh on this machine:
+// this reader follows that rule, and reads what `$Env:NAME = '…'` assigns, or fails when
+// anything follows the closing quote (code the value injected).
+const PS_QUOTE = /['\u2018-\u201b]/;
+function readPwshAssignment(line: string): { name: string; value: string } {
+  const m = /^\$Env:(\w+) = '/.exec(line);
+  assert.ok(m, line);
+  let value = '';
+  let i = m[0].length;
+  for (;;) {
+    assert.ok(i < line.length, `unterminated string: ${line}`);
+    const c = line[i++];
+    if (PS_QUOTE.test(c)) {
+      if (i < line.length && PS_QUOTE.test(line[i])) { value += line[i++]; continue; }
+      break;
+    }
+    value += c;
+  }
+  assert.equal(line.slice(i), '', `text after the string would run as PowerShell: ${JSON.stringify(line.slice(i))}`);
+  return { name: m[1], value };
+}
+
+test('regression: powershell export escapes every quote PowerShell honours (U+2018-U+201B as well as \')', () => {
+  for (const q of ["'", '\u2018', '\u2019', '\u201a', '\u201b']) {
+    const secret = `a${q}; Start-Process calc; ${q}b${q}${q}c${q}`;
+    const out = formatExport('powershell', { ...VALUES, AWS_SECRET_ACCESS_KEY: secret });
+    const line = out.split('\n').find((l) => l.startsWith('$Env:AWS_SECRET_ACCESS_KEY'))!;
+    assert.deepEqual(readPwshAssignment(line), { name: 'AWS_SECRET_ACCESS_KEY', value: secret }, `quote U+${q.codePointAt(0)!.toString(16)}`);
+  }
+  for (const line of formatExport('powershell', VALUES).split('\n').filter((l) => l.startsWith('$Env:'))) readPwshAssignment(line);
+});
+
 test('exec: the child gets the credentials and region, loses AWS_PROFILE, and is marked', () => {
   const env = childEnv({ PATH: '/bin', AWS_PROFILE: 'prod', AWS_DEFAULT_PROFILE: 'x', AWS_SECURITY_TOKEN: 'old', AWS_REGION: 'us-east-1' }, {
     accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't', expiration: new Date('2026-01-01T00:00:00.500Z'), region: 'eu-west-1', profile: 'prod',

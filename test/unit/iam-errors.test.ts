@@ -71,14 +71,35 @@ describe('iamError', () => {
     assert.equal(map(Object.assign(new Error('aborted'), { name: 'TimeoutError' })).code, 'IamUnreachable');
   });
 
-  test('anything else keeps the service name, status and message, on one line', () => {
+  test('any other 4xx is a refusal, named by its code, status and message, on one line', () => {
     const e = map(svc('WeirdError', 'line one\nline two', 418));
+    assert.equal(e.code, 'IamRefused');
+    assert.equal(e.transient, false);
+    assert.match(e.message, /^IAM refused CreateAccessKey: WeirdError \(HTTP 418\): line one line two$/);
+  });
+
+  test('a 5xx is a failure of the service: transient', () => {
+    const e = map(svc('InternalFailure', 'oops', 500));
     assert.equal(e.code, 'IamError');
-    assert.match(e.message, /^IAM CreateAccessKey failed: WeirdError \(HTTP 418\): line one line two$/);
+    assert.equal(e.transient, true);
+    assert.match(e.message, /^IAM CreateAccessKey failed: InternalFailure \(HTTP 500\): oops$/);
+  });
+
+  test('an untrusted TLS certificate is named as such', () => {
+    const e = map(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }));
+    assert.equal(e.code, 'TlsUntrusted');
+    assert.match(e.fix ?? '', /AWS_CA_BUNDLE/);
+  });
+
+  test('escape sequences from the service do not reach the terminal', () => {
+    const e = map(svc('WeirdError', 'a\u001b]0;pwned\u0007b\u001b[31mc', 400));
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(e.line(), /[\u0000-\u001f\u007f-\u009f]/);
+    assert.match(e.message, /abc$/);
   });
 
   test('a KeyroleError passes through unchanged', () => {
-    const k = new KeyroleError('X', 'y', 'z');
+    const k = new KeyroleError('IamMalformed', 'y', 'z');
     assert.equal(iamError(k, T, WHAT), k);
   });
 });

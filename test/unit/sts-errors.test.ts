@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { endpointLabel, stsError, type StsTarget } from '../../src/aws/sts.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
+import { KeyroleError, isTransient } from '../../src/util/errors.ts';
 
 const REGIONAL: StsTarget = { region: 'eu-west-1', endpoint: undefined, endpointFrom: 'regional (sts.eu-west-1.amazonaws.com)' };
 const LOCAL: StsTarget = { region: 'us-east-1', endpoint: 'http://127.0.0.1:4566', endpointFrom: 'AWS_ENDPOINT_URL_STS' };
@@ -27,7 +27,8 @@ describe('stsError mappings', () => {
   test('AccessDenied', () => {
     const e = map(svc('AccessDenied', 'User: arn:aws:iam::111122223333:user/alice is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111122223333:role/Admin', 403));
     assert.equal(e.code, 'AccessDenied');
-    assert.match(e.message, /^STS denied AssumeRole arn:aws:iam::111122223333:role\/Admin for 3600 s: User: /);
+    assert.match(e.message, /^STS denied AssumeRole arn:aws:iam::111122223333:role\/Admin for 3600 s: AccessDenied: User: /);
+    assert.equal(e.transient, false);
     assert.match(e.fix ?? '', /trust policy/);
   });
 
@@ -137,27 +138,34 @@ describe('stsError: network failures', () => {
     ['{ name: TimeoutError }', { name: 'TimeoutError', message: 'The operation was aborted due to timeout' }],
     ['a bare { name: TimeoutError } object', { name: 'TimeoutError' }],
     ['AbortError', Object.assign(new Error('This operation was aborted'), { name: 'AbortError' })],
-    ['socket hang up without a code', new Error('socket hang up')],
-    ['the SDK connection timeout text', new Error('Connection timed out after 3000 ms')],
+    ['socket hang up (Node gives it ECONNRESET)', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ['the SDK handler\'s connection timeout', Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 3000 ms.'), { name: 'TimeoutError' })],
   ];
   for (const [what, err] of cases) {
     test(what, () => {
       const e = map(err, LOCAL);
       assert.equal(e.code, 'StsUnreachable');
+      assert.equal(e.transient, true);
       assert.match(e.message, /^cannot reach STS at http:\/\/127\.0\.0\.1:4566 \(/);
       assert.match(e.fix ?? '', /\(AWS_ENDPOINT_URL_STS\)/);
     });
   }
 
-  test('keyrole\'s STS client marks an attempt that got no answer; the line says how long it waited', () => {
-    const e = map({ name: 'TimeoutError', message: 'no answer within 5000 ms of the request', queryProblem: 'no-answer' }, LOCAL);
+  test('an attempt that got no answer (the SDK handler\'s requestTimeout): the line says how long it waited', () => {
+    const e = map(Object.assign(new Error('@smithy/node-http-handler - [ERROR] a request has exceeded the configured 5000 ms requestTimeout.'), { name: 'TimeoutError', code: 'ETIMEDOUT' }), LOCAL);
     assert.equal(e.message, 'cannot reach STS at http://127.0.0.1:4566 (no answer within 5 s of a request, 12 s in all)');
   });
 
-  test('an answer the client could not parse is StsMalformed, with the parser\'s words', () => {
-    const e = map({ name: 'Error', message: 'XML parse error: the document ends inside <AccessKeyId> (line 1)', queryProblem: 'unreadable' }, LOCAL);
+  test('an answer the SDK could not parse is StsMalformed, with the parser\'s words', () => {
+    const e = map(Object.assign(new Error('@aws-sdk XML parse error: missing closing tag </AccessKeyId>.\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.'), { $metadata: { httpStatusCode: 200 } }), LOCAL);
     assert.equal(e.code, 'StsMalformed');
-    assert.match(e.message, /sent an answer keyrole cannot read \(XML parse error: the document ends inside <AccessKeyId> \(line 1\)\)$/);
+    assert.match(e.message, /sent an answer keyrole cannot read \(XML parse error: missing closing tag <\/AccessKeyId>\.\)$/);
+  });
+
+  test('an untrusted TLS certificate is TlsUntrusted, pointing at AWS_CA_BUNDLE', () => {
+    const e = map(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }));
+    assert.equal(e.code, 'TlsUntrusted');
+    assert.match(e.fix ?? '', /AWS_CA_BUNDLE or the profile's ca_bundle/);
   });
 
   test('the regional endpoint is named when none is configured', () => {
@@ -182,5 +190,45 @@ describe('stsError: one line, always', () => {
     const e = map('boom');
     assert.equal(e.code, 'StsError');
     assert.match(e.message, /boom/);
+  });
+});
+
+describe('stsError: a refusal is a refusal', () => {
+  // Issue 20: only the network, 5xx and throttling may be ridden out on cached credentials.
+  const refusals: [string, number][] = [['AccessDenied', 403], ['InvalidClientTokenId', 403], ['ExpiredToken', 400], ['SignatureDoesNotMatch', 403],
+    ['ValidationError', 400], ['RegionDisabledException', 403], ['IDPRejectedClaim', 403], ['SomethingNew', 400], ['Unknown', 403], ['Unknown', 404]];
+  for (const [name, status] of refusals) {
+    test(`${name} (HTTP ${status}) is not transient`, () => {
+      const e = map(svc(name, 'no', status));
+      assert.equal(e.transient, false, e.line());
+      assert.equal(isTransient(e), false);
+    });
+  }
+  const transient: [string, number][] = [['InternalFailure', 500], ['ServiceUnavailable', 503], ['Throttling', 400], ['Anything', 429], ['Unknown', 502]];
+  for (const [name, status] of transient) {
+    test(`${name} (HTTP ${status}) is transient`, () => assert.equal(isTransient(map(svc(name, 'busy', status))), true));
+  }
+
+  test('an unknown 4xx is StsRefused, named by its code and status', () => {
+    const e = map(svc('SomethingNew', 'Go away', 403));
+    assert.equal(e.code, 'StsRefused');
+    assert.equal(e.message, `STS refused ${WHAT}: SomethingNew (HTTP 403): Go away`);
+  });
+
+  test('a 403 without any AWS error in it is a refusal, not "retry later"', () => {
+    const e = map(svc('Unknown', 'UnknownError', 403));
+    assert.equal(e.code, 'StsRefused');
+    assert.match(e.message, /an error without a code \(HTTP 403\)/);
+  });
+
+  test('X-Amzn-ErrorType names an error the body does not (other STS implementations)', () => {
+    const e = stsError(svc('Unknown', 'UnknownError', 403), LOCAL, WHAT, { status: 403, errorType: 'AccessDenied:http://internal.amazon.com/coral/com.amazon.coral.service/' });
+    assert.equal(e.code, 'AccessDenied');
+    assert.equal(e.transient, false);
+  });
+
+  test('escape sequences in the service\'s message do not reach the terminal', () => {
+    const e = map(svc('AccessDenied', 'denied\u001b]0;evil\u0007 \u001b[2Jnow\u202e', 403));
+    assert.equal(e.message, `STS denied ${WHAT}: AccessDenied: denied now`);
   });
 });
