@@ -145,10 +145,12 @@ function stableId(prefix: string, from: string, length = 21): string {
 
 export const newAccessKeyId = (prefix: 'AKIA' | 'ASIA'): string => prefix + randomChars(ID_ALPHABET, 16);
 export const newSecretAccessKey = (): string => randomChars(SECRET_ALPHABET, 40);
-// Real tokens are opaque base64 blobs of several hundred characters; length matters to
-// anything that stores them (keychains, env vars), so keep it realistic.
+// Real tokens are opaque base64 blobs; a regional AssumeRole token is 750–770 characters
+// (the global endpoint's are shorter). Length matters to anything that stores them (Windows'
+// Credential Manager holds 2,560 bytes of UTF-16 per credential, env vars), so the emulator
+// issues 752–768 characters, as the regional endpoints do.
 export const newSessionToken = (): string =>
-  Buffer.concat([Buffer.from('!\n\torigin_ec'), randomBytes(420)]).toString('base64');
+  Buffer.concat([Buffer.from('!\n\torigin_ec'), randomBytes(randomInt(551, 565))]).toString('base64');
 
 export interface StateOptions {
   seed?: Seed;

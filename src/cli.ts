@@ -7,13 +7,23 @@ import { COMMANDS, findCommand } from './commands/index.ts';
 import { loadCommand } from './commands/load.ts';
 import { VERSION } from './util/version.ts';
 
+/** The commands' summaries with their descriptions in one column. */
+function commandLines(): string {
+  const rows = COMMANDS.flatMap((c) => c.summary.split('\n')).map((l) => {
+    const m = /^(.*?\S)\s{2,}(\S.*)$/.exec(l);
+    return m ? [m[1], m[2]] : [l, ''];
+  });
+  const width = Math.max(...rows.map(([u]) => u.length));
+  return rows.map(([u, d]) => `  ${u.padEnd(width)}  ${d}`.trimEnd()).join('\n');
+}
+
 function overview(): string {
   return `keyrole ${VERSION}: AWS credential_process helper with keys in the OS keychain
 
 Usage: keyrole <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.summary}`).join('\n')}
+${commandLines()}
 
 Options:
   --debug                  trace to stderr (never prints secrets)

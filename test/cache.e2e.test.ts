@@ -230,6 +230,27 @@ describe('credential cache', () => {
     }
   });
 
+  test('a cache write that fails never costs the answer: the credentials STS gave, one warning line', async () => {
+    const a = await proc('filed');
+    const dir = join(w.home, '.aws', 'keyrole', 'cache');
+    const [file] = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    // A directory where the entry goes: the read is a miss, the atomic rename fails (EISDIR).
+    fs.rmSync(join(dir, file));
+    fs.mkdirSync(join(dir, file), { mode: 0o700 });
+    try {
+      await w.emu.resetStats();
+      const r = await w.keyrole(['process', 'filed']);
+      assert.equal(r.code, 0, r.stderr);
+      const blob = JSON.parse(r.stdout) as Blob & { SessionToken: string };
+      assert.notEqual(blob.AccessKeyId, a.AccessKeyId);
+      assert.ok(blob.SessionToken.length >= 750 && blob.SessionToken.length <= 770, `an AWS-length token (${blob.SessionToken.length})`);
+      assert.match(r.stderr, /^keyrole: warning: the credentials were not cached \(.*cannot write the cache file.*\); the next call fetches anew\n$/);
+      assert.equal(await assumeCalls(), 1);
+    } finally {
+      fs.rmSync(join(dir, file), { recursive: true, force: true });
+    }
+  });
+
   test('a symlinked or group-writable store is refused with one line', async () => {
     const real = join(w.home, 'elsewhere');
     fs.mkdirSync(real, { mode: 0o700 });

@@ -35,6 +35,13 @@ describe('clock: NTP (real chrony) and the Date header, keyrole and the AWS CLI 
       keyrole_duration_seconds: DURATION,
       keyrole_cache: 'file',
       keyrole_ntp_servers: chrony.server,
+    }) + keyroleProfile('hour', {
+      region: 'eu-west-1',
+      keyrole_source: 'alice',
+      keyrole_role_arn: ADMIN,
+      keyrole_duration_seconds: 3600,
+      keyrole_cache: 'file',
+      keyrole_ntp_servers: chrony.server,
     }));
     const r = await w.setup('alice');
     assert.equal(r.code, 0, r.stderr);
@@ -66,6 +73,18 @@ describe('clock: NTP (real chrony) and the Date header, keyrole and the AWS CLI 
     const mem = join(home, 'clock.json');
     assert.equal(statSync(mem).mode & 0o777, 0o600, 'the remembered measurement is private');
     assert.ok((JSON.parse(readFileSync(mem, 'utf8')) as { ntp: { ok: boolean } }).ntp.ok);
+  });
+
+  test('regression: whoami with a warm cache and a clock 20 minutes fast checks the clock and fails, as the AWS CLI does', async () => {
+    const home = freshHome();
+    assert.equal((await w.keyrole(['process', 'hour'], { env: { KEYROLE_HOME: home } })).code, 0);
+    const r = await skewed('+1200s', KEYROLE, ['whoami', 'hour'], { KEYROLE_HOME: home });
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^keyrole: this machine's clock is (19 min 59|20 min 0) s ahead/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    const cli = await skewed('+1200s', 'aws', ['sts', 'get-caller-identity', '--profile', 'hour'], { KEYROLE_HOME: home });
+    assert.notEqual(cli.code, 0, 'the AWS CLI fails at this clock too');
   });
 
   test('a cache hit does no clock check at all', async () => {

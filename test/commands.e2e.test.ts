@@ -115,6 +115,19 @@ describe('whoami, export, exec', () => {
     assert.equal(code, 42, `keyrole exits with the command's status (signal ${signal})`);
   });
 
+  test('exec at a terminal: Ctrl-C reaches the command once (the terminal sends it; keyrole does not send it again)', async () => {
+    // Terraform takes a second SIGINT as "stop now, without cleaning up".
+    const script = join(w.home, 'count-sigint.cjs');
+    writeFileSync(script, `let n = 0;
+process.on('SIGINT', () => { if (++n === 1) setTimeout(() => { console.log('sigints=' + n); process.exit(0); }, 1000); });
+console.log('ready');
+setInterval(() => {}, 1000);
+`);
+    const r = await onPty(`${KEYROLE} exec prod -- '${process.execPath}' '${script}'`, [[/ready/, '\x03']], w.env);
+    assert.match(r.screen, /sigints=1\b/, r.screen);
+    assert.equal(r.code, 0, r.screen);
+  });
+
   test('exec: the command killed by a signal makes keyrole die of it too', async () => {
     const r = await w.keyrole(['exec', 'prod', '--', 'sh', '-c', 'kill -KILL $$']);
     assert.equal(r.signal, 'SIGKILL', `code ${r.code} signal ${r.signal}`);
@@ -306,6 +319,53 @@ sso_region = eu-west-1
     assert.match(text, /\[profile dev\]\ncredential_process = \S+ process dev\nkeyrole_source = alice\nkeyrole_role_arn = arn:aws:iam::111122223333:role\/Admin\nkeyrole_duration_seconds = 1800\nregion = eu-west-1\n$/);
   });
 
+  test('regression: at a terminal an invalid role ARN is refused at its own question and asked again', async () => {
+    w.writeConfig(original);
+    const r = await onPty(`${KEYROLE} configure dev2`, [
+      [/Keychain source \(alice\) \[alice\]: /, '\r'],
+      [/Role ARN to assume \(empty: none\): /, 'arn:aws:iam::1:role/X\r'],
+      [/not an IAM role ARN[^\n]*\n[^]*Role ARN to assume \(empty: none\): /, `${ADMIN}\r`],
+      [/Session duration in seconds \[3600; - clears\]: /, '1800\r'],
+      [/Region \(empty: none\): /, 'eu-west-1\r'],
+      [/MFA device ARN \(empty: none\): /, '\r'],
+    ], w.env);
+    assert.equal(r.code, 0, r.screen);
+    assert.match(readFileSync(w.configPath, 'utf8'), /\[profile dev2\]\ncredential_process = \S+ process dev2\nkeyrole_source = alice\nkeyrole_role_arn = arn:aws:iam::111122223333:role\/Admin\n/);
+  });
+
+  test('regression: "-" clears a value, at the terminal and as a flag', async () => {
+    w.writeConfig(`[profile prod]\ncredential_process = ${KEYROLE} process prod\nkeyrole_source = alice\nkeyrole_role_arn = ${ADMIN}\n# keep me\nregion = eu-west-1\nkeyrole_mfa_serial = arn:aws:iam::111122223333:mfa/alice\n`);
+    const r = await onPty(`${KEYROLE} configure prod`, [
+      [/Keychain source \(alice\) \[alice\]: /, '\r'],
+      [/Role ARN to assume \(empty: none\) \[arn:aws:iam::111122223333:role\/Admin; - clears\]: /, '-\r'],
+      [/Session duration in seconds \[3600; - clears\]: /, '\r'],
+      [/Region \(empty: none\) \[eu-west-1; - clears\]: /, '\r'],
+      [/MFA device ARN \(empty: none\) \[[^\]]*; - clears\]: /, '\r'],
+    ], w.env);
+    assert.equal(r.code, 0, r.screen);
+    assert.equal(readFileSync(w.configPath, 'utf8'), `[profile prod]\ncredential_process = ${KEYROLE} process prod\nkeyrole_source = alice\n# keep me\nregion = eu-west-1\nkeyrole_mfa_serial = arn:aws:iam::111122223333:mfa/alice\nkeyrole_duration_seconds = 3600\n`);
+    const flag = await w.keyrole(['configure', 'prod', '--mfa-serial', '-']);
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.doesNotMatch(readFileSync(w.configPath, 'utf8'), /mfa_serial/);
+    assert.match(flag.stdout, /-keyrole_mfa_serial/);
+  });
+
+  test('regression: only the last 5 backups are kept, not one per run', async () => {
+    w.writeConfig(original);
+    for (let i = 0; i < 8; i++) {
+      const r = await w.keyrole(['configure', 'prod', '--source', 'alice', '--duration', String(1000 + i)]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(backups().length, 5);
+  });
+
+  test('regression: credential_process names keyrole by absolute path, even when PATH finds it', async () => {
+    w.writeConfig(original);
+    const r = await w.keyrole(['configure', 'abs', '--source', 'alice'], { env: { PATH: `${join(KEYROLE, '..')}:${process.env.PATH}` } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(w.configPath, 'utf8').includes(`credential_process = ${KEYROLE} process abs\n`));
+  });
+
   test('creates ~/.aws/config when there is none', async () => {
     const cfg = join(w.home, 'fresh', 'config');
     const r = await w.keyrole(['configure', 'prod', '--source', 'alice'], { env: { AWS_CONFIG_FILE: cfg } });
@@ -320,13 +380,15 @@ describe('completion', () => {
   let w: World;
   before(async () => {
     w = await startWorld();
-    w.writeConfig(`${keyroleProfile('prod', { keyrole_source: 'alice' })}\n${keyroleProfile('dev', { keyrole_source: 'alice' })}\n[default]\nregion = eu-west-1\n[sso-session corp]\nsso_region = eu-west-1\n`);
+    w.writeConfig(`${keyroleProfile('prod', { keyrole_source: 'alice' })}\n${keyroleProfile('dev', { keyrole_source: 'alice' })}\n[default]\nregion = eu-west-1\n[sso-session corp]\nsso_region = eu-west-1\n${keyroleProfile('111122223333.Admin', { keyrole_sso_session: 'corp', keyrole_sso_account_id: '111122223333', keyrole_sso_role_name: 'Admin' })}`);
     assert.equal((await w.setup('alice')).code, 0);
   });
   after(() => w?.stop());
 
   test('lists profiles, sources and commands for the scripts', async () => {
-    assert.equal((await w.keyrole(['completion', '--list', 'profiles'])).stdout, 'default\ndev\nprod\n');
+    // regression: dotted names (what sso populate writes) were missing.
+    assert.equal((await w.keyrole(['completion', '--list', 'profiles'])).stdout, '111122223333.Admin\ndefault\ndev\nprod\n');
+    assert.equal((await w.keyrole(['completion', '--list', 'sessions'])).stdout, 'corp\n');
     assert.equal((await w.keyrole(['completion', '--list', 'sources'])).stdout, 'alice\n');
     const cmds = (await w.keyrole(['completion', '--list', 'commands'])).stdout.split('\n');
     for (const c of ['process', 'doctor', 'whoami', 'exec', 'export', 'configure', 'rotate', 'completion']) assert.ok(cmds.includes(c), c);
@@ -345,7 +407,12 @@ describe('completion', () => {
     };
     assert.deepEqual(await complete('who'), ['whoami']);
     assert.deepEqual(await complete('whoami', 'p'), ['prod']);
-    assert.deepEqual(await complete('exec', ''), ['default', 'dev', 'prod']);
+    assert.deepEqual(await complete('exec', ''), ['111122223333.Admin', 'default', 'dev', 'prod']);
+    // regression: login and sso fell back to file names.
+    assert.deepEqual(await complete('login', 'c'), ['corp']);
+    assert.deepEqual(await complete('sso', ''), ['logout', 'populate']);
+    assert.deepEqual(await complete('sso', 'populate', ''), ['corp']);
+    assert.deepEqual(await complete('import', '--d'), ['--dry-run']);
     assert.deepEqual(await complete('export', 'prod', '--format', ''), ['env', 'fish', 'json', 'powershell']);
     assert.deepEqual(await complete('rotate', ''), ['alice']);
   });

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { startKeyring, tempHome } from './support/keyring.ts';
-import { keyrole, KEYROLE, type RunResult } from './support/run.ts';
+import { keyrole, KEYROLE, run, type RunResult } from './support/run.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
+import { requireTool } from './support/tools.ts';
 
 const ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 
@@ -59,9 +60,11 @@ describe('keyrole doctor', () => {
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^keyrole doctor: profile prod \(/);
-    for (const name of ['clock', 'environment', 'profile', 'profile keys', 'keychain', 'source', 'cache', 'process line', 'identity']) {
+    for (const name of ['clock', 'environment', 'profile', 'profile keys', 'file syntax', 'plaintext keys', 'keychain', 'source', 'cache', 'process line', 'identity']) {
       assert.equal(line(r, name).status, 'ok', line(r, name).text);
     }
+    // regression: the region's source is named.
+    assert.match(line(r, 'profile').text, /region eu-west-1 \(from region in profile prod\)/);
     assert.match(line(r, 'clock').text, /STS Date header [+-]\d+\.\d{3} s/);
     assert.match(line(r, 'process line').text, /runs without a shell as botocore runs it/);
     assert.match(line(r, 'identity').text, new RegExp(`arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/keyrole-alice-.* \\(account ${DEMO_ACCOUNT_ID}\\), expire in`));
@@ -92,7 +95,7 @@ describe('keyrole doctor', () => {
 
   test('environment variables holding credentials shadow the profile', async () => {
     const r = await doctor(['prod'], { AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY: 'x'.repeat(40) });
-    assertProblem(r, 'environment', /AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY are set: the AWS CLI and SDKs use them before any profile, so profile prod's credential_process is never run.*STS does not accept them/, /^unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY$/);
+    assertProblem(r, 'environment', /AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY are set: the AWS CLI and boto3 use them for every command without an explicit --profile \(AWS_PROFILE does not override them\), the JS SDK unless AWS_PROFILE or a profile is given, so profile prod's credential_process is not run for those.*STS does not accept them \(InvalidClientTokenId\)/, /^unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY$/);
     assert.ok(!r.stdout.includes('x'.repeat(40)), 'no secret in the report');
   });
 
@@ -100,8 +103,14 @@ describe('keyrole doctor', () => {
     const blob = JSON.parse((await w.keyrole(['export', 'prod', '--format', 'json'])).stdout) as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
     await w.emu.control('POST', 'expire', { accessKeyId: blob.AccessKeyId });
     const r = await doctor(['prod'], { AWS_ACCESS_KEY_ID: blob.AccessKeyId, AWS_SECRET_ACCESS_KEY: blob.SecretAccessKey, AWS_SESSION_TOKEN: blob.SessionToken });
-    assertProblem(r, 'environment', /environment variables hold expired credentials \(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN are set\).*ExpiredToken/, /^unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN$/);
+    assertProblem(r, 'environment', /environment variables hold expired credentials \(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN are set; STS refuses them as expired \(ExpiredToken\)\).*ExpiredToken/, /^unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN$/);
     assert.ok(!r.stdout.includes(blob.SecretAccessKey) && !r.stdout.includes(blob.SessionToken));
+    // regression: refused by STS while AWS_CREDENTIAL_EXPIRATION is still to come: not "expired <a future time>".
+    const future = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const f = await doctor(['prod'], { AWS_ACCESS_KEY_ID: blob.AccessKeyId, AWS_SECRET_ACCESS_KEY: blob.SecretAccessKey, AWS_SESSION_TOKEN: blob.SessionToken, AWS_CREDENTIAL_EXPIRATION: future });
+    const fl = line(f, 'environment', 'problem');
+    assert.match(fl.text, new RegExp(`STS refuses them as expired \\(ExpiredToken\\), although AWS_CREDENTIAL_EXPIRATION says ${future}`));
+    assert.doesNotMatch(fl.text, new RegExp(`expired ${future}`));
     await w.keyrole(['cache', 'clear']);
   });
 
@@ -118,6 +127,26 @@ describe('keyrole doctor', () => {
     assert.ok(other.stdout.split('\n').some((l) => /^warning +environment +AWS_PROFILE=noline: AWS commands without --profile use profile noline, not prod/.test(l)), other.stdout);
     const missing = await doctor(['prod'], { AWS_PROFILE: 'nope' });
     assertProblem(missing, 'environment', /AWS_PROFILE=nope names a profile that is not in .*ProfileNotFound/, /unset AWS_PROFILE/);
+  });
+
+  test('regression: a config line without = is flagged as the AWS CLI\'s ConfigParseError (the SDKs skip it)', async () => {
+    const cfg = join(w.home, 'syntax-config');
+    writeFileSync(cfg, `${keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ADMIN })}region eu-west-1\n`, { mode: 0o600 });
+    const r = await doctor(['prod', '--no-network'], { AWS_CONFIG_FILE: cfg });
+    assertProblem(r, 'file syntax', /line 5 of .*syntax-config has no '=': "region eu-west-1": the AWS CLI refuses the whole file \(ConfigParseError/, /key = value/);
+    requireTool('aws');
+    const cli = await w.run('aws', ['configure', 'list', '--profile', 'prod'], { env: { AWS_CONFIG_FILE: cfg } });
+    assert.notEqual(cli.code, 0);
+    assert.match(cli.stderr, /Unable to parse config file/);
+  });
+
+  test('regression: the AWS CLI cache check reads role_arn of a profile keyrole cannot use (not "assumes no role")', async () => {
+    const cfg = join(w.home, 'native-config');
+    writeFileSync(cfg, `[profile native]\nrole_arn = ${ADMIN}\nsource_profile = base\n[profile base]\nregion = eu-west-1\n`, { mode: 0o600 });
+    const r = await doctor(['native', '--no-network'], { AWS_CONFIG_FILE: cfg });
+    const l = line(r, 'AWS CLI cache');
+    assert.doesNotMatch(l.text, /assumes no role/);
+    assert.match(l.text, /no AWS CLI cache/);
   });
 
   test('profile keys that make the CLI bypass credential_process', async () => {
@@ -237,6 +266,17 @@ describe('keyrole doctor and the keychain', () => {
       chmodSync(join(home, '.aws', 'config'), 0o600);
       const r = await keyrole(['doctor', 'prod', '--no-network'], { env: second.env });
       assertProblem(r, 'keychain', /Secret Service keychain is locked/, /unlock it/);
+      // regression: the fix offered works from a shell (it used to be gnome-keyring-daemon
+      // --unlock, which waits silently on stdin and starts a second daemon). Run it as given,
+      // the password typed on its stdin.
+      const fix = line(r, 'keychain', 'problem').fix ?? '';
+      const cmd = / from this shell run (.*) \(KeePassXC/.exec(fix)?.[1];
+      assert.ok(cmd, fix);
+      const unlocked = await run('bash', ['-c', cmd], { env: second.env, input: 'right\n', timeoutMs: 30_000 });
+      assert.equal(unlocked.code, 0, unlocked.stderr);
+      const list = await keyrole(['list'], { env: second.env });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^alice +AKIA…0001/m);
     } finally {
       await second.stop();
     }

@@ -123,7 +123,7 @@ describe('failures of the core path', () => {
     assertFails(a, /unknown command "frobnicate"/);
     assert.equal(a.code, 2);
     const b = await w.keyrole(['process', 'prod', '--no-such-flag']);
-    assertFails(b, /Unknown option '--no-such-flag'.*keyrole process --help/);
+    assertFails(b, /unknown option --no-such-flag; see keyrole process --help/);
   });
 
   test('setup never takes keys from argv and rejects malformed keys before storing', async () => {

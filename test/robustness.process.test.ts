@@ -192,15 +192,18 @@ describe('robustness: process and filesystem faults', () => {
       } finally {
         fs.closeSync(fd);
       }
+      // STS answered: the credentials are printed; the failed write is one warning line.
       const r = await proc('prod', env);
-      assertOneLine(r, /cannot write the cache file in .*small\/cache \(ENOSPC\); free some disk space/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match((JSON.parse(r.stdout) as Blob).AccessKeyId, /^ASIA/);
+      assert.match(r.stderr, /^keyrole: warning: the credentials were not cached \(.*cannot write the cache file in .*small\/cache \(ENOSPC\); free some disk space\); the next call fetches anew\n$/);
       assert.deepEqual(fs.readFileSync(join(dir, f)), old, 'the old entry survives');
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no partial temp file');
       fs.rmSync(join(small, 'filler'));
       const again = await proc('prod', env);
       assert.equal(again.code, 0, again.stderr);
-      rec.add('a full filesystem', 'the cache on a 64 KiB tmpfs filled to the last byte, then a refresh', 'one line; the old entry survives; works again once there is room',
-        `exit ${r.code}: ${normalise(r.stderr, [w.home])}; old entry intact; exit 0 after freeing space`);
+      rec.add('a full filesystem', 'the cache on a 64 KiB tmpfs filled to the last byte, then a refresh', 'the credentials STS gave, with one warning line; the old entry survives; cached again once there is room',
+        `exit ${r.code} with credentials, stderr: ${normalise(r.stderr.trim(), [w.home])}; old entry intact; exit 0 after freeing space`);
     } finally {
       umount(small);
     }
@@ -224,10 +227,11 @@ describe('robustness: process and filesystem faults', () => {
       const kc = await w.keyrole(['process', 'kc'], { env });
       assert.equal(kc.code, 0, kc.stderr);
       const miss = await w.keyrole(['process', 'prod', '--role-arn', `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/ReadOnly`], { env });
-      assertOneLine(miss, /cannot write the cache file in .*ro-home\/\.aws\/keyrole\/cache \(EROFS\)/);
+      assert.equal(miss.code, 0, miss.stderr);
+      assert.match(miss.stderr, /^keyrole: warning: the credentials were not cached \(.*cannot write the cache file in .*ro-home\/\.aws\/keyrole\/cache \(EROFS\).*\n$/);
       rec.add('a read-only home directory', 'HOME on a read-only tmpfs: a file-store hit, a keychain-store miss, a file-store miss',
-        'hits and the keychain store work; a file-store write fails in one line',
-        `hit exit 0; keychain store exit 0; file-store miss exit ${miss.code}: ${normalise(miss.stderr, [w.home])}`);
+        'hits and the keychain store work; a file-store miss prints the credentials STS gave, with one warning line',
+        `hit exit 0; keychain store exit 0; file-store miss exit ${miss.code}, stderr: ${normalise(miss.stderr.trim(), [w.home])}`);
     } finally {
       umount(ro);
     }
@@ -259,15 +263,19 @@ describe('robustness: process and filesystem faults', () => {
       // A late caller of either version may be served the other version's entry.
       assert.ok(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size <= calls, 'every caller got the credentials of one of those calls');
       await w.emu.resetStats();
-      // Each reads what the other wrote.
+      // This build reads the older build's entries; the older build reads this build's (a
+      // digest of the parameters where it expects the parameters, for Windows' 2,560-byte
+      // limit) as a miss and replaces it: at most one call, never a crash.
       const a = await run(old, profile);
+      assert.equal(a.code, 0, a.stderr);
       const b = await run(KEYROLE, profile);
+      assert.equal(b.code, 0, b.stderr);
       assert.equal((JSON.parse(a.stdout) as Blob).AccessKeyId, (JSON.parse(b.stdout) as Blob).AccessKeyId);
-      assert.equal(await attempts(), 0, 'each reads the entry in the store');
+      assert.ok(await attempts() <= 1, 'this build reads the older build\'s entry');
     }
     await w.emu.behaviour({ latencyMs: 0 });
     rec.add('two keyrole versions on one store', `this build and the build of ${OLD_COMMIT}: 16 + 16 cold calls at once, file store and keychain store`,
-      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls, each reads the other\'s entries', '1 or 2 STS calls per store; 32 × exit 0; cross reads hit');
+      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls; this build reads the older build\'s entries, the older build reads this build\'s (a digest of the parameters, for Windows\' 2,560-byte limit) as a miss', '1 or 2 STS calls per store; 32 × exit 0; this build\'s read of the older entry hits');
   });
 
   test('a cache entry from a newer keyrole format', async () => {

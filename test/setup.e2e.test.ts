@@ -6,12 +6,19 @@ import assert from 'node:assert/strict';
 import { startKeyring, type KeyringSession } from './support/keyring.ts';
 import { keyrole, KEYROLE } from './support/run.ts';
 import { onPty } from './support/pty.ts';
-import { DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
+import { DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, startEmulatorProcess, type EmulatorProcess } from './support/emulator.ts';
 
 describe('keyrole setup at a terminal', () => {
   let k: KeyringSession;
-  before(async () => { k = await startKeyring(); });
-  after(() => k?.stop());
+  let emu: EmulatorProcess;
+  let env: Record<string, string>;
+  before(async () => {
+    k = await startKeyring();
+    emu = await startEmulatorProcess();
+    // The key typed at a terminal is checked with GetCallerIdentity: against the emulator here.
+    env = { ...k.env, AWS_ENDPOINT_URL_STS: emu.url };
+  });
+  after(async () => { await emu?.stop(); await k?.stop(); });
 
   const stored = async (name: string) => (await keyrole(['list'], { env: k.env })).stdout.split('\n').find((l) => l.startsWith(`${name} `));
 
@@ -19,9 +26,10 @@ describe('keyrole setup at a terminal', () => {
     const r = await onPty(`${KEYROLE} setup alice`, [
       [/AWS access key id: /, `${DEMO_ACCESS_KEY_ID}\r`],
       [/secret access key \(not shown\): /, `${DEMO_SECRET_ACCESS_KEY}\r`],
-    ], k.env);
+    ], env);
     assert.equal(r.code, 0, r.screen);
     assert.ok(!r.screen.includes(DEMO_SECRET_ACCESS_KEY), `the secret was echoed:\n${r.screen}`);
+    assert.match(r.screen, /The key works: arn:aws:iam::111122223333:user\/alice/);
     assert.match(r.screen, /Stored source "alice" \(AKIA…0001\)/);
     assert.match((await stored('alice')) ?? '', /AKIA…0001/);
   });
@@ -34,7 +42,7 @@ describe('keyrole setup at a terminal', () => {
   });
 
   test('"y" replaces them', async () => {
-    const r = await onPty(`${KEYROLE} setup alice`, [
+    const r = await onPty(`${KEYROLE} setup alice --no-verify`, [
       [/Replace it\? \[y\/N\] /, 'y\r'],
       [/AWS access key id: /, 'AKIAKEYROLEDEMO00009\r'],
       [/secret access key \(not shown\): /, `${DEMO_SECRET_ACCESS_KEY}\r`],
@@ -49,6 +57,40 @@ describe('keyrole setup at a terminal', () => {
     assert.match(r.screen, /access key id is not AKIA followed by 16/);
     assert.doesNotMatch(r.screen, /secret access key \(not shown\)/);
     assert.equal(await stored('bob'), undefined);
+  });
+
+  test('regression: a newline follows the hidden input, so the next line does not continue the prompt', async () => {
+    const r = await onPty(`${KEYROLE} setup dora --no-verify`, [
+      [/AWS access key id: /, `${DEMO_ACCESS_KEY_ID}\r`],
+      [/secret access key \(not shown\): /, `${DEMO_SECRET_ACCESS_KEY}\r`],
+    ], env);
+    assert.equal(r.code, 0, r.screen);
+    // The prompt library moves the cursor back after the prompt (ESC [ n G); then a line end, not the next text.
+    assert.match(r.screen, new RegExp(`\\(not shown\\): (${String.fromCharCode(27)}\\[\\d+G)?\\r?\\nStored source "dora"`));
+    await keyrole(['remove', 'dora', '--force'], { env: k.env });
+  });
+
+  test('regression: a mistyped secret at the terminal is caught by GetCallerIdentity, and nothing is stored', async () => {
+    const r = await onPty(`${KEYROLE} setup erin`, [
+      [/AWS access key id: /, `${DEMO_ACCESS_KEY_ID}\r`],
+      [/secret access key \(not shown\): /, `${DEMO_SECRET_ACCESS_KEY.slice(0, -1)}X\r`],
+    ], env);
+    assert.equal(r.code, 1, r.screen);
+    assert.match(r.screen, /keyrole: the new key was not stored: STS refused it .*SignatureDoesNotMatch|keyrole: the new key was not stored: .*secret/i);
+    assert.match(r.screen, /--no-verify/);
+    assert.equal(await stored('erin'), undefined);
+  });
+
+  test('regression: piping a credentials file with several sections stores the section named like the source', async () => {
+    const file = `[default]\naws_access_key_id = AKIAKEYROLEDEMO00005\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n\n[frank]\naws_access_key_id = AKIAKEYROLEDEMO00006\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n\n[zed]\naws_access_key_id = AKIAKEYROLEDEMO00007\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n`;
+    const r = await keyrole(['setup', 'frank'], { env: k.env, input: file });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await stored('frank')) ?? '', /AKIA…0006/);
+    const ambiguous = await keyrole(['setup', 'gina'], { env: k.env, input: file });
+    assert.equal(ambiguous.code, 1);
+    assert.match(ambiguous.stderr, /^keyrole: the input holds 3 sections with keys \(default, frank, zed\) and none is named "gina"; .*keyrole import\n$/);
+    assert.equal(await stored('gina'), undefined);
+    await keyrole(['remove', 'frank', '--force'], { env: k.env });
   });
 
   test('the IAM console CSV can be piped', async () => {

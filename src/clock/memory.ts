@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { debug } from '../util/debug.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
+import { writableByOthers } from '../util/platform.ts';
 
 /** A remembered measurement is dropped when wall and monotonic time disagree by more (the clock was set). */
 export const CLOCK_STEP_MS = 2_000;
@@ -91,7 +92,7 @@ export function readMemory(path: string = memoryPath()): ClockMemory {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.size > 65_536 || (st.mode & 0o022) !== 0) return { v: 1 };
+    if (!st.isFile() || st.size > 65_536 || writableByOthers(st.mode)) return { v: 1 };
     return parseMemory(readFileSync(fd, 'utf8'));
   } catch {
     return { v: 1 };

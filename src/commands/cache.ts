@@ -14,11 +14,13 @@ import type { CacheEntry } from '../credentials/cache.ts';
 import type { SsoRef } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
+import { table } from '../util/table.ts';
 
 export async function main(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseCommand('cache', argv, { 'all-layers': { type: 'boolean' } });
+  const { values: v, positionals } = parseCommand('cache', argv, { 'all-layers': { type: 'boolean' }, json: { type: 'boolean' } });
   const [sub, profile, extra] = positionals;
-  if (sub === 'list' && profile === undefined) return cacheListCommand();
+  if (sub === undefined) throw usageError('cache needs a subcommand', 'keyrole cache list [--json] | keyrole cache clear [profile] [--all-layers]');
+  if (sub === 'list' && profile === undefined) return cacheListCommand(!!v.json);
   if (sub === 'clear' && extra === undefined) return cacheClearCommand(profile, !!v['all-layers']);
   throw usageError(`unknown cache command ${JSON.stringify(positionals.join(' '))}`, 'use keyrole cache list or keyrole cache clear [profile]');
 }
@@ -27,7 +29,18 @@ function stores(): CacheStore[] {
   return [keychainStore(), fileStore()];
 }
 
-export interface CacheRow { profile: string; role: string; expiresIn: string; store: string; key: string }
+export interface CacheRow { profile: string; role: string; region: string | undefined; expiresIn: string; expiration: string | undefined; store: string; key: string }
+
+/** The region in an older entry's stored parameters (newer entries store a digest: the planner names their region). */
+function regionOf(params: string): string | undefined {
+  try {
+    // canonicalParams: [key, value] pairs.
+    const p = Object.fromEntries(JSON.parse(params) as [string, unknown][]) as { region?: unknown; ssoRegion?: unknown };
+    return typeof p.region === 'string' ? p.region : typeof p.ssoRegion === 'string' ? p.ssoRegion : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Each store that can be read; one that cannot (no keychain here) is reported, not fatal. */
 export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; problems: string[] }> {
@@ -51,10 +64,11 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
     for (const { key, value } of items) {
       const e = decodeEntry(value);
       const u = users.get(`${store.kind}:${key}`);
-      if (!e) rows.push({ profile: '?', role: '(unreadable entry)', expiresIn: '-', store: store.kind, key });
-      else if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, expiresIn: formatLeft(remainingMs(e, now)), store: store.kind, key });
+      if (!e) { rows.push({ profile: '?', role: '(unreadable entry)', region: undefined, expiresIn: '-', expiration: undefined, store: store.kind, key }); continue; }
+      const common = { region: u?.region ?? regionOf(e.params), expiresIn: formatLeft(remainingMs(e, now)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
+      if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, ...common });
       // Written for a profile that is gone or has changed since: named as it was then.
-      else rows.push({ profile: e.profile ?? '-', role: staleLabel(e), expiresIn: formatLeft(remainingMs(e, now)), store: store.kind, key });
+      else rows.push({ profile: e.profile ?? '-', role: staleLabel(e), ...common });
     }
   }
   return { rows, problems };
@@ -92,9 +106,13 @@ export async function ssoSignins(files: AwsFiles, now = Date.now()): Promise<{ l
   return out;
 }
 
-export async function cacheListCommand(): Promise<void> {
+export async function cacheListCommand(json = false): Promise<void> {
   const { rows, problems } = await cacheRows();
   for (const p of problems) process.stderr.write(`keyrole: skipped the ${p}\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows.map(({ profile, role, region, expiresIn, expiration, store }) => ({ profile, role, region: region ?? null, expiresIn, expiration: expiration ?? null, store })), null, 2)}\n`);
+    return;
+  }
   let signins: Awaited<ReturnType<typeof ssoSignins>> = [];
   try {
     signins = await ssoSignins(await loadAwsFiles());
@@ -106,11 +124,11 @@ export async function cacheListCommand(): Promise<void> {
     process.stdout.write(`The cache is empty.\n${tail ? `\n${tail}` : ''}`);
     return;
   }
-  const header: CacheRow = { profile: 'PROFILE', role: 'ROLE', expiresIn: 'EXPIRES IN', store: 'STORE', key: '' };
-  const all = [header, ...rows];
-  const w = (k: keyof CacheRow) => Math.max(...all.map((r) => r[k].length));
-  const [wp, wr, we] = [w('profile'), w('role'), w('expiresIn')];
-  for (const r of all) process.stdout.write(`${r.profile.padEnd(wp)}  ${r.role.padEnd(wr)}  ${r.expiresIn.padEnd(we)}  ${r.store}\n`);
+  // Two entries of the same role that differ only by region would read as one listed twice: name the region there.
+  const regions = new Map<string, Set<string | undefined>>();
+  for (const r of rows) regions.set(r.role, (regions.get(r.role) ?? new Set()).add(r.region));
+  const role = (r: CacheRow) => ((regions.get(r.role)?.size ?? 0) > 1 && r.region ? `${r.role} in ${r.region}` : r.role);
+  process.stdout.write(table([['PROFILE', 'ROLE', 'EXPIRES IN', 'STORE'], ...rows.map((r) => [printable(r.profile), printable(role(r)), r.expiresIn, r.store])]));
   if (tail) process.stdout.write(`\n${tail}`);
 }
 

@@ -27,13 +27,16 @@ _keyrole() {
       --format) words="env json powershell fish" ;;
       --cache) words="keychain file none" ;;
       --destination) words="s3 ec2 iam cloudwatch lambda" ;;
-      --profile) words="$(_keyrole_list profiles)" ;;
+      --profile) if [ "$cmd" = import ]; then words="$(_keyrole_list credentials)"; else words="$(_keyrole_list profiles)"; fi ;;
       --source) words="$(_keyrole_list sources)" ;;
       *)
         case "$cmd" in
           ${PROFILE_COMMANDS.replace(/ /g, '|')}) [ "$COMP_CWORD" -eq 2 ] && words="$(_keyrole_list profiles)" ;;
           ${SOURCE_COMMANDS.replace(/ /g, '|')}) [ "$COMP_CWORD" -eq 2 ] && words="$(_keyrole_list sources)" ;;
           cache) if [ "$COMP_CWORD" -eq 2 ]; then words="list clear"; elif [ "$prev" = clear ]; then words="$(_keyrole_list profiles)"; fi ;;
+          login) [ "$COMP_CWORD" -eq 2 ] && words="$(_keyrole_list sessions) $(_keyrole_list profiles)" ;;
+          sso) if [ "$COMP_CWORD" -eq 2 ]; then words="populate logout"; elif [ "$COMP_CWORD" -eq 3 ]; then words="$(_keyrole_list sessions)"; [ "$prev" = logout ] && words="$words $(_keyrole_list profiles)"; fi ;;
+          import) words="--dry-run --yes --profile --force" ;;
           completion) [ "$COMP_CWORD" -eq 2 ] && words="bash zsh fish" ;;
           help) [ "$COMP_CWORD" -eq 2 ] && words="$(_keyrole_list commands)" ;;
         esac ;;
@@ -58,13 +61,16 @@ _keyrole() {
     --format) compadd env json powershell fish; return ;;
     --cache) compadd keychain file none; return ;;
     --destination) compadd s3 ec2 iam cloudwatch lambda; return ;;
-    --profile) _keyrole_list profiles; compadd -a list; return ;;
+    --profile) if [[ \${words[2]} == import ]]; then _keyrole_list credentials; else _keyrole_list profiles; fi; compadd -a list; return ;;
     --source) _keyrole_list sources; compadd -a list; return ;;
   esac
   case \${words[2]} in
     ${PROFILE_COMMANDS.replace(/ /g, '|')}) (( CURRENT == 3 )) && { _keyrole_list profiles; compadd -a list } ;;
     ${SOURCE_COMMANDS.replace(/ /g, '|')}) (( CURRENT == 3 )) && { _keyrole_list sources; compadd -a list } ;;
     cache) if (( CURRENT == 3 )); then compadd list clear; elif [[ \${words[3]} == clear ]]; then _keyrole_list profiles; compadd -a list; fi ;;
+    login) (( CURRENT == 3 )) && { _keyrole_list sessions; compadd -a list; _keyrole_list profiles; compadd -a list } ;;
+    sso) if (( CURRENT == 3 )); then compadd populate logout; elif (( CURRENT == 4 )); then _keyrole_list sessions; compadd -a list; [[ \${words[3]} == logout ]] && { _keyrole_list profiles; compadd -a list }; fi ;;
+    import) compadd -- --dry-run --yes --profile --force ;;
     completion) (( CURRENT == 3 )) && compadd bash zsh fish ;;
     help) (( CURRENT == 3 )) && { _keyrole_list commands; compadd -a list } ;;
   esac
@@ -88,6 +94,11 @@ complete -c keyrole -n __fish_use_subcommand -a "(__keyrole_list commands)"
 complete -c keyrole -n "__keyrole_arg_of ${PROFILE_COMMANDS}" -a "(__keyrole_list profiles)"
 complete -c keyrole -n "__keyrole_arg_of ${SOURCE_COMMANDS}" -a "(__keyrole_list sources)"
 complete -c keyrole -n "__keyrole_arg_of cache" -a "list clear"
+complete -c keyrole -n "__keyrole_arg_of login" -a "(__keyrole_list sessions) (__keyrole_list profiles)"
+complete -c keyrole -n "__keyrole_arg_of sso" -a "populate logout"
+complete -c keyrole -n "__fish_seen_subcommand_from populate logout" -a "(__keyrole_list sessions)"
+complete -c keyrole -n "__fish_seen_subcommand_from import" -l dry-run -l yes -l force
+complete -c keyrole -n "__fish_seen_subcommand_from import" -l profile -x -a "(__keyrole_list credentials)"
 complete -c keyrole -n "__keyrole_arg_of completion" -a "bash zsh fish"
 complete -c keyrole -n "__fish_seen_subcommand_from export" -l format -x -a "env json powershell fish"
 complete -c keyrole -n "__fish_seen_subcommand_from process cache console" -l cache -x -a "keychain file none"
@@ -115,9 +126,12 @@ async function listNames(what: string): Promise<void> {
   let names: string[] = [];
   try {
     if (what === 'commands') names = COMMANDS.map((c) => c.name);
-    else if (what === 'profiles') names = Object.keys((await loadAwsFiles()).config).filter((n) => !n.includes('.')).sort();
+    // Every profile, dotted names (what sso populate writes) included; not the sso-session and services sections.
+    else if (what === 'profiles') names = Object.keys((await loadAwsFiles()).config).filter((n) => !/^(sso-session|services)\./.test(n)).sort();
+    else if (what === 'sessions') names = Object.keys((await loadAwsFiles()).config).filter((n) => n.startsWith('sso-session.')).map((n) => n.slice('sso-session.'.length)).sort();
+    else if (what === 'credentials') names = Object.keys((await loadAwsFiles()).credentials).filter((n) => !n.includes('.')).sort();
     else if (what === 'sources') names = listSources();
-    else throw usageError(`--list ${JSON.stringify(what)} is not known`, 'use --list profiles, sources or commands');
+    else throw usageError(`--list ${JSON.stringify(what)} is not known`, 'use --list profiles, sessions, credentials, sources or commands');
   } catch (err) {
     if ((err as { code?: string }).code === 'Usage') throw err;
   }

@@ -3,18 +3,21 @@
 // (src/config/configedit.ts), a backup is made first, and a profile whose other keys would make
 // the AWS CLI skip credential_process is refused rather than written.
 
-import { readFileSync, realpathSync } from 'node:fs';
-import { basename, delimiter, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { selfCommand } from '../util/self.ts';
+import { splitCommandLine } from '../util/platform.ts';
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
-import { resolveSettings } from '../config/settings.ts';
+import { DURATION_MAX, DURATION_MIN, MFA_SERIAL, parseDuration, resolveSettings, ROLE_ARN, validSourceName } from '../config/settings.ts';
+import { printable } from '../util/printable.ts';
 import { shadowingKeys } from '../config/checks.ts';
 import { configSections, parseIni, readIniFile } from '../config/ini.ts';
 import { localUser } from '../credentials/resolve.ts';
 import { listSources, sourceExists } from '../keychain/keychain.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
-import { shlexQuote, shlexSplit } from '../config/shlex.ts';
-import { backupFile, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
+import { shlexQuote } from '../config/shlex.ts';
+import { backupFile, removeProfileKeys, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
 import { parseCommand } from './args.ts';
 
 const PROFILE_NAME = /^[\w\-@+.%:/]{1,128}$/;
@@ -44,25 +47,11 @@ export async function main(argv: string[]): Promise<void> {
   return configureCommand(o);
 }
 
-/** The command the config should run: `keyrole` when PATH finds this executable, else its full path. */
-export function selfCommand(): string {
-  const self = /^keyrole/i.test(basename(process.execPath)) ? process.execPath : process.argv[1] ?? process.execPath;
-  let real = self;
-  try { real = realpathSync(self); } catch { /* keep */ }
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      if (realpathSync(join(dir, 'keyrole')) === real) return 'keyrole';
-    } catch { /* not here */ }
-  }
-  return shlexQuote(real);
-}
-
 /** Whether an existing credential_process line already runs keyrole process for this profile. */
 function runsKeyroleFor(line: string | undefined, profile: string): boolean {
   if (!line) return false;
   try {
-    const argv = shlexSplit(line);
+    const argv = splitCommandLine(line, process.platform);
     const i = argv.findIndex((a) => /^keyrole(\.cjs|\.exe)?$/i.test(basename(a)));
     return i >= 0 && argv[i + 1] === 'process' && argv[i + 2] === profile;
   } catch {
@@ -70,17 +59,44 @@ function runsKeyroleFor(line: string | undefined, profile: string): boolean {
   }
 }
 
+/** The answer (or flag value) that removes a setting from the profile. */
+export const CLEAR = '-';
+
+type Problem = (v: string) => string | undefined;
+
+/** What is wrong with each answer, checked as it is typed (and for flags, before anything is written). */
+export const CHECKS: Record<'source' | 'roleArn' | 'duration' | 'region' | 'mfaSerial' | 'sessionName', Problem> = {
+  source: (v) => (validSourceName(v) ? undefined : 'a source name is letters, digits and ._@+=- (up to 64 characters)'),
+  roleArn: (v) => (ROLE_ARN.test(v) ? undefined : 'not an IAM role ARN: write it as arn:aws:iam::123456789012:role/Name'),
+  duration: (v) => { try { parseDuration(v, 'the duration', ''); return undefined; } catch { return `not a whole number of seconds from ${DURATION_MIN} to ${DURATION_MAX}`; } },
+  region: (v) => (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(v) ? undefined : 'not a region name (such as eu-west-1)'),
+  mfaSerial: (v) => (MFA_SERIAL.test(v) ? undefined : 'not an MFA device: write it as arn:aws:iam::123456789012:mfa/name'),
+  sessionName: (v) => (/^[\w+=,.@-]{2,64}$/.test(v) ? undefined : 'a role session name is 2 to 64 characters from letters, digits and +=,.@_-'),
+};
+
+/** Asks until the answer passes its check: empty keeps the current value, "-" clears it (where it may be cleared). */
+async function askValid(term: Terminal, text: string, current: string | undefined, check: Problem, clearable: boolean): Promise<string | undefined> {
+  const hint = [current ? `${current}` : '', clearable && current ? `${CLEAR} clears` : ''].filter(Boolean).join('; ');
+  for (let tries = 0; ; tries++) {
+    const answer = await ask(term, `${text}${hint ? ` [${hint}]` : ''}: `);
+    if (!answer) return current;
+    if (answer === CLEAR && clearable) return CLEAR;
+    const problem = check(answer);
+    if (!problem) return answer;
+    if (tries >= 4) throw new KeyroleError('BadAnswer', `${JSON.stringify(printable(answer).slice(0, 80))}: ${problem}`, 'nothing was written; run keyrole configure again');
+    term.output.write(`  ${problem}${clearable ? ` (${CLEAR} clears it, Enter keeps ${current ? 'the current value' : 'it empty'})` : ''}\n`);
+  }
+}
+
 async function askMissing(term: Terminal, o: ConfigureOptions, current: Record<string, string | undefined>): Promise<void> {
   let sources: string[] = [];
   try { sources = listSources(); } catch { /* the keychain is checked when the profile is used */ }
-  const dflt = (v: string | undefined) => (v ? ` [${v}]` : '');
-  const q = async (text: string, fallback: string | undefined) => (await ask(term, `${text}${dflt(fallback)}: `)) || fallback;
   const sourceDefault = current.keyrole_source ?? (sources.length === 1 ? sources[0] : undefined);
-  o.source ??= await q(`Keychain source${sources.length ? ` (${sources.join(', ')})` : ''}`, sourceDefault);
-  o.roleArn ??= await q('Role ARN to assume (empty: none)', current.keyrole_role_arn);
-  o.duration ??= await q('Session duration in seconds', current.keyrole_duration_seconds ?? '3600');
-  o.region ??= await q('Region (empty: none)', current.region);
-  o.mfaSerial ??= await q('MFA device ARN (empty: none)', current.keyrole_mfa_serial);
+  o.source ??= await askValid(term, `Keychain source${sources.length ? ` (${sources.join(', ')})` : ''}`, sourceDefault, CHECKS.source, false);
+  o.roleArn ??= await askValid(term, 'Role ARN to assume (empty: none)', current.keyrole_role_arn, CHECKS.roleArn, true);
+  o.duration ??= await askValid(term, 'Session duration in seconds', current.keyrole_duration_seconds ?? '3600', CHECKS.duration, true);
+  o.region ??= await askValid(term, 'Region (empty: none)', current.region, CHECKS.region, true);
+  o.mfaSerial ??= await askValid(term, 'MFA device ARN (empty: none)', current.keyrole_mfa_serial, CHECKS.mfaSerial, true);
 }
 
 export async function configureCommand(o: ConfigureOptions): Promise<void> {
@@ -106,9 +122,17 @@ export async function configureCommand(o: ConfigureOptions): Promise<void> {
   }
   if (!o.source && !current.keyrole_source) throw new KeyroleError('NoSource', `profile ${o.profile} needs a keychain source`, `pass --source <name> (the name given to keyrole setup)`);
 
+  // Flags are checked like answers; "-" clears a setting.
+  const given: [keyof typeof CHECKS, string | undefined][] = [['source', o.source], ['roleArn', o.roleArn], ['duration', o.duration], ['region', o.region], ['mfaSerial', o.mfaSerial], ['sessionName', o.sessionName]];
+  for (const [name, v] of given) {
+    if (v === undefined || (v === CLEAR && name !== 'source')) continue;
+    const problem = CHECKS[name](v.trim());
+    if (problem) throw new KeyroleError('BadConfigValue', `${JSON.stringify(printable(v).slice(0, 80))} for ${name}: ${problem}`, 'nothing was written');
+  }
   const values: [string, string][] = [];
+  const clear: string[] = [];
   if (!runsKeyroleFor(current.credential_process, o.profile)) values.push(['credential_process', `${selfCommand()} process ${shlexQuote(o.profile)}`]);
-  const put = (k: string, v: string | undefined) => { if (v) values.push([k, v.trim()]); };
+  const put = (k: string, v: string | undefined) => { if (v === CLEAR) clear.push(k); else if (v) values.push([k, v.trim()]); };
   put('keyrole_source', o.source);
   put('keyrole_role_arn', o.roleArn);
   put('keyrole_duration_seconds', o.duration);
@@ -116,7 +140,9 @@ export async function configureCommand(o: ConfigureOptions): Promise<void> {
   put('keyrole_role_session_name', o.sessionName);
   put('region', o.region);
 
-  const edit = setProfileValues(text, o.profile, values);
+  const cleared = removeProfileKeys(text, o.profile, clear);
+  const edit = setProfileValues(cleared.text, o.profile, values);
+  edit.changed.push(...cleared.removed.map((k) => `-${k}`));
   const files: AwsFiles = { configPath: path, credentialsPath: credentialsPath(), config: configSections(parseIni(edit.text)), credentials: readIniFile(credentialsPath(), 'credentials') };
 
   // What was written must read back as written (no value cut short by a comment character).
@@ -139,7 +165,7 @@ export async function configureCommand(o: ConfigureOptions): Promise<void> {
   }
   const backup = backupFile(path);
   writeFileAtomic(path, edit.text);
-  const what = [...edit.added.map((k) => `+${k}`), ...edit.changed.map((k) => `~${k}`)].join(' ');
+  const what = [...edit.added.map((k) => `+${k}`), ...edit.changed.map((k) => (k.startsWith('-') ? k : `~${k}`))].join(' ');
   process.stdout.write(`Wrote profile ${o.profile} to ${path} (${edit.created ? 'new profile' : what})${backup ? `; backup: ${backup}` : ''}.\n`);
   const source = o.source ?? current.keyrole_source;
   if (source) {

@@ -8,6 +8,9 @@
 // every SDK in it asks again before its credentials expire, for as long as it runs.
 
 import { spawn } from 'node:child_process';
+import { isatty } from 'node:tty';
+import { forwardsSigint, resolveOnPath, spawnWords } from '../util/platform.ts';
+import { isFile } from '../util/dirs.ts';
 import { constants } from 'node:os';
 import { isoSeconds } from '../credentials/blob.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
@@ -166,9 +169,19 @@ export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>
 /** Runs the child, forwarding signals; resolves with the exit status keyrole should end with. */
 function runChild(cmd: string[], env: NodeJS.ProcessEnv, onStarted?: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env });
+    // Windows: `npx`, `cdk` are .cmd files, which spawn finds only by their full name.
+    const file = process.platform === 'win32' && !/[\\/]/.test(cmd[0]) ? resolveOnPath(cmd[0], process.platform, process.env, isFile) ?? cmd[0] : cmd[0];
+    const how = spawnWords([file, ...cmd.slice(1)], process.platform, process.env.COMSPEC);
+    const child = spawn(how.file, how.args, { stdio: 'inherit', env, windowsVerbatimArguments: how.verbatim });
     if (onStarted) child.once('spawn', onStarted);
+    // The child is in keyrole's process group; when that group is a terminal's, Ctrl-C's
+    // SIGINT reached the child already (src/util/platform.ts forwardsSigint).
+    const sharesTerminal = isatty(0) || isatty(1) || isatty(2);
     const forward = (sig: NodeJS.Signals) => {
+      if (process.platform === 'win32' || (sig === 'SIGINT' && !forwardsSigint(process.platform, sharesTerminal))) {
+        debug(`${sig}: ${cmd[0]} got it from the terminal already; waiting for it to end`);
+        return;
+      }
       debug(`forwarding ${sig} to ${cmd[0]}`);
       try { child.kill(sig); } catch { /* already gone */ }
     };

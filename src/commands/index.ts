@@ -4,6 +4,7 @@
 
 export interface Command {
   name: string;
+  /** `usage  what it does` (two spaces or more between); one line per form. The overview aligns them. */
   summary: string;
   /** Printed for --help. */
   help: string;
@@ -37,16 +38,19 @@ hides; without a terminal, keyrole_mfa_process or a GUI dialog, or run keyrole l
   {
     name: 'setup',
     summary: 'setup <source>           store a source\'s long-term access key in the keychain',
-    help: `Usage: keyrole setup <source> [--force]
+    help: `Usage: keyrole setup <source> [--force] [--no-verify] [--profile <p>]
 
 Stores a long-term IAM user access key (AKIA…) under the name <source> in the OS keychain.
-At a terminal it asks for the access key id and the secret (not echoed). From a pipe it
-reads two lines, KEY=VALUE lines, or the IAM console's CSV:
+At a terminal it asks for the access key id and the secret (not echoed) and checks the key
+with STS (GetCallerIdentity, which needs no permission) before storing it: --no-verify
+skips the check (offline), --profile <p> uses <p>'s STS endpoint settings. From a pipe it
+reads two lines, KEY=VALUE lines, the IAM console's CSV, or a credentials file (the section
+named <source>, or its only section with a key; several others are refused):
 
   printf '%s\\n%s\\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" | keyrole setup alice
 
 Keys are never taken from the command line. An existing source is replaced only after
-confirmation, or with --force.
+confirmation, or with --force. To move every key of ~/.aws/credentials: keyrole import.
 `,
   },
   {
@@ -68,10 +72,11 @@ Deletes a source from the keychain after confirmation (--force skips it).
   {
     name: 'cache',
     summary: 'cache list | clear [p]   show or forget cached credentials',
-    help: `Usage: keyrole cache list
+    help: `Usage: keyrole cache list [--json]
        keyrole cache clear [profile] [--all-layers]
 
-list: every cached credential with its profile, role, time left and store.
+list: every cached credential with its profile, role, time left and store (the region too
+      where two entries differ only by it); --json for scripts.
 clear: forgets every cached credential, or only <profile>'s own; --all-layers also forgets
        the layers under it (its source's MFA session, a base profile's role, an SSO role),
        which other profiles may share.
@@ -230,17 +235,49 @@ Endpoints: AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, or the profile's services sec
 `,
   },
   {
+    name: 'import',
+    summary: 'import                   move plaintext keys from ~/.aws/credentials into the keychain',
+    help: `Usage: keyrole import [--dry-run] [--yes] [--profile <name> …] [--force]
+
+Moves every long-term key section of the credentials file (AWS_SHARED_CREDENTIALS_FILE,
+else ~/.aws/credentials: aws_access_key_id and aws_secret_access_key, no session token),
+and static keys written in the config, into the keychain as a keyrole source of the same
+name, and rewrites the config (AWS_CONFIG_FILE) so every profile that used them runs
+through keyrole:
+  - a section's own profile (aws --profile user1) becomes a keyrole profile without a
+    role (a GetSessionToken session); [default] becomes source "default";
+  - a role_arn + source_profile profile becomes a keyrole role profile: role_arn,
+    mfa_serial, duration_seconds, external_id and role_session_name are renamed to their
+    keyrole_ keys on their own lines, source_profile to keyrole_source (a key) or
+    keyrole_source_profile (a chain).
+Each key is read back from the keychain before the config is written (with a backup), and
+the config before the credentials file loses the key lines: a crash loses nothing, and
+running import again finishes the job. Comments and unrelated lines are kept byte for
+byte. Left alone, with a note: sections with aws_session_token, profiles using
+credential_source or web identity, and any key such a profile still needs.
+
+Options:
+  -n, --dry-run     show the plan, change nothing
+  -y, --yes         do not ask (for scripts); without it, asks at the terminal
+  --profile <name>  only this section (repeatable)
+  --force           replace a different key already stored under the same source name
+`,
+  },
+  {
     name: 'configure',
     summary: 'configure <profile>      write a keyrole profile into ~/.aws/config (asks, or takes flags)',
     help: `Usage: keyrole configure <profile> [--source <name>] [--role-arn <arn>] [--duration <s>]
                                    [--region <r>] [--mfa-serial <arn>] [--session-name <n>]
 
 Adds or updates [profile <profile>] in ~/.aws/config (AWS_CONFIG_FILE): credential_process
-pointing at this keyrole, keyrole_source, keyrole_role_arn, keyrole_duration_seconds,
-keyrole_mfa_serial, region. At a terminal it asks for what the flags leave out.
+naming this keyrole by absolute path, keyrole_source, keyrole_role_arn,
+keyrole_duration_seconds, keyrole_mfa_serial, region. At a terminal it asks for what the
+flags leave out and checks each answer as it is typed (a bad one is asked again). Enter
+keeps the current value; "-" (as an answer or a flag value) removes the setting.
 
 Comments, blank lines and every other profile are kept byte for byte; existing values are
-replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is written first.
+replaced on their own lines. A 0600 backup (config.keyrole-backup-<time>) is written first;
+the newest 5 backups are kept.
 A profile that also holds role_arn, source_profile, sso_* or static keys is refused: the
 AWS CLI would use those and never run credential_process.
 `,
@@ -286,7 +323,7 @@ Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
   },
   {
     name: 'sso',
-    summary: 'sso populate <session>    write a profile per IAM Identity Center account/role (dry run first)',
+    summary: 'sso populate <session>  write a profile per IAM Identity Center account/role (dry run first)\nsso logout <session>  sign out of IAM Identity Center and forget the token',
     help: `Usage: keyrole sso populate <sso-session> [--write] [--prefix <p>] [--region <r>] [--command <path>]
        keyrole sso logout <sso-session | profile>
 

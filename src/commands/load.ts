@@ -24,6 +24,7 @@ const LOADERS: Record<CommandName, () => Promise<Main>> = {
   console: () => import('./console.ts'),
   serve: () => import('./serve.ts'),
   status: () => import('./status.ts'),
+  import: () => import('./import.ts'),
 };
 
 export function loadCommand(name: CommandName): Promise<Main> {

@@ -1,6 +1,12 @@
 // `keyrole list` and `keyrole remove <source>`.
 
 import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
+import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
+import { keyroleProfileNames, layersOf, planAll } from '../credentials/plan.ts';
+import { resolveSettings, type Settings } from '../config/settings.ts';
+import { localUser } from '../credentials/user.ts';
+import { printable } from '../util/printable.ts';
+import { table } from '../util/table.ts';
 import { loadAwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
@@ -19,21 +25,85 @@ export async function removeMain(argv: string[]): Promise<void> {
   return removeCommand(positionals[0], !!v.force);
 }
 
+/** What a keyrole profile rests on, for `list`: a keychain source, another profile, or IAM Identity Center. */
+function describeProfile(s: Settings): [string, string] {
+  const uses = s.sourceKind === 'keychain' ? `source ${s.source}${s.mfaSerial ? ' + MFA' : ''}`
+    : s.sourceKind === 'profile' ? `profile ${s.sourceProfile}`
+      : `IAM Identity Center ${s.sso!.session ?? s.sso!.startUrl} ${s.sso!.accountId}/${s.sso!.roleName}`;
+  return [uses, s.roleArn ?? (s.sourceKind === 'sso' ? '(the permission set)' : '(no role: GetSessionToken)')];
+}
+
 export async function listCommand(): Promise<void> {
   const names = listSources();
   const files = await loadAwsFiles();
+  const profiles = keyroleProfileNames(files).sort();
+  const settings = new Map<string, Settings | Error>();
+  for (const p of profiles) {
+    try { settings.set(p, resolveSettings(files, p, {}, localUser())); } catch (err) { settings.set(p, err as Error); }
+  }
+  const out: string[] = [];
   if (!names.length) {
-    process.stdout.write('No sources in the keychain. Add one with: keyrole setup <name>\n');
-    return;
+    out.push('No sources in the keychain. Add one with: keyrole setup <name>\n');
+  } else {
+    const rows = [['SOURCE', 'ACCESS KEY', 'PROFILES']];
+    for (const name of names) {
+      let key: string;
+      try { key = redactKeyId(readSource(name).accessKeyId); } catch { key = '(unreadable)'; }
+      const users = profiles.filter((p) => { const s = settings.get(p); return !(s instanceof Error) && s?.sourceKind === 'keychain' && s.source === name; });
+      rows.push([printable(name), key, users.length ? users.map(printable).join(', ') : '(no profile uses it)']);
+    }
+    out.push(table(rows));
   }
-  for (const name of names) {
-    let key: string;
-    try { key = redactKeyId(readSource(name).accessKeyId); } catch { key = '(unreadable)'; }
-    const profiles = Object.entries(files.config)
-      .filter(([p, sec]) => !p.includes('.') && sec.keyrole_source === name)
-      .map(([p]) => p);
-    process.stdout.write(`${name}  ${key}  ${profiles.length ? `profiles: ${profiles.join(', ')}` : '(no profile uses it)'}\n`);
+  if (profiles.length) {
+    const rows = [['PROFILE', 'USES', 'ROLE']];
+    for (const p of profiles) {
+      const s = settings.get(p)!;
+      rows.push(s instanceof Error ? [printable(p), '(not usable)', printable(s.message).slice(0, 100)] : [printable(p), ...describeProfile(s).map(printable)]);
+    }
+    out.push(table(rows));
   }
+  process.stdout.write(out.join('\n'));
+}
+
+/**
+ * Ends everything a source's keys produced: every cache entry of every layer of every
+ * profile whose plan rests on the source (its session, its MFA session, the roles and
+ * chains above them), and any entry written for the source by a profile that has changed
+ * or gone since. Returns the number of entries removed and the profiles that use the source.
+ */
+export async function clearSourceCaches(name: string): Promise<{ cleared: number; users: string[]; problems: string[] }> {
+  const keys = new Set<string>();
+  const users = new Set<string>();
+  const problems: string[] = [];
+  try {
+    const files = await loadAwsFiles();
+    for (const { profile, plan } of planAll(files)) {
+      const layers = layersOf(plan);
+      if (!layers.some((l) => l.settings.sourceKind === 'keychain' && l.settings.source === name)) continue;
+      users.add(profile);
+      for (const l of layers) keys.add(l.key);
+    }
+    // Profiles the planner cannot resolve still name the source: they are warned about too.
+    for (const [p, sec] of Object.entries(files.config)) if (sec.keyrole_source === name && !/^(sso-session|services)\./.test(p)) users.add(p);
+  } catch (err) {
+    problems.push(`the config (${(err as Error).message})`);
+  }
+  let cleared = 0;
+  for (const store of [keychainStore(), fileStore()]) {
+    let items;
+    try {
+      items = await store.list();
+    } catch (err) {
+      problems.push(`the ${store.kind} cache (${(err as Error).message})`);
+      continue;
+    }
+    for (const { key, value } of items) {
+      if (keys.has(key) || decodeEntry(value)?.source === name) {
+        if (await store.delete(key)) cleared++;
+      }
+    }
+  }
+  return { cleared, users: [...users].sort(), problems };
 }
 
 export async function removeCommand(name: string, force: boolean): Promise<void> {
@@ -41,13 +111,18 @@ export async function removeCommand(name: string, force: boolean): Promise<void>
     const term = openTerminal();
     if (!term) throw new KeyroleError('NoTerminal', `no terminal to confirm removing source "${name}"`, 'pass --force');
     try {
-      if (!(await confirm(term, `Remove source "${name}" from the keychain?`))) {
+      if (!(await confirm(term, `Remove source "${name}" and its cached credentials from the keychain?`))) {
         throw new KeyroleError('Cancelled', `kept source "${name}"`, 'nothing was changed');
       }
     } finally {
       term.close();
     }
   }
-  if (!removeSource(name)) throw new KeyroleError('SourceNotFound', `source "${name}" is not in the keychain`, 'keyrole list shows the stored sources');
-  process.stdout.write(`Removed source "${name}".\n`);
+  const removed = removeSource(name);
+  const { cleared, users, problems } = await clearSourceCaches(name);
+  for (const p of problems) process.stderr.write(`keyrole: warning: could not read ${p} to end the source's cached credentials\n`);
+  if (!removed && !cleared) throw new KeyroleError('SourceNotFound', `source "${name}" is not in the keychain`, 'keyrole list shows the stored sources');
+  const what = cleared ? ` and ${cleared} cached credential${cleared === 1 ? '' : 's'} made with it (sessions, MFA session, roles)` : '';
+  process.stdout.write(removed ? `Removed source "${name}"${what}.\n` : `Source "${name}" was not in the keychain; removed ${cleared} cached credential${cleared === 1 ? '' : 's'} made with it.\n`);
+  if (users.length) process.stdout.write(`Profiles that still use it (they fail until keyrole setup ${name}): ${users.join(', ')}\n`);
 }

@@ -17,7 +17,7 @@ import { parseCommand } from './args.ts';
 import { parseIni } from '../config/ini.ts';
 import { printable } from '../util/printable.ts';
 import { loginTarget } from './login.ts';
-import { nodeRequire } from '../util/require.ts';
+import { selfCommand } from '../util/self.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
@@ -131,16 +131,6 @@ export function planPopulate(files: AwsFiles, session: string, assignments: SsoA
   });
 }
 
-/** The program to name in credential_process: this executable when it is one, else `keyrole` on PATH. */
-export function keyroleCommand(): string {
-  try {
-    const req = nodeRequire();
-    const sea = req('node:sea') as { isSea(): boolean };
-    if (sea.isSea()) return shlexQuote(process.execPath);
-  } catch { /* not a single executable */ }
-  return 'keyrole';
-}
-
 interface RenderOptions { session: string; region: string; command: string; date?: Date }
 
 /** The settings of an added profile, in the order they are written. */
@@ -221,7 +211,7 @@ async function populateMain(argv: string[]): Promise<void> {
   const token = await ssoAccessToken(ref, { interactive: true, loginName: session });
   const assignments = await listAssignments(ref, token.accessToken, session);
   const plan = planPopulate(files, session, assignments, { prefix: v.prefix });
-  const render: RenderOptions = { session, region, command: v.command ?? keyroleCommand() };
+  const render: RenderOptions = { session, region, command: v.command ?? selfCommand() };
   const addition = renderProfiles(plan, render);
   const accounts = new Set(assignments.map((a) => a.accountId)).size;
 

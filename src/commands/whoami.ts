@@ -5,7 +5,8 @@ import { getCallerIdentity } from '../aws/sts.ts';
 import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { profileArg, profileSession, stsTarget } from './session.ts';
+import { profileArg, profileSession } from './session.ts';
+import { target } from '../credentials/resolve.ts';
 import { formatLeft } from '../util/duration.ts';
 
 export async function main(argv: string[]): Promise<void> {
@@ -14,7 +15,10 @@ export async function main(argv: string[]): Promise<void> {
   const profile = profileArg('whoami', positionals[0]);
   const p = await profileSession(profile, v.cache);
   const c = p.credentials;
-  const id = await getCallerIdentity({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }, stsTarget(p.settings, p.entry.clockOffsetMs));
+  // The clock is checked here even on a cache hit: whoami answers "does this work?", and
+  // with a clock AWS rejects the AWS CLI fails however fresh the cached credentials are.
+  const t = { ...await target(p.settings), clockOffsetMs: p.entry.clockOffsetMs };
+  const id = await getCallerIdentity({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }, t);
   const left = p.expiration.getTime() - Date.now();
   if (v.json) {
     process.stdout.write(`${JSON.stringify({

@@ -3,13 +3,14 @@
 // the section's last setting, a new section goes at the end, and every other byte of the
 // file (comments, blank lines, other profiles, line endings) stays as it was.
 
-import { closeSync, constants, existsSync, fchmodSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, openSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeAtomic } from '../util/atomic.ts';
 import { basename, dirname, join } from 'node:path';
 import { KeyroleError } from '../util/errors.ts';
 import { makeDirs } from '../util/dirs.ts';
 
 const TYPED = /^([\w-]+)\s+(["'])?([\w\-@+.%:/]+)\2$/;
+const SECTION_TYPES = new Set(['profile', 'sso-session', 'services']);
 
 /** Whether a header line opens the config-file section of `profile`. */
 function opensProfile(line: string, profile: string): boolean {
@@ -114,7 +115,97 @@ export function setProfileValues(text: string, profile: string, values: [string,
   return { text: lines.join(''), changed, added, created: false };
 }
 
-/** A 0600 copy of the file beside it; returns its path (undefined when there was no file). */
+/** How many backups of a file keyrole keeps: the newest; older ones are removed when a new one is made. */
+export const KEEP_BACKUPS = 5;
+
+/** Removes all but the newest `keep` keyrole backups of `path` (by the time in their names). Returns the names removed. */
+export function pruneBackups(path: string, keep = KEEP_BACKUPS): string[] {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.keyrole-backup-`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  // <stamp>[-n]: the stamp sorts by time; a same-second -n sorts after its plain name.
+  const key = (n: string) => { const m = /^(\d{8}T\d{6}Z)(?:-(\d+))?$/.exec(n.slice(prefix.length)); return m ? [m[1], Number(m[2] ?? 0)] as const : undefined; };
+  const ours = names.filter((n) => n.startsWith(prefix) && key(n)).sort((a, b) => {
+    const [x, y] = [key(a)!, key(b)!];
+    return x[0] === y[0] ? x[1] - y[1] : x[0] < y[0] ? -1 : 1;
+  });
+  const removed = ours.slice(0, Math.max(0, ours.length - keep));
+  for (const n of removed) try { unlinkSync(join(dir, n)); } catch { /* gone already */ }
+  return removed;
+}
+
+/** Removes top-level keys of a profile's section in the config (`keyrole configure`'s "-" answer). */
+export function removeProfileKeys(text: string, profile: string, keys: string[]): { text: string; removed: string[] } {
+  const e = new LineEditor(text);
+  const section = profile === 'default' ? 'default' : `profile.${profile}`;
+  const removed = keys.filter((k) => e.remove(section, k));
+  return { text: e.text(), removed };
+}
+
+interface LineInfo {
+  /** The section as parseIni keys it (`profile.x`, `default`, a bare credentials name). */
+  section: string | undefined;
+  /** The top-level key set on this line (not a sub-key, not a comment). */
+  key?: string;
+}
+
+/** Which section and top-level key each line holds, by parseIni's rules. */
+function scanLines(lines: string[]): LineInfo[] {
+  const out: LineInfo[] = [];
+  let current: string | undefined;
+  let inSub = false;
+  for (const raw0 of lines) {
+    const raw = raw0.replace(/\r?\n$/, '');
+    const line = raw.split(/(?:^|\s)[;#]/)[0].trim();
+    if (line.startsWith('[') && line.endsWith(']')) {
+      const name = line.slice(1, -1);
+      const m = TYPED.exec(name);
+      current = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
+      inSub = false;
+      out.push({ section: current });
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (current === undefined || eq <= 0) { out.push({ section: current }); continue; }
+    const indented = /^\s/.test(raw);
+    if (inSub && indented) { out.push({ section: current }); continue; }
+    const key = line.slice(0, eq).trim();
+    inSub = line.slice(eq + 1).trim() === '';
+    out.push({ section: current, key });
+  }
+  return out;
+}
+
+/** Removes and renames top-level keys of sections, line by line. */
+export class LineEditor {
+  readonly lines: string[];
+  private readonly info: LineInfo[];
+  constructor(text: string) {
+    this.lines = text.length ? text.split(/(?<=\n)/) : [];
+    this.info = scanLines(this.lines);
+  }
+  private each(section: string, key: string, fn: (i: number) => void): void {
+    for (let i = 0; i < this.lines.length; i++) if (this.info[i].section === section && this.info[i].key === key) fn(i);
+  }
+  /** Removes every line setting `key` in `section`; whether there was one. */
+  remove(section: string, key: string): boolean {
+    let found = false;
+    this.each(section, key, (i) => { this.lines[i] = ''; found = true; });
+    return found;
+  }
+  rename(section: string, key: string, to: string): void {
+    this.each(section, key, (i) => {
+      const at = this.lines[i].indexOf(key);
+      this.lines[i] = `${this.lines[i].slice(0, at)}${to}${this.lines[i].slice(at + key.length)}`;
+    });
+  }
+  text(): string {
+    return this.lines.join('');
+  }
+}
+
+/** A 0600 copy of the file beside it; returns its path (undefined when there was no file). Keeps the newest KEEP_BACKUPS. */
 export function backupFile(path: string, now = new Date()): string | undefined {
   if (!existsSync(path)) return undefined;
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -127,6 +218,7 @@ export function backupFile(path: string, now = new Date()): string | undefined {
   } finally {
     closeSync(fd);
   }
+  pruneBackups(path);
   return target;
 }
 

@@ -76,7 +76,7 @@ export const DURATION_MIN = 900;
 export const DURATION_MAX = 43200;
 export const DEFAULT_DURATION = 3600;
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const SOURCE_NAME = /^[\w.@+=-]{1,64}$/;
 
 export function validSourceName(name: string): boolean {
@@ -104,7 +104,7 @@ function bad(code: ErrorCode, what: string, value: string, where: string, rule: 
   return new KeyroleError(code, `${what} ${quote(value)} in ${where} is not valid`, rule);
 }
 
-const MFA_SERIAL = /^(arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)\/[\w+=,.@/-]{1,512}|[\w+=/:,.@-]{9,256})$/;
+export const MFA_SERIAL = /^(arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)\/[\w+=,.@/-]{1,512}|[\w+=/:,.@-]{9,256})$/;
 
 function parseTags(raw: string | undefined, where: string): Tag[] {
   const tags = list(raw).map((pair) => {

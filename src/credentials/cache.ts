@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
+import { openToOthers } from '../util/platform.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
@@ -18,7 +19,10 @@ import { credentialProblem } from './shape.ts';
 export type StoreKind = 'keychain' | 'file' | 'none';
 
 export interface CacheEntry {
-  /** canonicalParams() of what produced it. */
+  /**
+   * What produced it: paramsDigest(canonicalParams()) as keyrole writes it now, or the
+   * canonical parameters themselves in entries older versions wrote (still read).
+   */
   params: string;
   profile?: string;
   source: string;
@@ -59,6 +63,39 @@ export function cacheKey(params: Record<string, unknown>): string {
     h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
   }
   return h.toString(16).padStart(16, '0');
+}
+
+/**
+ * What an entry stores about its parameters: a 128-bit FNV-1a digest of the canonical
+ * parameters. Entries used to carry the parameters themselves (several hundred characters
+ * with an SSO start URL, tags and policy ARNs); Windows' Credential Manager holds at most
+ * 2,560 bytes of UTF-16 per credential (CRED_MAX_CREDENTIAL_BLOB_SIZE), and an entry with
+ * a real 770-character AssumeRole token must fit in it. The digest keeps the read-time
+ * check meaningful: it is independent of the entry's 64-bit name (another width, another
+ * offset basis), so a name collision still reads as a miss. FNV, not SHA-256, for the
+ * same reason as cacheKey: node:crypto is not loaded on a cache hit.
+ */
+export function paramsDigest(canonical: string): string {
+  let h = 0x6c62272e07bb014262b821756295c58dn;
+  const mask = (1n << 128n) - 1n;
+  for (let i = 0; i < canonical.length; i++) {
+    h ^= BigInt(canonical.charCodeAt(i));
+    h = (h * 0x0000000001000000000000000000013bn) & mask;
+  }
+  return `fnv128:${h.toString(16).padStart(32, '0')}`;
+}
+
+/** Whether an entry's stored parameters (a digest, or an older version's canonical text) are these. */
+export function sameParams(stored: string, canonical: string): boolean {
+  return stored === canonical || stored === paramsDigest(canonical);
+}
+
+/** Windows' Credential Manager: at most 2,560 bytes of secret, stored as UTF-16. */
+export const CREDENTIAL_MANAGER_MAX_BYTES = 2560;
+
+/** The bytes a value takes in a Windows generic credential (UTF-16: two bytes per code unit). */
+export function credentialManagerBytes(value: string): number {
+  return value.length * 2;
 }
 
 // ---- when an entry may be served ----
@@ -185,6 +222,9 @@ export function fileStore(): CacheStore {
     where: dir,
     async get(key) {
       const path = join(dir, cacheFileName(key));
+      // The directories are checked before the read, miss or hit: an unsafe store is refused
+      // here, since a refused write no longer fails the call (src/credentials/cached.ts).
+      ready();
       let fd: number;
       try {
         fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -196,9 +236,8 @@ export function fileStore(): CacheStore {
         return null;
       }
       try {
-        ready();
         const st = fstatSync(fd);
-        if ((st.mode & 0o077) !== 0) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
+        if (openToOthers(st.mode)) throw new KeyroleError('CacheFileExposed', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, 'delete it: keyrole cache clear');
         return readFileSync(fd, 'utf8');
       } finally {
         closeSync(fd);
@@ -272,7 +311,7 @@ export async function lookup(store: CacheStore, key: string, params?: string): P
     debug(`cache entry ${key.slice(0, 8)} in the ${store.kind} store is corrupt or foreign; it will be replaced`);
     return undefined;
   }
-  if (params !== undefined && entry.params !== params) {
+  if (params !== undefined && !sameParams(entry.params, params)) {
     debug(`cache entry ${key.slice(0, 8)} was written for other parameters (a hash collision); it will be replaced`);
     return undefined;
   }

@@ -3,8 +3,9 @@
 // processes) and stored. The layer (src/credentials/plan.ts) owns its key.
 
 import { debug } from '../util/debug.ts';
+import { printable } from '../util/printable.ts';
 import { KeyroleError, isTransient } from '../util/errors.ts';
-import { encodeEntry, fresh, lookup, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
+import { encodeEntry, fresh, lookup, paramsDigest, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
 import type { Layer } from './plan.ts';
@@ -40,13 +41,12 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
   debug(`cache miss for ${what} in the ${store.kind} store (${key.slice(0, 8)})`);
   let fetched = false;
   const attempt = () => singleFlight(key, usable, async (lock) => {
-    const e: CacheEntry = { ...(await fetch(lock)), params: canonical, storedAt: new Date() };
+    const e: CacheEntry = { ...(await fetch(lock)), params: paramsDigest(canonical), storedAt: new Date() };
     fetched = true;
     if (remainingMs(e, Date.now()) <= 0) {
       throw new KeyroleError('ExpiredOnArrival', 'STS returned credentials that are already expired by this machine\'s clock', 'check the system clock');
     }
-    await store.put(key, encodeEntry(e));
-    debug(`stored ${what} in the ${store.kind} store`);
+    await storeEntry(store, key, encodeEntry(e), what);
     return e;
   }, () => privateDir(keyroleHome()));
   try {
@@ -59,5 +59,22 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
       return { entry: stale, fromCache: true, store };
     }
     throw err;
+  }
+}
+
+/**
+ * Stores a fetched entry. STS (or the person at an MFA prompt) already answered: a store
+ * that refuses the entry (a full disk, a keychain that is locked or refuses the size) costs
+ * the next caller a fetch, never this caller its credentials. One stderr line says so
+ * (credential_process callers show stderr only on failure; a person running keyrole sees it).
+ */
+export async function storeEntry(store: CacheStore, key: string, value: string, what: string): Promise<void> {
+  try {
+    await store.put(key, value);
+    debug(`stored ${what} in the ${store.kind} store`);
+  } catch (err) {
+    const why = err instanceof KeyroleError ? err.line() : (err as Error).message;
+    debug(`storing ${what} in the ${store.kind} store failed: ${why}`);
+    process.stderr.write(`keyrole: warning: the credentials were not cached (${printable(why)}); the next call fetches anew\n`);
   }
 }

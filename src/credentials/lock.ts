@@ -22,7 +22,7 @@
 //
 // Windows: a named pipe's name is first come, first served, and Node has no public API to
 // set a pipe's security descriptor or to ask who serves one. The pipe's name therefore
-// carries a random secret kept in the user's private directory (under %USERPROFILE%, which
+// carries a random secret kept in the user's private directory (under %LOCALAPPDATA%, which
 // other users cannot read), so another user cannot guess and take the name before the
 // user does; and the pipe that libuv creates has the default DACL (full control for its
 // creator, SYSTEM and Administrators; read-only for Everyone), so another user cannot

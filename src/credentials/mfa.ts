@@ -11,6 +11,7 @@ import { writeAtomic } from '../util/atomic.ts';
 import { join } from 'node:path';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
+import { consoleDevices, dialogCancelled, macGuiAvailable } from '../util/platform.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 
@@ -106,7 +107,8 @@ function runAsker(cmd: string, args: readonly string[], stderr: number | 'ignore
 async function fromProcess(command: string): Promise<string> {
   debug(`running keyrole_mfa_process for the MFA code`);
   let ttyFd: number | undefined;
-  try { ttyFd = openSync(process.platform === 'win32' ? 'CONOUT$' : '/dev/tty', 'w'); } catch { /* no terminal: its stderr is dropped */ }
+  const dev = consoleDevices(process.platform);
+  try { ttyFd = openSync(dev.output, dev.outputFlags); } catch { /* no terminal: its stderr is dropped */ }
   const shell = process.platform === 'win32' ? ['cmd.exe', ['/d', '/s', '/c', command]] as const : ['/bin/sh', ['-c', command]] as const;
   let r;
   try {
@@ -121,7 +123,8 @@ async function fromProcess(command: string): Promise<string> {
 }
 
 function hasDisplay(): boolean {
-  if (process.platform === 'darwin' || process.platform === 'win32') return true;
+  if (process.platform === 'darwin') return macGuiAvailable(process.env);
+  if (process.platform === 'win32') return true;
   return !!(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
 }
 
@@ -157,7 +160,7 @@ async function fromGui(r: MfaRequest): Promise<string | undefined> {
       debug(`the MFA dialog ${cmd[0]} could not start (${(err as Error).message})`);
       return undefined;
     }
-    if (res.code !== 0) throw new KeyroleError('Cancelled', 'the MFA dialog was cancelled', 'run the command again, or keyrole login <profile> in a terminal');
+    if (dialogCancelled(process.platform, res.code, res.out)) throw new KeyroleError('Cancelled', 'the MFA dialog was cancelled', 'run the command again, or keyrole login <profile> in a terminal');
     return res.out;
   } finally {
     r.onPrompt?.('working');

@@ -168,8 +168,8 @@ export function planAll(files: AwsFiles): { profile: string; plan: Layer }[] {
  * for every layer of every keyrole profile, its label, the profiles whose own credential it
  * is, and every profile whose credential it is part of.
  */
-export function keyUsers(files: AwsFiles, storeOf: (s: Settings) => string): Map<string, { label: string; profiles: string[]; own: string[] }> {
-  const users = new Map<string, { label: string; profiles: string[]; own: string[] }>();
+export function keyUsers(files: AwsFiles, storeOf: (s: Settings) => string): Map<string, { label: string; region: string; profiles: string[]; own: string[] }> {
+  const users = new Map<string, { label: string; region: string; profiles: string[]; own: string[] }>();
   for (const { profile, plan } of planAll(files)) {
     let store: string;
     try {
@@ -179,7 +179,7 @@ export function keyUsers(files: AwsFiles, storeOf: (s: Settings) => string): Map
     }
     for (const l of layersOf(plan)) {
       const id = `${store}:${l.key}`;
-      const u = users.get(id) ?? { label: l.label, profiles: [], own: [] };
+      const u = users.get(id) ?? { label: l.label, region: l.kind === 'sso-role' ? l.sso!.ssoRegion : l.settings.region, profiles: [], own: [] };
       if (!u.profiles.includes(profile)) u.profiles.push(profile);
       if (l === plan) u.own.push(profile);
       users.set(id, u);

@@ -48,7 +48,8 @@ export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
   return { region: s.region, endpoint: s.endpoint, endpointFrom: s.endpointFrom, caBundle: s.caBundle, clockOffsetMs };
 }
 
-async function target(s: Settings): Promise<StsTarget> {
+/** An STS target with this run's clock check (also for calls made on credentials keyrole already holds: whoami). */
+export async function target(s: Settings): Promise<StsTarget> {
   return { ...stsTarget(s), clock: clockFor(s) };
 }
 

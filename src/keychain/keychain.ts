@@ -11,10 +11,12 @@
 // ADDON_TIMEOUT_MS. Regression: a bus that authenticated and then said nothing hung
 // keyrole for over 100 s inside the addon.
 
+import { readFileSync } from 'node:fs';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
+import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
@@ -50,12 +52,12 @@ export function keychainError(err: unknown, action: string): KeyroleError {
   const msg = oneLine(printable(String((err as Error)?.message ?? err))).slice(0, 300);
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
-      'unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock in this session) and retry');
+      unlockKeychainFix(process.platform));
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {
     return new KeyroleError('KeychainAmbiguous', `${describeStore()} holds ${ambiguous[1]} entries where keyrole expects one, so it cannot ${action} (another tool stored one under the same name)`,
-      'delete the extra entries (seahorse, or secret-tool clear service <service>), then run keyrole setup again');
+      duplicateItemsFix(process.platform));
   }
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
     const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';
@@ -121,10 +123,50 @@ function entry(service: string, account: string): EntryType {
  * caller can treat a miss as a miss, as the cache does: the source read that follows it
  * reports the lock, and the check costs a second D-Bus session).
  */
+// ---- what a value takes in each store ----
+
+/**
+ * Windows' Credential Manager holds at most 2,560 bytes per generic credential
+ * (CRED_MAX_CREDENTIAL_BLOB_SIZE). The addon's setPassword stores UTF-16, two bytes per
+ * character, which leaves 1,280 characters: a cache entry with a regional AssumeRole token
+ * (750–770 characters) and a long role ARN does not fit, nor does an IAM Identity Center
+ * record. keyrole's values are JSON, almost all ASCII, so on Windows they are stored as
+ * UTF-8 bytes (setSecret/getSecret), which doubles what fits. No earlier keyrole ran on
+ * Windows (its permission checks failed first), so no UTF-16 entries exist to be read.
+ * The other stores take far more (the kernel keyring 32 KB per key; the Secret Service
+ * and the macOS Keychain have no practical limit).
+ */
+export const CREDENTIAL_MANAGER_MAX_BYTES = 2560;
+
+/** The bytes `value` takes in a store as keyrole writes it (UTF-8 everywhere, Windows included). */
+export function storedBytes(value: string): number {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/** Why the platform's store cannot hold `value`, or undefined if it can. */
+export function valueProblem(value: string, platform: NodeJS.Platform): string | undefined {
+  const n = storedBytes(value);
+  if (platform === 'win32' && n > CREDENTIAL_MANAGER_MAX_BYTES) return `${n} bytes, over Credential Manager's ${CREDENTIAL_MANAGER_MAX_BYTES}`;
+  return undefined;
+}
+
+type ValueEntry = Pick<EntryType, 'getPassword' | 'setPassword' | 'getSecret' | 'setSecret'>;
+
+export function writeValue(e: ValueEntry, value: string, platform: NodeJS.Platform): void {
+  if (platform === 'win32') e.setSecret(Buffer.from(value, 'utf8'));
+  else e.setPassword(value);
+}
+
+export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | null {
+  if (platform !== 'win32') return e.getPassword();
+  const bytes = e.getSecret();
+  return bytes === null ? null : Buffer.from(bytes).toString('utf8');
+}
+
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = bounded(action, () => entry(service, account).getPassword());
+    value = bounded(action, () => readValue(entry(service, account), process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -141,7 +183,9 @@ export function getItem(service: string, account: string, action: string, checkL
 
 export function setItem(service: string, account: string, value: string, action: string): void {
   try {
-    bounded(action, () => entry(service, account).setPassword(value));
+    const problem = valueProblem(value, process.platform);
+    if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
+    bounded(action, () => writeValue(entry(service, account), value, process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -157,7 +201,34 @@ export function deleteItem(service: string, account: string, action: string): bo
   }
 }
 
+/**
+ * The accounts of `service` in the kernel keyring. The addon's search (findCredentials)
+ * asks the Secret Service whatever the store, so keyrole reads /proc/keys, the kernel's own
+ * list of the keys this process may view (`keyring:<account>@<service>` is how the addon
+ * names them), and keeps those the keyring actually gives to this session: /proc/keys also
+ * shows keys of this user's other sessions that cannot be read from here.
+ */
+function keyutilsAccounts(service: string, action: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/keys', 'utf8');
+  } catch (err) {
+    throw new KeyroleError('KeyringUnavailable', `cannot ${action}: the kernel keyring cannot be listed (/proc/keys: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check that this kernel has keys support (CONFIG_KEYS), or use the Secret Service (unset KEYROLE_KEYCHAIN)');
+  }
+  const suffix = `@${service}`;
+  const found = new Set<string>();
+  for (const line of text.split('\n')) {
+    // id flags usage timeout perm uid gid type description: summary
+    const m = /^\S+\s+\S+\s+\d+\s+\S+\s+[0-9a-f]+\s+\d+\s+\d+\s+user\s+keyring:(.*): \S+$/.exec(line);
+    if (m && m[1].endsWith(suffix) && m[1].length > suffix.length) found.add(m[1].slice(0, -suffix.length));
+  }
+  return [...found].filter((account) => {
+    try { return entry(service, account).getPassword() !== null; } catch { return false; }
+  }).sort();
+}
+
 export function listAccounts(service: string, action: string): string[] {
+  if (storeName() === 'keyutils') return keyutilsAccounts(service, action);
   try {
     return bounded(action, () => loadKeyring().findCredentials(service)).map((c) => c.account).sort();
   } catch (err) {

@@ -10,6 +10,7 @@ import { makeDirs } from '../util/dirs.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { userHome } from '../util/home.ts';
 import { KeyroleError } from '../util/errors.ts';
+import { writableByOthers } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 
 export type KeyringModule = typeof import('@napi-rs/keyring');
@@ -50,7 +51,7 @@ function trustworthy(path: string): boolean {
   try {
     const st = lstatSync(path);
     const uid = process.getuid?.();
-    return st.isFile() && (st.mode & 0o022) === 0 && (uid === undefined || st.uid === uid || st.uid === 0);
+    return st.isFile() && !writableByOthers(st.mode) && (uid === undefined || st.uid === uid || st.uid === 0);
   } catch {
     return false;
   }
@@ -69,7 +70,7 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       makeDirs(dir);
       const st = lstatSync(dir);
       const uid = process.getuid?.();
-      if (!st.isDirectory() || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
+      if (!st.isDirectory() || writableByOthers(st.mode) || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
       // node:crypto only here, on the one run that installs the addon: it is slow to load.
       const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');

@@ -5,7 +5,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { describeSession, type SsoSessionRef } from './session.ts';
-import { writeRecord, type SsoRecord } from './record.ts';
+import { keepRecord, type SsoRecord } from './record.ts';
 import { oidcApi, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
 import { clientRegistration, type Registration } from './registration.ts';
 import { signedInLine } from './authcode.ts';
@@ -131,7 +131,7 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
     startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, ...reg,
     accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got),
   };
-  writeRecord(ref, rec);
+  keepRecord(ref, rec);
   bar.stop(signedInLine(ref, rec));
   return rec;
 }

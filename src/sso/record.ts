@@ -3,6 +3,8 @@
 // the rules that judge a token or a registration. Never in a plaintext file.
 
 import { debug } from '../util/debug.ts';
+import { KeyroleError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
 
@@ -112,6 +114,20 @@ export function readRecord(ref: SsoSessionRef): SsoRecord | undefined {
 
 export function writeRecord(ref: SsoSessionRef, r: SsoRecord): void {
   setItem(SSO_SERVICE, sessionId(ref), encodeRecord(r), `store the IAM Identity Center token of ${describeSession(ref)}`);
+}
+
+/**
+ * Stores a record the service (and the person who approved the sign-in) already handed
+ * over: a keychain that refuses it costs the next call a sign-in, never this one its token.
+ */
+export function keepRecord(ref: SsoSessionRef, r: SsoRecord): void {
+  try {
+    writeRecord(ref, r);
+  } catch (err) {
+    const why = err instanceof KeyroleError ? err.line() : (err as Error).message;
+    debug(`storing the token of ${describeSession(ref)} failed: ${why}`);
+    process.stderr.write(`keyrole: warning: the IAM Identity Center token was not stored (${printable(why)}); the next call signs in again\n`);
+  }
 }
 
 /** Forgets keyrole's token (and registration) for a session. */

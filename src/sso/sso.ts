@@ -20,7 +20,7 @@ import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import type { Terminal } from '../util/prompt.ts';
 import { describeSession, lockName, loginName, TOKEN_FRESH_MS, TOKEN_MIN_MS, type SsoOptions, type SsoSessionRef } from './session.ts';
-import { asToken, canRefresh, forgetSession, readRecord, tokenLeftMs, writeRecord, type SsoRecord, type SsoToken } from './record.ts';
+import { asToken, canRefresh, forgetSession, keepRecord, readRecord, tokenLeftMs, writeRecord, type SsoRecord, type SsoToken } from './record.ts';
 import { readAwsCache, writeAwsCache } from './awscache.ts';
 import { getRoleCredentials, logout, refreshWith, ssoEndpoints, ssoError } from './client.ts';
 import { deviceLogin } from './deviceflow.ts';
@@ -95,7 +95,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
   if (rec && canRefresh(rec, now)) {
     try {
       const next = await refreshWith(ref, rec);
-      writeRecord(ref, next);
+      keepRecord(ref, next);
       debug(`refreshed the IAM Identity Center token of ${describeSession(ref)}; ${Math.round(tokenLeftMs(next, Date.now()) / 1000)} s left`);
       return asToken(next, 'keychain');
     } catch (err) {

@@ -2,12 +2,14 @@
 // `BROWSER` first, read as Python's webbrowser (the AWS CLI's opener) and xdg-open read it:
 // a list of commands separated by the path separator, each run with the page as its last
 // argument, or with `%s` replaced by it. Else the platform's opener: xdg-open where there is
-// a display, open on macOS (not over SSH without one), start on Windows.
+// a display, open on macOS (not over SSH without one), on Windows url.dll's
+// FileProtocolHandler, which takes the URL as one argument (cmd's start mangles & and ^).
 
 import { pathToFileURL } from 'node:url';
 import { posix, win32 } from 'node:path';
 import { debug } from './debug.ts';
 import { shlexSplit } from '../config/shlex.ts';
+import { macGuiAvailable, windowsOpener } from './platform.ts';
 
 /** A web page by URL, or a local file keyrole wrote (opened by path, so its content stays off argv). */
 export type Page = { url: string } | { file: string };
@@ -46,9 +48,9 @@ export function browserCommands(page: Page, platform: NodeJS.Platform = process.
     out.push([words[0]!, substituted ? args : [...args, target]]);
   }
   if (platform === 'darwin') {
-    if (!(e.SSH_CONNECTION && !e.DISPLAY)) out.push(['open', [target]]);
+    if (macGuiAvailable(e)) out.push(['open', [target]]);
   } else if (platform === 'win32') {
-    out.push(['cmd', ['/d', '/s', '/c', `start "" "${target.replace(/[&^]/g, '^$&')}"`]]);
+    out.push(windowsOpener(target));
   } else if (e.DISPLAY || e.WAYLAND_DISPLAY) {
     out.push(['xdg-open', [target]]);
   }

@@ -30,3 +30,12 @@ export function makeDirs(dir: string, mode = 0o700): void {
     }
   }
 }
+
+/** Whether `path` is a regular file (following links); false for anything that cannot be stat'ed. */
+export function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

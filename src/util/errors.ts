@@ -39,8 +39,9 @@ const CODES = {
   BadPolicyArn: F, BadSourceIdentity: F, BadCacheChoice: F, BadKeychainChoice: F, BadCaBundle: F, NoSource: F, NoRole: F,
   AmbiguousSource: F, ProfileCycle: F, ProfileShadowed: F,
   // The keychain and the sources in it.
-  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
+  AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainValueTooLarge: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
+  AmbiguousKeyInput: F, KeyringUnavailable: F, KeychainReadBack: F,
   // The cache and the single-flight lock.
   BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F,
   CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F, LockUnusable: F,
@@ -49,6 +50,7 @@ const CODES = {
   Cancelled: F, StdinTooLarge: F,
   // Commands.
   CommandNotFound: F, CommandNotExecutable: F, ExecFailed: F, NestedExec: F, DoctorFoundProblems: F,
+  BadAnswer: F, FilesChanged: F,
   // The credential endpoint (exec --server, serve).
   EndpointFailed: F, PortInUse: F,
   // The console (federation sign-in).

@@ -4,22 +4,25 @@
 
 import { Stats, chmodSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { awsHome, defaultKeyroleHome, writableByOthers } from './platform.ts';
 import { KeyroleError } from './errors.ts';
 import { makeDirs } from './dirs.ts';
 
-/** The home directory as the AWS tools find it: HOME, else USERPROFILE (Windows), else the OS's answer. */
+/** The home directory as the AWS CLI finds it (src/util/platform.ts: USERPROFILE on Windows, HOME elsewhere). */
 export function userHome(): string {
-  return process.env.HOME || process.env.USERPROFILE || homedir();
+  return awsHome(process.env, process.platform, homedir);
 }
 
+/** KEYROLE_HOME, else ~/.aws/keyrole (%LOCALAPPDATA%\keyrole on Windows, a directory only the user may open). */
 export function keyroleHome(): string {
-  return process.env.KEYROLE_HOME || join(userHome(), '.aws', 'keyrole');
+  return process.env.KEYROLE_HOME || defaultKeyroleHome(process.env, process.platform, userHome());
 }
 
 /**
  * A directory keyrole may keep secrets in: a real directory (not a symlink), owned by this
- * user, not writable by group or others. Created 0700 when missing.
+ * user, not writable by group or others. Created 0700 when missing. On Windows, where
+ * stat has no owner or modes to tell, the checks left are the link (lstat reports
+ * junctions as links) and the place: under %LOCALAPPDATA% by default (src/util/platform.ts).
  */
 export function privateDir(dir: string): string {
   const fix = `remove it or fix it (chmod 700, owned by you, not a symlink), or point KEYROLE_HOME elsewhere`;
@@ -40,6 +43,6 @@ export function privateDir(dir: string): string {
   if (!st.isDirectory()) throw new KeyroleError('CacheDirUnusable', `${dir} is not a directory`, fix);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) throw new KeyroleError('CacheDirForeign', `${dir} belongs to another user (uid ${st.uid})`, fix);
-  if ((st.mode & 0o022) !== 0) throw new KeyroleError('CacheDirWritable', `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`, fix);
+  if (writableByOthers(st.mode)) throw new KeyroleError('CacheDirWritable', `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`, fix);
   return dir;
 }

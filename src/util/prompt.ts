@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import * as tty from 'node:tty';
 import { read } from 'read';
 import { KeyroleError } from './errors.ts';
+import { consoleDevices } from './platform.ts';
 
 export interface Terminal {
   input: tty.ReadStream;
@@ -16,12 +17,12 @@ export interface Terminal {
 
 /** The controlling terminal, or undefined when there is none (CI, the JS SDK, cron). */
 export function openTerminal(): Terminal | undefined {
-  const [inPath, outPath] = process.platform === 'win32' ? ['CONIN$', 'CONOUT$'] : ['/dev/tty', '/dev/tty'];
+  const dev = consoleDevices(process.platform);
   let inFd: number | undefined;
   let outFd: number | undefined;
   try {
-    inFd = openSync(inPath, 'r');
-    outFd = openSync(outPath, 'w');
+    inFd = openSync(dev.input, dev.inputFlags);
+    outFd = openSync(dev.output, dev.outputFlags);
     if (!tty.isatty(inFd)) throw new Error('not a terminal');
   } catch {
     if (inFd !== undefined) closeSync(inFd);
@@ -44,6 +45,8 @@ export function openTerminal(): Terminal | undefined {
 export async function ask(term: Terminal, question: string, opts: { secret?: boolean; timeoutMs?: number } = {}): Promise<string> {
   try {
     const answer = await read({ prompt: question, silent: opts.secret ?? false, replace: opts.secret ? '' : undefined, input: term.input, output: term.output, timeout: opts.timeoutMs, terminal: true });
+    // Hidden input echoes nothing, the Enter key included: end the line, or the next output continues the prompt's.
+    if (opts.secret) term.output.write('\n');
     return String(answer).trim();
   } catch (err) {
     const msg = (err as Error).message;

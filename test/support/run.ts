@@ -7,7 +7,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const KEYROLE = join(ROOT, 'dist', 'keyrole');
+export const KEYROLE = join(ROOT, 'dist', process.platform === 'win32' ? 'keyrole.exe' : 'keyrole');
 
 export function requireBuild(): string {
   if (!existsSync(KEYROLE)) throw new Error(`${KEYROLE} is missing: run npm run build first`);

@@ -23,6 +23,15 @@ test('argv with options still goes through parseArgs: values, and unknown option
   const r = parseCommand('process', ['prod', '--cache', 'file'], OPTIONS);
   assert.deepEqual(r.positionals, ['prod']);
   assert.equal(r.values.cache, 'file');
-  assert.throws(() => parseCommand('process', ['prod', '--nope'], OPTIONS), (e: Error & { line(): string }) => /Unknown option '--nope'.*see keyrole process --help/.test(e.line()));
+  assert.throws(() => parseCommand('process', ['prod', '--nope'], OPTIONS), (e: Error & { line(): string }) => e.line() === 'keyrole: unknown option --nope; see keyrole process --help');
   assert.deepEqual(parseCommand('process', ['--', '-x'], OPTIONS).positionals, ['-x']);
+});
+
+test('regression: parse errors are one keyrole line, not node:util\'s text with its unbalanced quote', () => {
+  const line = (argv: string[]) => { try { parseCommand('process', argv, OPTIONS); return ''; } catch (e) { return (e as { line(): string }).line(); } };
+  assert.equal(line(['prod', '--bogus=1']), 'keyrole: unknown option --bogus; see keyrole process --help');
+  assert.equal(line(['prod', '-z']), 'keyrole: unknown option -z; see keyrole process --help');
+  assert.equal(line(['prod', '--cache']), 'keyrole: option --cache needs a value; see keyrole process --help');
+  assert.equal(line(['prod', '--debug=yes']), 'keyrole: option --debug takes no value; see keyrole process --help');
+  assert.equal(line(['prod', '--bad\x1b[31m']), 'keyrole: unknown option --bad; see keyrole process --help', 'no escape sequence reaches the terminal');
 });

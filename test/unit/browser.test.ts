@@ -16,12 +16,12 @@ describe('the browser', () => {
     assert.deepEqual(browserCommands(page, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: '1', BROWSER: 'firefox' }), []);
   });
 
-  test('open on macOS (not over SSH), start on Windows with cmd metacharacters escaped', () => {
+  test('open on macOS (not over SSH), on Windows url.dll with the URL as one argument, & and all', () => {
     assert.deepEqual(browserCommands(page, 'darwin', {}), [['open', [url]]]);
     assert.deepEqual(browserCommands(page, 'darwin', { SSH_CONNECTION: '1 2 3 4' }), []);
-    const [[cmd, args]] = browserCommands({ url: 'https://x/?a=1&b=2' }, 'win32', {});
-    assert.equal(cmd, 'cmd');
-    assert.match(args.at(-1)!, /^start "" "https:\/\/x\/\?a=1\^&b=2"$/);
+    assert.deepEqual(browserCommands(page, 'darwin', { SSH_TTY: '/dev/ttys001' }), []);
+    assert.deepEqual(browserCommands(page, 'darwin', { SSH_CONNECTION: '1 2 3 4', DISPLAY: ':10' }), [['open', [url]]]);
+    assert.deepEqual(browserCommands({ url: 'https://x/?a=1&b=2' }, 'win32', {}), [['rundll32.exe', ['url.dll,FileProtocolHandler', 'https://x/?a=1&b=2']]]);
   });
 
   test('BROWSER comes first, even without a display: each entry in order, the page last or at %s', () => {
@@ -38,7 +38,7 @@ describe('the browser', () => {
   test("keyrole's own local files go as file:// URLs (Windows: the path), never their content", () => {
     assert.deepEqual(browserCommands({ file: '/home/a/.aws/keyrole/console/signin-x.html' }, 'linux', { BROWSER: 'b' }), [['b', ['file:///home/a/.aws/keyrole/console/signin-x.html']]]);
     const [[, args]] = browserCommands({ file: 'C:\\Users\\a\\keyrole\\signin-x.html' }, 'win32', {});
-    assert.equal(args.at(-1), 'start "" "C:\\Users\\a\\keyrole\\signin-x.html"');
+    assert.equal(args.at(-1), 'C:\\Users\\a\\keyrole\\signin-x.html');
     for (const bad of ['relative/x.html', '/tmp/x";rm -rf ~', '/tmp/$(x).html', '/tmp/a&b.html']) {
       assert.deepEqual(browserCommands({ file: bad }, 'linux', { DISPLAY: ':0' }), [], bad);
     }

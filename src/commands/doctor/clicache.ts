@@ -10,8 +10,9 @@ import { ok, skipped, warning, type Check, type DoctorContext } from './check.ts
 /** The AWS CLI's own assume-role cache: entries for the profile's role. */
 export function cliCacheCheck(ctx: DoctorContext): Check {
   const name = 'AWS CLI cache';
-  const role = ctx.settings?.roleArn;
-  if (!role) return skipped(name, 'the profile assumes no role');
+  // The AWS CLI's own role_arn counts too: a profile keyrole cannot read may still have one.
+  const role = ctx.settings?.roleArn ?? ctx.section?.role_arn;
+  if (!role) return skipped(name, ctx.profile ? 'the profile assumes no role' : 'no profile');
   const m = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(role);
   if (!m) return skipped(name, 'role ARN not recognised');
   const assumed = `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/`;

@@ -2,10 +2,12 @@
 // as botocore runs it.
 
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, delimiter, isAbsolute, join } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { basename, isAbsolute } from 'node:path';
 import { userHome } from '../../util/home.ts';
-import { shlexSplit, ShlexError } from '../../config/shlex.ts';
+import { ShlexError } from '../../config/shlex.ts';
+import { resolveOnPath, splitCommandLine } from '../../util/platform.ts';
+import { isFile } from '../../util/dirs.ts';
 import { redactKeyId } from '../../util/debug.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
@@ -27,17 +29,7 @@ function selfPaths(): string[] {
 }
 
 function findOnPath(cmd: string): string | undefined {
-  const exts = process.platform === 'win32' ? (process.env.PATHEXT || '.EXE;.CMD;.BAT').split(';') : [''];
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (!dir) continue;
-    for (const ext of exts) {
-      const p = join(dir, cmd + ext);
-      try {
-        if (statSync(p).isFile()) return p;
-      } catch { /* not here */ }
-    }
-  }
-  return undefined;
+  return resolveOnPath(cmd, process.platform, process.env, isFile);
 }
 
 export function processLineCheck(ctx: DoctorContext): { checks: Check[]; line?: ProcessLine } {
@@ -49,7 +41,7 @@ export function processLineCheck(ctx: DoctorContext): { checks: Check[]; line?: 
   }
   let argv: string[];
   try {
-    argv = shlexSplit(raw);
+    argv = splitCommandLine(raw, process.platform);
   } catch (err) {
     return { checks: [problem(name, `credential_process = ${raw} cannot be split into words the way botocore splits it (${(err as ShlexError).message})`, 'close the quotes, or remove the trailing backslash')] };
   }
@@ -74,7 +66,8 @@ export function processLineCheck(ctx: DoctorContext): { checks: Check[]; line?: 
     if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which is not on PATH`, `write the full path to keyrole (${selfPaths()[0] ?? 'keyrole'}), or put it on PATH`)] };
   }
   try {
-    accessSync(resolved, constants.X_OK);
+    // Windows has no execute bit (X_OK is F_OK there): what PATHEXT found is runnable.
+    if (process.platform !== 'win32') accessSync(resolved, constants.X_OK);
   } catch {
     return { checks: [...checks, problem(name, `credential_process runs ${resolved}, which is not executable`, `chmod +x ${resolved}`)] };
   }

@@ -2,15 +2,15 @@
 // takes precedence over credential_process.
 
 import { existsSync } from 'node:fs';
-import type { AwsFiles } from '../../config/files.ts';
 import type { Settings } from '../../config/settings.ts';
 import { shadowingKeys } from '../../config/checks.ts';
+import { keyroleProfileNames } from '../../credentials/plan.ts';
 import { fromError, ok, problem, warning, type Check, type DoctorContext } from './check.ts';
 
 export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[] {
   const files = ctx.files!;
   if (!ctx.profile) {
-    const mine = keyroleProfiles(files);
+    const mine = keyroleProfileNames(files);
     return [warning('profile', `no profile given${mine.length ? `; keyrole profiles in ${files.configPath}: ${mine.join(', ')}` : ` and ${files.configPath} has no keyrole profile`}`, mine.length ? `run keyrole doctor <profile>` : 'create one with keyrole configure <profile>')];
   }
   if (!ctx.section) {
@@ -34,11 +34,6 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
 
 function describeSettings(s: Settings): string {
   const role = s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)';
-  return `source ${s.source}, ${role}, ${s.durationSeconds} s, region ${s.region}`;
-}
-
-export function keyroleProfiles(files: AwsFiles): string[] {
-  return Object.entries(files.config)
-    .filter(([name, sec]) => !name.includes('.') && (/keyrole/.test(sec.credential_process ?? '') || Object.keys(sec).some((k) => k.startsWith('keyrole_'))))
-    .map(([name]) => name);
+  const from = s.regionFrom === 'default' ? 'keyrole\'s default: no region is set' : `from ${s.regionFrom}`;
+  return `source ${s.source}, ${role}, ${s.durationSeconds} s, region ${s.region} (${from})`;
 }

@@ -9,7 +9,8 @@ import { debug } from '../../util/debug.ts';
 import { fromError, type Check, type DoctorContext } from './check.ts';
 import { clockCheck } from './clock.ts';
 import { environmentChecks } from './environment.ts';
-import { configChecks, keyroleProfiles } from './profile.ts';
+import { configChecks } from './profile.ts';
+import { keyroleProfileNames } from '../../credentials/plan.ts';
 import { processLineCheck, runProcessLine } from './processline.ts';
 import { keychainCheck } from './keychain.ts';
 import { sourceCheck } from './source.ts';
@@ -17,6 +18,8 @@ import { cacheCheck } from './cache.ts';
 import { ssoCheck } from './sso.ts';
 import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
+import { plaintextCheck } from './plaintext.ts';
+import { syntaxCheck } from './syntax.ts';
 
 export async function runChecks(profileArg: string | undefined, network: boolean): Promise<{ ctx: DoctorContext; checks: Check[] }> {
   const checks: Check[] = [];
@@ -40,6 +43,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   checks.push(await clockCheck(ctx));
   checks.push(...await environmentChecks(ctx));
   if (files) checks.push(...configChecks(ctx, settingsError));
+  if (files) checks.push(syntaxCheck(files), plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
   checks.push(keychainCheck());
   checks.push(sourceCheck(ctx));
@@ -57,6 +61,6 @@ export async function runChecks(profileArg: string | undefined, network: boolean
 export function pickProfile(files: AwsFiles, arg: string | undefined): string | undefined {
   if (arg) return arg;
   if (process.env.AWS_PROFILE) return process.env.AWS_PROFILE;
-  const mine = keyroleProfiles(files);
+  const mine = keyroleProfileNames(files);
   return mine.length === 1 ? mine[0] : undefined;
 }

@@ -1,0 +1,26 @@
+// The command a `credential_process` line should name to run this keyrole. botocore runs
+// the line without a shell and without the user's interactive PATH (an IDE, cron, a
+// systemd unit each have their own), so the line names this executable by absolute path:
+// the single executable itself, or for the npm channel the script Node was started with
+// (the npm bin link, whose shebang starts Node; on Windows `"node.exe" "keyrole.cjs"`), in
+// the quoting the platform's botocore splits (src/util/platform.ts). configure, import and
+// sso populate use it.
+
+import { isAbsolute, resolve } from 'node:path';
+import { commandLine, selfWords } from './platform.ts';
+import { nodeRequire } from './require.ts';
+
+function isSea(): boolean {
+  try {
+    return (nodeRequire()('node:sea') as { isSea(): boolean }).isSea();
+  } catch {
+    return false;
+  }
+}
+
+/** The absolute path of this keyrole, quoted for a credential_process line on this platform. */
+export function selfCommand(): string {
+  const argv1 = process.argv[1];
+  const script = argv1 ? (isAbsolute(argv1) ? argv1 : resolve(argv1)) : undefined;
+  return commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script, isExecutable: isSea() }), process.platform);
+}

@@ -1,0 +1,87 @@
+// keyrole import's plan (src/config/migrate.ts), from text alone: the cases the e2e test
+// does not run through the AWS CLI.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planImport, type PlanOptions } from '../../src/config/migrate.ts';
+
+const ID = 'AKIAKEYROLEDEMO00001';
+const SECRET = 'keyroleDemoSecret/DoNotUse+0000000000000';
+const ROLE = 'arn:aws:iam::111122223333:role/Admin';
+
+function plan(configText: string, credentialsText: string, o: Partial<PlanOptions> = {}) {
+  return planImport({
+    configPath: '/c', credentialsPath: '/k', configText, credentialsText, command: '/bin/keyrole',
+    existing: () => 'absent', force: false, localUser: 'me', ...o,
+  });
+}
+const keys = (name: string, id = ID) => `[${name}]\naws_access_key_id = ${id}\naws_secret_access_key = ${SECRET}\n`;
+
+test('a role profile whose source_profile is itself takes its own section\'s key', () => {
+  const p = plan(`[profile self]\nrole_arn = ${ROLE}\nsource_profile = self\n`, keys('self'));
+  assert.deepEqual(p.keys.map((k) => k.name), ['self']);
+  assert.equal(p.configText, `[profile self]\nkeyrole_role_arn = ${ROLE}\nkeyrole_source = self\ncredential_process = /bin/keyrole process self\n`);
+  assert.equal(p.credentialsText, '[self]\n');
+});
+
+test('a chain: source_profile naming a role profile becomes keyrole_source_profile', () => {
+  const p = plan(`[profile a]\nrole_arn = ${ROLE}\nsource_profile = u\n[profile b]\nrole_arn = ${ROLE}\nsource_profile = a\n`, keys('u'));
+  assert.match(p.configText, /\[profile b\]\nkeyrole_role_arn = .*\nkeyrole_source_profile = a\ncredential_process/);
+  assert.match(p.configText, /\[profile u\]\ncredential_process = \/bin\/keyrole process u\nkeyrole_source = u\n$/);
+});
+
+test('a source_profile cycle is left alone, and so is the key it needs', () => {
+  const p = plan(`[profile a]\nrole_arn = ${ROLE}\nsource_profile = b\n[profile b]\nrole_arn = ${ROLE}\nsource_profile = a\n`, keys('u'));
+  assert.ok(p.notes.some((n) => /profile a left as it is: its source_profile b cannot be converted/.test(n)), p.notes.join('\n'));
+  assert.deepEqual(p.keys.map((k) => k.name), ['u']);
+});
+
+test('a profile keyrole would refuse (duration out of range) keeps its key in the file', () => {
+  const p = plan(`[profile r]\nrole_arn = ${ROLE}\nsource_profile = u\nduration_seconds = 50\n`, keys('u'));
+  assert.deepEqual(p.keys, []);
+  assert.ok(p.notes.some((n) => /^u left alone: profile r still needs its key and cannot run through keyrole \(keyrole_duration_seconds/.test(n)), p.notes.join('\n'));
+  assert.equal(p.credentialsChanged, false);
+  assert.equal(p.configChanged, false);
+});
+
+test('static keys written in the config are imported and their lines removed', () => {
+  const p = plan(`# c\n[profile s]\nregion = eu-west-1\naws_access_key_id = ${ID}\naws_secret_access_key = ${SECRET}\n`, '');
+  assert.deepEqual(p.keys.map((k) => [k.name, k.from]), [['s', ['config']]]);
+  assert.equal(p.configText, `# c\n[profile s]\nregion = eu-west-1\ncredential_process = /bin/keyrole process s\nkeyrole_source = s\n`);
+});
+
+test('different keys for one name in both files: left alone', () => {
+  const p = plan(`[profile s]\naws_access_key_id = AKIAKEYROLEDEMO00002\naws_secret_access_key = ${SECRET}\n`, keys('s'));
+  assert.deepEqual(p.keys, []);
+  assert.ok(p.notes.some((n) => /different keys/.test(n)));
+});
+
+test('[profile x] in the credentials file is not a profile to the SDKs: not imported', () => {
+  const p = plan('', `[profile x]\naws_access_key_id = ${ID}\naws_secret_access_key = ${SECRET}\n`);
+  assert.deepEqual(p.keys, []);
+});
+
+test('a profile that already runs keyrole is kept; its shadowing plaintext key is imported', () => {
+  const cfg = `[profile k]\ncredential_process = keyrole process k\nkeyrole_source = other\n`;
+  const p = plan(cfg, keys('k'));
+  assert.equal(p.configText, cfg);
+  assert.deepEqual(p.keys.map((k) => k.name), ['k']);
+  assert.ok(p.notes.some((n) => /profile k already runs keyrole/.test(n)));
+});
+
+test('a name whose stored key is unreadable is left alone unless --force', () => {
+  assert.deepEqual(plan('', keys('u'), { existing: () => 'unreadable' }).keys, []);
+  assert.deepEqual(plan('', keys('u'), { existing: () => 'unreadable', force: true }).keys.map((k) => k.name), ['u']);
+});
+
+test('--profile names a section that does not exist: said in the notes', () => {
+  const p = plan('', keys('u'), { only: ['nope'] });
+  assert.deepEqual(p.keys, []);
+  assert.ok(p.notes.some((n) => /^nope: no long-term key section of that name/.test(n)));
+});
+
+test('CRLF files keep their line ends', () => {
+  const p = plan('[profile u]\r\nregion = eu-west-1\r\n', `[u]\r\naws_access_key_id = ${ID}\r\naws_secret_access_key = ${SECRET}\r\n# kept\r\n`);
+  assert.equal(p.credentialsText, '[u]\r\n# kept\r\n');
+  assert.equal(p.configText, '[profile u]\r\nregion = eu-west-1\r\ncredential_process = /bin/keyrole process u\r\nkeyrole_source = u\r\n');
+});
