@@ -1,5 +1,6 @@
 // IAM Identity Center for the emulator: SSO-OIDC (RegisterClient, StartDeviceAuthorization,
-// CreateToken with the device-code and refresh-token grants) and the SSO portal
+// the browser's /authorize with PKCE, CreateToken with the device-code, authorization-code
+// and refresh-token grants) and the SSO portal
 // (GetRoleCredentials, ListAccounts, ListAccountRoles, Logout), both rest-json and
 // unauthenticated, with AWS's error shapes: HTTP status, an `x-amzn-ErrorType` header, and
 // `{error, error_description}` (OIDC) or `{message}` (portal) bodies.
@@ -27,6 +28,13 @@ export interface SsoAccount {
 export interface SsoBehaviour {
   /** Approve device codes as soon as they are issued (for demos and benchmarks). */
   autoApprove: boolean;
+  /**
+   * /authorize approves at once and redirects (a browser that only loads pages, such as
+   * `chromium --dump-dom`, completes the sign-in); false shows the Allow/Deny page.
+   */
+  autoAuthorize: boolean;
+  /** How long an authorization code may wait for its CreateToken (AWS: a few minutes). */
+  authCodeLifetimeSeconds: number;
   /** Access token lifetime; AWS: 1 h with sso:account:access, 8 h for legacy tokens. */
   accessTokenLifetimeSeconds: number;
   refreshTokenLifetimeSeconds: number;
@@ -52,6 +60,27 @@ interface Client {
   clientName: string;
   scopes: string[];
   expiresAt: number;
+  /** As registered; none means the device flow only (a registration without grantTypes). */
+  grantTypes: string[];
+  redirectUris: string[];
+  issuerUrl?: string;
+}
+
+/** An /authorize request waiting on the Allow page, then the code it was answered with. */
+interface Authorization {
+  id: string;
+  clientId: string;
+  redirectUri: string;
+  state: string;
+  challenge: string;
+  scopes: string[];
+  status: 'pending' | 'approved' | 'denied';
+  code?: string;
+  user?: string;
+  expiresAt: number;
+  /** Set by the one CreateToken that may redeem the code; a replay revokes what it issued. */
+  used: boolean;
+  issued: string[];
 }
 
 interface DeviceAuth {
@@ -79,7 +108,10 @@ interface Grant {
 export interface SsoStats {
   registerClient: number;
   startDeviceAuthorization: number;
-  createToken: { deviceCode: number; refreshToken: number; pending: number; slowDown: number };
+  createToken: { deviceCode: number; authorizationCode: number; refreshToken: number; pending: number; slowDown: number };
+  /** /authorize requests accepted (shown or auto-approved), and those refused. */
+  authorize: number;
+  authorizeRefused: number;
   getRoleCredentials: number;
   listAccounts: number;
   listAccountRoles: number;
@@ -89,6 +121,7 @@ export interface SsoStats {
 export const SSO_DEFAULT_USER = 'alice';
 export const SSO_SANDBOX_ACCOUNT_ID = '444455556666';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const AUTH_CODE_GRANT = 'authorization_code';
 const REFRESH_SCOPE = 'sso:account:access';
 
 function defaultAccounts(): SsoAccount[] {
@@ -115,7 +148,9 @@ function freshStats(): SsoStats {
   return {
     registerClient: 0,
     startDeviceAuthorization: 0,
-    createToken: { deviceCode: 0, refreshToken: 0, pending: 0, slowDown: 0 },
+    createToken: { deviceCode: 0, authorizationCode: 0, refreshToken: 0, pending: 0, slowDown: 0 },
+    authorize: 0,
+    authorizeRefused: 0,
     getRoleCredentials: 0,
     listAccounts: 0,
     listAccountRoles: 0,
@@ -127,6 +162,8 @@ export class SsoState {
   readonly accounts: SsoAccount[] = defaultAccounts();
   readonly behaviour: SsoBehaviour = {
     autoApprove: false,
+    autoAuthorize: false,
+    authCodeLifetimeSeconds: 300,
     accessTokenLifetimeSeconds: 3600,
     refreshTokenLifetimeSeconds: 90 * 86400,
     deviceCodeLifetimeSeconds: 600,
@@ -138,6 +175,9 @@ export class SsoState {
   };
   readonly clients = new Map<string, Client>();
   readonly devices = new Map<string, DeviceAuth>();
+  /** By request id (the Allow page) and, once approved, by code. */
+  readonly authorizations = new Map<string, Authorization>();
+  readonly codes = new Map<string, Authorization>();
   readonly accessTokens = new Map<string, Grant>();
   readonly refreshTokens = new Map<string, Grant>();
   stats: SsoStats = freshStats();
@@ -174,6 +214,8 @@ const oidcError = (status: number, type: string, error: string, description?: st
   new SsoHttpError(status, type, description === undefined ? { error } : { error, error_description: description });
 const invalidRequest = (d: string) => oidcError(400, 'InvalidRequestException', 'invalid_request', d);
 const invalidClient = (d: string) => oidcError(401, 'InvalidClientException', 'invalid_client', d);
+const unauthorizedClient = (d: string) => oidcError(400, 'UnauthorizedClientException', 'unauthorized_client', d);
+const invalidGrant = (d: string) => oidcError(400, 'InvalidGrantException', 'invalid_grant', d);
 // The portal: {message}.
 const portalError = (status: number, type: string, message: string) => new SsoHttpError(status, type, { message });
 const unauthorized = () => portalError(401, 'UnauthorizedException', 'Session token not found or invalid');
@@ -266,6 +308,30 @@ function registerClient(sso: SsoState, now: number, o: Record<string, unknown>):
   for (const s of scopes) {
     if (!/^[\w:.-]+$/.test(s)) throw oidcError(400, 'InvalidScopeException', 'invalid_scope', `Invalid scope: ${s}`);
   }
+  const list = (key: string): string[] | undefined => {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalidRequest(`Invalid parameter: ${key}`);
+    return v as string[];
+  };
+  const grantTypes = list('grantTypes') ?? [];
+  const redirectUris = list('redirectUris') ?? [];
+  const issuerUrl = str(o, 'issuerUrl', false);
+  for (const g of grantTypes) {
+    if (![AUTH_CODE_GRANT, 'refresh_token', DEVICE_GRANT].includes(g)) throw oidcError(400, 'InvalidClientMetadataException', 'invalid_client_metadata', `Invalid grant type: ${g}`);
+  }
+  if (grantTypes.includes(AUTH_CODE_GRANT)) {
+    // AWS's rule: an authorization-code client names where codes may go and whose portal it signs in to.
+    if (!redirectUris.length) throw oidcError(400, 'InvalidRedirectUriException', 'invalid_redirect_uri', 'redirectUris are required for the authorization_code grant');
+    if (!issuerUrl || !/^https:\/\/[^\s/]+/.test(issuerUrl)) throw oidcError(400, 'InvalidClientMetadataException', 'invalid_client_metadata', 'issuerUrl is required for the authorization_code grant');
+  }
+  for (const u of redirectUris) {
+    let url: URL | undefined;
+    try { url = new URL(u); } catch { /* refused below */ }
+    if (!url || url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname === '127.0.0.1'))) {
+      throw oidcError(400, 'InvalidRedirectUriException', 'invalid_redirect_uri', `Invalid redirect URI: ${u}`);
+    }
+  }
   sso.stats.registerClient++;
   const issuedAt = Math.floor(now / 1000);
   const client: Client = {
@@ -275,6 +341,9 @@ function registerClient(sso: SsoState, now: number, o: Record<string, unknown>):
     clientName,
     scopes,
     expiresAt: (issuedAt + sso.behaviour.registrationLifetimeSeconds) * 1000,
+    grantTypes,
+    redirectUris,
+    ...(issuerUrl ? { issuerUrl } : {}),
   };
   sso.clients.set(client.clientId, client);
   return { clientId: client.clientId, clientSecret: client.clientSecret, clientIdIssuedAt: issuedAt, clientSecretExpiresAt: client.expiresAt / 1000 };
@@ -284,6 +353,7 @@ function startDeviceAuthorization(sso: SsoState, now: number, o: Record<string, 
   const client = clientOf(sso, now, str(o, 'clientId', true), str(o, 'clientSecret', true));
   const startUrl = str(o, 'startUrl', true)!;
   if (!/^https?:\/\/[^\s/]+/.test(startUrl)) throw invalidRequest('Invalid start URL');
+  if (client.grantTypes.length && !client.grantTypes.includes(DEVICE_GRANT)) throw unauthorizedClient('The client is not registered for the device code grant');
   sso.stats.startDeviceAuthorization++;
   const b = sso.behaviour;
   const d: DeviceAuth = {
@@ -365,8 +435,127 @@ function createToken(sso: SsoState, now: number, o: Record<string, unknown>): un
     }
     return out;
   }
-  if (grantType === 'authorization_code') throw oidcError(400, 'InvalidGrantException', 'invalid_grant', 'Invalid authorization code provided');
+  if (grantType === AUTH_CODE_GRANT) return redeemCode(sso, now, client, o);
   throw oidcError(400, 'UnsupportedGrantTypeException', 'unsupported_grant_type', `Unsupported grant type: ${grantType}`);
+}
+
+// ---- the authorization-code grant: /authorize in the browser, then CreateToken ----
+
+/**
+ * RFC 8252 7.3: a loopback redirect URI matches a registered one whatever its port (the
+ * client listens on an ephemeral port); everything else must match exactly.
+ */
+function redirectAllowed(client: Client, uri: string): boolean {
+  let u: URL;
+  try { u = new URL(uri); } catch { return false; }
+  if (u.hash || u.username || u.password) return false;
+  return client.redirectUris.some((r) => {
+    if (r === uri) return true;
+    const reg = new URL(r);
+    return reg.protocol === 'http:' && reg.hostname === '127.0.0.1' && u.protocol === 'http:' && u.hostname === '127.0.0.1'
+      && reg.pathname === u.pathname && reg.search === u.search && (reg.port === '' || reg.port === u.port);
+  });
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(status: number, title: string, body: string): AuthorizeReply {
+  return { status, headers: {}, html: `<!DOCTYPE html><html><head><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>\n` };
+}
+
+interface AuthorizeReply { status: number; headers: Record<string, string>; html: string }
+
+function redirectTo(a: Pick<Authorization, 'redirectUri' | 'state'>, params: Record<string, string>): AuthorizeReply {
+  const u = new URL(a.redirectUri);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  if (a.state) u.searchParams.set('state', a.state);
+  return { status: 302, headers: { Location: u.href }, html: '' };
+}
+
+function approve(sso: SsoState, now: number, a: Authorization, deny: boolean): AuthorizeReply {
+  if (deny) {
+    a.status = 'denied';
+    return redirectTo(a, { error: 'access_denied', error_description: 'The user denied the authorization request' });
+  }
+  a.status = 'approved';
+  a.user = SSO_DEFAULT_USER;
+  a.code = b64url(48);
+  // Short-lived from the approval on; single use (redeemCode).
+  a.expiresAt = now + sso.behaviour.authCodeLifetimeSeconds * 1000;
+  sso.codes.set(a.code, a);
+  return redirectTo(a, { code: a.code });
+}
+
+/**
+ * GET /authorize?response_type=code&client_id&redirect_uri&state&code_challenge
+ * &code_challenge_method=S256&scopes: strict. An unknown client or a redirect URI it did not
+ * register gets an error page and never a redirect (RFC 6749 4.1.2.1); a request without a
+ * state, with another response type, without an S256 challenge or with scopes beyond the
+ * registration is refused too. Then the Allow page, or a redirect with a code
+ * (autoAuthorize). POST /authorize is the Allow page's form.
+ */
+function authorize(sso: SsoState, now: number, method: string, q: URLSearchParams, body: Buffer): AuthorizeReply {
+  const refuse = (why: string) => {
+    sso.stats.authorizeRefused++;
+    return page(400, 'Authorization refused', `<p>${esc(why)}</p>`);
+  };
+  if (method === 'POST') {
+    const form = new URLSearchParams(body.toString('utf8'));
+    const a = sso.authorizations.get(form.get('request') ?? '');
+    if (!a || a.status !== 'pending' || a.expiresAt <= now) return refuse('This authorization request is unknown, answered or expired.');
+    return approve(sso, now, a, !!form.get('deny'));
+  }
+  if (method !== 'GET') return refuse('GET or POST only.');
+  for (const k of new Set(q.keys())) if (q.getAll(k).length > 1) return refuse(`The parameter ${k} was given more than once.`);
+  const client = sso.clients.get(q.get('client_id') ?? '');
+  if (!client || client.expiresAt <= now) return refuse('Unknown or expired client_id.');
+  if (!client.grantTypes.includes(AUTH_CODE_GRANT)) return refuse('The client is not registered for the authorization_code grant.');
+  const redirectUri = q.get('redirect_uri') ?? '';
+  if (!redirectAllowed(client, redirectUri)) return refuse('The redirect_uri was not registered by this client.');
+  const state = q.get('state') ?? '';
+  if (!state) return refuse('A state is required.');
+  const base = { redirectUri, state };
+  if (q.get('response_type') !== 'code') return redirectTo(base, { error: 'unsupported_response_type' });
+  const challenge = q.get('code_challenge') ?? '';
+  if (q.get('code_challenge_method') !== 'S256' || !/^[\w-]{43}$/.test(challenge)) return redirectTo(base, { error: 'invalid_request', error_description: 'PKCE with S256 is required' });
+  const scopes = (q.get('scopes') ?? '').split(/[\s,]+/).filter(Boolean);
+  if (scopes.some((x) => !client.scopes.includes(x))) return redirectTo(base, { error: 'invalid_scope' });
+  sso.stats.authorize++;
+  const a: Authorization = {
+    id: b64url(24), clientId: client.clientId, redirectUri, state, challenge, scopes: scopes.length ? scopes : client.scopes,
+    status: 'pending', expiresAt: now + sso.behaviour.deviceCodeLifetimeSeconds * 1000, used: false, issued: [],
+  };
+  sso.authorizations.set(a.id, a);
+  if (sso.behaviour.autoAuthorize) return approve(sso, now, a, false);
+  return page(200, 'keyrole emulator: authorize request', `<p>Allow ${esc(client.clientName)} to sign in to ${esc(client.issuerUrl ?? '')} as ${esc(SSO_DEFAULT_USER)}?</p>
+<form method="post" action="/authorize"><input type="hidden" name="request" value="${esc(a.id)}">
+<button type="submit" name="allow" value="1">Allow</button> <button type="submit" name="deny" value="1">Deny</button></form>`);
+}
+
+/** CreateToken with grantType authorization_code: the code once, from its client, with the same redirect URI and the verifier of its challenge. */
+function redeemCode(sso: SsoState, now: number, client: Client, o: Record<string, unknown>): unknown {
+  const a = sso.codes.get(str(o, 'code', true)!);
+  const redirectUri = str(o, 'redirectUri', true)!;
+  const verifier = str(o, 'codeVerifier', true)!;
+  if (!a || a.clientId !== client.clientId) throw invalidGrant('Invalid authorization code provided');
+  if (a.used) {
+    // RFC 6749 4.1.2: a code used twice revokes what it was exchanged for.
+    for (const t of a.issued) {
+      const g = sso.accessTokens.get(t) ?? sso.refreshTokens.get(t);
+      if (g) g.revoked = true;
+    }
+    throw invalidGrant('Authorization code has already been used');
+  }
+  a.used = true;
+  if (a.expiresAt <= now) throw invalidGrant('Authorization code has expired');
+  if (redirectUri !== a.redirectUri) throw invalidGrant('The redirect URI does not match the authorization request');
+  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier) || createHash('sha256').update(verifier, 'ascii').digest('base64url') !== a.challenge) {
+    throw invalidGrant('The code verifier does not match the code challenge');
+  }
+  sso.stats.createToken.authorizationCode++;
+  const out = issueGrant(sso, now, client.clientId, client.issuerUrl ?? '', client.scopes, a.user ?? SSO_DEFAULT_USER) as { accessToken: string; refreshToken?: string };
+  a.issued.push(out.accessToken, ...(out.refreshToken ? [out.refreshToken] : []));
+  return out;
 }
 
 // ---- the portal ----
@@ -378,7 +567,7 @@ function bearer(sso: SsoState, now: number, headers: IncomingHttpHeaders): Grant
   return g;
 }
 
-function page<T>(sso: SsoState, items: T[], q: URLSearchParams): { items: T[]; nextToken: string | null } {
+function onePage<T>(sso: SsoState, items: T[], q: URLSearchParams): { items: T[]; nextToken: string | null } {
   const max = q.get('max_result');
   const size = Math.min(sso.behaviour.pageSize, max !== null && /^\d+$/.test(max) && Number(max) > 0 ? Number(max) : Infinity);
   const next = q.get('next_token');
@@ -433,7 +622,7 @@ function getRoleCredentials(state: EmulatorState, sso: SsoState, now: number, q:
 function listAccounts(sso: SsoState, now: number, q: URLSearchParams, headers: IncomingHttpHeaders): unknown {
   bearer(sso, now, headers);
   sso.stats.listAccounts++;
-  const p = page(sso, sso.accounts.map(({ accountId, accountName, emailAddress }) => ({ accountId, accountName, emailAddress })), q);
+  const p = onePage(sso, sso.accounts.map(({ accountId, accountName, emailAddress }) => ({ accountId, accountName, emailAddress })), q);
   return { accountList: p.items, nextToken: p.nextToken };
 }
 
@@ -444,7 +633,7 @@ function listAccountRoles(sso: SsoState, now: number, q: URLSearchParams, header
   const account = sso.accounts.find((a) => a.accountId === accountId);
   if (!account) throw portalError(404, 'ResourceNotFoundException', 'Account not found');
   sso.stats.listAccountRoles++;
-  const p = page(sso, account.roles.map((r) => ({ roleName: r.roleName, accountId })), q);
+  const p = onePage(sso, account.roles.map((r) => ({ roleName: r.roleName, accountId })), q);
   return { roleList: p.items, nextToken: p.nextToken };
 }
 
@@ -484,6 +673,11 @@ export function handleSso(state: EmulatorState, method: string, url: URL, header
   if (path.startsWith('/_emulator/sso/')) {
     const r = ssoControl(state, sso, method, path, body);
     return { status: r.status, contentType: 'application/json', headers: {}, body: `${JSON.stringify(r.body)}\n`, requestId };
+  }
+  if (path === '/authorize') {
+    const a = authorize(sso, state.now(), method, url.searchParams, body);
+    state.record({ action: 'Authorize', accessKeyId: null, ok: a.status < 400, status: a.status, time: new Date(state.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    return { status: a.status, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', ...a.headers }, body: a.html, requestId };
   }
   if (path === '/device') {
     const p = devicePage(sso, url.searchParams, method, body);
@@ -550,7 +744,7 @@ function pendingView(sso: SsoState, now: number) {
     .map((d) => ({ userCode: d.userCode, startUrl: d.startUrl, clientId: d.clientId, expiresAt: new Date(d.expiresAt).toISOString(), interval: d.interval }));
 }
 
-const NUMERIC_BEHAVIOUR = ['accessTokenLifetimeSeconds', 'refreshTokenLifetimeSeconds', 'deviceCodeLifetimeSeconds', 'interval', 'registrationLifetimeSeconds', 'pageSize'] as const;
+const NUMERIC_BEHAVIOUR = ['authCodeLifetimeSeconds', 'accessTokenLifetimeSeconds', 'refreshTokenLifetimeSeconds', 'deviceCodeLifetimeSeconds', 'interval', 'registrationLifetimeSeconds', 'pageSize'] as const;
 
 function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: string, raw: Buffer): ControlResult {
   let o: Record<string, unknown>;
@@ -590,7 +784,7 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k === 'pageSize' && v < 1)) return { status: 400, body: { error: `'${k}' must be a non-negative number` } };
         b[k] = v;
       }
-      for (const k of ['autoApprove', 'rotateRefreshTokens'] as const) {
+      for (const k of ['autoApprove', 'autoAuthorize', 'rotateRefreshTokens'] as const) {
         const v = o[k];
         if (v === undefined) continue;
         if (typeof v !== 'boolean') return { status: 400, body: { error: `'${k}' must be a boolean` } };
@@ -626,7 +820,7 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
       const lifetime = typeof o.lifetimeSeconds === 'number' ? o.lifetimeSeconds : sso.behaviour.accessTokenLifetimeSeconds;
       const client: Client = {
         clientId: b64url(16), clientSecret: `eyJ${b64url(120)}`, clientName: 'botocore-client', scopes,
-        expiresAt: now + sso.behaviour.registrationLifetimeSeconds * 1000,
+        expiresAt: now + sso.behaviour.registrationLifetimeSeconds * 1000, grantTypes: [], redirectUris: [],
       };
       sso.clients.set(client.clientId, client);
       const saved = sso.behaviour.accessTokenLifetimeSeconds;

@@ -143,7 +143,7 @@ ${then}
     assert.equal((await kr('console prod (--debug, NODE_DEBUG)', ['console', 'prod', '--debug'], { env: { ...nodeDebug, ...signin } })).code, 0);
     assert.equal((await kr('console session (GetFederationToken, --debug)', ['console', 'session', '--debug'], { env: { ...nodeDebug, ...signin } })).code, 0);
     await kr('console session --url', ['console', 'session', '--url'], { env: signin });
-    // IAM Identity Center: a device-flow login at a terminal that "opens a browser".
+    // IAM Identity Center: a device-flow login (asked for: a display is set) at a terminal that "opens a browser".
     const approve = (async () => {
       for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
         const pending = await w.emu.control<{ userCode: string }[]>('GET', 'sso/pending');
@@ -151,7 +151,7 @@ ${then}
       }
       throw new Error('no device code was requested');
     })();
-    const login = await onPty(`sh -c 'umask 000; exec ${KEYROLE} login corp'`, [], env, 60_000);
+    const login = await onPty(`sh -c 'umask 000; exec ${KEYROLE} login corp --use-device-code'`, [], env, 60_000);
     await approve;
     outputs.push({ label: 'login corp (pty)', stdout: login.screen, stderr: '', printsCredentials: false });
     assert.equal(login.code, 0, login.screen);

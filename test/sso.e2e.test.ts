@@ -1,7 +1,8 @@
 // IAM Identity Center end to end: the built keyrole, a real gnome-keyring, the emulator's
 // SSO-OIDC and portal, real pseudo-terminals. Device-flow login (approved through the
 // emulator's control), refresh tokens instead of a second login, the AWS CLI's
-// ~/.aws/sso/cache token, one login and one browser tab for parallel callers, the
+// ~/.aws/sso/cache token, one login and one browser tab for parallel callers (browser
+// sign-in at a display, device flow over SSH), the
 // no-terminal failure, a chained role on top of SSO, and sso populate.
 
 import { describe, test, before, after } from 'node:test';
@@ -22,7 +23,7 @@ const SANDBOX = '444455556666';
 const ADMIN_ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 
 interface Blob { Version: number; AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string; AccountId?: string }
-interface SsoStats { registerClient: number; startDeviceAuthorization: number; createToken: { deviceCode: number; refreshToken: number }; getRoleCredentials: number }
+interface SsoStats { registerClient: number; startDeviceAuthorization: number; createToken: { deviceCode: number; authorizationCode: number; refreshToken: number }; getRoleCredentials: number }
 
 const CONFIG = `# keyrole SSO test config; this comment must survive sso populate
 [sso-session my-sso]
@@ -107,6 +108,7 @@ describe('IAM Identity Center (SSO)', () => {
     assert.ok(r.screen.includes(`Code:  ${code}`), r.screen);
     assert.match(r.screen, /Waiting for approval in the browser; the code is valid for (10 min 0 s|9 min \d+ s)/);
     assert.match(r.screen, /Signed in\. The token is in the keychain until .*refresh token/);
+    assert.match(r.screen, /No browser can be opened here \(no BROWSER, no display\): signing in with a code you approve in any browser \(the device flow\)/);
     const s = await ssoStats();
     assert.deepEqual([s.registerClient, s.startDeviceAuthorization, s.createToken.deviceCode], [1, 1, 1]);
     assert.equal(existsSync(join(w.home, '.aws', 'sso')), false, 'keyrole writes no ~/.aws/sso/cache file');
@@ -213,38 +215,61 @@ describe('IAM Identity Center (SSO)', () => {
     assert.equal((await ssoStats()).startDeviceAuthorization, before.startDeviceAuthorization);
   });
 
-  test('8 parallel callers at a terminal without a token: one login, one browser tab, 8 blobs', async () => {
+  /**
+   * Eight `keyrole process` calls at one terminal, signed out: one sign-in, one browser tab,
+   * eight blobs. The opener (xdg-open on PATH, a display set) records each call and, for the
+   * browser sign-in, follows the URL as a browser would (the emulator approves at once).
+   */
+  async function parallelAtTerminal(flow: 'browser' | 'device'): Promise<void> {
     const out = await w.keyrole(['sso', 'logout', 'my-sso'], { env });
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /Signed out of my-sso/);
     await w.keyrole(['cache', 'clear'], { env });
     const before = await ssoStats();
-    // A fake browser opener that records each call.
-    const bin = join(w.home, 'bin');
+    const bin = join(w.home, `bin-${flow}`);
     mkdirSync(bin, { recursive: true });
-    const log = join(w.home, 'browser.log');
-    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n`);
+    const log = join(w.home, `browser-${flow}.log`);
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n${flow === 'browser' ? 'curl -sSL -o /dev/null "$1" &\n' : ''}`);
     chmodSync(join(bin, 'xdg-open'), 0o755);
-    const dir = join(w.home, 'parallel');
+    const dir = join(w.home, `parallel-${flow}`);
     mkdirSync(dir, { recursive: true });
     const profiles = ['sso-admin', 'sso-ro', 'sso-sandbox', 'sso-chained', 'sso-admin', 'sso-ro', 'sso-sandbox', 'sso-chained'];
     const script = profiles.map((p, i) => `(${KEYROLE} process ${p} > ${dir}/out.${i} 2> ${dir}/err.${i}; echo $? > ${dir}/rc.${i}) &`).join(' ') + ' wait';
-    const [r, code] = await Promise.all([
-      onPty(`sh -c '${script}'`, [], { ...env, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` }, 90_000),
-      approveWhenShown({ afterMs: 2000 }),
-    ]);
+    const ptyEnv = { ...env, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` };
+    if (flow === 'browser') await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
+    let r: PtyResult;
+    let code = '';
+    try {
+      if (flow === 'browser') r = await onPty(`sh -c '${script}'`, [], ptyEnv, 90_000);
+      else [r, code] = await Promise.all([onPty(`sh -c '${script}'`, [], { ...ptyEnv, SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22' }, 90_000), approveWhenShown({ afterMs: 2000 })]);
+    } finally {
+      await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: false });
+    }
     assert.equal(r.code, 0, r.screen);
     for (let i = 0; i < profiles.length; i++) {
       assert.equal(readFileSync(join(dir, `rc.${i}`), 'utf8').trim(), '0', `caller ${i} (${profiles[i]}): ${readFileSync(join(dir, `err.${i}`), 'utf8')}`);
       assert.equal(blob(readFileSync(join(dir, `out.${i}`), 'utf8')).Version, 1);
     }
     const after = await ssoStats();
-    assert.equal(after.startDeviceAuthorization - before.startDeviceAuthorization, 1, 'one device flow');
-    assert.equal(after.registerClient, before.registerClient, 'the client registration was reused');
-    assert.equal(readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one browser tab');
-    assert.ok(readFileSync(log, 'utf8').includes(`user_code=${code}`));
-    assert.equal(r.screen.split(`Code:  ${code}`).length - 1, 1, 'the code is shown once');
-  });
+    const opened = flow === 'browser' ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    if (flow === 'browser') {
+      assert.equal(opened.length, 1, 'one browser tab');
+      assert.ok(opened[0]!.startsWith(`${w.emu.url}/authorize?`), opened[0]);
+      assert.equal(after.createToken.authorizationCode - before.createToken.authorizationCode, 1, 'one browser sign-in');
+      assert.equal(after.startDeviceAuthorization, before.startDeviceAuthorization, 'no device flow');
+      assert.equal(r.screen.split('in the browser.').length - 1, 1, 'the sign-in is announced once');
+    } else {
+      assert.equal(after.startDeviceAuthorization - before.startDeviceAuthorization, 1, 'one device flow');
+      assert.equal(after.registerClient, before.registerClient, 'the client registration was reused');
+      assert.ok(!existsSync(log), 'over SSH no browser is opened here');
+      assert.equal(r.screen.split(`Code:  ${code}`).length - 1, 1, 'the code is shown once');
+      assert.equal(r.screen.split('This is an SSH session').length - 1, 1, 'the note comes once, from the one that signs in');
+    }
+  }
+
+  test('8 parallel callers at a terminal without a token: one browser sign-in, one browser tab, 8 blobs', () => parallelAtTerminal('browser'));
+
+  test('8 parallel callers at a terminal over SSH: one device flow, no browser, 8 blobs', () => parallelAtTerminal('device'));
 
   test('a denied sign-in and a code that runs out each end in one line naming keyrole login', async () => {
     const [denied] = await Promise.all([onPty(`${KEYROLE} login sso-admin`, [], env, 60_000), approveWhenShown({ deny: true, afterMs: 200 })]);
@@ -344,7 +369,7 @@ describe('IAM Identity Center (SSO)', () => {
     try {
       for (const deviceAnswer of answers) {
         await w.emu.control('POST', 'sso/behaviour', { deviceAnswer });
-        const r = await onPty(`${KEYROLE} login my-sso`, [], browserEnv, 60_000);
+        const r = await onPty(`${KEYROLE} login my-sso --use-device-code`, [], browserEnv, 60_000);
         assert.equal(r.code, 1, r.screen);
         assert.match(r.screen, /keyrole: IAM Identity Center answered with a (verification URL keyrole will not show or open|user code that cannot be shown)/);
         // eslint-disable-next-line no-control-regex

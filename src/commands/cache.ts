@@ -7,11 +7,14 @@ import { resolveSettings } from '../config/settings.ts';
 import { formatLeft } from '../util/duration.ts';
 import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
 import { localUser, storeKindFor } from '../credentials/resolve.ts';
-import { keyUsers, layersOf, planProfile } from '../credentials/plan.ts';
+import { keyUsers, layersOf, planAll, planProfile, ssoOf } from '../credentials/plan.ts';
+import { describeToken, tokenStatus } from '../credentials/status.ts';
+import { printable } from '../util/printable.ts';
+import type { CacheEntry } from '../credentials/cache.ts';
+import type { SsoRef } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { table } from '../util/table.ts';
-import { printable } from '../util/printable.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('cache', argv, { 'all-layers': { type: 'boolean' }, json: { type: 'boolean' } });
@@ -65,10 +68,42 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
       const common = { region: u?.region ?? regionOf(e.params), expiresIn: formatLeft(remainingMs(e, now)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
       if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, ...common });
       // Written for a profile that is gone or has changed since: named as it was then.
-      else rows.push({ profile: e.profile ?? '-', role: e.roleArn ? `role ${e.roleArn}` : `(session of ${e.source})`, ...common });
+      else rows.push({ profile: e.profile ?? '-', role: staleLabel(e), ...common });
     }
   }
   return { rows, problems };
+}
+
+/** An entry no profile plans any more, named from what it was written with. */
+function staleLabel(e: CacheEntry): string {
+  if (e.roleArn) return `role ${e.roleArn}`;
+  try {
+    const p = Object.fromEntries(JSON.parse(e.params) as [string, unknown][]) as Record<string, unknown>;
+    if (p.kind === 'sso' && typeof p.roleName === 'string' && typeof p.accountId === 'string') return `IAM Identity Center role ${printable(p.roleName)} in ${printable(p.accountId)}`;
+  } catch { /* not keyrole's params: named by its source below */ }
+  return `(session of ${printable(e.source)})`;
+}
+
+/**
+ * The IAM Identity Center sign-ins behind the config's keyrole profiles: one line each
+ * (describeToken, as status and doctor show it) and the profiles that use it.
+ */
+export async function ssoSignins(files: AwsFiles, now = Date.now()): Promise<{ line: string; profiles: string[]; loginName: string }[]> {
+  const bySession = new Map<string, { ref: SsoRef; profiles: string[] }>();
+  for (const { profile, plan } of planAll(files)) {
+    const ref = ssoOf(plan);
+    if (!ref) continue;
+    const id = `${ref.session ?? ref.startUrl}\n${ref.startUrl}`;
+    const have = bySession.get(id) ?? { ref, profiles: [] };
+    have.profiles.push(profile);
+    bySession.set(id, have);
+  }
+  const out = [];
+  for (const { ref, profiles } of bySession.values()) {
+    const t = await tokenStatus(ref, now, profiles[0]);
+    out.push({ line: describeToken(t, now), profiles, loginName: t.loginName });
+  }
+  return out;
 }
 
 export async function cacheListCommand(json = false): Promise<void> {
@@ -78,8 +113,15 @@ export async function cacheListCommand(json = false): Promise<void> {
     process.stdout.write(`${JSON.stringify(rows.map(({ profile, role, region, expiresIn, expiration, store }) => ({ profile, role, region: region ?? null, expiresIn, expiration: expiration ?? null, store })), null, 2)}\n`);
     return;
   }
+  let signins: Awaited<ReturnType<typeof ssoSignins>> = [];
+  try {
+    signins = await ssoSignins(await loadAwsFiles());
+  } catch (err) {
+    process.stderr.write(`keyrole: skipped the IAM Identity Center sign-ins (${err instanceof KeyroleError ? err.message : (err as Error).message})\n`);
+  }
+  const tail = signins.map((x) => `${x.line}; used by ${x.profiles.join(', ')}\n`).join('');
   if (!rows.length) {
-    process.stdout.write('The cache is empty.\n');
+    process.stdout.write(`The cache is empty.\n${tail ? `\n${tail}` : ''}`);
     return;
   }
   // Two entries of the same role that differ only by region would read as one listed twice: name the region there.
@@ -87,6 +129,7 @@ export async function cacheListCommand(json = false): Promise<void> {
   for (const r of rows) regions.set(r.role, (regions.get(r.role) ?? new Set()).add(r.region));
   const role = (r: CacheRow) => ((regions.get(r.role)?.size ?? 0) > 1 && r.region ? `${r.role} in ${r.region}` : r.role);
   process.stdout.write(table([['PROFILE', 'ROLE', 'EXPIRES IN', 'STORE'], ...rows.map((r) => [printable(r.profile), printable(role(r)), r.expiresIn, r.store])]));
+  if (tail) process.stdout.write(`\n${tail}`);
 }
 
 export async function cacheClearCommand(profile: string | undefined, allLayers = false): Promise<void> {
@@ -106,6 +149,12 @@ export async function cacheClearCommand(profile: string | undefined, allLayers =
     for (const { key } of items) if (await store.delete(key)) n++;
   }
   process.stdout.write(`Cleared ${n} cached credential${n === 1 ? '' : 's'}.\n`);
+  // Sign-ins are not cached credentials: say which stay, and how to end them.
+  let signins: Awaited<ReturnType<typeof ssoSignins>> = [];
+  try {
+    signins = (await ssoSignins(await loadAwsFiles())).filter((x) => !/: none;/.test(x.line));
+  } catch { /* no config: no sign-ins to name */ }
+  for (const x of signins) process.stdout.write(`Kept the ${x.line} (used by ${x.profiles.join(', ')}); keyrole sso logout ${x.loginName} ends it.\n`);
 }
 
 /**
@@ -128,5 +177,11 @@ async function clearProfile(files: AwsFiles, profile: string, allLayers: boolean
     }
   }
   if (kept.length) out.push(`Kept ${kept.join(' and ')}, under it (shared with other profiles); keyrole cache clear --all-layers ${profile} clears those too.`);
+  // The sign-in is no cache entry: it stays, and the person should know it does.
+  const ref = ssoOf(top);
+  if (ref) {
+    const t = await tokenStatus(ref, Date.now(), profile);
+    if (t.expiresAt) out.push(`Kept the ${describeToken(t, Date.now())}; keyrole sso logout ${t.loginName} ends it.`);
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -297,19 +297,26 @@ keyrole completion --list profiles|sources|commands prints the names the scripts
   },
   {
     name: 'login',
-    summary: 'login <profile|session>  sign in to IAM Identity Center (device flow) ahead of time',
-    help: `Usage: keyrole login <profile | sso-session>
+    summary: 'login <profile|session>  sign in to IAM Identity Center (browser, or a code) ahead of time',
+    help: `Usage: keyrole login <profile | sso-session> [--use-device-code] [--no-browser]
 
 Signs in to IAM Identity Center for an [sso-session] (or a profile that uses one through
-keyrole_sso_session, or the legacy keyrole_sso_start_url + keyrole_sso_region): shows a
-URL and a code on the terminal, opens the browser where one can be opened, and waits for
-the approval. The token goes to the keychain, not to a plaintext file. With
-sso_registration_scopes = sso:account:access in the sso-session, keyrole also gets a
-refresh token and renews the token itself, so one login lasts the whole session.
+keyrole_sso_session, or the legacy keyrole_sso_start_url + keyrole_sso_region), as AWS CLI
+2.22+ does: in the browser (authorization code with PKCE; the browser comes back to a
+listener on 127.0.0.1) wherever one can be opened (BROWSER, a display, macOS, Windows).
+No terminal is needed for it: from an IDE or a script the messages go to stderr.
+The device flow (a URL and a code to approve in any browser) is used with
+--use-device-code, and by itself over SSH (SSH_CONNECTION, SSH_TTY) or where no browser
+can be opened; the terminal says so. --no-browser prints the browser sign-in's URL
+instead of opening it. The token goes to the keychain, not to a plaintext file; so does
+the client registration, reused until it nears its end (one per sso-session, flow and
+scopes). With sso_registration_scopes = sso:account:access in the sso-session, keyrole
+also gets a refresh token and renews the token itself, so one login lasts the session.
 
-credential_process starts the same login at the terminal when it needs one; without a
+credential_process starts the same sign-in at the terminal when it needs one; without a
 terminal (IDEs, the JS SDK, CI) it fails and names this command. Parallel callers share
-one login: one browser tab. KEYROLE_NO_BROWSER=1 never opens a browser.
+one sign-in: one browser tab. KEYROLE_NO_BROWSER=1 never opens a browser;
+KEYROLE_SSO_LOGIN_TIMEOUT (seconds, default 600) bounds the wait for the browser.
 
 Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
 `,

@@ -1,7 +1,8 @@
 // `keyrole login <profile | sso-session>`: signs in ahead of time, so that credential_process
 // calls without a terminal (IDEs, the JS SDK, CI) find a token. For IAM Identity Center it
-// runs the OIDC device flow; the instructions go to the terminal (else stderr), never to
-// stdout.
+// signs in in the browser with PKCE where one can be opened, else (or with
+// --use-device-code) with the OIDC device flow; the messages go to the terminal (else
+// stderr), never to stdout.
 
 import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
@@ -10,15 +11,17 @@ import { localUser } from '../credentials/resolve.ts';
 import { describeSession, sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { ssoLogin } from '../sso/sso.ts';
 import { stderrScreen, terminalScreen, type Screen } from '../sso/screen.ts';
+import { chooseFlow, type FlowFlags } from '../sso/flow.ts';
 import { printable } from '../util/printable.ts';
 import { parseCommand } from './args.ts';
 
 export async function main(argv: string[]): Promise<void> {
-  const { positionals } = parseCommand('login', argv, {});
+  const { values: v, positionals } = parseCommand('login', argv, { 'use-device-code': { type: 'boolean' }, 'no-browser': { type: 'boolean' } });
   if (positionals.length !== 1) throw usageError(`login takes one profile or sso-session name, got ${positionals.length}`, 'keyrole login <profile | sso-session>');
   const files = await loadAwsFiles();
   const target = loginTarget(files, positionals[0]);
-  if (target.kind === 'sso') return loginSso(target.ref, target.name);
+  if (target.kind === 'sso') return loginSso(target.ref, target.name, { useDeviceCode: v['use-device-code'], noBrowser: v['no-browser'] });
+  if (v['use-device-code'] || v['no-browser']) throw usageError(`--use-device-code and --no-browser are for IAM Identity Center; profile ${target.profile} signs in with an MFA code`, `keyrole login ${target.profile}`);
   return loginMfa(files, target.profile);
 }
 
@@ -55,12 +58,12 @@ export function loginTarget(files: AwsFiles, name: string): LoginTarget {
   throw new KeyroleError('UnknownProfile', `"${name}" is neither a profile nor an sso-session in ${files.configPath}`, 'check the name, or AWS_CONFIG_FILE');
 }
 
-async function loginSso(ref: SsoSessionRef, name: string): Promise<void> {
+async function loginSso(ref: SsoSessionRef, name: string, flags: FlowFlags): Promise<void> {
   const { openTerminal } = await import('../util/prompt.ts');
   const term = openTerminal();
   const screen: Screen = term ? terminalScreen(term) : stderrScreen();
   try {
-    const { record, joined } = await ssoLogin(ref, { name, screen });
+    const { record, joined } = await ssoLogin(ref, { name, screen, flow: chooseFlow(flags) });
     if (joined) screen.write(`Another keyrole signed in to ${printable(describeSession(ref))}; the token is valid until ${record.expiresAt?.toISOString().replace(/\.\d{3}Z$/, 'Z')}.\n`);
   } finally {
     term?.close();

@@ -6,7 +6,7 @@
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
-import { personNeeded, profileStatus, type ProfileStatus } from '../credentials/status.ts';
+import { describeToken, personNeeded, profileStatus, type ProfileStatus } from '../credentials/status.ts';
 import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { formatLeft } from '../util/duration.ts';
@@ -49,11 +49,7 @@ function longStatus(st: ProfileStatus, now: number): string {
     const when = l.expiration ? `${left(l.expiration, now)} left (until ${isoSeconds(l.expiration)})${l.fresh ? '' : ', refreshed on the next call'}` : 'not cached';
     lines.push(`${i === 0 ? `${st.profile}: ` : '  under it, '}${l.layer.label}: ${when}`);
   });
-  if (st.sso) {
-    const t = st.sso;
-    const when = t.expiresAt ? `${left(t.expiresAt, now)} left (until ${isoSeconds(t.expiresAt)})` : 'no token (keyrole login signs in)';
-    lines.push(`  IAM Identity Center sign-in (${t.session}): ${when}, ${t.refreshable ? 'refreshes by itself' : 'cannot refresh: a sign-in is needed when it ends'}`);
-  }
+  if (st.sso) lines.push(`  ${describeToken(st.sso, now)}`);
   const need = personNeeded(st, now);
   if (need) lines.push(`  next needs you: ${need.what}, ${need.at.getTime() > now ? `in ${formatLeft(need.at.getTime() - now)}` : 'now'} (keyrole login ${st.profile})`);
   lines.push(`  (${st.store} store)`);
@@ -67,7 +63,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     Profile: st.profile,
     Store: st.store,
     Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.fresh })),
-    Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable } : null,
+    Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
     PersonNeeded: need ? { What: need.what, At: isoSeconds(need.at), InSeconds: secs(need.at) } : null,
   };
 }

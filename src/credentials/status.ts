@@ -7,6 +7,7 @@ import type { Settings, SsoRef } from '../config/settings.ts';
 import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
 import { layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
+import { formatLeft } from '../util/duration.ts';
 
 export interface LayerStatus {
   layer: Layer;
@@ -20,9 +21,13 @@ export interface LayerStatus {
 export interface TokenStatus {
   /** The sso-session name, or the start URL of the legacy form. */
   session: string;
+  /** What `keyrole login` takes for it: the sso-session, else the profile (legacy form). */
+  loginName: string;
   expiresAt: Date | undefined;
   /** A refresh token (and a live client registration) is there: no person needed when it ends. */
   refreshable: boolean;
+  /** Whose token it is: keyrole's (keychain) or the one `aws sso login` left (its logout ends it). */
+  from: 'keyrole' | 'aws sso login';
 }
 
 export interface ProfileStatus {
@@ -41,23 +46,48 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
     layers.push({ layer, entry, expiration: entry && localExpiration(entry), fresh: !!entry && fresh(entry, layer.durationSeconds, now) });
   }
   const ref = ssoOf(plan);
-  return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now) };
+  return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now, s.profile) };
 }
 
-/** The SSO token keyrole would use: its own, or the one `aws sso login` left, whichever lasts longer. */
-async function tokenStatus(ref: SsoRef, now: number): Promise<TokenStatus> {
+/**
+ * The SSO token keyrole would use: its own, or the one `aws sso login` left, whichever
+ * lasts longer. From the keychain and the file alone: no network.
+ */
+export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>, now: number, profile?: string): Promise<TokenStatus> {
   const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
   let own;
   try {
     own = readRecord(ref);
   } catch { /* keychain unreadable: the AWS CLI's file may still say */ }
   const aws = (await readAwsCache(ref))?.record;
-  const times = [own?.accessToken && own.expiresAt, aws?.accessToken && aws.expiresAt].filter((d): d is Date => d instanceof Date);
+  const ownAt = own?.accessToken ? own.expiresAt : undefined;
+  const awsAt = aws?.accessToken ? aws.expiresAt : undefined;
+  const times = [ownAt, awsAt].filter((d): d is Date => d instanceof Date);
   return {
+    from: awsAt && (!ownAt || awsAt.getTime() > ownAt.getTime()) ? 'aws sso login' : 'keyrole',
     session: sessionId(ref),
+    loginName: ref.session ?? profile ?? sessionId(ref),
     expiresAt: times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined,
     refreshable: canRefresh(own, now) || canRefresh(aws, now),
   };
+}
+
+/**
+ * The one line every command shows for an SSO sign-in (status, doctor, cache list, cache
+ * clear): `IAM Identity Center sign-in (my-sso): 52 min left (until …Z), refreshes by
+ * itself`, or what happens when it ends and the command that signs in again.
+ */
+export function describeToken(t: TokenStatus, now: number): string {
+  const head = `IAM Identity Center sign-in (${t.session}${t.from === 'aws sso login' ? ', the token aws sso login left' : ''})`;
+  if (!t.expiresAt) return `${head}: none; keyrole login ${t.loginName} signs in`;
+  const left = t.expiresAt.getTime() - now;
+  const until = t.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (left <= 0) {
+    return t.refreshable
+      ? `${head}: the token expired ${until}; the next call refreshes it`
+      : `${head}: expired ${until} and cannot refresh; keyrole login ${t.loginName} signs in again`;
+  }
+  return `${head}: ${formatLeft(left)} left (until ${until}), ${t.refreshable ? 'refreshes by itself' : `cannot refresh: keyrole login ${t.loginName} when it ends`}`;
 }
 
 /**

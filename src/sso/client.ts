@@ -131,13 +131,22 @@ export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => 
   }
 }
 
-export async function registerClient(ref: SsoSessionRef, name: string): Promise<Required<Pick<SsoRecord, 'clientId' | 'clientSecret' | 'registrationExpiresAt'>>> {
+/** Which sign-in a client registration is for: AWS registers the grant types with the client. */
+export type ClientGrant = 'device' | 'auth-code';
+
+/**
+ * RegisterClient. For the browser sign-in (`authCode`), as the AWS CLI registers: grant
+ * types authorization_code and refresh_token, the loopback redirect URI without its port
+ * (RFC 8252 7.3: any port matches), and the start URL as the issuer.
+ */
+export async function registerClient(ref: SsoSessionRef, name: string, authCode?: { redirectUri: string }): Promise<Required<Pick<SsoRecord, 'clientId' | 'clientSecret' | 'registrationExpiresAt'>>> {
   const { m, c, where } = oidcApi(ref);
   try {
     const out = await timed('SSO-OIDC RegisterClient', (abortSignal) => c.send(new m.RegisterClientCommand({
       clientName: `keyrole-${sessionId(ref).replace(/[^\w.-]/g, '_')}`.slice(0, 64),
       clientType: 'public',
       ...(ref.registrationScopes.length ? { scopes: ref.registrationScopes } : {}),
+      ...(authCode ? { grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [authCode.redirectUri], issuerUrl: ref.startUrl } : {}),
     }), { abortSignal }));
     if (!out.clientId || !out.clientSecret) throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered RegisterClient without a client id', 'retry later');
     // clientSecretExpiresAt is in seconds; AWS registrations last 90 days.

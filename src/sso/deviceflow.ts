@@ -4,9 +4,11 @@
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
-import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
-import { keepRecord, readRecord, reusableRegistration, writeRecord, type SsoRecord } from './record.ts';
-import { oidcApi, registerClient, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
+import { describeSession, type SsoSessionRef } from './session.ts';
+import { keepRecord, type SsoRecord } from './record.ts';
+import { oidcApi, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
+import { clientRegistration, type Registration } from './registration.ts';
+import { signedInLine } from './authcode.ts';
 import { progress, type Screen } from './screen.ts';
 import { openBrowser } from '../util/browser.ts';
 
@@ -80,28 +82,20 @@ export async function pollForToken<T>(call: () => Promise<T>, o: PollOptions): P
  * shows the URL and code, opens the browser once where one can be opened, and polls.
  * Stores the token in the keychain and returns the record.
  */
-export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: string): Promise<SsoRecord> {
-  const now = Date.now();
-  let rec: SsoRecord = readRecord(ref) ?? { startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes };
-  const register = async () => {
-    rec = { ...rec, scopes: ref.registrationScopes, ...(await registerClient(ref, name)) };
-    // Kept even if the login fails, so the next attempt reuses it.
-    writeRecord(ref, rec);
-  };
-  if (reusableRegistration(rec, ref, now)) debug(`reusing the client registration (valid until ${rec.registrationExpiresAt!.toISOString()})`);
-  else await register();
+export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: string, o: { open: boolean } = { open: true }): Promise<SsoRecord> {
+  let reg: Registration = await clientRegistration(ref, 'device', name);
 
   const { m, c, where } = oidcApi(ref);
   let auth;
   for (let attempt = 0; ; attempt++) {
     try {
-      auth = await timed('SSO-OIDC StartDeviceAuthorization', (abortSignal) => c.send(new m.StartDeviceAuthorizationCommand({ clientId: rec.clientId, clientSecret: rec.clientSecret, startUrl: ref.startUrl }), { abortSignal }));
+      auth = await timed('SSO-OIDC StartDeviceAuthorization', (abortSignal) => c.send(new m.StartDeviceAuthorizationCommand({ clientId: reg.clientId, clientSecret: reg.clientSecret, startUrl: ref.startUrl }), { abortSignal }));
       break;
     } catch (err) {
       // A registration the service no longer knows: register again, once.
       if ((err as Error).name === 'InvalidClientException' && attempt === 0) {
         debug('the stored client registration was refused; registering again');
-        await register();
+        reg = await clientRegistration(ref, 'device', name, { fresh: true });
         continue;
       }
       throw ssoError(err, 'the start of the sign-in', where, name);
@@ -117,14 +111,14 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
   screen.write(`\nSign in to AWS IAM Identity Center (${printable(describeSession(ref))}, ${printable(ref.startUrl)})\n`);
   screen.write(`  Open:  ${url}\n`);
   screen.write(`  Code:  ${userCode}   (check that the page shows the same code)\n`);
-  const opened = await openBrowser({ url });
+  const opened = o.open && await openBrowser({ url });
   screen.write(opened ? '  The page was opened in your browser.\n' : '  Open the link in a browser on any device.\n');
 
   const bar = progress(screen, deadline);
   let answer: TokenAnswer;
   try {
     answer = tokenAnswer(await pollForToken(
-      () => c.send(new m.CreateTokenCommand({ clientId: rec.clientId, clientSecret: rec.clientSecret, grantType: DEVICE_GRANT, deviceCode: auth.deviceCode }), { abortSignal: AbortSignal.timeout(TOTAL_TIMEOUT_MS) }),
+      () => c.send(new m.CreateTokenCommand({ clientId: reg.clientId, clientSecret: reg.clientSecret, grantType: DEVICE_GRANT, deviceCode: auth.deviceCode }), { abortSignal: AbortSignal.timeout(TOTAL_TIMEOUT_MS) }),
       { intervalMs: (auth.interval ?? 5) * 1000, expiresInMs },
     ));
   } catch (err) {
@@ -132,11 +126,12 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
     throw ssoError(err, 'the sign-in', where, name);
   }
   const got = Date.now();
-  rec = { ...rec, accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got) };
+  // The token is refreshed with the registration that obtained it: the record keeps that one.
+  const rec: SsoRecord = {
+    startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, ...reg,
+    accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got),
+  };
   keepRecord(ref, rec);
-  const renew = rec.refreshToken
-    ? 'keyrole renews it with its refresh token'
-    : ref.registrationScopes.includes(REFRESH_SCOPE) ? 'no refresh token was issued' : `add sso_registration_scopes = ${REFRESH_SCOPE} to the sso-session for refresh tokens`;
-  bar.stop(`Signed in. The token is in the keychain until ${rec.expiresAt!.toISOString().replace(/\.\d{3}Z$/, 'Z')}; ${renew}.`);
+  bar.stop(signedInLine(ref, rec));
   return rec;
 }

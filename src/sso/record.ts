@@ -145,15 +145,6 @@ export function canRefresh(r: SsoRecord | undefined, now: number): boolean {
   return !!(r?.refreshToken && r.clientId && r.clientSecret && (!r.registrationExpiresAt || r.registrationExpiresAt.getTime() > now));
 }
 
-export function reusableRegistration(r: SsoRecord | undefined, ref: SsoSessionRef, now: number): boolean {
-  return !!(r?.clientId && r.clientSecret && r.registrationExpiresAt && r.registrationExpiresAt.getTime() - now > REGISTRATION_REUSE_MS
-    && sameScopes(r.scopes, ref.registrationScopes));
-}
-
-function sameScopes(a: string[], b: string[]): boolean {
-  return [...a].sort().join(' ') === [...b].sort().join(' ');
-}
-
 export function asToken(r: SsoRecord, from: SsoToken['from']): SsoToken {
   return { accessToken: r.accessToken!, expiresAt: r.expiresAt!, from, refreshable: !!r.refreshToken };
 }

@@ -13,12 +13,12 @@ export interface Screen {
 
 
 /** The waiting line: a spinner and how long the code stays valid, redrawn in place. */
-export function progress(screen: Screen, deadline: number, now: () => number = Date.now): { stop(final?: string): void } {
+export function progress(screen: Screen, deadline: number, now: () => number = Date.now, label = 'Waiting for approval in the browser; the code is valid for'): { stop(final?: string): void } {
   const frames = ['|', '/', '-', '\\'];
   let i = 0;
-  const draw = () => screen.write(`\r\x1b[2K${frames[i++ % frames.length]} Waiting for approval in the browser; the code is valid for ${formatDuration(deadline - now(), 's')} (Ctrl-C cancels)`);
+  const draw = () => screen.write(`\r\x1b[2K${frames[i++ % frames.length]} ${label} ${formatDuration(deadline - now(), 's')} (Ctrl-C cancels)`);
   if (!screen.live) {
-    screen.write(`Waiting for approval; the code is valid for ${formatDuration(deadline - now(), 's')}.\n`);
+    screen.write(`${label.replace(' in the browser', '')} ${formatDuration(deadline - now(), 's')}.\n`);
     return { stop: (final) => { if (final) screen.write(`${final}\n`); } };
   }
   draw();

@@ -1,12 +1,15 @@
 // IAM Identity Center (SSO): what the rest of keyrole calls. A token is looked for in this
 // order: keyrole's own (in the keychain, never in a plaintext file), a valid one that
 // `aws sso login` left in ~/.aws/sso/cache, a refresh with a refresh token, and last a
-// device-flow login at the terminal. Refreshes and logins are single flight across
+// sign-in at the terminal: in the browser with PKCE where one can be opened, else the
+// device flow (src/sso/flow.ts). Refreshes and logins are single flight across
 // processes (src/credentials/lock.ts), so thirty parallel credential_process calls make one
 // login and open at most one browser tab (aws-vault #445, aws-sso-cli #644).
 //
 // The parts: session.ts (names), record.ts (the keychain record), awscache.ts (the AWS
-// CLI's token file), client.ts (the SDK calls), deviceflow.ts and screen.ts (the sign-in).
+// CLI's token file), client.ts (the SDK calls), registration.ts (client registrations),
+// flow.ts (which sign-in), authcode.ts + loopback.ts + pkce.ts (the browser sign-in),
+// deviceflow.ts (the device flow) and screen.ts (what the person reads).
 // Nothing here loads the SDK or node:crypto before a call is about to be made.
 
 import { KeyroleError } from '../util/errors.ts';
@@ -21,6 +24,8 @@ import { asToken, canRefresh, forgetSession, keepRecord, readRecord, tokenLeftMs
 import { readAwsCache, writeAwsCache } from './awscache.ts';
 import { getRoleCredentials, logout, refreshWith, ssoEndpoints, ssoError } from './client.ts';
 import { deviceLogin } from './deviceflow.ts';
+import { browserLogin } from './authcode.ts';
+import { chooseFlow, type FlowChoice } from './flow.ts';
 import { terminalScreen, type Screen } from './screen.ts';
 
 // A person signing in may take minutes; waiters on the login lock wait as long as a code lasts.
@@ -126,7 +131,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
   lock.setState('prompt');
   o.onPrompt?.('prompt');
   try {
-    return asToken(await deviceLogin(ref, terminalScreen(term), name), 'keychain');
+    return asToken(await signIn(ref, terminalScreen(term), name, chooseFlow({})), 'keychain');
   } finally {
     term.close();
     lock.setState('working');
@@ -134,13 +139,19 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
   }
 }
 
+/** One sign-in in the chosen flow; a device flow chosen by itself says why first. */
+function signIn(ref: SsoSessionRef, screen: Screen, name: string, flow: FlowChoice): Promise<SsoRecord> {
+  if (flow.note) screen.write(`${flow.note}\n`);
+  return flow.flow === 'browser' ? browserLogin(ref, screen, name, { open: flow.open }) : deviceLogin(ref, screen, name, { open: flow.open });
+}
+
 // ---- what the commands call ----
 
 /**
- * `keyrole login`: a new device-flow login, single flight with any other login or refresh of
- * the session (one browser tab however many ask). Shows the code on `screen`.
+ * `keyrole login`: a new sign-in in the chosen flow, single flight with any other login or
+ * refresh of the session (one browser tab however many ask). Talks to the person on `screen`.
  */
-export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Screen }): Promise<{ record: SsoRecord; joined: boolean }> {
+export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Screen; flow: FlowChoice }): Promise<{ record: SsoRecord; joined: boolean }> {
   const started = Date.now();
   // A login that finished while this one waited for the lock counts: no second browser tab.
   const newer = () => {
@@ -156,7 +167,7 @@ export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Sc
       working = true;
       lock.setState('prompt');
       try {
-        return await deviceLogin(ref, o.screen, o.name);
+        return await signIn(ref, o.screen, o.name, o.flow);
       } finally {
         lock.setState('working');
       }

@@ -22,7 +22,7 @@ const CODES = {
   TlsUntrusted: T,
   // IAM Identity Center.
   SsoUnreachable: T, SsoThrottled: T, SsoMalformed: T, SsoError: T,
-  SsoRefused: F, SsoBadRequest: F, SsoBadScopes: F, SsoClientRejected: F, SsoLoginDenied: F, SsoLoginExpired: F,
+  SsoRefused: F, SsoBadRequest: F, SsoBadScopes: F, SsoClientRejected: F, SsoLoginDenied: F, SsoLoginExpired: F, SsoLoginTimeout: F,
   SsoLoginRequired: F, SsoNoAccess: F, SsoTokenRejected: F, BadSsoProfile: F, BadSsoSession: F, UnknownSsoSession: F,
   NotSso: F, NothingToLogIn: F, PopulateCheckFailed: F,
   // IAM (keyrole rotate).

@@ -221,3 +221,127 @@ describe('controls', () => {
     assert.ok(t.accessToken);
   });
 });
+
+describe('SSO-OIDC /authorize and the authorization_code grant (strict, so keyrole\'s browser sign-in is proven against it)', () => {
+  const REDIRECT = 'http://127.0.0.1/oauth/callback';
+  // RFC 7636 appendix B.
+  const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+  const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+  async function registerAuthCode(scopes = ['sso:account:access']) {
+    return oidc.send(new RegisterClientCommand({ clientName: 'keyrole-test', clientType: 'public', scopes, grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [REDIRECT], issuerUrl: START }));
+  }
+
+  function authorizeUrl(p: Record<string, string | undefined>): string {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries({ response_type: 'code', code_challenge: CHALLENGE, code_challenge_method: 'S256', state: 'st4te', ...p })) if (v !== undefined) q.set(k, v);
+    return `${emu.url}/authorize?${q}`;
+  }
+
+  /** The Allow page, then its form: the redirect's Location. */
+  async function allow(url: string, deny = false): Promise<URL> {
+    const page = await fetch(url, { redirect: 'manual' });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<button type="submit" name="allow" value="1">Allow<\/button>/);
+    const request = /name="request" value="([^"]+)"/.exec(html)![1]!;
+    const post = await fetch(`${emu.url}/authorize`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ request, ...(deny ? { deny: '1' } : { allow: '1' }) }) });
+    assert.equal(post.status, 302);
+    return new URL(post.headers.get('location')!);
+  }
+
+  const redeem = (c: { clientId?: string; clientSecret?: string }, code: string, o: { redirectUri?: string; codeVerifier?: string } = {}) =>
+    oidc.send(new CreateTokenCommand({ clientId: c.clientId, clientSecret: c.clientSecret, grantType: 'authorization_code', code, redirectUri: o.redirectUri ?? 'http://127.0.0.1:50123/oauth/callback', codeVerifier: o.codeVerifier ?? VERIFIER }));
+
+  test('Allow redirects to the loopback URI (any port) with a code and the state; the code, the verifier and the same redirect URI give a token the portal accepts', async () => {
+    const c = await registerAuthCode();
+    const back = await allow(authorizeUrl({ client_id: c.clientId, redirect_uri: 'http://127.0.0.1:50123/oauth/callback', scopes: 'sso:account:access' }));
+    assert.equal(`${back.origin}${back.pathname}`, 'http://127.0.0.1:50123/oauth/callback');
+    assert.equal(back.searchParams.get('state'), 'st4te');
+    const t = await redeem(c, back.searchParams.get('code')!);
+    assert.ok(t.accessToken && t.refreshToken);
+    const out = await portal.send(new GetRoleCredentialsCommand({ accessToken: t.accessToken, accountId: '444455556666', roleName: 'ReadOnlyAccess' }));
+    assert.ok(out.roleCredentials?.accessKeyId);
+  });
+
+  test('unknown client, unregistered redirect URI, missing state, no S256 challenge, a device-only client: refused without a code', async () => {
+    const c = await registerAuthCode();
+    const device = await register();
+    const base = { client_id: c.clientId, redirect_uri: 'http://127.0.0.1:50123/oauth/callback' };
+    for (const [why, p] of [
+      ['unknown client', { ...base, client_id: 'nobody' }],
+      ['a device-flow client', { ...base, client_id: device.clientId }],
+      ['another host', { ...base, redirect_uri: 'http://evil.example/oauth/callback' }],
+      ['another path', { ...base, redirect_uri: 'http://127.0.0.1:50123/elsewhere' }],
+      ['localhost is not the registered address', { ...base, redirect_uri: 'http://localhost:50123/oauth/callback' }],
+      ['missing state', { ...base, state: undefined }],
+      ['client_id twice', { ...base, client_id: `${c.clientId}&client_id=x` }],
+    ] as const) {
+      const r = await fetch(authorizeUrl(p).replace('%26client_id%3Dx', '&client_id=x'), { redirect: 'manual' });
+      assert.equal(r.status, 400, why);
+      assert.equal(r.headers.get('location'), null, `${why}: no redirect`);
+    }
+    for (const [why, p, error] of [
+      ['plain challenge', { ...base, code_challenge_method: 'plain' }, 'invalid_request'],
+      ['no challenge', { ...base, code_challenge: undefined }, 'invalid_request'],
+      ['token response type', { ...base, response_type: 'token' }, 'unsupported_response_type'],
+      ['scopes beyond the registration', { ...base, scopes: 'sso:account:access openid' }, 'invalid_scope'],
+    ] as const) {
+      const r = await fetch(authorizeUrl(p), { redirect: 'manual' });
+      assert.equal(r.status, 302, why);
+      const back = new URL(r.headers.get('location')!);
+      assert.equal(back.searchParams.get('error'), error, why);
+      assert.equal(back.searchParams.get('code'), null, why);
+      assert.equal(back.searchParams.get('state'), 'st4te', why);
+    }
+    // A device-flow registration cannot start a browser sign-in, and an authorization-code one no device flow.
+    await rejects(oidc.send(new StartDeviceAuthorizationCommand({ clientId: c.clientId, clientSecret: c.clientSecret, startUrl: START })), 'UnauthorizedClientException', 400, 'unauthorized_client');
+    await rejects(oidc.send(new RegisterClientCommand({ clientName: 'x', clientType: 'public', grantTypes: ['authorization_code'], issuerUrl: START })), 'InvalidRedirectUriException', 400);
+  });
+
+  test('Deny redirects with access_denied; a wrong verifier, another redirect URI, another client, a replayed or expired code are refused; a replay revokes the token', async () => {
+    const c = await registerAuthCode();
+    const other = await registerAuthCode();
+    const url = authorizeUrl({ client_id: c.clientId, redirect_uri: 'http://127.0.0.1:50123/oauth/callback' });
+    const denied = await allow(url, true);
+    assert.equal(denied.searchParams.get('error'), 'access_denied');
+    assert.equal(denied.searchParams.get('code'), null);
+
+    for (const [why, run] of [
+      ['wrong verifier', (code: string) => redeem(c, code, { codeVerifier: 'x'.repeat(43) })],
+      ['verifier too short', (code: string) => redeem(c, code, { codeVerifier: VERIFIER.slice(0, 42) })],
+      ['another redirect URI', (code: string) => redeem(c, code, { redirectUri: 'http://127.0.0.1:50124/oauth/callback' })],
+      ['another client', (code: string) => redeem(other, code)],
+    ] as const) {
+      const code = (await allow(url)).searchParams.get('code')!;
+      await rejects(run(code), 'InvalidGrantException', 400, 'invalid_grant');
+      if (why !== 'another client') await rejects(redeem(c, code), 'InvalidGrantException', 400, 'invalid_grant'); // a failed attempt used the code up
+    }
+
+    const code = (await allow(url)).searchParams.get('code')!;
+    const t = await redeem(c, code);
+    await rejects(redeem(c, code), 'InvalidGrantException', 400, 'invalid_grant');
+    await rejects(portal.send(new GetRoleCredentialsCommand({ accessToken: t.accessToken, accountId: '444455556666', roleName: 'ReadOnlyAccess' })), 'UnauthorizedException', 401);
+
+    await control('POST', 'sso/behaviour', { authCodeLifetimeSeconds: 0 });
+    try {
+      const late = (await allow(url)).searchParams.get('code')!;
+      await rejects(redeem(c, late), 'InvalidGrantException', 400, 'invalid_grant');
+    } finally {
+      await control('POST', 'sso/behaviour', { authCodeLifetimeSeconds: 300 });
+    }
+  });
+
+  test('autoAuthorize redirects at once (for browsers that only load pages)', async () => {
+    const c = await registerAuthCode();
+    await control('POST', 'sso/behaviour', { autoAuthorize: true });
+    try {
+      const r = await fetch(authorizeUrl({ client_id: c.clientId, redirect_uri: 'http://127.0.0.1:50123/oauth/callback' }), { redirect: 'manual' });
+      assert.equal(r.status, 302);
+      const code = new URL(r.headers.get('location')!).searchParams.get('code')!;
+      assert.ok((await redeem(c, code)).accessToken);
+    } finally {
+      await control('POST', 'sso/behaviour', { autoAuthorize: false });
+    }
+  });
+});

@@ -9,7 +9,8 @@ import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatS
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { awsCacheFile } from '../../src/sso/awscache.ts';
-import { canRefresh, decodeRecord, encodeRecord, reusableRegistration, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { canRefresh, decodeRecord, encodeRecord, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { decodeRegistration, encodeRegistration, registrationAccount } from '../../src/sso/registration.ts';
 import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
 import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/deviceflow.ts';
 import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
@@ -75,11 +76,35 @@ describe('the keychain record', () => {
     assert.equal(canRefresh({ ...rec, refreshToken: undefined }, now), false);
     assert.equal(canRefresh({ ...rec, registrationExpiresAt: new Date(now - 1) }, now), false);
     assert.equal(canRefresh(undefined, now), false);
-    assert.equal(reusableRegistration(rec, REF, now), true);
-    assert.equal(reusableRegistration(rec, { ...REF, registrationScopes: [] }, now), false);
-    assert.equal(reusableRegistration({ ...rec, registrationExpiresAt: new Date(now + REGISTRATION_REUSE_MS - 1) }, REF, now), false);
     assert.equal(tokenLeftMs(rec, Date.parse('2030-01-01T00:59:00Z')), 60_000);
     assert.equal(tokenLeftMs({ accessToken: undefined, expiresAt: undefined }, now), -Infinity);
+  });
+});
+
+describe('client registrations: one per sso-session, grant and scopes, reused until a day before they end', () => {
+  const now = Date.parse('2029-12-01T00:00:00Z');
+  const reg = { clientId: 'cid', clientSecret: 'secret', registrationExpiresAt: new Date(now + 90 * 86400_000) };
+
+  test('a stored registration serves the same session, grant and scopes only', () => {
+    const raw = encodeRegistration(REF, 'auth-code', reg);
+    assert.deepEqual(decodeRegistration(raw, REF, 'auth-code', now), reg);
+    assert.equal(decodeRegistration(raw, REF, 'device', now), undefined, 'a browser registration is not a device one');
+    assert.equal(decodeRegistration(encodeRegistration(REF, 'device', reg), REF, 'auth-code', now), undefined, 'nor the reverse');
+    assert.equal(decodeRegistration(raw, { ...REF, registrationScopes: [] }, 'auth-code', now), undefined, 'other scopes');
+    assert.equal(decodeRegistration(raw, { ...REF, startUrl: 'https://other.awsapps.com/start' }, 'auth-code', now), undefined, 'another directory');
+    assert.equal(decodeRegistration(raw, { ...REF, ssoRegion: 'us-east-1' }, 'auth-code', now), undefined, 'another region');
+    assert.equal(decodeRegistration(encodeRegistration(REF, 'auth-code', { ...reg, registrationExpiresAt: new Date(now + REGISTRATION_REUSE_MS - 1) }), REF, 'auth-code', now), undefined, 'less than a day left');
+    assert.deepEqual(decodeRegistration(encodeRegistration(REF, 'auth-code', { ...reg, registrationExpiresAt: new Date(now + REGISTRATION_REUSE_MS + 1000) }), REF, 'auth-code', now)?.clientId, 'cid');
+    for (const bad of ['', 'null', '{}', '{"keyrole":1,"kind":"sso-session"}']) assert.equal(decodeRegistration(bad, REF, 'auth-code', now), undefined, bad);
+  });
+
+  test('each grant and set of scopes has its own keychain entry; scope order does not matter', () => {
+    const names = new Set([
+      registrationAccount(REF, 'auth-code'), registrationAccount(REF, 'device'),
+      registrationAccount({ ...REF, registrationScopes: [] }, 'auth-code'), registrationAccount(LEGACY, 'auth-code'),
+    ]);
+    assert.equal(names.size, 4);
+    assert.equal(registrationAccount({ ...REF, registrationScopes: ['b', 'a'] }, 'device'), registrationAccount({ ...REF, registrationScopes: ['a', 'b'] }, 'device'));
   });
 });
 

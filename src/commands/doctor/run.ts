@@ -15,6 +15,7 @@ import { processLineCheck, runProcessLine } from './processline.ts';
 import { keychainCheck } from './keychain.ts';
 import { sourceCheck } from './source.ts';
 import { cacheCheck } from './cache.ts';
+import { ssoCheck } from './sso.ts';
 import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
 import { plaintextCheck } from './plaintext.ts';
@@ -47,6 +48,8 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   checks.push(keychainCheck());
   checks.push(sourceCheck(ctx));
   checks.push(await cacheCheck(ctx));
+  const sso = await ssoCheck(ctx);
+  if (sso) checks.push(sso);
   checks.push(cliCacheCheck(ctx));
   checks.push(...lineChecks);
   if (line && network && ctx.settings) checks.push(await runProcessLine(ctx, line));
