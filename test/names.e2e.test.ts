@@ -59,7 +59,8 @@ describe('list and cache list', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^admin-eu +role arn:aws:iam::111122223333:role\/Admin in eu-west-1 /m);
     assert.match(r.stdout, /^admin-us +role arn:aws:iam::111122223333:role\/Admin in us-east-1 /m);
-    assertAligned(r.stdout.trimEnd().split('\n'));
+    // The table, then (after a blank line) the IAM Identity Center sign-ins behind the profiles.
+    assertAligned(r.stdout.trimEnd().split('\n\n')[0].split('\n'));
     const j = await w.keyrole(['cache', 'list', '--json']);
     assert.equal(j.code, 0, j.stderr);
     const rows = JSON.parse(j.stdout) as { profile: string; role: string; region: string; expiration: string; store: string }[];
