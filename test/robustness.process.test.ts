@@ -255,11 +255,13 @@ describe('robustness: process and filesystem faults', () => {
       await w.emu.behaviour({ latencyMs: 300 });
       // 16 of each, cold, at once. The lock moved from an abstract socket (OLD_COMMIT) to a
       // socket file in the private directory, so the two versions do not share it: one STS
-      // call per version at most (one, when a group's holder finds the other's entry).
+      // call for this build's group; the older build's group makes one, and one more when
+      // this build's entry (which it reads as a miss) replaced its own before its waiters
+      // read it (seen once in a fresh-clone CI run). Never more: this build reads both.
       const rs = await Promise.all(Array.from({ length: 32 }, (_, i) => run(i % 2 ? old : KEYROLE, profile)));
       for (const r of rs) assert.equal(r.code, 0, r.stderr);
       const calls = await attempts();
-      assert.ok(calls >= 1 && calls <= 2, `${calls} STS calls for 32 callers of two versions`);
+      assert.ok(calls >= 1 && calls <= 3, `${calls} STS calls for 32 callers of two versions`);
       // A late caller of either version may be served the other version's entry.
       assert.ok(new Set(rs.map((r) => (JSON.parse(r.stdout) as Blob).AccessKeyId)).size <= calls, 'every caller got the credentials of one of those calls');
       await w.emu.resetStats();
@@ -275,7 +277,7 @@ describe('robustness: process and filesystem faults', () => {
     }
     await w.emu.behaviour({ latencyMs: 0 });
     rec.add('two keyrole versions on one store', `this build and the build of ${OLD_COMMIT}: 16 + 16 cold calls at once, file store and keychain store`,
-      'at most one STS call per version (the lock moved from an abstract socket to the private directory, so versions before that do not share it), every caller served by one of those calls; this build reads the older build\'s entries, the older build reads this build\'s (a digest of the parameters, for Windows\' 2,560-byte limit) as a miss', '1 or 2 STS calls per store; 32 × exit 0; this build\'s read of the older entry hits');
+      'a bounded number of STS calls: one for this build, at most two for the older one (the lock moved from an abstract socket to the private directory, so the versions do not share it, and the older build reads this build\'s entry, a digest of the parameters for Windows\' 2,560-byte limit, as a miss, so its waiters may refresh once more after this build writes); every caller served by one of those calls; this build reads the older build\'s entries', '1 to 3 STS calls per store; 32 × exit 0; this build\'s read of the older entry hits');
   });
 
   test('a cache entry from a newer keyrole format', async () => {
