@@ -123,7 +123,9 @@ process.on('SIGINT', () => { if (++n === 1) setTimeout(() => { console.log('sigi
 console.log('ready');
 setInterval(() => {}, 1000);
 `);
-    const r = await onPty(`${KEYROLE} exec prod -- '${process.execPath}' '${script}'`, [[/ready/, '\x03']], w.env);
+    // `exec`: script(1) runs the line with $SHELL -c, and a shell that stays as keyrole's
+    // parent (dash, where SHELL is unset, as on CI) dies of the Ctrl-C itself and makes script exit 130.
+    const r = await onPty(`exec ${KEYROLE} exec prod -- '${process.execPath}' '${script}'`, [[/ready/, '\x03']], w.env);
     assert.match(r.screen, /sigints=1\b/, r.screen);
     assert.equal(r.code, 0, r.screen);
   });

@@ -31,8 +31,8 @@
 // fail with LockTimeout, because of the rules above.
 
 import type * as Net from 'node:net';
-import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { linkSync, lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KeyroleError, isErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
@@ -124,15 +124,45 @@ async function lockSecret(dir: string): Promise<string> {
 // node:net loads lazily: only a cache miss takes the lock, and the module costs ~2 ms.
 let net: typeof Net;
 
-function listen(address: string): Promise<Net.Server | undefined> {
+function listenAt(path: string): Promise<Net.Server | undefined> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') resolve(undefined);
       else reject(err);
     });
-    server.listen({ path: address, exclusive: true }, () => resolve(server));
+    server.listen({ path, exclusive: true }, () => resolve(server));
   });
+}
+
+/**
+ * Takes the lock: a listening socket at `address`, or undefined when another holder has it.
+ *
+ * A socket file appears at bind() and accepts connections only after listen(); a waiter
+ * that connects in between is refused, takes the file for a dead holder's and removes it,
+ * and two processes then hold the lock (seen on CI: 64 parallel cold calls, two AssumeRoles).
+ * So the socket is bound and listening under a random name first and then hard-linked to
+ * the lock's name, which creates the name only if it does not exist: whatever a waiter
+ * finds at `address` already listens. The random name also keeps libuv's unlink-on-close
+ * (by name) away from a file another holder may have put at `address` since.
+ * A crash between the two steps leaves an unused `.l…` socket file behind, never a lock.
+ */
+async function listen(address: string): Promise<Net.Server | undefined> {
+  if (isPipe(address)) return listenAt(address);
+  const { randomBytes } = await import('node:crypto');
+  const tmp = join(dirname(address), `.l${randomBytes(4).toString('hex')}`);
+  const server = await listenAt(tmp);
+  if (!server) throw new Error(`${tmp} is in use`);
+  try {
+    linkSync(tmp, address);
+    return server;
+  } catch (err) {
+    server.close();
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw err;
+  } finally {
+    try { unlinkSync(tmp); } catch { /* closed and removed already */ }
+  }
 }
 
 const isPipe = (address: string) => address.startsWith('\\\\');
@@ -174,13 +204,14 @@ function hold(server: Net.Server, address: string): HeldLock {
       for (const s of waiters) s.write('failed\n');
     },
     release() {
-      for (const s of waiters) s.end();
-      server.close();
-      // libuv removes the socket file on close; this covers a close it could not finish.
-      // Only our own file: after a stale-lock removal another holder may own the name.
+      // The name goes first, then the socket: a socket file that is there always listens
+      // (see listen). Only our own file: after a stale-lock removal another holder may own
+      // the name.
       if (mine !== undefined && inode(address) === mine) {
         try { unlinkSync(address); } catch { /* already gone */ }
       }
+      for (const s of waiters) s.end();
+      server.close();
     },
   };
 }

@@ -6,8 +6,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync } from 'node:fs';
 import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { lockAddress, singleFlight, waitLimitMs, type HeldLock, type WaitBounds } from '../../src/credentials/lock.ts';
@@ -19,6 +19,14 @@ const dir = tempDir('lock-');
 const privateDir = () => dir;
 // A name no other test file (running in parallel) or keyrole process uses.
 const lockName = () => `unit-${process.pid}-${randomBytes(6).toString('hex')}`;
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
 
 async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
@@ -115,6 +123,45 @@ describe('singleFlight against a holder that does not keep the protocol', () => 
     assert.equal(await singleFlight(name, () => undefined, async () => 'taken', privateDir), 'taken');
     assert.ok(Date.now() - started < 5000);
     assert.ok(!existsSync(address), 'released: the file is gone');
+  });
+});
+
+describe('regression: two holders at once (CI, 64 parallel cold calls made two AssumeRoles)', () => {
+  // The lock's socket file used to appear at bind(), before listen(): a waiter that
+  // connected in between was refused, removed the file as a dead holder's, and took the
+  // lock too. Another process takes and releases the lock over and over while this one
+  // probes the address as a waiter does; a file that is there and refuses is that window.
+  test('whatever is found at the lock address is listening: no refused connection to a file still in place', async () => {
+    const name = lockName();
+    const address = await lockAddress(name, privateDir);
+    const lockModule = new URL('../../src/credentials/lock.ts', import.meta.url).href;
+    const rounds = 300;
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { singleFlight } from ${JSON.stringify(lockModule)};
+      for (let i = 0; i < ${rounds}; i++) {
+        await singleFlight(${JSON.stringify(name)}, () => undefined, () => new Promise((r) => setImmediate(() => r(i))), () => ${JSON.stringify(dir)});
+      }
+    `], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    holder.stderr.on('data', (d: Buffer) => { stderr += d; });
+    const exited = new Promise<number | null>((r) => holder.on('close', (c) => r(c)));
+    let done = false;
+    void exited.then(() => { done = true; });
+    let refused = 0;
+    let accepted = 0;
+    while (!done) {
+      const before = inodeOf(address);
+      const outcome = await new Promise<string>((r) => {
+        const c = net.connect({ path: address });
+        c.on('connect', () => { c.destroy(); r('accepted'); });
+        c.on('error', (e: NodeJS.ErrnoException) => r(e.code ?? 'error'));
+      });
+      if (outcome === 'accepted') accepted++;
+      if (outcome === 'ECONNREFUSED' && before !== undefined && inodeOf(address) === before) refused++;
+    }
+    assert.equal(await exited, 0, stderr);
+    assert.ok(accepted > 0, 'the probe reached the holder while it held the lock');
+    assert.equal(refused, 0, 'a socket file at the lock address refused a connection while it was still there');
   });
 });
 
