@@ -110,6 +110,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     try {
       await serving;
       const url = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(out)![1];
+      assert.match(out, /^unset AWS_ACCESS_KEY_ID .*AWS_WEB_IDENTITY_TOKEN_FILE .*AWS_CONTAINER_CREDENTIALS_RELATIVE_URI .*AWS_CONTAINER_AUTHORIZATION_TOKEN\b/m, out);
       const tokenFile = /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='?([^'\n]+)'?/.exec(out)![1];
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
       const token = readFileSync(tokenFile, 'utf8');
@@ -245,7 +246,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     const x = await w.keyrole(['export', 'srv']);
     assert.equal(x.code, 0);
     assert.match(x.stderr, /expire at .*keyrole exec --server srv/);
-    assert.match(x.stdout, /^unset AWS_PROFILE AWS_DEFAULT_PROFILE$/m);
+    assert.match(x.stdout, /^unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SECURITY_TOKEN AWS_CREDENTIAL_FILE$/m);
     assert.match(x.stdout, /^export AWS_DEFAULT_REGION='eu-west-1'$/m);
   });
 

@@ -22,6 +22,7 @@ import { watchForPerson } from '../server/warn.ts';
 import { resolveCredentials, localExpiration } from '../credentials/resolve.ts';
 import { printable } from '../util/printable.ts';
 import type { AwsFiles } from '../config/files.ts';
+import { BESIDE_KEYS_VARS, CREDENTIAL_VARS } from '../util/awsenv.ts';
 
 import { EXEC_MARKER } from './exec-marker.ts';
 export { EXEC_MARKER };
@@ -43,13 +44,12 @@ export interface ChildEnvInput {
 }
 
 /**
- * The child's environment: the credentials and region, and no AWS_PROFILE (the JS SDK
- * skips environment credentials when AWS_PROFILE is set, and botocore would read the
- * profile's region and other settings from it).
+ * The child's environment: the credentials and region, and no AWS_PROFILE or the other
+ * variables that must not sit beside keys (src/util/awsenv.ts).
  */
 export function childEnv(base: NodeJS.ProcessEnv, c: ChildEnvInput): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const k of ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SECURITY_TOKEN', 'AWS_CREDENTIAL_FILE']) delete env[k];
+  for (const k of BESIDE_KEYS_VARS) delete env[k];
   env.AWS_ACCESS_KEY_ID = c.accessKeyId;
   env.AWS_SECRET_ACCESS_KEY = c.secretAccessKey;
   env.AWS_SESSION_TOKEN = c.sessionToken;
@@ -60,17 +60,9 @@ export function childEnv(base: NodeJS.ProcessEnv, c: ChildEnvInput): NodeJS.Proc
   return env;
 }
 
-/** Every variable through which an SDK would find credentials other than the endpoint's. */
-const CREDENTIAL_VARS = [
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'AWS_CREDENTIAL_EXPIRATION',
-  'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_CREDENTIAL_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN',
-];
-
 /**
  * The child's environment under `exec --server`: the endpoint and its token, the region,
- * and none of the variables that SDKs prefer to it (keys in the environment win over the
- * container provider in every chain; the JS SDK prefers a profile).
+ * and none of the variables that SDKs prefer to it (src/util/awsenv.ts).
  */
 export function serverChildEnv(base: NodeJS.ProcessEnv, e: { url: string; token: string; region: string; profile: string }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };

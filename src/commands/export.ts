@@ -5,6 +5,7 @@ import { credentialBlob, isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { formatLeft, profileArg, profileSession } from './session.ts';
+import { BESIDE_KEYS_VARS } from '../util/awsenv.ts';
 
 export const FORMATS = ['env', 'json', 'powershell', 'fish'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -19,7 +20,7 @@ export interface ExportValues {
 }
 
 /** Variables `exec` removes from its child and `export` unsets, so every SDK in the shell uses the exported keys (the JS SDK prefers a profile to them). */
-export const UNSET = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE'] as const;
+export const UNSET = BESIDE_KEYS_VARS;
 
 const posix = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 // PowerShell's single-quoted strings end at any of five quote characters: ' and the

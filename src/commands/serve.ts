@@ -13,6 +13,25 @@ import { profileArg, profileSession } from './session.ts';
 import { serveProfile, shadowingDefault } from './exec.ts';
 import { watchForPerson } from '../server/warn.ts';
 import { shlexQuote } from '../config/shlex.ts';
+import { CREDENTIAL_VARS } from '../util/awsenv.ts';
+
+/**
+ * What serve prints for the program's environment: unset every variable an SDK would take
+ * credentials from before the endpoint (src/util/awsenv.ts), then the endpoint, its token
+ * file and the region.
+ */
+export function serveLines(profile: string, url: string, tokenFile: string, region: string): string {
+  const set = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'];
+  return [
+    `# keyrole serves profile ${profile} until interrupted. In the program's environment:`,
+    `unset ${CREDENTIAL_VARS.filter((v) => !set.includes(v)).join(' ')}`,
+    `export AWS_CONTAINER_CREDENTIALS_FULL_URI=${url}`,
+    `export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=${shlexQuote(tokenFile)}`,
+    `export AWS_REGION=${shlexQuote(region)} AWS_DEFAULT_REGION=${shlexQuote(region)}`,
+    `# SDKs older than the _FILE variable (AWS CLI v2 before 2.15, a container): AWS_CONTAINER_AUTHORIZATION_TOKEN="$(cat ${shlexQuote(tokenFile)})"`,
+    '',
+  ].join('\n');
+}
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('serve', argv, { cache: { type: 'string' }, port: { type: 'string' } });
@@ -28,15 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   const removeToken = () => { try { unlinkSync(tokenFile); } catch { /* gone already */ } };
   process.on('exit', removeToken);
 
-  process.stdout.write([
-    `# keyrole serves profile ${profile} until interrupted. In the program's environment:`,
-    'unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE',
-    `export AWS_CONTAINER_CREDENTIALS_FULL_URI=${endpoint.url}`,
-    `export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=${shlexQuote(tokenFile)}`,
-    `export AWS_REGION=${shlexQuote(p.settings.region)} AWS_DEFAULT_REGION=${shlexQuote(p.settings.region)}`,
-    `# SDKs older than the _FILE variable (AWS CLI v2 before 2.15, a container): AWS_CONTAINER_AUTHORIZATION_TOKEN="$(cat ${shlexQuote(tokenFile)})"`,
-    '',
-  ].join('\n'));
+  process.stdout.write(serveLines(profile, endpoint.url, tokenFile, p.settings.region));
   const shadow = shadowingDefault(p.files);
   if (shadow) process.stderr.write(`keyrole: ${shadow}, which SDKs without AWS_PROFILE use instead of this endpoint\n`);
   process.stderr.write(`keyrole: serving ${profile} at ${endpoint.url}; Ctrl-C stops\n`);

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { formatExport, type ExportValues } from '../../src/commands/export.ts';
 import { childEnv, serverChildEnv, splitAtDashDash } from '../../src/commands/exec.ts';
+import { serveLines } from '../../src/commands/serve.ts';
+import { CREDENTIAL_VARS } from '../../src/util/awsenv.ts';
 
 const VALUES: ExportValues = {
   AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE01',
@@ -24,12 +26,12 @@ test('env: sh reads back every value unchanged, with no expansion', () => {
 test('fish and powershell quoting', () => {
   assert.match(formatExport('fish', VALUES), /^set -gx AWS_SECRET_ACCESS_KEY 'se\\'cr"et\/\+\$HOME`x`\\\\n'$/m);
   assert.match(formatExport('powershell', VALUES), /^\$Env:AWS_SECRET_ACCESS_KEY = 'se''cr"et\/\+\$HOME`x`\\n'$/m);
-  assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 8);
+  assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 10);
 });
 
 test('regression (export left AWS_PROFILE, so the JS SDK in the same shell used another role than the CLI): every format unsets it and sets both region variables', () => {
-  const out = execFileSync('sh', ['-c', `${formatExport('env', VALUES)}\nprintf '[%s][%s][%s]\\n' "\${AWS_PROFILE-unset}" "$AWS_REGION" "$AWS_DEFAULT_REGION"`], { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_PROFILE: 'other' } });
-  assert.equal(out, '[unset][eu-west-1][eu-west-1]\n');
+  const out = execFileSync('sh', ['-c', `${formatExport('env', VALUES)}\nprintf '[%s][%s][%s][%s]\\n' "\${AWS_PROFILE-unset}" "\${AWS_SECURITY_TOKEN-unset}" "$AWS_REGION" "$AWS_DEFAULT_REGION"`], { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_PROFILE: 'other', AWS_SECURITY_TOKEN: 'stale' } });
+  assert.equal(out, '[unset][unset][eu-west-1][eu-west-1]\n', 'exec removes the same variables from its child (one list: src/util/awsenv.ts)');
   assert.match(formatExport('powershell', VALUES), /^Remove-Item Env:AWS_PROFILE -ErrorAction SilentlyContinue$/m);
   assert.match(formatExport('fish', VALUES), /^set -e AWS_PROFILE$/m);
   assert.match(formatExport('fish', VALUES), /^set -gx AWS_DEFAULT_REGION 'eu-west-1'$/m);
@@ -44,6 +46,26 @@ test('exec --server: the child gets the endpoint, its token and the region, and 
     PATH: '/bin', AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:4000/', AWS_CONTAINER_AUTHORIZATION_TOKEN: 'tok',
     AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', KEYROLE_EXEC: 'prod',
   });
+});
+
+/** The AWS_ variables a shell holds after running `lines`, started with every credential variable set to a stale value. */
+function awsVarsAfter(lines: string): Record<string, string> {
+  const stale = Object.fromEntries(CREDENTIAL_VARS.map((v) => [v, 'stale']));
+  const out = execFileSync('sh', ['-c', `${lines}\nenv`], { encoding: 'utf8', env: { PATH: process.env.PATH, ...stale } });
+  return Object.fromEntries(out.split('\n').filter((l) => l.startsWith('AWS_')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+test('regression (serve\'s unset line left web identity, the relative URI and the token variable, which SDKs take before the endpoint): a shell that runs serve\'s lines keeps only the endpoint, its token file and the region', () => {
+  assert.deepEqual(awsVarsAfter(serveLines('prod', 'http://127.0.0.1:4000/', '/home/u/.aws/keyrole/serve-4000.token', 'eu-west-1')), {
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:4000/', AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: '/home/u/.aws/keyrole/serve-4000.token',
+    AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
+  });
+});
+
+test('exec --server removes every credential variable serve unsets: the child has the same view as a program started by serve\'s lines', () => {
+  const stale = Object.fromEntries(CREDENTIAL_VARS.map((v) => [v, 'stale']));
+  const env = serverChildEnv({ PATH: '/bin', ...stale }, { url: 'http://127.0.0.1:4000/', token: 'tok', region: 'eu-west-1', profile: 'prod' });
+  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith('AWS_')).sort(), ['AWS_CONTAINER_AUTHORIZATION_TOKEN', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_DEFAULT_REGION', 'AWS_REGION']);
 });
 
 // PowerShell's tokenizer (ScanStringLiteral / CharTraits.IsSingleQuote) ends a
