@@ -2,7 +2,7 @@
 // `keyrole completion --list profiles|sources|commands`, which the scripts call for the
 // names (so they always match the config and the keychain of the moment).
 
-import { loadAwsFiles } from '../config/files.ts';
+import { loadAwsFiles, profileNames } from '../config/files.ts';
 import { listSources } from '../keychain/keychain.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
@@ -127,7 +127,7 @@ async function listNames(what: string): Promise<void> {
   try {
     if (what === 'commands') names = COMMANDS.map((c) => c.name);
     // Every profile, dotted names (what sso populate writes) included; not the sso-session and services sections.
-    else if (what === 'profiles') names = Object.keys((await loadAwsFiles()).config).filter((n) => !/^(sso-session|services)\./.test(n)).sort();
+    else if (what === 'profiles') names = profileNames((await loadAwsFiles()).config).sort();
     else if (what === 'sessions') names = Object.keys((await loadAwsFiles()).config).filter((n) => n.startsWith('sso-session.')).map((n) => n.slice('sso-session.'.length)).sort();
     else if (what === 'credentials') names = Object.keys((await loadAwsFiles()).credentials).filter((n) => !n.includes('.')).sort();
     else if (what === 'sources') names = listSources();

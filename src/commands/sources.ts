@@ -7,7 +7,7 @@ import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { printable } from '../util/printable.ts';
 import { table } from '../util/table.ts';
-import { loadAwsFiles } from '../config/files.ts';
+import { loadAwsFiles, profileNames } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { redactKeyId } from '../util/debug.ts';
@@ -84,7 +84,7 @@ export async function clearSourceCaches(name: string): Promise<{ cleared: number
       for (const l of layers) keys.add(l.key);
     }
     // Profiles the planner cannot resolve still name the source: they are warned about too.
-    for (const [p, sec] of Object.entries(files.config)) if (sec.keyrole_source === name && !/^(sso-session|services)\./.test(p)) users.add(p);
+    for (const p of profileNames(files.config)) if (files.config[p].keyrole_source === name) users.add(p);
   } catch (err) {
     problems.push(`the config (${(err as Error).message})`);
   }

@@ -3,7 +3,7 @@
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
 import { readFileSync, realpathSync } from 'node:fs';
-import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import { loadAwsFiles, profileNames, section, type AwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { listAssignments, type SsoAssignment } from '../sso/client.ts';
 import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
@@ -97,8 +97,8 @@ const clean = (s: string) => s.replace(/[^\w.@+-]+/g, '-').replace(/^-+|-+$/g, '
  */
 export function planPopulate(files: AwsFiles, session: string, assignments: SsoAssignment[], o: { prefix?: string } = {}): PlanItem[] {
   const existing = new Map<string, string>();
-  for (const [name, sec] of Object.entries(files.config)) {
-    if (name.includes('.') && (name.startsWith('sso-session.') || name.startsWith('services.'))) continue;
+  for (const name of profileNames(files.config)) {
+    const sec = files.config[name];
     // A profile that assumes another role on top of the SSO role is not that role's profile.
     if (sec.keyrole_role_arn || sec.keyrole_source_profile) continue;
     const key = `${sec.keyrole_sso_account_id}/${sec.keyrole_sso_role_name}`;

@@ -49,3 +49,18 @@ export async function loadAwsFiles(): Promise<AwsFiles> {
 export function section(sections: Record<string, Section>, name: string): Section | undefined {
   return Object.hasOwn(sections, name) ? sections[name] : undefined;
 }
+
+// Typed sections that are no profile: in the config view `[sso-session x]` and
+// `[services x]`; in the credentials file, read as its sections are, any typed header
+// (`[profile x]` there is not profile x to the SDKs, which read that file by bare names).
+const NOT_PROFILE = { config: /^(sso-session|services)\./, credentials: /^(profile|sso-session|services)\./ };
+
+/** The profile names in a file's sections, in file order: `default` and dotted names (what sso populate writes) included. */
+export function profileNames(sections: Record<string, Section>, file: 'config' | 'credentials' = 'config'): string[] {
+  return Object.keys(sections).filter((name) => !NOT_PROFILE[file].test(name));
+}
+
+/** Whether a profile uses keyrole: its credential_process runs keyrole, or it has keyrole_ keys. */
+export function usesKeyrole(sec: Section): boolean {
+  return /keyrole/.test(sec.credential_process ?? '') || Object.keys(sec).some((k) => k.startsWith('keyrole_'));
+}

@@ -28,7 +28,7 @@ import { shadowingKeys } from './checks.ts';
 import { resolveSettings, validSourceName } from './settings.ts';
 import { shlexQuote } from './shlex.ts';
 import { keyShapeProblem } from '../keychain/keychain.ts';
-import type { AwsFiles } from './files.ts';
+import { profileNames, usesKeyrole, type AwsFiles } from './files.ts';
 
 /** The AWS keys of a role profile that become keyrole's, on their own lines. */
 export const RENAMED: Readonly<Record<string, string>> = {
@@ -84,17 +84,13 @@ export interface PlanOptions {
   localUser: string;
 }
 
-function usesKeyrole(sec: Record<string, string | undefined>): boolean {
-  return /keyrole/.test(sec.credential_process ?? '') || Object.keys(sec).some((k) => k.startsWith('keyrole_'));
-}
-
 type Resolution = { ok: true; sourceKey: 'keyrole_source' | 'keyrole_source_profile'; deps: Set<string> } | { ok: false; why: string; deps: Set<string> };
 
 export function planImport(o: PlanOptions): ImportPlan {
   const notes: string[] = [];
   const credAll: Sections = parseIni(o.credentialsText);
   const cfg: Sections = configSections(parseIni(o.configText));
-  const profileNames = Object.keys(cfg).filter((n) => !/^(sso-session|services)\./.test(n));
+  const names = profileNames(cfg);
 
   // 1. The key sections: the credentials file's, and static keys written in the config.
   const candidates = new Map<string, KeyToImport>();
@@ -126,12 +122,11 @@ export function planImport(o: PlanOptions): ImportPlan {
     if (temporary.has(name)) return;
     candidates.set(name, { name, accessKeyId: id, secretAccessKey: secret, from: [where] });
   };
-  for (const [name, sec] of Object.entries(credAll)) {
-    // The credentials file's sections are bare names; `[profile x]` there is not profile x to the SDKs.
-    if (/^(profile|sso-session|services)\./.test(name)) continue;
+  for (const name of profileNames(credAll, 'credentials')) {
+    const sec = credAll[name];
     if (sec.aws_access_key_id !== undefined || sec.aws_secret_access_key !== undefined) consider(name, sec, 'credentials');
   }
-  for (const name of profileNames) {
+  for (const name of names) {
     const sec = cfg[name];
     if (sec.aws_access_key_id !== undefined || sec.aws_secret_access_key !== undefined) consider(name, sec, 'config');
   }
@@ -184,7 +179,7 @@ export function planImport(o: PlanOptions): ImportPlan {
       return r;
     };
     const failed: { profile: string; why: string; deps: Set<string> }[] = [];
-    for (const p of profileNames) {
+    for (const p of names) {
       const sec = cfg[p];
       if (usesKeyrole(sec)) continue;
       if (sec.role_arn !== undefined) {

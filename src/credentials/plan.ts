@@ -21,7 +21,7 @@
 import { KeyroleError } from '../util/errors.ts';
 import { regionalStsEndpoint } from '../config/endpoints.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../config/settings.ts';
-import { type AwsFiles } from '../config/files.ts';
+import { profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
 import { cacheKey, canonicalParams } from './cache.ts';
 import { localUser } from './user.ts';
 
@@ -146,10 +146,7 @@ export function ssoOf(top: Layer): SsoRef | undefined {
 
 /** The names of the config's profiles that use keyrole (its `credential_process` line or `keyrole_` keys), dotted names included. */
 export function keyroleProfileNames(files: AwsFiles): string[] {
-  return Object.entries(files.config)
-    .filter(([name]) => !/^(sso-session|services)\./.test(name))
-    .filter(([, sec]) => /keyrole/.test(sec.credential_process ?? '') || Object.keys(sec).some((k) => k.startsWith('keyrole_')))
-    .map(([name]) => name);
+  return profileNames(files.config).filter((name) => usesKeyrole(files.config[name]));
 }
 
 /** Every keyrole profile's plan; a profile whose settings do not resolve is left out (doctor explains those). */

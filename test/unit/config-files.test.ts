@@ -4,7 +4,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configPath, credentialsPath, loadAwsFiles, type AwsFiles } from '../../src/config/files.ts';
+import { configPath, credentialsPath, loadAwsFiles, profileNames, usesKeyrole, type AwsFiles } from '../../src/config/files.ts';
+import { configSections, parseIni } from '../../src/config/ini.ts';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { shadowingKeys } from '../../src/config/checks.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
@@ -141,4 +142,16 @@ describe('loadAwsFiles', () => {
     const f = await loadAwsFiles();
     assert.deepEqual({ ...f.config }, {});
   });
+});
+
+test('profileNames: the config view\'s profiles (default and dotted names included, not sso-session or services); the credentials file\'s bare sections only', () => {
+  const text = '[default]\nregion = x\n[profile a.b]\nregion = x\n[sso-session s]\nsso_region = x\n[services v]\ns3 =\n  endpoint_url = http://x\n[profile c]\nregion = x\n';
+  assert.deepEqual(profileNames(configSections(parseIni(text))), ['default', 'a.b', 'c']);
+  assert.deepEqual(profileNames(parseIni(`[alice]\naws_access_key_id = A\n${text}`), 'credentials'), ['alice', 'default']);
+});
+
+test('usesKeyrole: a credential_process running keyrole, or any keyrole_ key', () => {
+  assert.equal(usesKeyrole({ credential_process: '/usr/bin/keyrole process p' }), true);
+  assert.equal(usesKeyrole({ keyrole_source: 'alice' }), true);
+  assert.equal(usesKeyrole({ credential_process: 'aws-vault export p', role_arn: 'arn' }), false);
 });

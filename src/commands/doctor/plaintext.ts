@@ -4,22 +4,19 @@
 // keychain and rewrites the profiles that used them. Temporary keys (with
 // aws_session_token) expire by themselves and are not flagged.
 
-import type { AwsFiles, Section } from '../../config/files.ts';
+import { profileNames, type AwsFiles, type Section } from '../../config/files.ts';
 import { printable } from '../../util/printable.ts';
 import { ok, problem, type Check } from './check.ts';
 
 const NAME = 'plaintext keys';
 
-function longTerm(sections: Record<string, Section>, skipTyped: boolean): string[] {
-  return Object.entries(sections)
-    .filter(([name]) => !(skipTyped && /^(profile|sso-session|services)\./.test(name)))
-    .filter(([, s]) => s.aws_secret_access_key !== undefined && s.aws_session_token === undefined)
-    .map(([name]) => name);
+function longTerm(sections: Record<string, Section>, file: 'config' | 'credentials'): string[] {
+  return profileNames(sections, file).filter((name) => sections[name].aws_secret_access_key !== undefined && sections[name].aws_session_token === undefined);
 }
 
 export function plaintextCheck(files: AwsFiles): Check {
-  const cred = longTerm(files.credentials, true);
-  const cfg = longTerm(files.config, false).filter((n) => !/^(sso-session|services)\./.test(n));
+  const cred = longTerm(files.credentials, 'credentials');
+  const cfg = longTerm(files.config, 'config');
   if (!cred.length && !cfg.length) return ok(NAME, `no long-term access key in ${files.credentialsPath} or ${files.configPath}`);
   const where = [
     cred.length ? `${files.credentialsPath} ([${cred.map(printable).join('], [')}])` : '',
