@@ -19,11 +19,12 @@ const START = 'https://planner-test.awsapps.com/start';
 describe('one planner: process, doctor, cache list and cache clear agree for every kind of profile', () => {
   let w: World;
   let env: Record<string, string>;
+  let config: string;
 
   before(async () => {
     requireTool('oathtool');
     w = await startWorld();
-    w.writeConfig([
+    config = [
       `[sso-session plan-sso]\nsso_start_url = ${START}\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n`,
       keyroleProfile('plain', { keyrole_source: 'alice' }),
       keyroleProfile('role', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
@@ -31,7 +32,8 @@ describe('one planner: process, doctor, cache list and cache clear agree for eve
       keyroleProfile('mfa-role', { keyrole_source: 'alice', keyrole_mfa_serial: DEMO_MFA_SERIAL, keyrole_mfa_process: `oathtool --totp -b ${DEMO_MFA_SECRET}`, keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('sso', { region: 'eu-west-1', keyrole_sso_session: 'plan-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'AdministratorAccess' }),
       keyroleProfile('sso.chained', { region: 'eu-west-1', keyrole_sso_session: 'plan-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'AdministratorAccess', keyrole_role_arn: ROLE('ReadOnly') }),
-    ].join('\n'));
+    ].join('\n');
+    w.writeConfig(config);
     assert.equal((await w.setup('alice')).code, 0);
     env = { ...w.env, AWS_ENDPOINT_URL_SSO_OIDC: w.emu.url, AWS_ENDPOINT_URL_SSO: w.emu.url, DISPLAY: '', WAYLAND_DISPLAY: '' };
     // A token as `aws sso login` leaves it, so no sign-in is needed.
@@ -112,5 +114,31 @@ describe('one planner: process, doctor, cache list and cache clear agree for eve
     assert.match(list.stdout, /^IAM Identity Center sign-in \(plan-sso, the token aws sso login left\): \d+ min left .*; used by sso, sso\.chained$/m);
     const after = await kr(['process', 'sso', '--debug']);
     assert.match(after.stderr, /cache miss for IAM Identity Center role AdministratorAccess/);
+  });
+
+  test('regression (sso logout stopped after removing the token when a profile had a bad keyrole_cache): the role credentials are removed all the same', async () => {
+    // First in the file, so the planner meets it before the profiles whose entries are removed.
+    w.writeConfig(`${keyroleProfile('sso.badcache', { region: 'eu-west-1', keyrole_sso_session: 'plan-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'ReadOnly', keyrole_cache: 'bogus' })}\n${config}`);
+    try {
+      assert.equal((await kr(['process', 'sso'])).code, 0);
+      const out = await kr(['sso', 'logout', 'plan-sso']);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /1 cached role credential obtained with it is removed/, out.stdout);
+      const after = await kr(['process', 'sso', '--debug']);
+      assert.match(after.stderr, /cache miss for IAM Identity Center role AdministratorAccess/);
+    } finally {
+      w.writeConfig(config);
+    }
+  });
+
+  test('cache clear <profile> also removes its entry from the other store (written there before KEYROLE_CACHE or keyrole_cache changed)', async () => {
+    await kr(['cache', 'clear', 'role']);
+    const fileEnv = { env: { ...env, KEYROLE_CACHE: 'file' } };
+    assert.equal((await w.keyrole(['process', 'role'], fileEnv)).code, 0);
+    const clear = await kr(['cache', 'clear', 'role']);
+    assert.equal(clear.code, 0, clear.stderr);
+    assert.match(clear.stdout, /^Cleared the cached credentials of profile role: role arn:aws:iam::\d+:role\/Admin \(file store\)\.$/m, clear.stdout);
+    const again = await w.keyrole(['process', 'role', '--debug'], fileEnv);
+    assert.match(again.stderr, /cache miss for role arn:aws:iam::\d+:role\/Admin/);
   });
 });

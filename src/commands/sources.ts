@@ -2,7 +2,8 @@
 
 import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
 import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
-import { keyroleProfileNames, layersOf, planAll } from '../credentials/plan.ts';
+import { entriesUnder, keyroleProfileNames, layersOf } from '../credentials/plan.ts';
+import { deleteEntries } from './cache.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { printable } from '../util/printable.ts';
@@ -72,38 +73,36 @@ export async function listCommand(): Promise<void> {
  * or gone since. Returns the number of entries removed and the profiles that use the source.
  */
 export async function clearSourceCaches(name: string): Promise<{ cleared: number; users: string[]; problems: string[] }> {
-  const keys = new Set<string>();
   const users = new Set<string>();
-  const problems: string[] = [];
+  const problems = new Map<string, string>();
+  let cleared = 0;
   try {
     const files = await loadAwsFiles();
-    for (const { profile, plan } of planAll(files)) {
-      const layers = layersOf(plan);
-      if (!layers.some((l) => l.settings.sourceKind === 'keychain' && l.settings.source === name)) continue;
-      users.add(profile);
-      for (const l of layers) keys.add(l.key);
-    }
+    const planned = entriesUnder(files, (l) => layersOf(l).some((x) => x.settings.sourceKind === 'keychain' && x.settings.source === name));
+    for (const e of planned) for (const p of e.profiles) users.add(p);
     // Profiles the planner cannot resolve still name the source: they are warned about too.
     for (const p of profileNames(files.config)) if (files.config[p].keyrole_source === name) users.add(p);
+    const { removed, failed } = await deleteEntries(planned);
+    cleared += removed.length;
+    for (const [kind, err] of failed) problems.set(kind, `the ${kind} cache (${err.message})`);
   } catch (err) {
-    problems.push(`the config (${(err as Error).message})`);
+    problems.set('config', `the config (${(err as Error).message})`);
   }
-  let cleared = 0;
+  // Entries written for the source by a profile that has changed or gone since: named by the source they were made with.
   for (const store of [keychainStore(), fileStore()]) {
+    if (problems.has(store.kind)) continue;
     let items;
     try {
       items = await store.list();
     } catch (err) {
-      problems.push(`the ${store.kind} cache (${(err as Error).message})`);
+      problems.set(store.kind, `the ${store.kind} cache (${(err as Error).message})`);
       continue;
     }
     for (const { key, value } of items) {
-      if (keys.has(key) || decodeEntry(value)?.source === name) {
-        if (await store.delete(key)) cleared++;
-      }
+      if (decodeEntry(value)?.source === name && await store.delete(key)) cleared++;
     }
   }
-  return { cleared, users: [...users].sort(), problems };
+  return { cleared, users: [...users].sort(), problems: [...problems.values()] };
 }
 
 export async function removeCommand(name: string, force: boolean): Promise<void> {

@@ -8,9 +8,8 @@ import { KeyroleError, usageError } from '../util/errors.ts';
 import { listAssignments, type SsoAssignment } from '../sso/client.ts';
 import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { ssoAccessToken, ssoLogout } from '../sso/sso.ts';
-import { layersOf, planAll } from '../credentials/plan.ts';
-import { openStore } from '../credentials/cache.ts';
-import { storeKindFor } from '../credentials/resolve.ts';
+import { entriesUnder, layersOf } from '../credentials/plan.ts';
+import { deleteEntries } from './cache.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { parseCommand } from './args.ts';
@@ -40,23 +39,14 @@ async function logoutMain(argv: string[]): Promise<void> {
 
 /**
  * Sign-out ends access: every cached credential that stands on this session's token (an
- * SSO role, and any role chained on top of one), found through the planner, in whichever
- * store each profile uses.
+ * SSO role, and any role chained on top of one), found through the planner, in both
+ * stores. A store that cannot be reached is named; the token is gone already.
  */
 async function forgetRoleCredentials(files: AwsFiles, ref: SsoSessionRef): Promise<number> {
   const same = (sso: SsoSessionRef | undefined) => !!sso && sso.startUrl === ref.startUrl && sso.session === ref.session;
-  const seen = new Set<string>();
-  let n = 0;
-  for (const { plan } of planAll(files)) {
-    const store = openStore(storeKindFor(files, plan.settings));
-    for (const l of layersOf(plan)) {
-      const id = `${store.kind}:${l.key}`;
-      if (!layersOf(l).some((x) => same(x.sso)) || seen.has(id)) continue;
-      seen.add(id);
-      if (await store.delete(l.key)) n++;
-    }
-  }
-  return n;
+  const { removed, failed } = await deleteEntries(entriesUnder(files, (l) => layersOf(l).some((x) => same(x.sso))));
+  for (const [kind, err] of failed) process.stderr.write(`keyrole: warning: could not remove the role credentials in the ${kind} cache (${printable(err.message)})\n`);
+  return removed.length;
 }
 
 // ---- populate ----

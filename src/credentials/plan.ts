@@ -22,7 +22,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { regionalStsEndpoint } from '../config/endpoints.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../config/settings.ts';
 import { profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
-import { cacheKey, canonicalParams } from './cache.ts';
+import { cacheKey, canonicalParams, fileStore, keychainStore, type CacheStore } from './cache.ts';
 import { localUser } from './user.ts';
 
 export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'chained-role';
@@ -158,6 +158,29 @@ export function planAll(files: AwsFiles): { profile: string; plan: Layer }[] {
     } catch { /* not resolvable: not cached either */ }
   }
   return out;
+}
+
+/** A cache entry the planner names: where it would be, and the layer and profiles it belongs to. */
+export interface PlannedEntry { store: CacheStore; key: string; layer: Layer; profiles: string[] }
+
+/**
+ * The entries of every layer `pred` picks, in every keyrole profile's plan, in both stores:
+ * a profile's keyrole_cache (or KEYROLE_CACHE) may have changed since an entry was written,
+ * and a bad keyrole_cache value hides nothing. Each store and key once; from the config
+ * alone (nothing is read from a store). `remove`, `sso logout` and `cache clear` delete
+ * through it, so they agree on what rests on what.
+ */
+export function entriesUnder(files: AwsFiles, pred: (l: Layer) => boolean): PlannedEntry[] {
+  const byKey = new Map<string, { layer: Layer; profiles: string[] }>();
+  for (const { profile, plan } of planAll(files)) {
+    for (const l of layersOf(plan)) {
+      if (!pred(l)) continue;
+      const e = byKey.get(l.key) ?? { layer: l, profiles: [] };
+      if (!e.profiles.includes(profile)) e.profiles.push(profile);
+      byKey.set(l.key, e);
+    }
+  }
+  return [keychainStore(), fileStore()].flatMap((store) => [...byKey].map(([key, e]) => ({ store, key, ...e })));
 }
 
 /**
