@@ -11,13 +11,12 @@ import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { formatLeft } from '../util/duration.ts';
 import { parseCommand } from './args.ts';
-import { EXEC_MARKER } from './exec-marker.ts';
+import { profileArg } from './session.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('status', argv, { json: { type: 'boolean' }, short: { type: 'boolean' }, cache: { type: 'string' } });
   if (positionals.length > 1) throw usageError(`status takes one profile, got ${positionals.length}`, 'keyrole status [profile]');
-  const profile = positionals[0] ?? process.env[EXEC_MARKER] ?? process.env.AWS_PROFILE;
-  if (!profile) throw usageError('status needs a profile name', 'keyrole status <profile>, or set AWS_PROFILE');
+  const profile = profileArg('status', positionals[0]);
   const files = await loadAwsFiles();
   const st = await profileStatus(files, resolveSettings(files, profile, {}, localUser()), v.cache);
   const now = Date.now();

@@ -1,8 +1,9 @@
-// doctor's cache check: what keyrole has cached for the profile.
+// doctor's cache check: what keyrole has cached for the profile (its own layer, as
+// `keyrole status` reads it).
 
-import { lookup, openStore, remainingMs, fresh as isFresh } from '../../credentials/cache.ts';
-import { storeKindFor, localExpiration } from '../../credentials/resolve.ts';
-import { planProfile } from '../../credentials/plan.ts';
+import { remainingMs } from '../../credentials/cache.ts';
+import { storeKindFor } from '../../credentials/resolve.ts';
+import { profileStatus } from '../../credentials/status.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
 import { fromError, ok, skipped, type Check, type DoctorContext } from './check.ts';
@@ -11,15 +12,15 @@ export async function cacheCheck(ctx: DoctorContext): Promise<Check> {
   const s = ctx.settings;
   if (!s || !ctx.files) return skipped('cache', 'no usable profile');
   try {
-    const store = openStore(storeKindFor(ctx.files, s));
-    if (store.kind === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
-    const plan = planProfile(ctx.files, s);
-    const e = await lookup(store, plan.key, plan.canonical);
-    if (!e) return ok('cache', `nothing cached in the ${store.kind} store; the next call goes to STS`);
-    const left = remainingMs(e, ctx.now());
-    if (left <= 0) return ok('cache', `the cached credentials expired ${isoSeconds(localExpiration(e))}; the next call replaces them`);
-    if (!isFresh(e, plan.durationSeconds, ctx.now())) return ok('cache', `cached in the ${store.kind} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
-    return ok('cache', `cached in the ${store.kind} store, ${formatLeft(left)} left (until ${isoSeconds(localExpiration(e))})`);
+    if (storeKindFor(ctx.files, s) === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
+    const now = ctx.now();
+    const st = await profileStatus(ctx.files, s, undefined, now);
+    const { entry: e, expiration, fresh } = st.layers[0];
+    if (!e || !expiration) return ok('cache', `nothing cached in the ${st.store} store; the next call goes to STS`);
+    const left = remainingMs(e, now);
+    if (left <= 0) return ok('cache', `the cached credentials expired ${isoSeconds(expiration)}; the next call replaces them`);
+    if (!fresh) return ok('cache', `cached in the ${st.store} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
+    return ok('cache', `cached in the ${st.store} store, ${formatLeft(left)} left (until ${isoSeconds(expiration)})`);
   } catch (err) {
     return fromError('cache', err);
   }
