@@ -70,11 +70,6 @@ export function readFailure(err: unknown): Failure {
   return { kind: 'service', code: name, message };
 }
 
-/** True for the network kinds: no answer from the service at all. */
-export function isNetwork(f: Failure): boolean {
-  return f.kind !== 'service';
-}
-
 // @smithy/service-error-classification's throttling codes (and HTTP 429).
 const THROTTLING = new Set(['BandwidthLimitExceeded', 'EC2ThrottledException', 'LimitExceededException', 'PriorRequestNotComplete', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException', 'SlowDown', 'SlowDownException', 'ThrottledException', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'TransactionInProgressException']);
 

@@ -28,7 +28,8 @@ import {
 } from '../aws/federation.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { parseCommand } from './args.ts';
-import { profileArg, profileSession, stsTarget } from './session.ts';
+import { profileArg, profileSession } from './session.ts';
+import { stsTarget } from '../credentials/resolve.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('console', argv, {

@@ -4,7 +4,8 @@
 import { credentialBlob, isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
-import { formatLeft, profileArg, profileSession } from './session.ts';
+import { profileArg, profileSession } from './session.ts';
+import { formatLeft } from '../util/duration.ts';
 import { BESIDE_KEYS_VARS } from '../util/awsenv.ts';
 
 export const FORMATS = ['env', 'json', 'powershell', 'fish'] as const;

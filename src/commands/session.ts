@@ -36,7 +36,3 @@ export async function profileSession(profile: string, cache?: string): Promise<P
   const { entry, fromCache } = await resolveCredentials(files, settings, cache);
   return { files, settings, entry, credentials: entry.credentials, expiration: localExpiration(entry), fromCache };
 }
-
-export { stsTarget } from '../credentials/resolve.ts';
-
-export { formatLeft } from '../util/duration.ts';

@@ -76,10 +76,10 @@ function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, du
 
 // ---- one test per kind: which layer a profile's settings make ----
 
-export const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || (s.sourceKind === 'sso' && !!s.roleArn);
-export const isSsoRole = (s: Settings): boolean => s.sourceKind === 'sso' && !s.roleArn;
-export const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
-export const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.roleArn;
+const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || (s.sourceKind === 'sso' && !!s.roleArn);
+const isSsoRole = (s: Settings): boolean => s.sourceKind === 'sso' && !s.roleArn;
+const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
+const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.roleArn;
 
 /**
  * The profile's credential, as a tree of layers. `chain` is the profiles already on the

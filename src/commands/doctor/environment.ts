@@ -5,7 +5,7 @@ import { section } from '../../config/files.ts';
 import { getCallerIdentity } from '../../aws/sts.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
-import { stsTarget } from '../session.ts';
+import { stsTarget } from '../../credentials/resolve.ts';
 import { EXEC_MARKER } from '../exec.ts';
 import { ok, problem, warning, type Check, type DoctorContext } from './check.ts';
 import { homeMismatch } from '../../util/platform.ts';

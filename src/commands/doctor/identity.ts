@@ -1,9 +1,8 @@
 // doctor's identity check: STS says who the profile's credentials are.
 
-import { resolveCredentials, localExpiration } from '../../credentials/resolve.ts';
+import { resolveCredentials, localExpiration, stsTarget } from '../../credentials/resolve.ts';
 import { getCallerIdentity, type AwsKeys } from '../../aws/sts.ts';
 import { formatLeft } from '../../util/duration.ts';
-import { stsTarget } from '../session.ts';
 import { fromError, ok, skipped, warning, type Check, type DoctorContext } from './check.ts';
 
 export async function identityCheck(ctx: DoctorContext): Promise<Check> {
