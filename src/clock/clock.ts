@@ -46,7 +46,7 @@ export const NTP_FAILURE_REMEMBER_MS = 15 * 60_000;
 export const DATE_REMEMBER_MS = 60 * 60_000;
 
 export interface ClockOptions {
-  /** The profile's keyrole_ntp_servers; read only when NTP is due. */
+  /** The run's profile's keyrole_ntp_servers (Settings.ntpServers); asked for only when NTP is due. */
   profileServers?: () => Promise<string | undefined> | string | undefined;
   /** Where the measurement is remembered (tests); default <keyrole home>/clock.json. */
   memoryPath?: string;

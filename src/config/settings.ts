@@ -65,6 +65,8 @@ export interface Settings {
   endpointFrom: string;
   /** AWS_CA_BUNDLE, then the profile's ca_bundle (src/config/cabundle.ts). */
   caBundle?: CaBundle;
+  /** keyrole_ntp_servers as written: parsed by the clock check only when NTP is due (src/clock/servers.ts). */
+  ntpServers?: string;
   sessionName: string;
   /** Keys in this profile that make the AWS CLI or an SDK skip credential_process. */
   shadowing: string[];
@@ -239,7 +241,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   return {
     profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
-    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), sessionName, shadowing,
+    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), ntpServers: profile.keyrole_ntp_servers, sessionName, shadowing,
     mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
   };

@@ -57,6 +57,11 @@ describe('resolveSettings: keyrole_* keys and flags', () => {
     assert.deepEqual(s.shadowing, []);
   });
 
+  test('keyrole_ntp_servers is in the settings as written (the clock check parses it when NTP is due), so the clock check does not read the config again', () => {
+    assert.equal(resolve({ prod: { keyrole_source: 'alice', keyrole_ntp_servers: 'ntp.example:123, 10.0.0.1' } }, 'prod').ntpServers, 'ntp.example:123, 10.0.0.1');
+    assert.equal(resolve({ prod: { keyrole_source: 'alice' } }, 'prod').ntpServers, undefined);
+  });
+
   test('flags override every keyrole_* key', () => {
     const other = 'arn:aws:iam::444455556666:role/path/Other';
     const s = resolve(
