@@ -130,15 +130,4 @@ describe('one planner: process, doctor, cache list and cache clear agree for eve
       w.writeConfig(config);
     }
   });
-
-  test('cache clear <profile> also removes its entry from the other store (written there before KEYROLE_CACHE or keyrole_cache changed)', async () => {
-    await kr(['cache', 'clear', 'role']);
-    const fileEnv = { env: { ...env, KEYROLE_CACHE: 'file' } };
-    assert.equal((await w.keyrole(['process', 'role'], fileEnv)).code, 0);
-    const clear = await kr(['cache', 'clear', 'role']);
-    assert.equal(clear.code, 0, clear.stderr);
-    assert.match(clear.stdout, /^Cleared the cached credentials of profile role: role arn:aws:iam::\d+:role\/Admin \(file store\)\.$/m, clear.stdout);
-    const again = await w.keyrole(['process', 'role', '--debug'], fileEnv);
-    assert.match(again.stderr, /cache miss for role arn:aws:iam::\d+:role\/Admin/);
-  });
 });

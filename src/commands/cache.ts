@@ -7,7 +7,7 @@ import { resolveSettings } from '../config/settings.ts';
 import { formatLeft } from '../util/duration.ts';
 import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
 import { localUser, storeKindFor } from '../credentials/resolve.ts';
-import { entriesUnder, keyUsers, layersOf, planAll, planProfile, ssoOf, type Layer, type PlannedEntry } from '../credentials/plan.ts';
+import { keyUsers, layersOf, planAll, planProfile, ssoOf } from '../credentials/plan.ts';
 import { describeToken, tokenStatus } from '../credentials/status.ts';
 import { printable } from '../util/printable.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
@@ -158,54 +158,22 @@ export async function cacheClearCommand(profile: string | undefined, allLayers =
 }
 
 /**
- * Deletes planned entries (entriesUnder). A store that cannot be reached (no keychain on
- * this machine) is skipped after its first failure and returned in `failed`, so the other
- * store is still cleared. Returns the entries that were there and are gone.
- */
-export async function deleteEntries(entries: PlannedEntry[]): Promise<{ removed: PlannedEntry[]; failed: Map<string, Error> }> {
-  const removed: PlannedEntry[] = [];
-  const failed = new Map<string, Error>();
-  for (const e of entries) {
-    if (failed.has(e.store.kind)) continue;
-    try {
-      if (await e.store.delete(e.key)) removed.push(e);
-    } catch (err) {
-      failed.set(e.store.kind, err as Error);
-    }
-  }
-  return { removed, failed };
-}
-
-/** `keychain store`, `keychain and file stores`: where entries were removed from. */
-const storesOf = (removed: PlannedEntry[]) => {
-  const kinds = [...new Set(removed.map((e) => e.store.kind))];
-  return `${kinds.join(' and ')} store${kinds.length > 1 ? 's' : ''}`;
-};
-
-/**
  * Removes a profile's own cached credential, and with `allLayers` the layers under it too
- * (an MFA session, a base profile's role, an SSO role), which other profiles may share;
- * from both stores (the profile may have used the other one before). A failure of the
- * profile's own store is the command's failure; the other store's is not.
+ * (an MFA session, a base profile's role, an SSO role), which other profiles may share.
+ * Only in the profile's own store: an entry of the same key in the other store belongs to
+ * a profile that uses that store (the same role with keyrole_cache = file), not to this one.
  */
 async function clearProfile(files: AwsFiles, profile: string, allLayers: boolean): Promise<void> {
   const s = resolveSettings(files, profile, {}, localUser());
   const store = openStore(storeKindFor(files, s));
   const [top, ...below] = layersOf(planProfile(files, s));
-  const clear = async (pred: (l: Layer) => boolean) => {
-    const { removed, failed } = await deleteEntries(entriesUnder(files, pred));
-    const own = failed.get(store.kind);
-    if (own) throw own;
-    return removed;
-  };
   const out: string[] = [];
-  const gone = await clear((l) => l.key === top.key);
-  if (gone.length) out.push(`Cleared the cached credentials of profile ${profile}: ${top.label} (${storesOf(gone)}).`);
+  if (await store.delete(top.key)) out.push(`Cleared the cached credentials of profile ${profile}: ${top.label} (${store.kind} store).`);
   else out.push(`Nothing cached for profile ${profile} (${top.label}, ${store.kind} store).`);
   const kept: string[] = [];
   for (const l of below) {
     if (allLayers) {
-      if ((await clear((x) => x.key === l.key)).length) out.push(`Cleared ${l.label}, under it.`);
+      if (await store.delete(l.key)) out.push(`Cleared ${l.label}, under it.`);
     } else if (await store.get(l.key) !== null) {
       kept.push(l.label);
     }

@@ -2,8 +2,7 @@
 
 import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
 import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
-import { entriesUnder, keyroleProfileNames, layersOf } from '../credentials/plan.ts';
-import { deleteEntries } from './cache.ts';
+import { deleteEntries, entriesUnder, keyroleProfileNames, layersOf } from '../credentials/plan.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { printable } from '../util/printable.ts';

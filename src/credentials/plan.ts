@@ -167,8 +167,8 @@ export interface PlannedEntry { store: CacheStore; key: string; layer: Layer; pr
  * The entries of every layer `pred` picks, in every keyrole profile's plan, in both stores:
  * a profile's keyrole_cache (or KEYROLE_CACHE) may have changed since an entry was written,
  * and a bad keyrole_cache value hides nothing. Each store and key once; from the config
- * alone (nothing is read from a store). `remove`, `sso logout` and `cache clear` delete
- * through it, so they agree on what rests on what.
+ * alone (nothing is read from a store). `remove` and `sso logout` delete through it, so
+ * they agree on what rests on what.
  */
 export function entriesUnder(files: AwsFiles, pred: (l: Layer) => boolean): PlannedEntry[] {
   const byKey = new Map<string, { layer: Layer; profiles: string[] }>();
@@ -181,6 +181,25 @@ export function entriesUnder(files: AwsFiles, pred: (l: Layer) => boolean): Plan
     }
   }
   return [keychainStore(), fileStore()].flatMap((store) => [...byKey].map(([key, e]) => ({ store, key, ...e })));
+}
+
+/**
+ * Deletes planned entries (entriesUnder). A store that cannot be reached (no keychain on
+ * this machine) is skipped after its first failure and returned in `failed`, so the other
+ * store is still cleared. Returns the entries that were there and are gone.
+ */
+export async function deleteEntries(entries: PlannedEntry[]): Promise<{ removed: PlannedEntry[]; failed: Map<string, Error> }> {
+  const removed: PlannedEntry[] = [];
+  const failed = new Map<string, Error>();
+  for (const e of entries) {
+    if (failed.has(e.store.kind)) continue;
+    try {
+      if (await e.store.delete(e.key)) removed.push(e);
+    } catch (err) {
+      failed.set(e.store.kind, err as Error);
+    }
+  }
+  return { removed, failed };
 }
 
 /**
