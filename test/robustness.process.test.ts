@@ -211,8 +211,11 @@ describe('robustness: process and filesystem faults', () => {
 
   test('a read-only home directory', async () => {
     const ro = join(w.home, 'ro-home');
+    const ro2 = join(w.home, 'ro-home-2');
     fs.mkdirSync(ro, { mode: 0o700 });
+    fs.mkdirSync(ro2, { mode: 0o700 });
     mount(['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', ro]);
+    mount(['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', ro2]);
     try {
       fs.mkdirSync(join(ro, '.aws'), { mode: 0o700 });
       fs.copyFileSync(w.configPath, join(ro, '.aws', 'config'));
@@ -229,11 +232,20 @@ describe('robustness: process and filesystem faults', () => {
       const miss = await w.keyrole(['process', 'prod', '--role-arn', `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/ReadOnly`], { env });
       assert.equal(miss.code, 0, miss.stderr);
       assert.match(miss.stderr, /^keyrole: warning: the credentials were not cached \(.*cannot write the cache file in .*ro-home\/\.aws\/keyrole\/cache \(EROFS\).*\n$/);
+      // Regression: with no cache directory yet, the file store's read tried to create it
+      // and the call failed before STS was asked. A read of a missing directory is a miss.
+      fs.mkdirSync(join(ro2, '.aws'), { mode: 0o700 });
+      fs.copyFileSync(w.configPath, join(ro2, '.aws', 'config'));
+      mount(['-o', 'remount,ro', ro2]);
+      const fresh = await w.keyrole(['process', 'prod'], { env: { HOME: ro2, KEYROLE_NTP: 'off' } });
+      assert.equal(fresh.code, 0, fresh.stderr);
+      assert.match(fresh.stderr, /^keyrole: warning: the credentials were not cached \(.*cannot create .*ro-home-2\/\.aws\/keyrole \(EROFS\).*\n$/);
       rec.add('a read-only home directory', 'HOME on a read-only tmpfs: a file-store hit, a keychain-store miss, a file-store miss',
         'hits and the keychain store work; a file-store miss prints the credentials STS gave, with one warning line',
         `hit exit 0; keychain store exit 0; file-store miss exit ${miss.code}, stderr: ${normalise(miss.stderr.trim(), [w.home])}`);
     } finally {
       umount(ro);
+      umount(ro2);
     }
   });
 

@@ -5,7 +5,7 @@
 import type { AwsFiles } from '../config/files.ts';
 import type { Settings, SsoRef } from '../config/settings.ts';
 import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
-import { layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
+import { asksForCode, layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
 import { formatLeft } from '../util/duration.ts';
 
@@ -101,8 +101,9 @@ export function personNeeded(st: ProfileStatus, now = Date.now()): { what: strin
   for (const l of st.layers) {
     const s = l.layer.settings;
     if (!l.expiration || s.mfaProcess) continue;
+    if (!asksForCode(l.layer)) continue;
     if (l.layer.kind === 'mfa-session') found.push({ what: `${l.layer.label} (MFA device ${s.mfaSerial})`, at: l.expiration });
-    if (l.layer.kind === 'role' && !l.layer.under && s.mfaSerial) found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
+    else found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
   }
   if (st.sso?.expiresAt && !st.sso.refreshable) found.push({ what: `the IAM Identity Center sign-in of ${st.sso.session}`, at: st.sso.expiresAt });
   const next = found.filter((f) => f.at.getTime() > now - 3600_000).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
