@@ -154,29 +154,40 @@ describe('IAM Identity Center (SSO)', () => {
     assert.match((JSON.parse(id.stdout) as { Arn: string }).Arn, new RegExp(`^arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/`));
   });
 
-  test('an expired access token is renewed with the refresh token: no second device flow', async () => {
+  test('an expired access token is renewed with the refresh token; one about to expire is renewed before the portal refuses it; no second device flow', async () => {
     const logins = (await ssoStats()).startDeviceAuthorization;
-    // Tokens now last 3 s; the one in the keychain is made invalid at the service.
-    await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 3 });
+    const portalCalls = async () => (await w.emu.stats()).requests.filter((q) => q.action === 'GetRoleCredentials');
+    // Tokens now last 90 s; the one in the keychain is made invalid at the service.
+    await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 90 });
     await w.emu.control('POST', 'sso/expire', {});
     try {
+      await w.emu.resetStats();
       const a = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
       assert.equal(a.code, 0, a.stderr);
       let s = await ssoStats();
       assert.equal(s.createToken.refreshToken, 1, 'refreshed once after the service refused the token');
-      // The refreshed token expires by the local clock too: renewed again, still no login.
-      await new Promise((r) => setTimeout(r, 3500));
+      assert.deepEqual((await portalCalls()).map((q) => q.ok), [false, true], 'the portal refused the old token, then accepted the new one');
+      // The new token is good at the portal for 90 s: more than the minute keyrole needs
+      // (TOKEN_MIN_MS) but inside the 15 minutes in which it renews a token it can refresh
+      // (TOKEN_FRESH_MS, botocore's advisory window). So the next call renews it by the
+      // local clock, before the portal is asked, and signs nobody in.
+      await w.emu.resetStats();
       const b = await w.keyrole(['process', 'sso-sandbox', '--cache', 'none'], { env });
       assert.equal(b.code, 0, b.stderr);
       assert.equal(blob(b.stdout).AccountId, SANDBOX);
       s = await ssoStats();
-      assert.equal(s.createToken.refreshToken, 2);
+      assert.equal(s.createToken.refreshToken, 2, 'renewed again');
+      assert.deepEqual((await portalCalls()).map((q) => q.ok), [true], 'renewed before the portal was asked: no refusal');
       assert.equal(s.startDeviceAuthorization, logins, 'no device flow');
     } finally {
       await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 3600 });
     }
+    // A token with the full hour left is used as it is.
     const fresh = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
     assert.equal(fresh.code, 0, fresh.stderr);
+    const c = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal((await ssoStats()).createToken.refreshToken, 3, 'one renewal for the 90 s token, none for the hour-long one it got');
   });
 
   test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login; refreshed, it is written back atomically and dead writers\' temp files are swept', async () => {
