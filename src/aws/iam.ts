@@ -1,9 +1,8 @@
 // IAM access-key calls for `keyrole rotate`. @aws-sdk/client-iam lives in its own SDK
 // bundle (src/aws/sdk.ts), loaded only when rotate runs.
 //
-// The endpoint follows the SDKs' order for a service: AWS_ENDPOINT_URL_IAM,
-// AWS_ENDPOINT_URL, the profile's `services` section (`iam = endpoint_url = …`), the
-// profile's endpoint_url; otherwise IAM's global endpoint, signed for us-east-1 (or the
+// The endpoint is the configured one (src/config/endpoints.ts configuredEndpoint: the
+// variables, the profile's `services` section, its endpoint_url); otherwise IAM's global endpoint, signed for us-east-1 (or the
 // partition's home region).
 
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
@@ -12,9 +11,9 @@ import { loadSdk } from './sdk.ts';
 import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
 import type { CaBundle } from '../config/cabundle.ts';
-import { section, type AwsFiles, type Section } from '../config/files.ts';
+import type { AwsFiles, Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
-import { truthy } from '../config/endpoints.ts';
+import { configuredEndpoint } from '../config/endpoints.ts';
 
 export interface IamTarget {
   region: string;
@@ -34,16 +33,8 @@ export function iamRegion(region: string | undefined): string {
 export function resolveIamTarget(files: AwsFiles | undefined, profile: Section | undefined, region?: string, flag?: string): IamTarget {
   const r = iamRegion(region);
   if (flag) return { region: r, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
-  const env = process.env;
-  const p = profile ?? {};
-  if (!(truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(p.ignore_configured_endpoint_urls))) {
-    if (env.AWS_ENDPOINT_URL_IAM) return { region: r, endpoint: env.AWS_ENDPOINT_URL_IAM, endpointFrom: 'AWS_ENDPOINT_URL_IAM' };
-    if (env.AWS_ENDPOINT_URL) return { region: r, endpoint: env.AWS_ENDPOINT_URL, endpointFrom: 'AWS_ENDPOINT_URL' };
-    const services = p.services && files ? section(files.config, `services.${p.services}`) : undefined;
-    const svc = services?.['iam.endpoint_url'];
-    if (svc) return { region: r, endpoint: svc, endpointFrom: `[services ${p.services}] iam.endpoint_url` };
-    if (p.endpoint_url) return { region: r, endpoint: p.endpoint_url, endpointFrom: 'endpoint_url' };
-  }
+  const configured = configuredEndpoint(files, profile ?? {}, 'iam');
+  if (configured) return { region: r, endpoint: configured.endpoint, endpointFrom: configured.from };
   return { region: r, endpoint: undefined, endpointFrom: 'global (iam.amazonaws.com)' };
 }
 

@@ -29,22 +29,38 @@ export function resolveRegion(flag: string | undefined, profile: Section, where:
   return r;
 }
 
+/** An endpoint a setting names, and which setting. */
+export interface Configured { endpoint: string; from: string }
+
 /**
- * STS endpoint, in the SDKs' order: service-specific env var, global env var, the profile's
- * `services` section, the profile's endpoint_url; then the regional endpoint, unless
- * sts_regional_endpoints = legacy asks for the global one.
+ * The endpoint the settings name for one service, in the SDKs' order ("Service-specific
+ * endpoints" in the AWS SDKs and Tools Reference Guide): AWS_ENDPOINT_URL_<SERVICE>,
+ * AWS_ENDPOINT_URL, the profile's `[services]` section (`<service> = endpoint_url = …`), the
+ * profile's endpoint_url; none of them when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the
+ * profile's ignore_configured_endpoint_urls says so. `service` is the service's id as the
+ * services section spells it (sts, iam, sso, sso_oidc); upper-cased, it names the variable.
+ * The one rule for STS, IAM and IAM Identity Center; undefined when nothing is configured.
  */
-export function resolveEndpoint(files: AwsFiles, profile: Section, region: string, flag?: string): { endpoint: string | undefined; from: string } {
+export function configuredEndpoint(files: AwsFiles | undefined, profile: Section, service: string): Configured | undefined {
+  if (truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(profile.ignore_configured_endpoint_urls)) return undefined;
+  const own = `AWS_ENDPOINT_URL_${service.toUpperCase()}`;
+  if (env[own]) return { endpoint: env[own], from: own };
+  if (env.AWS_ENDPOINT_URL) return { endpoint: env.AWS_ENDPOINT_URL, from: 'AWS_ENDPOINT_URL' };
+  const svc = profile.services && files ? section(files.config, `services.${profile.services}`)?.[`${service}.endpoint_url`] : undefined;
+  if (svc) return { endpoint: svc, from: `[services ${profile.services}] ${service}.endpoint_url` };
+  if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
+  return undefined;
+}
+
+/**
+ * STS endpoint, in the SDKs' order: the flag, the configured endpoint (configuredEndpoint);
+ * then FIPS/dual-stack, then the regional endpoint, unless sts_regional_endpoints = legacy
+ * asks for the global one.
+ */
+export function resolveEndpoint(files: AwsFiles | undefined, profile: Section, region: string, flag?: string): { endpoint: string | undefined; from: string } {
   if (flag) return { endpoint: flag, from: '--endpoint-url' };
-  const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(profile.ignore_configured_endpoint_urls);
-  if (!ignore) {
-    if (env.AWS_ENDPOINT_URL_STS) return { endpoint: env.AWS_ENDPOINT_URL_STS, from: 'AWS_ENDPOINT_URL_STS' };
-    if (env.AWS_ENDPOINT_URL) return { endpoint: env.AWS_ENDPOINT_URL, from: 'AWS_ENDPOINT_URL' };
-    const services = profile.services ? section(files.config, `services.${profile.services}`) : undefined;
-    const svc = services?.['sts.endpoint_url'];
-    if (svc) return { endpoint: svc, from: `[services ${profile.services}] sts.endpoint_url` };
-    if (profile.endpoint_url) return { endpoint: profile.endpoint_url, from: 'endpoint_url' };
-  }
+  const configured = configuredEndpoint(files, profile, 'sts');
+  if (configured) return configured;
   // FIPS and dual-stack, as the SDKs read them: the variable first, then the profile.
   const fipsKey = env.AWS_USE_FIPS_ENDPOINT !== undefined ? 'AWS_USE_FIPS_ENDPOINT' : profile.use_fips_endpoint !== undefined ? 'use_fips_endpoint' : undefined;
   const dualKey = env.AWS_USE_DUALSTACK_ENDPOINT !== undefined ? 'AWS_USE_DUALSTACK_ENDPOINT' : profile.use_dualstack_endpoint !== undefined ? 'use_dualstack_endpoint' : undefined;

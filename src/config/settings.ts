@@ -29,6 +29,8 @@ export interface SsoRef {
   registrationScopes: string[];
   accountId: string;
   roleName: string;
+  /** The profile that uses the session, whose endpoint settings apply to its calls (src/sso/client.ts ssoEndpoints); none for an [sso-session] named on its own. */
+  endpointSettings?: { files: AwsFiles; profile: Section };
 }
 
 export type SourceKind = 'keychain' | 'profile' | 'sso';
@@ -140,7 +142,7 @@ function resolveSso(files: AwsFiles, profile: Section, where: string): SsoRef | 
   if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoProfile', `${where} uses SSO but names no keyrole_sso_session (or keyrole_sso_start_url and keyrole_sso_region)`, 'add keyrole_sso_session = <name> and an [sso-session <name>] section');
   if (!accountId || !/^\d{12}$/.test(accountId)) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_account_id as a 12-digit account id`, 'add keyrole_sso_account_id = 123456789012');
   if (!roleName) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_role_name`, 'add keyrole_sso_role_name = <permission set name>');
-  return { session, startUrl, ssoRegion, registrationScopes: list(scopes), accountId, roleName };
+  return { session, startUrl, ssoRegion, registrationScopes: list(scopes), accountId, roleName, endpointSettings: { files, profile } };
 }
 
 /** A role session name valid for STS ([\w+=,.@-], 2 to 64 characters). */

@@ -12,7 +12,7 @@ import { readFailure, isRefusal, isThrottling, outsideText } from '../aws/failur
 import { checkRegion } from '../config/region.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
 import { credentialProblem } from '../credentials/shape.ts';
-import { truthy } from '../config/endpoints.ts';
+import { configuredEndpoint } from '../config/endpoints.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
@@ -22,8 +22,6 @@ const CONNECT_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
 const TOTAL_TIMEOUT_MS = 12000;
 
-const env = process.env;
-
 export interface SsoEndpoints {
   oidc: string | undefined;
   oidcFrom: string;
@@ -31,17 +29,19 @@ export interface SsoEndpoints {
   portalFrom: string;
 }
 
-/** AWS_ENDPOINT_URL_SSO_OIDC / AWS_ENDPOINT_URL_SSO, then AWS_ENDPOINT_URL, else the regional endpoints. */
-export function ssoEndpoints(region: string): SsoEndpoints {
-  checkRegion(region, 'sso_region');
-  const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS);
-  const pick = (specific: string, fallback: string): [string | undefined, string] => {
-    if (!ignore && env[specific]) return [env[specific], specific];
-    if (!ignore && env.AWS_ENDPOINT_URL) return [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'];
-    return [undefined, `regional (${fallback})`];
+/**
+ * The configured endpoints (src/config/endpoints.ts configuredEndpoint, with the settings of
+ * the profile that uses the session: its ignore_configured_endpoint_urls, [services] and
+ * endpoint_url too), else the regional endpoints.
+ */
+export function ssoEndpoints(ref: Pick<SsoSessionRef, 'ssoRegion' | 'endpointSettings'>): SsoEndpoints {
+  const region = checkRegion(ref.ssoRegion, 'sso_region');
+  const pick = (service: string, fallback: string): [string | undefined, string] => {
+    const c = configuredEndpoint(ref.endpointSettings?.files, ref.endpointSettings?.profile ?? {}, service);
+    return c ? [c.endpoint, c.from] : [undefined, `regional (${fallback})`];
   };
-  const [oidc, oidcFrom] = pick('AWS_ENDPOINT_URL_SSO_OIDC', `https://oidc.${region}.amazonaws.com`);
-  const [portal, portalFrom] = pick('AWS_ENDPOINT_URL_SSO', `https://portal.sso.${region}.amazonaws.com`);
+  const [oidc, oidcFrom] = pick('sso_oidc', `https://oidc.${region}.amazonaws.com`);
+  const [portal, portalFrom] = pick('sso', `https://portal.sso.${region}.amazonaws.com`);
   for (const [url, from] of [[oidc, oidcFrom], [portal, portalFrom]] as const) {
     if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) {
       throw new KeyroleError('BadEndpoint', `IAM Identity Center endpoint ${JSON.stringify(url)} (from ${from}) is not an http(s) URL`, 'fix or unset it');
@@ -100,7 +100,7 @@ function requestHandler(url: string) {
 }
 
 function oidcApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref.ssoRegion);
+  const ep = ssoEndpoints(ref);
   const started = performance.now();
   const m = loadSdk('sso-oidc');
   debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.oidc ?? ep.oidcFrom} (from ${ep.oidcFrom})`);
@@ -110,7 +110,7 @@ function oidcApi(ref: SsoSessionRef) {
 }
 
 function portalApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref.ssoRegion);
+  const ep = ssoEndpoints(ref);
   const started = performance.now();
   const m = loadSdk('sso');
   debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.portal ?? ep.portalFrom} (from ${ep.portalFrom})`);

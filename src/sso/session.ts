@@ -7,7 +7,7 @@ import { section, type AwsFiles } from '../config/files.ts';
 import type { SsoRef } from '../config/settings.ts';
 
 /** What a login needs: the session, without an account or role. */
-export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>;
+export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes' | 'endpointSettings'>;
 
 export interface SsoOptions {
   /** May a device-flow login start at the terminal when there is no usable token? */

@@ -112,7 +112,7 @@ describe('endpoints', () => {
   const clear = { AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_SSO: undefined, AWS_ENDPOINT_URL_SSO_OIDC: undefined, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined };
 
   test('regional by default', () => withEnv(clear, () => {
-    const e = ssoEndpoints('eu-west-1');
+    const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
     assert.equal(e.oidc, undefined);
     assert.equal(e.portal, undefined);
     assert.match(e.oidcFrom, /oidc\.eu-west-1\.amazonaws\.com/);
@@ -121,15 +121,15 @@ describe('endpoints', () => {
 
   test('service variables, then AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns them off', () => {
     withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_ENDPOINT_URL_SSO_OIDC: 'http://oidc' }, () => {
-      const e = ssoEndpoints('eu-west-1');
+      const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
       assert.deepEqual([e.oidc, e.oidcFrom, e.portal, e.portalFrom], ['http://oidc', 'AWS_ENDPOINT_URL_SSO_OIDC', 'http://all', 'AWS_ENDPOINT_URL']);
     });
-    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints('x').portal, 'http://portal'));
-    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints('x').oidc, undefined));
+    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).portal, 'http://portal'));
+    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).oidc, undefined));
   });
 
   test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
-    assert.throws(() => ssoEndpoints('x'), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
+    assert.throws(() => ssoEndpoints({ ssoRegion: 'x' }), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
   }));
 });
 
