@@ -2,8 +2,8 @@
 // bundle (src/aws/sdk.ts), loaded only when rotate runs.
 //
 // The endpoint is the configured one (src/config/endpoints.ts configuredEndpoint: the
-// variables, the profile's `services` section, its endpoint_url); otherwise IAM's global endpoint, signed for us-east-1 (or the
-// partition's home region).
+// variables, the profile's `services` section, its endpoint_url), else the partition's IAM
+// endpoint (iamHome).
 
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
@@ -13,7 +13,7 @@ import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts
 import type { CaBundle } from '../config/cabundle.ts';
 import type { AwsFiles, Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
-import { configuredEndpoint } from '../config/endpoints.ts';
+import { configuredEndpoint, DEFAULT_REGION, partition, regionalEndpoint } from '../config/endpoints.ts';
 
 export interface IamTarget {
   region: string;
@@ -23,23 +23,37 @@ export interface IamTarget {
   caBundle?: CaBundle;
 }
 
-/** IAM is global; requests are signed for the partition's home region. */
+/**
+ * IAM is one endpoint per partition, as the SDK's IAM endpoint rules give it: signed for
+ * us-east-1 at iam.amazonaws.com, for cn-north-1 at iam.cn-north-1.amazonaws.com.cn, for
+ * us-gov-west-1 at iam.us-gov.amazonaws.com; in the other partitions, the region's own
+ * (iam.<region>.<DNS suffix>). The partition is src/config/endpoints.ts's.
+ */
+function iamHome(region: string | undefined): { region: string; url: string } {
+  const r = region ?? DEFAULT_REGION;
+  switch (partition(r).id) {
+    case 'aws': return { region: 'us-east-1', url: 'https://iam.amazonaws.com' };
+    case 'aws-cn': return { region: 'cn-north-1', url: 'https://iam.cn-north-1.amazonaws.com.cn' };
+    case 'aws-us-gov': return { region: 'us-gov-west-1', url: 'https://iam.us-gov.amazonaws.com' };
+    default: return { region: r, url: regionalEndpoint('iam', r) };
+  }
+}
+
+/** The region IAM requests are signed for (iamHome). */
 export function iamRegion(region: string | undefined): string {
-  if (region?.startsWith('cn-')) return 'cn-north-1';
-  if (region?.startsWith('us-gov-')) return 'us-gov-west-1';
-  return 'us-east-1';
+  return iamHome(region).region;
 }
 
 export function resolveIamTarget(files: AwsFiles | undefined, profile: Section | undefined, region?: string, flag?: string): IamTarget {
-  const r = iamRegion(region);
-  if (flag) return { region: r, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
+  const home = iamHome(region);
+  if (flag) return { region: home.region, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
   const configured = configuredEndpoint(files, profile ?? {}, 'iam');
-  if (configured) return { region: r, endpoint: configured.endpoint, endpointFrom: configured.from };
-  return { region: r, endpoint: undefined, endpointFrom: 'global (iam.amazonaws.com)' };
+  if (configured) return { region: home.region, endpoint: configured.endpoint, endpointFrom: configured.from };
+  return { region: home.region, endpoint: undefined, endpointFrom: `global (${home.url.slice('https://'.length)})` };
 }
 
 export function iamEndpointLabel(t: IamTarget): string {
-  return t.endpoint ?? (t.region.startsWith('cn-') ? 'https://iam.cn-north-1.amazonaws.com.cn' : t.region.startsWith('us-gov-') ? 'https://iam.us-gov.amazonaws.com' : 'https://iam.amazonaws.com');
+  return t.endpoint ?? iamHome(t.region).url;
 }
 
 export interface AccessKeyInfo {

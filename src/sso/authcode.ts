@@ -25,7 +25,7 @@ export function loginTimeoutMs(e: NodeJS.ProcessEnv = process.env): number {
 
 /** The /authorize URL on the SSO-OIDC endpoint, with the parameters the AWS CLI sends. */
 export function authorizeUrl(ref: SsoSessionRef, p: { clientId: string; redirectUri: string; state: string; challenge: string }): string {
-  const base = (ssoEndpoints(ref).oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com`).replace(/\/+$/, '');
+  const base = ssoEndpoints(ref).oidc.url.replace(/\/+$/, '');
   const q = new URLSearchParams({
     response_type: 'code',
     client_id: p.clientId,

@@ -12,7 +12,7 @@ import { readFailure, isRefusal, isThrottling, outsideText } from '../aws/failur
 import { checkRegion } from '../config/region.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
 import { credentialProblem } from '../credentials/shape.ts';
-import { configuredEndpoint } from '../config/endpoints.ts';
+import { configuredEndpoint, fipsDualStack, regionalEndpoint } from '../config/endpoints.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
@@ -22,32 +22,30 @@ const CONNECT_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
 const TOTAL_TIMEOUT_MS = 12000;
 
-export interface SsoEndpoints {
-  oidc: string | undefined;
-  oidcFrom: string;
-  portal: string | undefined;
-  portalFrom: string;
-}
+/** Where one IAM Identity Center API is, and which setting says so. */
+export interface SsoEndpoint { url: string; from: string }
+export interface SsoEndpoints { oidc: SsoEndpoint; portal: SsoEndpoint }
 
 /**
- * The configured endpoints (src/config/endpoints.ts configuredEndpoint, with the settings of
- * the profile that uses the session: its ignore_configured_endpoint_urls, [services] and
- * endpoint_url too), else the regional endpoints.
+ * The endpoints, resolved: the configured ones (src/config/endpoints.ts configuredEndpoint,
+ * with the settings of the profile that uses the session: its ignore_configured_endpoint_urls,
+ * [services] sso_oidc / sso and endpoint_url too), else the regional ones in the session's
+ * partition (FIPS and dual-stack as for STS). The SDK is given the result, so what keyrole
+ * names in a message is where the request went.
  */
 export function ssoEndpoints(ref: Pick<SsoSessionRef, 'ssoRegion' | 'endpointSettings'>): SsoEndpoints {
   const region = checkRegion(ref.ssoRegion, 'sso_region');
-  const pick = (service: string, fallback: string): [string | undefined, string] => {
-    const c = configuredEndpoint(ref.endpointSettings?.files, ref.endpointSettings?.profile ?? {}, service);
-    return c ? [c.endpoint, c.from] : [undefined, `regional (${fallback})`];
-  };
-  const [oidc, oidcFrom] = pick('sso_oidc', `https://oidc.${region}.amazonaws.com`);
-  const [portal, portalFrom] = pick('sso', `https://portal.sso.${region}.amazonaws.com`);
-  for (const [url, from] of [[oidc, oidcFrom], [portal, portalFrom]] as const) {
-    if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) {
-      throw new KeyroleError('BadEndpoint', `IAM Identity Center endpoint ${JSON.stringify(url)} (from ${from}) is not an http(s) URL`, 'fix or unset it');
+  const profile = ref.endpointSettings?.profile ?? {};
+  const fd = fipsDualStack(profile);
+  const pick = (service: string, host: string): SsoEndpoint => {
+    const c = configuredEndpoint(ref.endpointSettings?.files, profile, service);
+    if (!c) return { url: regionalEndpoint(host, region, fd), from: fd.from || 'regional' };
+    if (!/^https?:\/\/[^\s/]+/.test(c.endpoint)) {
+      throw new KeyroleError('BadEndpoint', `IAM Identity Center endpoint ${JSON.stringify(printable(c.endpoint).slice(0, 100))} (from ${c.from}) is not an http(s) URL`, 'fix or unset it');
     }
-  }
-  return { oidc, oidcFrom, portal, portalFrom };
+    return { url: c.endpoint, from: c.from };
+  };
+  return { oidc: pick('sso_oidc', 'oidc'), portal: pick('sso', 'portal.sso') };
 }
 
 /** One line of cause and fix for an IAM Identity Center failure. `name` is the `keyrole login` argument. */
@@ -99,24 +97,27 @@ function requestHandler(url: string) {
   return awsRequestHandler({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: caBundleSetting(undefined) });
 }
 
+// The SDK is given the endpoint keyrole resolved (ssoEndpoints), and told not to look up FIPS
+// or dual-stack itself: it would read the variables and the AWS_PROFILE profile, not the
+// profile that uses the session (and refuse FIPS with an endpoint given).
+function clientConfig(region: string, ep: SsoEndpoint, maxAttempts: number) {
+  return { region, endpoint: ep.url, useFipsEndpoint: false, useDualstackEndpoint: false, maxAttempts, requestHandler: requestHandler(ep.url) };
+}
+
 function oidcApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref);
+  const ep = ssoEndpoints(ref).oidc;
   const started = performance.now();
   const m = loadSdk('sso-oidc');
-  debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.oidc ?? ep.oidcFrom} (from ${ep.oidcFrom})`);
-  const where = ep.oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com`;
-  const c = new m.SSOOIDCClient({ region: ref.ssoRegion, endpoint: ep.oidc, maxAttempts: 2, requestHandler: requestHandler(where) });
-  return { m, c, where };
+  debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
+  return { m, c: new m.SSOOIDCClient(clientConfig(ref.ssoRegion, ep, 2)), where: ep.url };
 }
 
 function portalApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref);
+  const ep = ssoEndpoints(ref).portal;
   const started = performance.now();
   const m = loadSdk('sso');
-  debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.portal ?? ep.portalFrom} (from ${ep.portalFrom})`);
-  const where = ep.portal ?? `https://portal.sso.${ref.ssoRegion}.amazonaws.com`;
-  const c = new m.SSOClient({ region: ref.ssoRegion, endpoint: ep.portal, maxAttempts: 3, requestHandler: requestHandler(where) });
-  return { m, c, where };
+  debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
+  return { m, c: new m.SSOClient(clientConfig(ref.ssoRegion, ep, 3)), where: ep.url };
 }
 
 export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {

@@ -99,7 +99,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       debug(`refreshed the IAM Identity Center token of ${describeSession(ref)}; ${Math.round(tokenLeftMs(next, Date.now()) / 1000)} s left`);
       return asToken(next, 'keychain');
     } catch (err) {
-      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc ?? 'oidc', name);
+      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc.url, name);
       if (e.transient) {
         if (leftover) return leftover;
         throw e;
@@ -118,7 +118,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       debug(`refreshed the token in ${aws.path}`);
       return asToken(next, 'aws-cache');
     } catch (err) {
-      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc ?? 'oidc', name);
+      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc.url, name);
       if (leftover && e.transient) return leftover;
       debug(`the refresh token in ${aws.path} was refused (${e.code})`);
     }

@@ -111,21 +111,18 @@ describe('client registrations: one per sso-session, grant and scopes, reused un
 describe('endpoints', () => {
   const clear = { AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_SSO: undefined, AWS_ENDPOINT_URL_SSO_OIDC: undefined, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined };
 
-  test('regional by default', () => withEnv(clear, () => {
+  test('regional by default, resolved', () => withEnv(clear, () => {
     const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
-    assert.equal(e.oidc, undefined);
-    assert.equal(e.portal, undefined);
-    assert.match(e.oidcFrom, /oidc\.eu-west-1\.amazonaws\.com/);
-    assert.match(e.portalFrom, /portal\.sso\.eu-west-1\.amazonaws\.com/);
+    assert.deepEqual(e, { oidc: { url: 'https://oidc.eu-west-1.amazonaws.com', from: 'regional' }, portal: { url: 'https://portal.sso.eu-west-1.amazonaws.com', from: 'regional' } });
   }));
 
   test('service variables, then AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns them off', () => {
     withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_ENDPOINT_URL_SSO_OIDC: 'http://oidc' }, () => {
       const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
-      assert.deepEqual([e.oidc, e.oidcFrom, e.portal, e.portalFrom], ['http://oidc', 'AWS_ENDPOINT_URL_SSO_OIDC', 'http://all', 'AWS_ENDPOINT_URL']);
+      assert.deepEqual(e, { oidc: { url: 'http://oidc', from: 'AWS_ENDPOINT_URL_SSO_OIDC' }, portal: { url: 'http://all', from: 'AWS_ENDPOINT_URL' } });
     });
-    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).portal, 'http://portal'));
-    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).oidc, undefined));
+    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).portal.url, 'http://portal'));
+    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).oidc.url, 'https://oidc.x.amazonaws.com'));
   });
 
   test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
