@@ -221,8 +221,9 @@ describe('error lines', () => {
   }
 
   test('the login name is the sso-session, else the profile given', () => {
-    assert.equal(loginName(REF, { loginName: 'prof' }), 'my-sso');
-    assert.equal(loginName(LEGACY, { loginName: 'prof' }), 'prof');
+    assert.equal(loginName(REF, 'prof'), 'my-sso');
+    assert.equal(loginName(LEGACY, 'prof'), 'prof');
+    assert.equal(loginName(LEGACY), '<profile>');
   });
 });
 
