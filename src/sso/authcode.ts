@@ -10,7 +10,7 @@ import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { openBrowser } from '../util/browser.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
-import { keepRecord, type SsoRecord } from './record.ts';
+import { keepRecord, newRecord, recordFromAnswer, type SsoRecord } from './record.ts';
 import { oidcApi, ssoEndpoints, ssoError, timed, tokenAnswer } from './client.ts';
 import { clientRegistration, dropRegistration } from './registration.ts';
 import { codeChallenge, codeVerifier, randomState } from './pkce.ts';
@@ -73,11 +73,7 @@ export async function browserLogin(ref: SsoSessionRef, screen: Screen, name: str
       bar.stop('Sign-in did not complete.');
       throw e;
     }
-    const got = Date.now();
-    const rec: SsoRecord = {
-      startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, ...reg,
-      accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got),
-    };
+    const rec = recordFromAnswer(newRecord(ref, reg), answer);
     keepRecord(ref, rec);
     cb.finish(true, 'Signed in to AWS IAM Identity Center. You can close this tab.');
     bar.stop(signedInLine(ref, rec));

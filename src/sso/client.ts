@@ -16,7 +16,7 @@ import { configuredEndpoint, fipsDualStack, regionalEndpoint } from '../config/e
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
-import type { SsoRecord } from './record.ts';
+import { recordFromAnswer, type SsoRecord, type TokenAnswer } from './record.ts';
 
 const CONNECT_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
@@ -158,8 +158,6 @@ export async function registerClient(ref: SsoSessionRef, name: string, authCode?
   }
 }
 
-export interface TokenAnswer { accessToken: string; expiresIn: number; refreshToken?: string }
-
 export function tokenAnswer(out: { accessToken?: string; expiresIn?: number; refreshToken?: string }): TokenAnswer {
   if (!out.accessToken || !out.expiresIn) throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered CreateToken without a token', 'retry later');
   return { accessToken: out.accessToken, expiresIn: out.expiresIn, refreshToken: out.refreshToken };
@@ -171,8 +169,7 @@ export async function refreshWith(ref: SsoSessionRef, r: SsoRecord): Promise<Sso
   const out = tokenAnswer(await timed('SSO-OIDC CreateToken (refresh_token)', (abortSignal) => c.send(new m.CreateTokenCommand({
     clientId: r.clientId, clientSecret: r.clientSecret, grantType: 'refresh_token', refreshToken: r.refreshToken,
   }), { abortSignal })));
-  const now = Date.now();
-  return { ...r, accessToken: out.accessToken, expiresAt: new Date(now + out.expiresIn * 1000), refreshToken: out.refreshToken ?? r.refreshToken, obtainedAt: new Date(now) };
+  return recordFromAnswer(r, out);
 }
 
 /** Role credentials for an account and permission set (GetRoleCredentials). */

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatS
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { awsCacheFile } from '../../src/sso/awscache.ts';
-import { canRefresh, decodeRecord, encodeRecord, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { canRefresh, decodeRecord, encodeRecord, newRecord, recordFromAnswer, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
 import { decodeRegistration, encodeRegistration, registrationAccount } from '../../src/sso/registration.ts';
 import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
 import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/deviceflow.ts';
@@ -224,6 +224,28 @@ describe('error lines', () => {
     assert.equal(loginName(REF, 'prof'), 'my-sso');
     assert.equal(loginName(LEGACY, 'prof'), 'prof');
     assert.equal(loginName(LEGACY), '<profile>');
+  });
+});
+
+describe('the record a token answer makes', () => {
+  const reg = { clientId: 'cid', clientSecret: 'csecret', registrationExpiresAt: new Date('2027-01-01T00:00:00Z') };
+  const now = Date.parse('2026-11-30T12:00:00Z');
+
+  test('a sign-in: the session, the registration that signed in, the token', () => {
+    const rec = recordFromAnswer(newRecord(REF, reg), { accessToken: 'tok', expiresIn: 3600, refreshToken: 'ref' }, now);
+    assert.deepEqual(rec, {
+      startUrl: START, region: 'eu-west-1', scopes: ['sso:account:access'], ...reg,
+      accessToken: 'tok', expiresAt: new Date(now + 3600_000), refreshToken: 'ref', obtainedAt: new Date(now),
+    });
+    assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+    assert.equal(recordFromAnswer(newRecord(REF, reg), { accessToken: 'tok', expiresIn: 60 }, now).refreshToken, undefined);
+  });
+
+  test('a refresh keeps the record and its refresh token unless a new one comes', () => {
+    const before = recordFromAnswer(newRecord(REF, reg), { accessToken: 'old', expiresIn: 60, refreshToken: 'r1' }, now - 60_000);
+    const kept = recordFromAnswer(before, { accessToken: 'new', expiresIn: 3600 }, now);
+    assert.deepEqual(kept, { ...before, accessToken: 'new', expiresAt: new Date(now + 3600_000), obtainedAt: new Date(now) });
+    assert.equal(recordFromAnswer(before, { accessToken: 'new', expiresIn: 3600, refreshToken: 'r2' }, now).refreshToken, 'r2');
   });
 });
 
