@@ -54,7 +54,7 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
  * lasts longer. From the keychain and the file alone: no network.
  */
 export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>, now: number, profile?: string): Promise<TokenStatus> {
-  const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
+  const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId, loginName }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
   let own;
   try {
     own = readRecord(ref);
@@ -66,7 +66,7 @@ export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ss
   return {
     from: awsAt && (!ownAt || awsAt.getTime() > ownAt.getTime()) ? 'aws sso login' : 'keyrole',
     session: sessionId(ref),
-    loginName: ref.session ?? profile ?? sessionId(ref),
+    loginName: loginName(ref, profile),
     expiresAt: times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined,
     refreshable: canRefresh(own, now) || canRefresh(aws, now),
   };
