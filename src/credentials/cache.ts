@@ -10,7 +10,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, u
 import { existingPrivateDir, keyroleHome, privateDir } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { openToOthers } from '../util/platform.ts';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, kernelAccounts, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
@@ -349,14 +349,23 @@ export function openStore(kind: StoreKind): CacheStore {
   return kind === 'file' ? fileStore() : kind === 'none' ? noStore() : keychainStore();
 }
 
+/**
+ * Failures of the store itself, which a read reports instead of calling them a miss: an
+ * unsafe cache directory or file (fetching anew would write into it), and a keychain that
+ * cannot be used (the source read that follows would fail the same way, less clearly).
+ */
+const STORE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CacheDirForeign', 'CacheDirSymlink', 'CacheDirUnusable', 'CacheDirWritable', 'CacheFileExposed', 'CacheFileSymlink',
+  'NoSecretService', 'KeychainLocked', 'KeychainError', 'KeychainValueTooLarge', 'KeychainAmbiguous', 'KeychainTimeout', 'KeychainBadBus', 'KeychainReadBack',
+]);
+
 /** Reads an entry; anything unreadable or written for other parameters is a miss, noted in --debug, never a crash. */
 export async function lookup(store: CacheStore, key: string, params?: string): Promise<CacheEntry | undefined> {
   let raw: string | null;
   try {
     raw = await store.get(key);
   } catch (err) {
-    if (err instanceof KeyroleError && /Symlink|Exposed|Dir/.test(err.code)) throw err;
-    if (err instanceof KeyroleError && /Keychain|SecretService/.test(err.code)) throw err;
+    if (err instanceof KeyroleError && STORE_FAILURES.has(err.code)) throw err;
     debug(`cache entry ${key.slice(0, 8)} unreadable (${(err as Error).message}); fetching anew`);
     return undefined;
   }
