@@ -123,14 +123,6 @@ export function sameParams(stored: string, canonical: string): boolean {
   return stored === canonical || stored === paramsDigest(canonical);
 }
 
-/** Windows' Credential Manager: at most 2,560 bytes of secret, stored as UTF-16. */
-export const CREDENTIAL_MANAGER_MAX_BYTES = 2560;
-
-/** The bytes a value takes in a Windows generic credential (UTF-16: two bytes per code unit). */
-export function credentialManagerBytes(value: string): number {
-  return value.length * 2;
-}
-
 // ---- when an entry may be served ----
 
 // botocore refreshes when less than 15 minutes remain (advisory) and a long-lived client
