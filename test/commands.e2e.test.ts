@@ -106,11 +106,19 @@ describe('whoami, export, exec', () => {
   });
 
   test('exec forwards SIGTERM to the command and dies of the same signal', async () => {
-    const child = spawn(KEYROLE, ['exec', 'prod', '--', 'sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.1; done'], { env: baseEnv(w.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a failure cannot leave the command running (and the test
+    // waiting for its output to end).
+    const child = spawn(KEYROLE, ['exec', 'prod', '--', 'sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.1; done'], { env: baseEnv(w.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    // Sent the moment the command has printed: regression, keyrole died of a SIGTERM that
+    // came before its handlers were in place (a loaded CI machine) and orphaned the command.
     await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('ready')) resolve(); }));
     child.kill('SIGTERM');
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const [code, signal] = await exited;
+    if (code !== 42) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    await closed;
     assert.match(out, /got-term/, 'the command saw the signal');
     assert.equal(code, 42, `keyrole exits with the command's status (signal ${signal})`);
   });

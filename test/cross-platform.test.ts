@@ -92,5 +92,8 @@ describe(`keyrole on ${process.platform}-${process.arch}: keychain, file store, 
   test('doctor finds the credential_process line and the credentials it prints', async () => {
     const r = await keyrole(['doctor', 'kc']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    // The line was run as botocore runs it and printed a blob; STS says whose credentials those are.
+    assert.match(r.stdout, /^ok +process line +runs without a shell as botocore runs it and prints credentials \(ASIA.*, expire in .*\) in \d+ ms$/m, r.stdout);
+    assert.match(r.stdout, new RegExp(`^ok +identity +arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/\\S+ \\(account ${DEMO_ACCOUNT_ID}\\), expire in `, 'm'), r.stdout);
   });
 });

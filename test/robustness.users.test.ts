@@ -154,13 +154,14 @@ describe('robustness: another local user', () => {
     });
     const lockPath = join(khome(), `${key}.lock`);
     assert.ok(fs.lstatSync(lockPath).isSocket(), 'the lock is a socket file in the private directory');
-    // The path is no secret (it is listed in /proc/net/unix while held); the directory is.
-    assert.ok(fs.readFileSync('/proc/net/unix', 'utf8').includes(lockPath));
+    // The place is no secret: /proc/net/unix lists the socket, under the name it was bound
+    // to in the private directory before it was linked to the lock's name (src/credentials/lock.ts).
+    assert.ok(fs.readFileSync('/proc/net/unix', 'utf8').includes(`${khome()}/.l`));
     const probe = spawnSync(python(), ['-c', PROBE, lockPath], { uid: other.uid, gid: other.gid, cwd: '/', encoding: 'utf8' });
     assert.equal(probe.status, 0, probe.stderr);
     assert.equal(probe.stdout, 'bind PermissionError\nconnect PermissionError\n');
     assert.equal(await closed, 0, err);
-    rec.add('regression: another user cannot bind or connect to the lock socket file', 'while the user holds the lock, another user binds and connects to `~/.aws/keyrole/<key>.lock` (path read from /proc/net/unix; home 0755)',
+    rec.add('regression: another user cannot bind or connect to the lock socket file', 'while the user holds the lock, another user binds and connects to `~/.aws/keyrole/<key>.lock` (its directory is listed in /proc/net/unix; home 0755)',
       'refused by the kernel: the lock lives in the 0700 private directory', `bind: PermissionError, connect: PermissionError; the holder exit 0`);
   });
 

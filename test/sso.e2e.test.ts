@@ -23,7 +23,7 @@ const SANDBOX = '444455556666';
 const ADMIN_ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 
 interface Blob { Version: number; AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string; AccountId?: string }
-interface SsoStats { registerClient: number; startDeviceAuthorization: number; createToken: { deviceCode: number; authorizationCode: number; refreshToken: number }; getRoleCredentials: number }
+interface SsoStats { registerClient: number; startDeviceAuthorization: number; createToken: { deviceCode: number; authorizationCode: number; refreshToken: number; pending: number }; getRoleCredentials: number }
 
 const CONFIG = `# keyrole SSO test config; this comment must survive sso populate
 [sso-session my-sso]
@@ -49,18 +49,21 @@ describe('IAM Identity Center (SSO)', () => {
   const ssoStats = () => w.emu.control<SsoStats>('GET', 'sso/stats');
   const blob = (out: string) => JSON.parse(out) as Blob;
 
-  /** Approves the one pending device code as soon as it appears; returns its user code. */
-  async function approveWhenShown(opts: { deny?: boolean; afterMs?: number } = {}): Promise<string> {
+  /**
+   * Approves (or denies) the one pending device code once keyrole has polled for it and been
+   * told authorization_pending, so its wait is exercised too; returns the user code.
+   */
+  async function approveWhenShown(opts: { deny?: boolean } = {}): Promise<string> {
+    const pendingAnswers = (await ssoStats()).createToken.pending;
     const until = Date.now() + 30_000;
     for (;;) {
       const pending = await w.emu.control<{ userCode: string }[]>('GET', 'sso/pending');
       if (pending.length > 1) throw new Error(`${pending.length} device codes are pending: more than one login started`);
-      if (pending.length === 1) {
-        await new Promise((r) => setTimeout(r, opts.afterMs ?? 1500));
+      if (pending.length === 1 && (await ssoStats()).createToken.pending > pendingAnswers) {
         await w.emu.control('POST', 'sso/approve', { userCode: pending[0].userCode, deny: opts.deny === true });
         return pending[0].userCode;
       }
-      if (Date.now() > until) throw new Error('no device code was requested within 30 s');
+      if (Date.now() > until) throw new Error(`no device code was requested and polled within 30 s (${pending.length} pending)`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -154,29 +157,40 @@ describe('IAM Identity Center (SSO)', () => {
     assert.match((JSON.parse(id.stdout) as { Arn: string }).Arn, new RegExp(`^arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/`));
   });
 
-  test('an expired access token is renewed with the refresh token: no second device flow', async () => {
+  test('an expired access token is renewed with the refresh token; one about to expire is renewed before the portal refuses it; no second device flow', async () => {
     const logins = (await ssoStats()).startDeviceAuthorization;
-    // Tokens now last 3 s; the one in the keychain is made invalid at the service.
-    await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 3 });
+    const portalCalls = async () => (await w.emu.stats()).requests.filter((q) => q.action === 'GetRoleCredentials');
+    // Tokens now last 90 s; the one in the keychain is made invalid at the service.
+    await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 90 });
     await w.emu.control('POST', 'sso/expire', {});
     try {
+      await w.emu.resetStats();
       const a = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
       assert.equal(a.code, 0, a.stderr);
       let s = await ssoStats();
       assert.equal(s.createToken.refreshToken, 1, 'refreshed once after the service refused the token');
-      // The refreshed token expires by the local clock too: renewed again, still no login.
-      await new Promise((r) => setTimeout(r, 3500));
+      assert.deepEqual((await portalCalls()).map((q) => q.ok), [false, true], 'the portal refused the old token, then accepted the new one');
+      // The new token is good at the portal for 90 s: more than the minute keyrole needs
+      // (TOKEN_MIN_MS) but inside the 15 minutes in which it renews a token it can refresh
+      // (TOKEN_FRESH_MS, botocore's advisory window). So the next call renews it by the
+      // local clock, before the portal is asked, and signs nobody in.
+      await w.emu.resetStats();
       const b = await w.keyrole(['process', 'sso-sandbox', '--cache', 'none'], { env });
       assert.equal(b.code, 0, b.stderr);
       assert.equal(blob(b.stdout).AccountId, SANDBOX);
       s = await ssoStats();
-      assert.equal(s.createToken.refreshToken, 2);
+      assert.equal(s.createToken.refreshToken, 2, 'renewed again');
+      assert.deepEqual((await portalCalls()).map((q) => q.ok), [true], 'renewed before the portal was asked: no refusal');
       assert.equal(s.startDeviceAuthorization, logins, 'no device flow');
     } finally {
       await w.emu.control('POST', 'sso/behaviour', { accessTokenLifetimeSeconds: 3600 });
     }
+    // A token with the full hour left is used as it is.
     const fresh = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
     assert.equal(fresh.code, 0, fresh.stderr);
+    const c = await w.keyrole(['process', 'sso-ro', '--cache', 'none'], { env });
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal((await ssoStats()).createToken.refreshToken, 3, 'one renewal for the 90 s token, none for the hour-long one it got');
   });
 
   test('a valid token that aws sso login left in ~/.aws/sso/cache is used without a login; refreshed, it is written back atomically and dead writers\' temp files are swept', async () => {
@@ -241,7 +255,7 @@ describe('IAM Identity Center (SSO)', () => {
     let code = '';
     try {
       if (flow === 'browser') r = await onPty(`sh -c '${script}'`, [], ptyEnv, 90_000);
-      else [r, code] = await Promise.all([onPty(`sh -c '${script}'`, [], { ...ptyEnv, SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22' }, 90_000), approveWhenShown({ afterMs: 2000 })]);
+      else [r, code] = await Promise.all([onPty(`sh -c '${script}'`, [], { ...ptyEnv, SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22' }, 90_000), approveWhenShown()]);
     } finally {
       await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: false });
     }
@@ -272,7 +286,7 @@ describe('IAM Identity Center (SSO)', () => {
   test('8 parallel callers at a terminal over SSH: one device flow, no browser, 8 blobs', () => parallelAtTerminal('device'));
 
   test('a denied sign-in and a code that runs out each end in one line naming keyrole login', async () => {
-    const [denied] = await Promise.all([onPty(`${KEYROLE} login sso-admin`, [], env, 60_000), approveWhenShown({ deny: true, afterMs: 200 })]);
+    const [denied] = await Promise.all([onPty(`${KEYROLE} login sso-admin`, [], env, 60_000), approveWhenShown({ deny: true })]);
     assert.equal(denied.code, 1, denied.screen);
     assert.match(denied.screen, /keyrole: the sign-in request was denied .*run keyrole login my-sso again/);
     await w.emu.control('POST', 'sso/behaviour', { deviceCodeLifetimeSeconds: 3 });

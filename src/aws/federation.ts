@@ -22,6 +22,7 @@ import type { Layer } from '../credentials/plan.ts';
 import type { AwsKeys } from './sts.ts';
 import type { CaBundle } from '../config/cabundle.ts';
 import { checkRegion } from '../config/region.ts';
+import { partition } from '../config/endpoints.ts';
 import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 
 export type ConsoleKind = 'role' | 'sso' | 'chained' | 'federation';
@@ -33,9 +34,6 @@ export const PARTITIONS: Record<Partition, { signin: string; console: string }> 
   'aws-cn': { signin: 'signin.amazonaws.cn', console: 'console.amazonaws.cn' },
   'aws-us-gov': { signin: 'signin.amazonaws-us-gov.com', console: 'console.amazonaws-us-gov.com' },
 };
-
-// The isolated partitions (and the European Sovereign Cloud) have no public sign-in endpoint.
-const NO_PUBLIC_CONSOLE = /^(?:us-iso[a-z]?-|eu-isoe-|eusc-)/;
 
 // A sign-in token is a bearer credential for 15 minutes, usable once.
 export const SIGNIN_TOKEN_MINUTES = 15;
@@ -51,10 +49,13 @@ export const ALLOW_ALL_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":
 export function partitionOf(region: string): Partition {
   // A region is a host label in every URL built here (config/region.ts: the one check).
   checkRegion(region, 'the profile or --region');
-  if (NO_PUBLIC_CONSOLE.test(region)) {
+  // The partition as the endpoint rules know it (src/config/endpoints.ts); the isolated
+  // partitions and the European Sovereign Cloud have no public sign-in endpoint.
+  const id = partition(region).id;
+  if (!Object.hasOwn(PARTITIONS, id)) {
     throw new KeyroleError('NoConsole', `region ${region} is in a partition without a public console sign-in endpoint`, 'set KEYROLE_SIGNIN_URL to your partition\'s federation endpoint');
   }
-  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+  return id as Partition;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -1,10 +1,9 @@
 // IAM access-key calls for `keyrole rotate`. @aws-sdk/client-iam lives in its own SDK
 // bundle (src/aws/sdk.ts), loaded only when rotate runs.
 //
-// The endpoint follows the SDKs' order for a service: AWS_ENDPOINT_URL_IAM,
-// AWS_ENDPOINT_URL, the profile's `services` section (`iam = endpoint_url = …`), the
-// profile's endpoint_url; otherwise IAM's global endpoint, signed for us-east-1 (or the
-// partition's home region).
+// The endpoint is the configured one (src/config/endpoints.ts configuredEndpoint: the
+// variables, the profile's `services` section, its endpoint_url), else the partition's IAM
+// endpoint (iamHome).
 
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
@@ -12,9 +11,9 @@ import { loadSdk } from './sdk.ts';
 import { requestHandler, withoutNodeTlsOverride } from './http.ts';
 import { readFailure, isRefusal, isThrottling, outsideText } from './failures.ts';
 import type { CaBundle } from '../config/cabundle.ts';
-import { section, type AwsFiles, type Section } from '../config/files.ts';
+import type { AwsFiles, Section } from '../config/files.ts';
 import type { AwsKeys } from './sts.ts';
-import { truthy } from '../config/endpoints.ts';
+import { configuredEndpoint, DEFAULT_REGION, partition, regionalEndpoint } from '../config/endpoints.ts';
 
 export interface IamTarget {
   region: string;
@@ -24,31 +23,37 @@ export interface IamTarget {
   caBundle?: CaBundle;
 }
 
-/** IAM is global; requests are signed for the partition's home region. */
+/**
+ * IAM is one endpoint per partition, as the SDK's IAM endpoint rules give it: signed for
+ * us-east-1 at iam.amazonaws.com, for cn-north-1 at iam.cn-north-1.amazonaws.com.cn, for
+ * us-gov-west-1 at iam.us-gov.amazonaws.com; in the other partitions, the region's own
+ * (iam.<region>.<DNS suffix>). The partition is src/config/endpoints.ts's.
+ */
+function iamHome(region: string | undefined): { region: string; url: string } {
+  const r = region ?? DEFAULT_REGION;
+  switch (partition(r).id) {
+    case 'aws': return { region: 'us-east-1', url: 'https://iam.amazonaws.com' };
+    case 'aws-cn': return { region: 'cn-north-1', url: 'https://iam.cn-north-1.amazonaws.com.cn' };
+    case 'aws-us-gov': return { region: 'us-gov-west-1', url: 'https://iam.us-gov.amazonaws.com' };
+    default: return { region: r, url: regionalEndpoint('iam', r) };
+  }
+}
+
+/** The region IAM requests are signed for (iamHome). */
 export function iamRegion(region: string | undefined): string {
-  if (region?.startsWith('cn-')) return 'cn-north-1';
-  if (region?.startsWith('us-gov-')) return 'us-gov-west-1';
-  return 'us-east-1';
+  return iamHome(region).region;
 }
 
 export function resolveIamTarget(files: AwsFiles | undefined, profile: Section | undefined, region?: string, flag?: string): IamTarget {
-  const r = iamRegion(region);
-  if (flag) return { region: r, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
-  const env = process.env;
-  const p = profile ?? {};
-  if (!(truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) || truthy(p.ignore_configured_endpoint_urls))) {
-    if (env.AWS_ENDPOINT_URL_IAM) return { region: r, endpoint: env.AWS_ENDPOINT_URL_IAM, endpointFrom: 'AWS_ENDPOINT_URL_IAM' };
-    if (env.AWS_ENDPOINT_URL) return { region: r, endpoint: env.AWS_ENDPOINT_URL, endpointFrom: 'AWS_ENDPOINT_URL' };
-    const services = p.services && files ? section(files.config, `services.${p.services}`) : undefined;
-    const svc = services?.['iam.endpoint_url'];
-    if (svc) return { region: r, endpoint: svc, endpointFrom: `[services ${p.services}] iam.endpoint_url` };
-    if (p.endpoint_url) return { region: r, endpoint: p.endpoint_url, endpointFrom: 'endpoint_url' };
-  }
-  return { region: r, endpoint: undefined, endpointFrom: 'global (iam.amazonaws.com)' };
+  const home = iamHome(region);
+  if (flag) return { region: home.region, endpoint: flag, endpointFrom: '--iam-endpoint-url' };
+  const configured = configuredEndpoint(files, profile ?? {}, 'iam');
+  if (configured) return { region: home.region, endpoint: configured.endpoint, endpointFrom: configured.from };
+  return { region: home.region, endpoint: undefined, endpointFrom: `global (${home.url.slice('https://'.length)})` };
 }
 
 export function iamEndpointLabel(t: IamTarget): string {
-  return t.endpoint ?? (t.region.startsWith('cn-') ? 'https://iam.cn-north-1.amazonaws.com.cn' : t.region.startsWith('us-gov-') ? 'https://iam.us-gov.amazonaws.com' : 'https://iam.amazonaws.com');
+  return t.endpoint ?? iamHome(t.region).url;
 }
 
 export interface AccessKeyInfo {

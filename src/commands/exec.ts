@@ -7,7 +7,7 @@
 // `--server` the child gets a local credential endpoint instead (src/server/endpoint.ts):
 // every SDK in it asks again before its credentials expire, for as long as it runs.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { isatty } from 'node:tty';
 import { forwardsSigint, resolveOnPath, spawnWords } from '../util/platform.ts';
 import { isFile } from '../util/dirs.ts';
@@ -165,21 +165,30 @@ function runChild(cmd: string[], env: NodeJS.ProcessEnv, onStarted?: () => void)
     // Windows: `npx`, `cdk` are .cmd files, which spawn finds only by their full name.
     const file = process.platform === 'win32' && !/[\\/]/.test(cmd[0]) ? resolveOnPath(cmd[0], process.platform, process.env, isFile) ?? cmd[0] : cmd[0];
     const how = spawnWords([file, ...cmd.slice(1)], process.platform, process.env.COMSPEC);
-    const child = spawn(how.file, how.args, { stdio: 'inherit', env, windowsVerbatimArguments: how.verbatim });
-    if (onStarted) child.once('spawn', onStarted);
     // The child is in keyrole's process group; when that group is a terminal's, Ctrl-C's
     // SIGINT reached the child already (src/util/platform.ts forwardsSigint).
     const sharesTerminal = isatty(0) || isatty(1) || isatty(2);
+    // Handlers go in before the child starts: the child may run (and be signalled by whoever
+    // watches its output) before this process runs again, and a SIGTERM that found no
+    // handler would kill keyrole and orphan the command. Regression: a loaded CI machine.
+    const running: { child?: ChildProcess } = {};
+    const early: NodeJS.Signals[] = [];
     const forward = (sig: NodeJS.Signals) => {
       if (process.platform === 'win32' || (sig === 'SIGINT' && !forwardsSigint(process.platform, sharesTerminal))) {
         debug(`${sig}: ${cmd[0]} got it from the terminal already; waiting for it to end`);
         return;
       }
+      const child = running.child;
+      if (!child) { early.push(sig); return; }
       debug(`forwarding ${sig} to ${cmd[0]}`);
       try { child.kill(sig); } catch { /* already gone */ }
     };
     const detach = () => { for (const s of FORWARDED) process.off(s, forward); };
     for (const s of FORWARDED) process.on(s, forward);
+    const child = spawn(how.file, how.args, { stdio: 'inherit', env, windowsVerbatimArguments: how.verbatim });
+    running.child = child;
+    if (onStarted) child.once('spawn', onStarted);
+    for (const sig of early) forward(sig);
     child.once('error', (err: NodeJS.ErrnoException) => {
       detach();
       if (err.code === 'ENOENT') reject(new KeyroleError('CommandNotFound', `cannot run ${JSON.stringify(cmd[0])}: no such command`, 'check the name and PATH, or give the full path', 127));

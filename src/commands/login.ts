@@ -8,7 +8,7 @@ import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { localUser } from '../credentials/resolve.ts';
-import { describeSession, sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
+import { describeSession, loginName, sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { ssoLogin } from '../sso/sso.ts';
 import { stderrScreen, terminalScreen, type Screen } from '../sso/screen.ts';
 import { chooseFlow, type FlowFlags } from '../sso/flow.ts';
@@ -44,7 +44,7 @@ export function loginTarget(files: AwsFiles, name: string): LoginTarget {
         if (err instanceof KeyroleError && err.code === 'NoSource') break;
         throw err;
       }
-      if (settings.sso) return { kind: 'sso', ref: settings.sso, name: settings.sso.session ?? current };
+      if (settings.sso) return { kind: 'sso', ref: settings.sso, name: loginName(settings.sso, current) };
       if (settings.mfaSerial) return { kind: 'mfa', profile: name, serial: settings.mfaSerial };
       current = settings.sourceKind === 'profile' ? settings.sourceProfile : undefined;
     }

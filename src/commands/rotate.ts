@@ -12,7 +12,7 @@ import { caBundleSetting } from '../config/cabundle.ts';
 import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/files.ts';
 import { resolveEndpoint, resolveRegion } from '../config/endpoints.ts';
 import { readSource, writeSource, storeName, type SourceKeys } from '../keychain/keychain.ts';
-import { createAccessKey, deleteAccessKey, listAccessKeys, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
+import { createAccessKey, deleteAccessKey, listAccessKeys, iamEndpointLabel, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
 import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   storeName();
   const files = await loadAwsFiles();
   const { sts, iam, profile } = targetsFor(files, name, v.profile);
-  debug(`rotate ${name}: IAM at ${iam.endpoint ?? 'iam.amazonaws.com'} (from ${iam.endpointFrom}), STS from ${sts.endpointFrom}${profile ? `, settings of profile ${profile}` : ''}`);
+  debug(`rotate ${name}: IAM at ${iamEndpointLabel(iam)} (from ${iam.endpointFrom}), STS from ${sts.endpointFrom}${profile ? `, settings of profile ${profile}` : ''}`);
   const result = await rotate(name, liveSteps(name, sts, iam), timeout * 1000, (line) => process.stdout.write(`${line}\n`));
   process.stdout.write(`Rotated source "${name}": ${redactKeyId(result.oldKeyId)} → ${redactKeyId(result.newKeyId)} (${result.arn}); the old key is deleted.\n`);
 }

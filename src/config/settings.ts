@@ -9,6 +9,7 @@ import type { Section } from './ini.ts';
 import { section, type AwsFiles } from './files.ts';
 import { checkProfileKeys, missingProfileHint, quote, shadowingKeys } from './checks.ts';
 import { resolveEndpoint, resolveRegion } from './endpoints.ts';
+import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 
 export interface Overrides {
   source?: string;
@@ -20,13 +21,8 @@ export interface Overrides {
   sessionName?: string;
 }
 
-/** An IAM Identity Center role: the sso-session (or legacy start URL) and the account/role. */
-export interface SsoRef {
-  /** The [sso-session NAME], or undefined for the legacy form. */
-  session: string | undefined;
-  startUrl: string;
-  ssoRegion: string;
-  registrationScopes: string[];
+/** An IAM Identity Center role: the sso-session (or legacy start URL, src/sso/session.ts) and the account/role. */
+export interface SsoRef extends SsoSessionRef {
   accountId: string;
   roleName: string;
 }
@@ -128,21 +124,20 @@ function resolveSso(files: AwsFiles, profile: Section, where: string): SsoRef | 
   const accountId = profile.keyrole_sso_account_id;
   const roleName = profile.keyrole_sso_role_name;
   if (!session && !profile.keyrole_sso_start_url && !accountId && !roleName) return undefined;
-  let startUrl = profile.keyrole_sso_start_url;
-  let ssoRegion = profile.keyrole_sso_region;
-  let scopes = profile.keyrole_sso_registration_scopes;
+  let ref: SsoSessionRef;
   if (session) {
-    const sec = section(files.config, `sso-session.${session}`);
-    if (!sec) throw new KeyroleError('UnknownSsoSession', `${where} names sso-session "${session}", which is not in ${files.configPath}`, `add an [sso-session ${session}] section with sso_start_url and sso_region`);
-    startUrl = sec.sso_start_url;
-    ssoRegion = sec.sso_region;
-    scopes = sec.sso_registration_scopes;
-    if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoSession', `[sso-session ${session}] lacks ${!startUrl ? 'sso_start_url' : 'sso_region'}`, `add it to ${files.configPath}`);
+    const found = sessionRefFromConfig(files, session);
+    if (!found) throw new KeyroleError('UnknownSsoSession', `${where} names sso-session "${session}", which is not in ${files.configPath}`, `add an [sso-session ${session}] section with sso_start_url and sso_region`);
+    ref = found;
+  } else {
+    const startUrl = profile.keyrole_sso_start_url;
+    const ssoRegion = profile.keyrole_sso_region;
+    if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoProfile', `${where} uses SSO but names no keyrole_sso_session (or keyrole_sso_start_url and keyrole_sso_region)`, 'add keyrole_sso_session = <name> and an [sso-session <name>] section');
+    ref = { session: undefined, startUrl, ssoRegion, registrationScopes: list(profile.keyrole_sso_registration_scopes) };
   }
-  if (!startUrl || !ssoRegion) throw new KeyroleError('BadSsoProfile', `${where} uses SSO but names no keyrole_sso_session (or keyrole_sso_start_url and keyrole_sso_region)`, 'add keyrole_sso_session = <name> and an [sso-session <name>] section');
   if (!accountId || !/^\d{12}$/.test(accountId)) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_account_id as a 12-digit account id`, 'add keyrole_sso_account_id = 123456789012');
   if (!roleName) throw new KeyroleError('BadSsoProfile', `${where} needs keyrole_sso_role_name`, 'add keyrole_sso_role_name = <permission set name>');
-  return { session, startUrl, ssoRegion, registrationScopes: list(scopes), accountId, roleName };
+  return { ...ref, accountId, roleName, endpointSettings: { files, profile } };
 }
 
 /** A role session name valid for STS ([\w+=,.@-], 2 to 64 characters). */

@@ -7,12 +7,12 @@
 
 import { join } from 'node:path';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { keyroleHome, privateDir } from '../util/home.ts';
+import { existingPrivateDir, keyroleHome, privateDir } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { openToOthers } from '../util/platform.ts';
-import { KeyroleError } from '../util/errors.ts';
+import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { deleteItem, getItem, getItemFast, kernelAccounts, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 
@@ -37,7 +37,8 @@ export interface CacheStore {
   readonly kind: StoreKind;
   readonly where: string;
   get(key: string): Promise<string | null>;
-  put(key: string, value: string): Promise<void>;
+  /** durable: an entry only a person can renew (an MFA session), kept where it survives a reboot. */
+  put(key: string, value: string, o?: { durable?: boolean }): Promise<void>;
   delete(key: string): Promise<boolean>;
   list(): Promise<{ key: string; value: string }[]>;
 }
@@ -56,13 +57,51 @@ export function canonicalParams(params: Record<string, unknown>): string {
  * collision can only cause a miss, never the wrong credentials.
  */
 export function cacheKey(params: Record<string, unknown>): string {
-  const text = canonicalParams(params);
-  let h = 0xcbf29ce484222325n;
+  return fnv1a64(canonicalParams(params));
+}
+
+// FNV-1a over UTF-16 code units, in 32-bit lanes (Math.imul-free: every product stays below
+// 2^53, so doubles hold it exactly). The same values as the BigInt form of the algorithm,
+// which test/unit/cache.test.ts keeps as the reference, at a tenth of its cost on a cold
+// start: BigInt arithmetic per character was ~0.5 ms of a hit.
+const TWO32 = 4294967296;
+
+/** 64-bit FNV-1a: offset basis 0xcbf29ce484222325, prime 2^40 + 0x1b3. */
+export function fnv1a64(text: string): string {
+  let lo = 0x84222325;
+  let hi = 0xcbf29ce4;
   for (let i = 0; i < text.length; i++) {
-    h ^= BigInt(text.charCodeAt(i));
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    lo = (lo ^ text.charCodeAt(i)) >>> 0;
+    // h * 0x1b3 + (h << 40), modulo 2^64
+    const tlo = lo * 0x1b3;
+    const carry = Math.floor(tlo / TWO32);
+    hi = (hi * 0x1b3 + carry + ((lo << 8) >>> 0)) % TWO32;
+    lo = tlo % TWO32;
   }
-  return h.toString(16).padStart(16, '0');
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+/** 128-bit FNV-1a: offset basis 0x6c62272e07bb014262b821756295c58d, prime 2^88 + 0x13b. */
+export function fnv1a128(text: string): string {
+  // l0 is the least significant lane.
+  let l0 = 0x6295c58d, l1 = 0x62b82175, l2 = 0x07bb0142, l3 = 0x6c62272e;
+  for (let i = 0; i < text.length; i++) {
+    l0 = (l0 ^ text.charCodeAt(i)) >>> 0;
+    // h << 88: l0's low 8 bits land at the top of lane 2, its other 24 bits at the bottom
+    // of lane 3, l1's low 8 bits at the top of lane 3; the rest is beyond 2^128.
+    const s2 = (l0 << 24) >>> 0;
+    const s3 = ((l0 >>> 8) + ((l1 << 24) >>> 0)) % TWO32;
+    // h * 0x13b, lane by lane with carries, plus the shifted part
+    const t0 = l0 * 0x13b;
+    const t1 = l1 * 0x13b + Math.floor(t0 / TWO32);
+    const t2 = l2 * 0x13b + Math.floor(t1 / TWO32) + s2;
+    const t3 = l3 * 0x13b + Math.floor(t2 / TWO32) + s3;
+    l0 = t0 % TWO32;
+    l1 = t1 % TWO32;
+    l2 = t2 % TWO32;
+    l3 = t3 % TWO32;
+  }
+  return [l3, l2, l1, l0].map((x) => x.toString(16).padStart(8, '0')).join('');
 }
 
 /**
@@ -76,26 +115,12 @@ export function cacheKey(params: Record<string, unknown>): string {
  * same reason as cacheKey: node:crypto is not loaded on a cache hit.
  */
 export function paramsDigest(canonical: string): string {
-  let h = 0x6c62272e07bb014262b821756295c58dn;
-  const mask = (1n << 128n) - 1n;
-  for (let i = 0; i < canonical.length; i++) {
-    h ^= BigInt(canonical.charCodeAt(i));
-    h = (h * 0x0000000001000000000000000000013bn) & mask;
-  }
-  return `fnv128:${h.toString(16).padStart(32, '0')}`;
+  return `fnv128:${fnv1a128(canonical)}`;
 }
 
 /** Whether an entry's stored parameters (a digest, or an older version's canonical text) are these. */
 export function sameParams(stored: string, canonical: string): boolean {
   return stored === canonical || stored === paramsDigest(canonical);
-}
-
-/** Windows' Credential Manager: at most 2,560 bytes of secret, stored as UTF-16. */
-export const CREDENTIAL_MANAGER_MAX_BYTES = 2560;
-
-/** The bytes a value takes in a Windows generic credential (UTF-16: two bytes per code unit). */
-export function credentialManagerBytes(value: string): number {
-  return value.length * 2;
 }
 
 // ---- when an entry may be served ----
@@ -191,20 +216,40 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
 export const CACHE_SERVICE = 'keyrole:cache';
 
 export function keychainStore(): CacheStore {
+  // Linux: entries keyrole can renew by itself go to the kernel keyring when this session
+  // may write to it (src/keychain/keychain.ts kernelTier); reads look there first.
+  const kernel = kernelTier();
   return {
     kind: 'keychain',
     where: 'keychain',
-    get: (key) => getItemFast(CACHE_SERVICE, key, 'read the credential cache', false),
-    put: (key, value) => setItemFast(CACHE_SERVICE, key, value, 'write the credential cache'),
-    delete: async (key) => deleteItem(CACHE_SERVICE, key, 'clear the credential cache'),
-    list: async () => listKeychainEntries(),
+    async get(key) {
+      if (kernel) {
+        const v = kernelGet(CACHE_SERVICE, key);
+        if (v !== null) return v;
+      }
+      return getItemFast(CACHE_SERVICE, key, 'read the credential cache', false);
+    },
+    async put(key, value, o) {
+      if (kernel && !o?.durable && kernelSet(CACHE_SERVICE, key, value)) return;
+      return setItemFast(CACHE_SERVICE, key, value, 'write the credential cache');
+    },
+    async delete(key) {
+      const inKernel = kernel && kernelDelete(CACHE_SERVICE, key);
+      return deleteItem(CACHE_SERVICE, key, 'clear the credential cache') || inKernel;
+    },
+    list: async () => listKeychainEntries(kernel),
   };
 }
 
-function listKeychainEntries(): { key: string; value: string }[] {
-  return listAccounts(CACHE_SERVICE, 'list the credential cache').map((key) => ({ key, value: getItem(CACHE_SERVICE, key, 'read the credential cache') ?? '' }));
+/** Every entry of both tiers, each key once (the kernel keyring's copy is the one reads see first). */
+function listKeychainEntries(kernel: boolean): { key: string; value: string }[] {
+  const out = new Map<string, string>();
+  if (kernel) for (const key of kernelAccounts(CACHE_SERVICE)) out.set(key, kernelGet(CACHE_SERVICE, key) ?? '');
+  for (const key of listAccounts(CACHE_SERVICE, 'list the credential cache')) {
+    if (!out.has(key)) out.set(key, getItem(CACHE_SERVICE, key, 'read the credential cache') ?? '');
+  }
+  return [...out].map(([key, value]) => ({ key, value }));
 }
-
 
 function cacheFileName(key: string): string {
   if (!/^[0-9a-f]{16}$/.test(key)) throw new KeyroleError('BadCacheKey', `invalid cache key ${key}`, 'this is a bug in keyrole');
@@ -224,7 +269,8 @@ export function fileStore(): CacheStore {
       const path = join(dir, cacheFileName(key));
       // The directories are checked before the read, miss or hit: an unsafe store is refused
       // here, since a refused write no longer fails the call (src/credentials/cached.ts).
-      ready();
+      // A directory that does not exist yet is a miss: only put creates it.
+      if (!existingPrivateDir(keyroleHome()) || !existingPrivateDir(dir)) return null;
       let fd: number;
       try {
         fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -264,7 +310,8 @@ export function fileStore(): CacheStore {
     async list() {
       let names: string[];
       try {
-        names = readdirSync(ready());
+        if (!existingPrivateDir(keyroleHome()) || !existingPrivateDir(dir)) return [];
+        names = readdirSync(dir);
       } catch (err) {
         if (err instanceof KeyroleError) throw err;
         return [];
@@ -294,14 +341,23 @@ export function openStore(kind: StoreKind): CacheStore {
   return kind === 'file' ? fileStore() : kind === 'none' ? noStore() : keychainStore();
 }
 
+/**
+ * Failures of the store itself, which a read reports instead of calling them a miss: an
+ * unsafe cache directory or file (fetching anew would write into it), and a keychain that
+ * cannot be used (the source read that follows would fail the same way, less clearly).
+ */
+const STORE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CacheDirForeign', 'CacheDirSymlink', 'CacheDirUnusable', 'CacheDirWritable', 'CacheFileExposed', 'CacheFileSymlink',
+  'NoSecretService', 'KeychainLocked', 'KeychainError', 'KeychainValueTooLarge', 'KeychainAmbiguous', 'KeychainTimeout', 'KeychainBadBus', 'KeychainReadBack',
+]);
+
 /** Reads an entry; anything unreadable or written for other parameters is a miss, noted in --debug, never a crash. */
 export async function lookup(store: CacheStore, key: string, params?: string): Promise<CacheEntry | undefined> {
   let raw: string | null;
   try {
     raw = await store.get(key);
   } catch (err) {
-    if (err instanceof KeyroleError && /Symlink|Exposed|Dir/.test(err.code)) throw err;
-    if (err instanceof KeyroleError && /Keychain|SecretService/.test(err.code)) throw err;
+    if (err instanceof KeyroleError && STORE_FAILURES.has(err.code)) throw err;
     debug(`cache entry ${key.slice(0, 8)} unreadable (${(err as Error).message}); fetching anew`);
     return undefined;
   }

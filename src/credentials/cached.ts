@@ -8,7 +8,7 @@ import { KeyroleError, isTransient } from '../util/errors.ts';
 import { encodeEntry, fresh, lookup, paramsDigest, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { singleFlight, type HeldLock } from './lock.ts';
-import type { Layer } from './plan.ts';
+import { asksForCode, type Layer } from './plan.ts';
 import type { Fetched } from './providers/types.ts';
 
 export interface Resolved {
@@ -46,7 +46,7 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
     if (remainingMs(e, Date.now()) <= 0) {
       throw new KeyroleError('ExpiredOnArrival', 'STS returned credentials that are already expired by this machine\'s clock', 'check the system clock');
     }
-    await storeEntry(store, key, encodeEntry(e), what);
+    await storeEntry(store, key, encodeEntry(e), what, { durable: asksForCode(layer) });
     return e;
   }, () => privateDir(keyroleHome()));
   try {
@@ -68,9 +68,9 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
  * the next caller a fetch, never this caller its credentials. One stderr line says so
  * (credential_process callers show stderr only on failure; a person running keyrole sees it).
  */
-export async function storeEntry(store: CacheStore, key: string, value: string, what: string): Promise<void> {
+export async function storeEntry(store: CacheStore, key: string, value: string, what: string, o?: { durable?: boolean }): Promise<void> {
   try {
-    await store.put(key, value);
+    await store.put(key, value, o);
     debug(`stored ${what} in the ${store.kind} store`);
   } catch (err) {
     const why = err instanceof KeyroleError ? err.line() : (err as Error).message;

@@ -22,7 +22,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { regionalStsEndpoint } from '../config/endpoints.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../config/settings.ts';
 import { profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
-import { cacheKey, canonicalParams, fileStore, keychainStore, type CacheStore } from './cache.ts';
+import { canonicalParams, fileStore, fnv1a64, keychainStore, type CacheStore } from './cache.ts';
 import { localUser } from './user.ts';
 
 export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'chained-role';
@@ -45,6 +45,16 @@ export interface Layer {
   under?: Layer;
   /** The IAM Identity Center session whose token this layer's call uses. */
   sso?: SsoRef;
+}
+
+/**
+ * Whether fetching this layer asks for an MFA code: an MFA session, or a role assumed with
+ * a code each time. Such entries are kept where they survive a reboot (the kernel keyring's
+ * copy would not: src/keychain/keychain.ts kernelTier), and `status` names them when a
+ * person will be needed.
+ */
+export function asksForCode(l: Layer): boolean {
+  return l.kind === 'mfa-session' || (l.kind === 'role' && !l.under && !!l.settings.mfaSerial);
 }
 
 // STS caps a role assumed with another role's credentials at one hour (role chaining).
@@ -71,7 +81,7 @@ function stsParams(s: Settings): Record<string, unknown> {
 
 function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso'> = {}): Layer {
   const canonical = canonicalParams(params);
-  return { kind, settings: s, params, canonical, key: cacheKey(params), durationSeconds, label, ...extra };
+  return { kind, settings: s, params, canonical, key: fnv1a64(canonical), durationSeconds, label, ...extra };
 }
 
 // ---- one test per kind: which layer a profile's settings make ----

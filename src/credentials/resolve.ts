@@ -1,16 +1,17 @@
 // From settings to credentials: the planner (src/credentials/plan.ts) says what the
 // profile's credential consists of and where each layer is cached; each layer is resolved
 // by its provider (src/credentials/providers/) behind the cache decorator (cached.ts).
-// This is the whole hot path; a hit touches the config, the cache store and nothing else.
+// This is the whole hot path; a hit touches the config, the cache store and nothing else:
+// STS, the clock check, MFA and SSO are imported when a miss needs them.
 
 import { KeyroleError } from '../util/errors.ts';
 import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import type { HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
-import { assumeRole, getSessionToken, type StsTarget, type TempCredentials } from '../aws/sts.ts';
+import type { StsTarget, TempCredentials } from '../aws/sts.ts';
 import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import type { Settings } from '../config/settings.ts';
-import { clockSession, type ClockHook } from '../clock/clock.ts';
+import type { ClockHook } from '../clock/clock.ts';
 import { planProfile, type Layer } from './plan.ts';
 import { cached, type Resolved } from './cached.ts';
 import { PROVIDERS } from './providers/index.ts';
@@ -35,7 +36,8 @@ export function storeKindFor(files: AwsFiles, s: Settings, flag?: string): Store
  * credentials in StsTarget.clockOffsetMs.
  */
 let runClock: ClockHook | undefined;
-function clockFor(s: Settings): ClockHook {
+async function clockFor(s: Settings): Promise<ClockHook> {
+  const { clockSession } = await import('../clock/clock.ts');
   runClock ??= clockSession({
     // keyrole_ntp_servers is not in Settings: the config is read again, once, on a miss.
     profileServers: async () => (s.profile ? section((await loadAwsFiles()).config, s.profile)?.keyrole_ntp_servers : undefined),
@@ -50,7 +52,7 @@ export function stsTarget(s: Settings, clockOffsetMs = 0): StsTarget {
 
 /** An STS target with this run's clock check (also for calls made on credentials keyrole already holds: whoami). */
 export async function target(s: Settings): Promise<StsTarget> {
-  return { ...stsTarget(s), clock: clockFor(s) };
+  return { ...stsTarget(s), clock: await clockFor(s) };
 }
 
 export interface ResolveOptions {
@@ -77,7 +79,9 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
   return cached(store, layer, (lock) => {
     const notify = both(lock, up);
     const deps: ProviderDeps = {
-      loadSource, target, assumeRole, getSessionToken,
+      loadSource, target,
+      assumeRole: async (...a) => (await import('../aws/sts.ts')).assumeRole(...a),
+      getSessionToken: async (...a) => (await import('../aws/sts.ts')).getSessionToken(...a),
       withMfaCode: (s, n, call) => withMfaCode(s, o, n, call),
       ssoRoleCredentials: async (sso, n, loginName) => {
         const { ssoRoleCredentials } = await import('../sso/sso.ts');

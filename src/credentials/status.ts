@@ -5,7 +5,7 @@
 import type { AwsFiles } from '../config/files.ts';
 import type { Settings, SsoRef } from '../config/settings.ts';
 import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
-import { layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
+import { asksForCode, layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
 import { formatLeft } from '../util/duration.ts';
 
@@ -54,7 +54,7 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
  * lasts longer. From the keychain and the file alone: no network.
  */
 export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>, now: number, profile?: string): Promise<TokenStatus> {
-  const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
+  const [{ readRecord, canRefresh }, { readAwsCache }, { sessionId, loginName }] = await Promise.all([import('../sso/record.ts'), import('../sso/awscache.ts'), import('../sso/session.ts')]);
   let own;
   try {
     own = readRecord(ref);
@@ -66,7 +66,7 @@ export async function tokenStatus(ref: Pick<SsoRef, 'session' | 'startUrl' | 'ss
   return {
     from: awsAt && (!ownAt || awsAt.getTime() > ownAt.getTime()) ? 'aws sso login' : 'keyrole',
     session: sessionId(ref),
-    loginName: ref.session ?? profile ?? sessionId(ref),
+    loginName: loginName(ref, profile),
     expiresAt: times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : undefined,
     refreshable: canRefresh(own, now) || canRefresh(aws, now),
   };
@@ -101,8 +101,9 @@ export function personNeeded(st: ProfileStatus, now = Date.now()): { what: strin
   for (const l of st.layers) {
     const s = l.layer.settings;
     if (!l.expiration || s.mfaProcess) continue;
+    if (!asksForCode(l.layer)) continue;
     if (l.layer.kind === 'mfa-session') found.push({ what: `${l.layer.label} (MFA device ${s.mfaSerial})`, at: l.expiration });
-    if (l.layer.kind === 'role' && !l.layer.under && s.mfaSerial) found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
+    else found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
   }
   if (st.sso?.expiresAt && !st.sso.refreshable) found.push({ what: `the IAM Identity Center sign-in of ${st.sso.session}`, at: st.sso.expiresAt });
   const next = found.filter((f) => f.at.getTime() > now - 3600_000).sort((a, b) => a.at.getTime() - b.at.getTime())[0];

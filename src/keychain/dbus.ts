@@ -13,9 +13,12 @@
 //   pipe handle in the same rounds 1.11–1.43× (CPU 1.21–1.26×). Loading node:net and its
 //   streams and the socket's first calls cost ~8 ms of CPU per hit here (profiles: module
 //   compilation, Duplex and connect set-up); `npm run bench --quick`: 1.37×.
-// - the kernel keyring through the addon (KEYROLE_KEYCHAIN=keyutils) is refused in
-//   containers like this one: add_key on the session keyring fails with EACCES, so it can
-//   be no default here, and a hit would still pay for loading the addon.
+// - the kernel keyring through the addon: ~0.7 ms (loading the addon, two system calls).
+//   It is now where the default store keeps cache entries keyrole can renew by itself,
+//   wherever the session may write to it (src/keychain/keychain.ts kernelTier), so most
+//   hits never open this client. It is refused in containers like this one (add_key on
+//   the shared default session keyring: EACCES); there the Secret Service holds the entry
+//   and a hit still pays for node:net.
 // - a V8 startup snapshot with node:net preloaded (SEA useSnapshot): a toy executable
 //   started ~3–6 ms slower than the same one loading node:net at run time.
 // The file-store hit is unaffected (it loads no socket): 1.10–1.15×.

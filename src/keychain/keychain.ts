@@ -1,8 +1,9 @@
 // The OS keychain, through @napi-rs/keyring. On Linux the store is pinned to the Secret
 // Service: the addon's default would otherwise fall back to the kernel keyring without a
 // word when no D-Bus session exists, and the user's keys would land in a store that is
-// gone at logout. The kernel keyring is available as an explicit choice
-// (KEYROLE_KEYCHAIN=keyutils) for headless machines.
+// gone at reboot. The kernel keyring is available as an explicit choice
+// (KEYROLE_KEYCHAIN=keyutils) for headless machines, and serves the Secret Service store as
+// the fast tier for short-lived cache entries (kernelTier, below).
 //
 // Every call is bounded in time. The hot path's Secret Service calls go through keyrole's
 // own client (src/keychain/secretservice.ts: 5 s per call). The addon's calls are
@@ -208,7 +209,7 @@ export function deleteItem(service: string, account: string, action: string): bo
  * names them), and keeps those the keyring actually gives to this session: /proc/keys also
  * shows keys of this user's other sessions that cannot be read from here.
  */
-function keyutilsAccounts(service: string, action: string): string[] {
+function keyutilsAccounts(service: string, action: string, open: (account: string) => EntryType = (account) => entry(service, account)): string[] {
   let text: string;
   try {
     text = readFileSync('/proc/keys', 'utf8');
@@ -223,8 +224,71 @@ function keyutilsAccounts(service: string, action: string): string[] {
     if (m && m[1].endsWith(suffix) && m[1].length > suffix.length) found.add(m[1].slice(0, -suffix.length));
   }
   return [...found].filter((account) => {
-    try { return entry(service, account).getPassword() !== null; } catch { return false; }
+    try { return open(account).getPassword() !== null; } catch { return false; }
   }).sort();
+}
+
+// ---- the kernel keyring as the cache's fast tier (Linux, with the Secret Service store) ----
+// A keychain cache hit through the Secret Service costs node:net and its streams (~8 ms of
+// CPU: src/keychain/dbus.ts) plus the round trips; the same read from the kernel keyring
+// costs loading the addon (~0.6 ms) and two system calls (~0.1 ms). So short-lived cache
+// entries, which keyrole can fetch again by itself, live in the kernel keyring where this
+// session can write to it, and everything that must survive a reboot or that only a person
+// can renew (source keys, SSO sign-ins, MFA sessions) stays in the Secret Service. The
+// addon adds each key to the session keyring and links it into the user's persistent
+// keyring, which every later session of the user links in: entries are shared by the
+// user's sessions, readable by no other user (possessor permissions), never written to
+// disk, and gone at reboot or after three days unused (persistent_keyring_expiry).
+// Where the kernel refuses (containers whose session keyring this process cannot write,
+// the 20,000-byte per-user quota reached), the write goes to the Secret Service instead and
+// reads find it there: a read tries the kernel keyring first, then the Secret Service.
+// KEYROLE_KERNEL_CACHE=off keeps every entry in the Secret Service.
+
+/** Whether cache entries may go to the kernel keyring: Linux, the Secret Service store, not turned off. */
+export function kernelTier(): boolean {
+  return process.platform === 'linux' && storeName() === 'secret-service' && !/^(off|0|false|no)$/i.test((process.env.KEYROLE_KERNEL_CACHE ?? '').trim());
+}
+
+function kernelEntry(service: string, account: string): EntryType {
+  return new (loadKeyring().Entry)(service, account, { linux: { store: 'keyutils' } });
+}
+
+/** The value in the kernel keyring, or null (none, or a keyring this process may not use). */
+export function kernelGet(service: string, account: string): string | null {
+  try {
+    return kernelEntry(service, account).getPassword();
+  } catch (err) {
+    debug(`kernel keyring: cannot read ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))})`);
+    return null;
+  }
+}
+
+/** Stores in the kernel keyring; false when the kernel refused (the caller uses the Secret Service). */
+export function kernelSet(service: string, account: string, value: string): boolean {
+  try {
+    kernelEntry(service, account).setPassword(value);
+    return true;
+  } catch (err) {
+    debug(`kernel keyring: cannot store ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))}); using the Secret Service`);
+    return false;
+  }
+}
+
+export function kernelDelete(service: string, account: string): boolean {
+  try {
+    return kernelEntry(service, account).deleteCredential();
+  } catch {
+    return false;
+  }
+}
+
+/** The accounts of `service` this session can read from the kernel keyring; none where it cannot be listed. */
+export function kernelAccounts(service: string): string[] {
+  try {
+    return keyutilsAccounts(service, 'list the kernel keyring', (account) => kernelEntry(service, account));
+  } catch {
+    return [];
+  }
 }
 
 export function listAccounts(service: string, action: string): string[] {

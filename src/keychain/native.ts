@@ -61,7 +61,6 @@ function loadFromSea(sea: SeaApi): KeyringModule {
   const beside = join(dirname(process.execPath), ADDON_FILE);
   if (trustworthy(beside)) return dlopen(beside);
 
-  const bytes = Buffer.from(sea.getAsset('keyring.node'));
   const hash = Buffer.from(sea.getAsset('keyring.sha256')).toString('utf8').trim().slice(0, 16);
   const dir = join(process.env.XDG_CACHE_HOME || join(userHome(), '.cache'), 'keyrole');
   const target = join(dir, `keyring-${hash}.node`);
@@ -71,7 +70,9 @@ function loadFromSea(sea: SeaApi): KeyringModule {
       const st = lstatSync(dir);
       const uid = process.getuid?.();
       if (!st.isDirectory() || writableByOthers(st.mode) || (uid !== undefined && st.uid !== uid)) throw new Error(`${dir} is not a private directory of this user`);
-      // node:crypto only here, on the one run that installs the addon: it is slow to load.
+      // The 3 MB asset is copied out only here, on the one run that installs the addon, and
+      // node:crypto loaded only here: both would cost every later run a millisecond or more.
+      const bytes = Buffer.from(sea.getAsset('keyring.node'));
       const { createHash } = nodeRequire()('node:crypto') as typeof import('node:crypto');
       if (createHash('sha256').update(bytes).digest('hex').slice(0, 16) !== hash) throw new Error('embedded addon is corrupt');
       // Written under a unique name then renamed, so a parallel run never loads a half-written file.

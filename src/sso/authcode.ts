@@ -10,7 +10,7 @@ import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { openBrowser } from '../util/browser.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
-import { keepRecord, type SsoRecord } from './record.ts';
+import { keepRecord, newRecord, recordFromAnswer, type SsoRecord } from './record.ts';
 import { oidcApi, ssoEndpoints, ssoError, timed, tokenAnswer } from './client.ts';
 import { clientRegistration, dropRegistration } from './registration.ts';
 import { codeChallenge, codeVerifier, randomState } from './pkce.ts';
@@ -25,7 +25,7 @@ export function loginTimeoutMs(e: NodeJS.ProcessEnv = process.env): number {
 
 /** The /authorize URL on the SSO-OIDC endpoint, with the parameters the AWS CLI sends. */
 export function authorizeUrl(ref: SsoSessionRef, p: { clientId: string; redirectUri: string; state: string; challenge: string }): string {
-  const base = (ssoEndpoints(ref.ssoRegion).oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com`).replace(/\/+$/, '');
+  const base = ssoEndpoints(ref).oidc.url.replace(/\/+$/, '');
   const q = new URLSearchParams({
     response_type: 'code',
     client_id: p.clientId,
@@ -73,11 +73,7 @@ export async function browserLogin(ref: SsoSessionRef, screen: Screen, name: str
       bar.stop('Sign-in did not complete.');
       throw e;
     }
-    const got = Date.now();
-    const rec: SsoRecord = {
-      startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, ...reg,
-      accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got),
-    };
+    const rec = recordFromAnswer(newRecord(ref, reg), answer);
     keepRecord(ref, rec);
     cb.finish(true, 'Signed in to AWS IAM Identity Center. You can close this tab.');
     bar.stop(signedInLine(ref, rec));

@@ -12,42 +12,40 @@ import { readFailure, isRefusal, isThrottling, outsideText } from '../aws/failur
 import { checkRegion } from '../config/region.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
 import { credentialProblem } from '../credentials/shape.ts';
-import { truthy } from '../config/endpoints.ts';
+import { configuredEndpoint, fipsDualStack, regionalEndpoint } from '../config/endpoints.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
-import type { SsoRecord } from './record.ts';
+import { recordFromAnswer, type SsoRecord, type TokenAnswer } from './record.ts';
 
 const CONNECT_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
 const TOTAL_TIMEOUT_MS = 12000;
 
-const env = process.env;
+/** Where one IAM Identity Center API is, and which setting says so. */
+export interface SsoEndpoint { url: string; from: string }
+export interface SsoEndpoints { oidc: SsoEndpoint; portal: SsoEndpoint }
 
-export interface SsoEndpoints {
-  oidc: string | undefined;
-  oidcFrom: string;
-  portal: string | undefined;
-  portalFrom: string;
-}
-
-/** AWS_ENDPOINT_URL_SSO_OIDC / AWS_ENDPOINT_URL_SSO, then AWS_ENDPOINT_URL, else the regional endpoints. */
-export function ssoEndpoints(region: string): SsoEndpoints {
-  checkRegion(region, 'sso_region');
-  const ignore = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS);
-  const pick = (specific: string, fallback: string): [string | undefined, string] => {
-    if (!ignore && env[specific]) return [env[specific], specific];
-    if (!ignore && env.AWS_ENDPOINT_URL) return [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'];
-    return [undefined, `regional (${fallback})`];
-  };
-  const [oidc, oidcFrom] = pick('AWS_ENDPOINT_URL_SSO_OIDC', `https://oidc.${region}.amazonaws.com`);
-  const [portal, portalFrom] = pick('AWS_ENDPOINT_URL_SSO', `https://portal.sso.${region}.amazonaws.com`);
-  for (const [url, from] of [[oidc, oidcFrom], [portal, portalFrom]] as const) {
-    if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) {
-      throw new KeyroleError('BadEndpoint', `IAM Identity Center endpoint ${JSON.stringify(url)} (from ${from}) is not an http(s) URL`, 'fix or unset it');
+/**
+ * The endpoints, resolved: the configured ones (src/config/endpoints.ts configuredEndpoint,
+ * with the settings of the profile that uses the session: its ignore_configured_endpoint_urls,
+ * [services] sso_oidc / sso and endpoint_url too), else the regional ones in the session's
+ * partition (FIPS and dual-stack as for STS). The SDK is given the result, so what keyrole
+ * names in a message is where the request went.
+ */
+export function ssoEndpoints(ref: Pick<SsoSessionRef, 'ssoRegion' | 'endpointSettings'>): SsoEndpoints {
+  const region = checkRegion(ref.ssoRegion, 'sso_region');
+  const profile = ref.endpointSettings?.profile ?? {};
+  const fd = fipsDualStack(profile);
+  const pick = (service: string, host: string): SsoEndpoint => {
+    const c = configuredEndpoint(ref.endpointSettings?.files, profile, service);
+    if (!c) return { url: regionalEndpoint(host, region, fd), from: fd.from || 'regional' };
+    if (!/^https?:\/\/[^\s/]+/.test(c.endpoint)) {
+      throw new KeyroleError('BadEndpoint', `IAM Identity Center endpoint ${JSON.stringify(printable(c.endpoint).slice(0, 100))} (from ${c.from}) is not an http(s) URL`, 'fix or unset it');
     }
-  }
-  return { oidc, oidcFrom, portal, portalFrom };
+    return { url: c.endpoint, from: c.from };
+  };
+  return { oidc: pick('sso_oidc', 'oidc'), portal: pick('sso', 'portal.sso') };
 }
 
 /** One line of cause and fix for an IAM Identity Center failure. `name` is the `keyrole login` argument. */
@@ -99,24 +97,27 @@ function requestHandler(url: string) {
   return awsRequestHandler({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: caBundleSetting(undefined) });
 }
 
+// The SDK is given the endpoint keyrole resolved (ssoEndpoints), and told not to look up FIPS
+// or dual-stack itself: it would read the variables and the AWS_PROFILE profile, not the
+// profile that uses the session (and refuse FIPS with an endpoint given).
+function clientConfig(region: string, ep: SsoEndpoint, maxAttempts: number) {
+  return { region, endpoint: ep.url, useFipsEndpoint: false, useDualstackEndpoint: false, maxAttempts, requestHandler: requestHandler(ep.url) };
+}
+
 function oidcApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref.ssoRegion);
+  const ep = ssoEndpoints(ref).oidc;
   const started = performance.now();
   const m = loadSdk('sso-oidc');
-  debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.oidc ?? ep.oidcFrom} (from ${ep.oidcFrom})`);
-  const where = ep.oidc ?? `https://oidc.${ref.ssoRegion}.amazonaws.com`;
-  const c = new m.SSOOIDCClient({ region: ref.ssoRegion, endpoint: ep.oidc, maxAttempts: 2, requestHandler: requestHandler(where) });
-  return { m, c, where };
+  debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
+  return { m, c: new m.SSOOIDCClient(clientConfig(ref.ssoRegion, ep, 2)), where: ep.url };
 }
 
 function portalApi(ref: SsoSessionRef) {
-  const ep = ssoEndpoints(ref.ssoRegion);
+  const ep = ssoEndpoints(ref).portal;
   const started = performance.now();
   const m = loadSdk('sso');
-  debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.portal ?? ep.portalFrom} (from ${ep.portalFrom})`);
-  const where = ep.portal ?? `https://portal.sso.${ref.ssoRegion}.amazonaws.com`;
-  const c = new m.SSOClient({ region: ref.ssoRegion, endpoint: ep.portal, maxAttempts: 3, requestHandler: requestHandler(where) });
-  return { m, c, where };
+  debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
+  return { m, c: new m.SSOClient(clientConfig(ref.ssoRegion, ep, 3)), where: ep.url };
 }
 
 export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
@@ -157,8 +158,6 @@ export async function registerClient(ref: SsoSessionRef, name: string, authCode?
   }
 }
 
-export interface TokenAnswer { accessToken: string; expiresIn: number; refreshToken?: string }
-
 export function tokenAnswer(out: { accessToken?: string; expiresIn?: number; refreshToken?: string }): TokenAnswer {
   if (!out.accessToken || !out.expiresIn) throw new KeyroleError('SsoMalformed', 'IAM Identity Center answered CreateToken without a token', 'retry later');
   return { accessToken: out.accessToken, expiresIn: out.expiresIn, refreshToken: out.refreshToken };
@@ -170,8 +169,7 @@ export async function refreshWith(ref: SsoSessionRef, r: SsoRecord): Promise<Sso
   const out = tokenAnswer(await timed('SSO-OIDC CreateToken (refresh_token)', (abortSignal) => c.send(new m.CreateTokenCommand({
     clientId: r.clientId, clientSecret: r.clientSecret, grantType: 'refresh_token', refreshToken: r.refreshToken,
   }), { abortSignal })));
-  const now = Date.now();
-  return { ...r, accessToken: out.accessToken, expiresAt: new Date(now + out.expiresIn * 1000), refreshToken: out.refreshToken ?? r.refreshToken, obtainedAt: new Date(now) };
+  return recordFromAnswer(r, out);
 }
 
 /** Role credentials for an account and permission set (GetRoleCredentials). */

@@ -5,8 +5,8 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { describeSession, type SsoSessionRef } from './session.ts';
-import { keepRecord, type SsoRecord } from './record.ts';
-import { oidcApi, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS, type TokenAnswer } from './client.ts';
+import { keepRecord, newRecord, recordFromAnswer, type SsoRecord, type TokenAnswer } from './record.ts';
+import { oidcApi, ssoError, timed, tokenAnswer, TOTAL_TIMEOUT_MS } from './client.ts';
 import { clientRegistration, type Registration } from './registration.ts';
 import { signedInLine } from './authcode.ts';
 import { progress, type Screen } from './screen.ts';
@@ -125,12 +125,8 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
     bar.stop('Sign-in did not complete.');
     throw ssoError(err, 'the sign-in', where, name);
   }
-  const got = Date.now();
   // The token is refreshed with the registration that obtained it: the record keeps that one.
-  const rec: SsoRecord = {
-    startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, ...reg,
-    accessToken: answer.accessToken, expiresAt: new Date(got + answer.expiresIn * 1000), refreshToken: answer.refreshToken, obtainedAt: new Date(got),
-  };
+  const rec = recordFromAnswer(newRecord(ref, reg), answer);
   keepRecord(ref, rec);
   bar.stop(signedInLine(ref, rec));
   return rec;

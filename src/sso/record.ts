@@ -23,6 +23,9 @@ export interface SsoRecord {
   obtainedAt?: Date;
 }
 
+/** What CreateToken answered, checked (src/sso/client.ts tokenAnswer). */
+export interface TokenAnswer { accessToken: string; expiresIn: number; refreshToken?: string }
+
 /** A usable access token and where it came from. */
 export interface SsoToken {
   accessToken: string;
@@ -133,6 +136,20 @@ export function keepRecord(ref: SsoSessionRef, r: SsoRecord): void {
 /** Forgets keyrole's token (and registration) for a session. */
 export function forgetSession(ref: SsoSessionRef): boolean {
   return deleteItem(SSO_SERVICE, sessionId(ref), `remove the IAM Identity Center token of ${describeSession(ref)}`);
+}
+
+/** A session's record before it has a token: the session and the client registration that signs in. */
+export function newRecord(ref: SsoSessionRef, reg: Pick<SsoRecord, 'clientId' | 'clientSecret' | 'registrationExpiresAt'>): SsoRecord {
+  return { startUrl: ref.startUrl, region: ref.ssoRegion, scopes: ref.registrationScopes, clientId: reg.clientId, clientSecret: reg.clientSecret, registrationExpiresAt: reg.registrationExpiresAt };
+}
+
+/**
+ * The record after a token answer, a sign-in's or a refresh's: `base` is the record the token
+ * was asked for with (a new one, newRecord, or the one refreshed), whose registration refreshes
+ * it later; a refresh that sends no new refresh token keeps the old one.
+ */
+export function recordFromAnswer(base: SsoRecord, answer: TokenAnswer, now = Date.now()): SsoRecord {
+  return { ...base, accessToken: answer.accessToken, expiresAt: new Date(now + answer.expiresIn * 1000), refreshToken: answer.refreshToken ?? base.refreshToken, obtainedAt: new Date(now) };
 }
 
 // ---- judging tokens ----

@@ -3,18 +3,25 @@
 // name, and the [sso-session NAME] section read as a login target.
 
 import { KeyroleError } from '../util/errors.ts';
-import { section, type AwsFiles } from '../config/files.ts';
-import type { SsoRef } from '../config/settings.ts';
+import { section, type AwsFiles, type Section } from '../config/files.ts';
 
-/** What a login needs: the session, without an account or role. */
-export type SsoSessionRef = Pick<SsoRef, 'session' | 'startUrl' | 'ssoRegion' | 'registrationScopes'>;
+/** What a login needs: the session, without an account or role (src/config/settings.ts SsoRef adds them). */
+export interface SsoSessionRef {
+  /** The [sso-session NAME], or undefined for the legacy form. */
+  session: string | undefined;
+  startUrl: string;
+  ssoRegion: string;
+  registrationScopes: string[];
+  /** The profile that uses the session, whose endpoint settings apply to its calls (src/sso/client.ts ssoEndpoints); none for an [sso-session] named on its own. */
+  endpointSettings?: { files: AwsFiles; profile: Section };
+}
 
 export interface SsoOptions {
   /** May a device-flow login start at the terminal when there is no usable token? */
   interactive: boolean;
   /** Told 'prompt' before keyrole waits for the person, 'working' after (src/credentials/lock.ts HeldLock.setState). */
   onPrompt?: (state: 'prompt' | 'working') => void;
-  /** The name `keyrole login` takes for this session: the sso-session, else the profile (legacy form). */
+  /** The profile that uses the session: what `keyrole login` takes for the legacy form (see loginName). */
   loginName?: string;
 }
 
@@ -30,8 +37,20 @@ export function sessionId(ref: SsoSessionRef): string {
   return ref.session ?? ref.startUrl;
 }
 
-export function loginName(ref: SsoSessionRef, o: Pick<SsoOptions, 'loginName'> = {}): string {
-  return ref.session ?? o.loginName ?? '<profile>';
+/**
+ * One session, however it is reached: the start URL and sessionId. Refs with the same key
+ * share a token, a lock and a sign-in (also the legacy form reached from two profiles).
+ */
+export function sessionKey(ref: SsoSessionRef): string {
+  return `${ref.startUrl}\n${sessionId(ref)}`;
+}
+
+/**
+ * What `keyrole login` takes for the session: the sso-session; for the legacy form, the
+ * profile that names the start URL (`profile`), else a placeholder for it.
+ */
+export function loginName(ref: SsoSessionRef, profile?: string): string {
+  return ref.session ?? profile ?? '<profile>';
 }
 
 export function describeSession(ref: SsoSessionRef): string {
@@ -41,10 +60,10 @@ export function describeSession(ref: SsoSessionRef): string {
 /** The single-flight lock for logins and refreshes of one session. */
 export async function lockName(ref: SsoSessionRef): Promise<string> {
   const { createHash } = await import('node:crypto');
-  return `sso-${createHash('sha256').update(`${ref.startUrl}\n${sessionId(ref)}`).digest('hex').slice(0, 24)}`;
+  return `sso-${createHash('sha256').update(sessionKey(ref)).digest('hex').slice(0, 24)}`;
 }
 
-/** The [sso-session NAME] section as a login target. */
+/** The [sso-session NAME] section: a login target, and what a profile's keyrole_sso_session names (src/config/settings.ts resolveSso). */
 export function sessionRefFromConfig(files: AwsFiles, name: string): SsoSessionRef | undefined {
   const sec = section(files.config, `sso-session.${name}`);
   if (!sec) return undefined;

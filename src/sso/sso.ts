@@ -32,7 +32,7 @@ import { terminalScreen, type Screen } from './screen.ts';
 const SSO_LOCK_BOUNDS: WaitBounds = { workingMs: 45_000, promptMs: 15 * 60_000 };
 
 function needLogin(ref: SsoSessionRef, o: SsoOptions, why: string): KeyroleError {
-  return new KeyroleError('SsoLoginRequired', `no valid IAM Identity Center token for ${describeSession(ref)} ${why}`, `sign in first: keyrole login ${loginName(ref, o)}`);
+  return new KeyroleError('SsoLoginRequired', `no valid IAM Identity Center token for ${describeSession(ref)} ${why}`, `sign in first: keyrole login ${loginName(ref, o.loginName)}`);
 }
 
 async function terminal(): Promise<Terminal | undefined> {
@@ -89,7 +89,7 @@ export async function ssoAccessToken(ref: SsoSessionRef, o: SsoOptions, rejected
 }
 
 async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, rejected: string | undefined, leftover: SsoToken | undefined): Promise<SsoToken> {
-  const name = loginName(ref, o);
+  const name = loginName(ref, o.loginName);
   const now = Date.now();
   const rec = readRecord(ref);
   if (rec && canRefresh(rec, now)) {
@@ -99,7 +99,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       debug(`refreshed the IAM Identity Center token of ${describeSession(ref)}; ${Math.round(tokenLeftMs(next, Date.now()) / 1000)} s left`);
       return asToken(next, 'keychain');
     } catch (err) {
-      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref.ssoRegion).oidc ?? 'oidc', name);
+      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc.url, name);
       if (e.transient) {
         if (leftover) return leftover;
         throw e;
@@ -118,7 +118,7 @@ async function renewOrLogin(ref: SsoSessionRef, o: SsoOptions, lock: HeldLock, r
       debug(`refreshed the token in ${aws.path}`);
       return asToken(next, 'aws-cache');
     } catch (err) {
-      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref.ssoRegion).oidc ?? 'oidc', name);
+      const e = ssoError(err, 'the token refresh', ssoEndpoints(ref).oidc.url, name);
       if (leftover && e.transient) return leftover;
       debug(`the refresh token in ${aws.path} was refused (${e.code})`);
     }
@@ -184,7 +184,7 @@ export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Sc
  * elsewhere) is dropped and renewed once.
  */
 export async function ssoRoleCredentials(ref: SsoRef, opts: SsoOptions): Promise<TempCredentials> {
-  const name = loginName(ref, opts);
+  const name = loginName(ref, opts.loginName);
   let token = await ssoAccessToken(ref, opts);
   for (let attempt = 0; ; attempt++) {
     try {

@@ -25,12 +25,26 @@ export function keyroleHome(): string {
  * junctions as links) and the place: under %LOCALAPPDATA% by default (src/util/platform.ts).
  */
 export function privateDir(dir: string): string {
+  return checkPrivateDir(dir, true)!;
+}
+
+/**
+ * privateDir's checks without creating anything: undefined when the directory does not
+ * exist (a reader treats that as empty; only a writer creates it). Regression: a cache
+ * read on a read-only home with no cache directory yet failed before STS was asked.
+ */
+export function existingPrivateDir(dir: string): string | undefined {
+  return checkPrivateDir(dir, false);
+}
+
+function checkPrivateDir(dir: string, create: boolean): string | undefined {
   const fix = `remove it or fix it (chmod 700, owned by you, not a symlink), or point KEYROLE_HOME elsewhere`;
   let st: Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('CacheDirUnusable', `cannot inspect ${dir} (${(err as NodeJS.ErrnoException).code})`, fix);
+    if (!create) return undefined;
     try {
       makeDirs(dir);
       chmodSync(dir, 0o700); // mkdir's mode is filtered by umask; the directory must be 0700 whatever the umask

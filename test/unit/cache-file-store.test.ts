@@ -7,8 +7,8 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { cacheKey, encodeEntry, fileStore, lookup, openStore, type CacheEntry } from '../../src/credentials/cache.ts';
 import { keyroleHome, privateDir } from '../../src/util/home.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
 import { tempDir } from '../support/tmp.ts';
+import { rejectsKeyroleError } from '../support/errors.ts';
 
 let root: string;
 let home: string;
@@ -54,19 +54,6 @@ function value(tag: string): string {
   return encodeEntry(e);
 }
 
-async function throwsCode(fn: () => unknown, code: string): Promise<KeyroleError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof KeyroleError, `expected KeyroleError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.match(caught.line(), /^keyrole: [^\n]+$/);
-  return caught;
-}
-
 describe('fileStore basics', () => {
   test('keyroleHome follows KEYROLE_HOME; the store lives in its cache folder', async () => {
     assert.equal(keyroleHome(), home);
@@ -103,8 +90,8 @@ describe('fileStore basics', () => {
   test('a key that is not 40 hex characters is refused (no path tricks)', async () => {
     const s = fileStore();
     for (const bad of ['../../etc/passwd', 'abc', K1.toUpperCase(), `${K1}0`]) {
-      await throwsCode(() => s.put(bad, 'x'), 'BadCacheKey');
-      await throwsCode(() => s.get(bad), 'BadCacheKey');
+      await rejectsKeyroleError(() => s.put(bad, 'x'), 'BadCacheKey');
+      await rejectsKeyroleError(() => s.get(bad), 'BadCacheKey');
     }
     assert.equal((await s.delete('../x')), false);
   });
@@ -148,17 +135,17 @@ describe('fileStore permissions', () => {
     const s = fileStore();
     await s.put(K1, value('x'));
     chmodSync(join(cacheDir(), `${K1}.json`), 0o644);
-    await throwsCode(() => s.get(K1), 'CacheFileExposed');
-    await throwsCode(() => lookup(s, K1), 'CacheFileExposed');
+    await rejectsKeyroleError(() => s.get(K1), 'CacheFileExposed');
+    await rejectsKeyroleError(() => lookup(s, K1), 'CacheFileExposed');
   });
 
   test('an existing KEYROLE_HOME that is group-writable is refused (CacheDirWritable)', async () => {
     mkdirSync(home, { mode: 0o700 });
     chmodSync(home, 0o770);
     const s = fileStore();
-    const e = await throwsCode(() => s.put(K1, 'x'), 'CacheDirWritable');
+    const e = await rejectsKeyroleError(() => s.put(K1, 'x'), 'CacheDirWritable');
     assert.match(e.message, /770/);
-    await throwsCode(() => s.list(), 'CacheDirWritable');
+    await rejectsKeyroleError(() => s.list(), 'CacheDirWritable');
     assert.equal(existsSync(cacheDir()), false, 'nothing created inside it');
   });
 
@@ -166,16 +153,16 @@ describe('fileStore permissions', () => {
     const s = fileStore();
     await s.put(K1, value('x'));
     chmodSync(cacheDir(), 0o707);
-    await throwsCode(() => s.put(K2, 'x'), 'CacheDirWritable');
-    await throwsCode(() => s.get(K1), 'CacheDirWritable');
-    await throwsCode(() => lookup(s, K1), 'CacheDirWritable');
+    await rejectsKeyroleError(() => s.put(K2, 'x'), 'CacheDirWritable');
+    await rejectsKeyroleError(() => s.get(K1), 'CacheDirWritable');
+    await rejectsKeyroleError(() => lookup(s, K1), 'CacheDirWritable');
   });
 
   test('a privateDir that is a file is refused (CacheDirUnusable)', async () => {
     mkdirSync(home, { mode: 0o700 });
     writeFileSync(cacheDir(), 'not a dir');
-    await throwsCode(() => fileStore().put(K1, 'x'), 'CacheDirUnusable');
-    await throwsCode(() => privateDir(cacheDir()), 'CacheDirUnusable');
+    await rejectsKeyroleError(() => fileStore().put(K1, 'x'), 'CacheDirUnusable');
+    await rejectsKeyroleError(() => privateDir(cacheDir()), 'CacheDirUnusable');
   });
 });
 
@@ -186,20 +173,20 @@ describe('fileStore symlinks', () => {
     mkdirSync(home, { mode: 0o700 });
     symlinkSync(real, cacheDir());
     const s = fileStore();
-    await throwsCode(() => s.put(K1, value('x')), 'CacheDirSymlink');
+    await rejectsKeyroleError(() => s.put(K1, value('x')), 'CacheDirSymlink');
     assert.deepEqual(readdirSync(real), []);
-    await throwsCode(() => s.list(), 'CacheDirSymlink');
+    await rejectsKeyroleError(() => s.list(), 'CacheDirSymlink');
     // An entry planted in the link target is not served either.
     writeFileSync(join(real, `${K1}.json`), value('planted'), { mode: 0o600 });
-    await throwsCode(() => s.get(K1), 'CacheDirSymlink');
-    await throwsCode(() => lookup(s, K1), 'CacheDirSymlink');
+    await rejectsKeyroleError(() => s.get(K1), 'CacheDirSymlink');
+    await rejectsKeyroleError(() => lookup(s, K1), 'CacheDirSymlink');
   });
 
   test('a KEYROLE_HOME that is a symlink is refused (CacheDirSymlink)', async () => {
     const real = join(root, `realhome-${n}`);
     mkdirSync(real, { mode: 0o700 });
     symlinkSync(real, home);
-    await throwsCode(() => fileStore().put(K1, value('x')), 'CacheDirSymlink');
+    await rejectsKeyroleError(() => fileStore().put(K1, value('x')), 'CacheDirSymlink');
     assert.deepEqual(readdirSync(real), []);
   });
 
@@ -209,8 +196,8 @@ describe('fileStore symlinks', () => {
     const target = join(root, `target-${n}.json`);
     writeFileSync(target, value('planted'), { mode: 0o600 });
     symlinkSync(target, join(cacheDir(), `${K1}.json`));
-    await throwsCode(() => s.get(K1), 'CacheFileSymlink');
-    await throwsCode(() => lookup(s, K1), 'CacheFileSymlink');
+    await rejectsKeyroleError(() => s.get(K1), 'CacheFileSymlink');
+    await rejectsKeyroleError(() => lookup(s, K1), 'CacheFileSymlink');
     // list() shows it as an unreadable entry instead of failing or following it.
     assert.deepEqual((await s.list()).find((x) => x.key === K1), { key: K1, value: '' });
   });
@@ -258,7 +245,7 @@ describe('fileStore crash safety', () => {
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
     });
     syncBuiltinESMExports();
-    const e = await throwsCode(() => s.put(K1, value('new')), 'CacheWriteFailed');
+    const e = await rejectsKeyroleError(() => s.put(K1, value('new')), 'CacheWriteFailed');
     assert.match(e.message, /ENOSPC/);
     assert.match(e.fix ?? '', /disk space/);
     mock.restoreAll();
@@ -274,7 +261,7 @@ describe('fileStore crash safety', () => {
       throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO', errno: -5, syscall: 'rename' });
     });
     syncBuiltinESMExports();
-    await throwsCode(() => s.put(K1, value('new')), 'CacheWriteFailed');
+    await rejectsKeyroleError(() => s.put(K1, value('new')), 'CacheWriteFailed');
     mock.restoreAll();
     syncBuiltinESMExports();
     assert.equal((await s.get(K1)), value('old'));

@@ -6,8 +6,8 @@ import { DEFAULT_DURATION, defaultSessionName, resolveSettings, validSourceName,
 import { resolveEndpoint, regionalStsEndpoint } from '../../src/config/endpoints.ts';
 import { shadowingKeys } from '../../src/config/checks.ts';
 import { type AwsFiles, type Section } from '../../src/config/files.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
 import { withEnv as withEnvVars } from '../support/env.ts';
+import { throwsKeyroleError } from '../support/errors.ts';
 
 const STS_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 const ROLE = 'arn:aws:iam::111122223333:role/Admin';
@@ -31,20 +31,6 @@ function files(config: Record<string, Section>, credentials: Record<string, Sect
 
 function resolve(config: Record<string, Section>, profile: string | undefined, o: Overrides = {}, env: Record<string, string> = {}, user = 'alice'): Settings {
   return withEnv(env, () => resolveSettings(files(config), profile, o, user));
-}
-
-function fails(fn: () => unknown, code: string, message?: RegExp): KeyroleError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof KeyroleError, `expected a KeyroleError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  assert.doesNotMatch(caught.line(), /\n/);
-  return caught;
 }
 
 describe('resolveSettings: keyrole_* keys and flags', () => {
@@ -96,8 +82,8 @@ describe('resolveSettings: keyrole_* keys and flags', () => {
   });
 
   test('an invalid session name is refused', () => {
-    fails(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { sessionName: 'has space' }), 'BadSessionName');
-    fails(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { sessionName: 'x' }), 'BadSessionName');
+    throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { sessionName: 'has space' }), 'BadSessionName');
+    throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { sessionName: 'x' }), 'BadSessionName');
   });
 
   test('no role ARN is allowed (GetSessionToken)', () => {
@@ -121,11 +107,11 @@ describe('resolveSettings: duration', () => {
 
   for (const bad of ['soon', '3600.5', '899', '43201', '', '-3600', '1e4', '0x0E10', '99999999999999999999999']) {
     test(`rejects keyrole_duration_seconds = ${JSON.stringify(bad)}`, () => {
-      const e = fails(() => resolve({ p: { ...base, keyrole_duration_seconds: bad } }, 'p'), 'BadDuration', /keyrole_duration_seconds in profile p/);
+      const e = throwsKeyroleError(() => resolve({ p: { ...base, keyrole_duration_seconds: bad } }, 'p'), 'BadDuration', { message: /keyrole_duration_seconds in profile p/ });
       assert.match(e.message, /900 to 43200/);
     });
     test(`rejects --duration ${JSON.stringify(bad)}`, () => {
-      fails(() => resolve({ p: base }, 'p', { duration: bad }), 'BadDuration', /^--duration = /);
+      throwsKeyroleError(() => resolve({ p: base }, 'p', { duration: bad }), 'BadDuration', { message: /^--duration = / });
     });
   }
 });
@@ -267,54 +253,54 @@ describe('resolveEndpoint precedence', () => {
   test('resolveSettings carries the endpoint and refuses one that is not http(s)', () => {
     const s = resolve(config, 'p');
     assert.deepEqual([s.endpoint, s.endpointFrom], ['http://services.example:2', '[services local] sts.endpoint_url']);
-    fails(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', {}, { AWS_ENDPOINT_URL_STS: 'localhost:4566' }), 'BadEndpoint', /AWS_ENDPOINT_URL_STS/);
-    fails(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { endpointUrl: 'ftp://x' }), 'BadEndpoint', /--endpoint-url/);
+    throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', {}, { AWS_ENDPOINT_URL_STS: 'localhost:4566' }), 'BadEndpoint', { message: /AWS_ENDPOINT_URL_STS/ });
+    throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { endpointUrl: 'ftp://x' }), 'BadEndpoint', { message: /--endpoint-url/ });
   });
 });
 
 describe('resolveSettings: errors', () => {
   test('unknown profile names the file, says it does not exist, and shows the section header', () => {
-    const e = fails(() => resolve({ other: { keyrole_source: 'alice' } }, 'prod'), 'UnknownProfile');
+    const e = throwsKeyroleError(() => resolve({ other: { keyrole_source: 'alice' } }, 'prod'), 'UnknownProfile');
     assert.equal(e.message, 'profile "prod" is not in /nonexistent/keyrole-unit/config (the file does not exist)');
     assert.match(e.fix ?? '', /\[profile prod\]/);
     assert.match(e.line(), /^keyrole: profile "prod" is not in .*; add a \[profile prod\] section/);
   });
 
   test('unknown default profile suggests [default]', () => {
-    const e = fails(() => resolve({}, 'default'), 'UnknownProfile');
+    const e = throwsKeyroleError(() => resolve({}, 'default'), 'UnknownProfile');
     assert.match(e.fix ?? '', /\[default\] section/);
   });
 
   test('a profile only in the credentials file is unknown (keyrole keys live in config)', () => {
-    fails(() => withEnv({}, () => resolveSettings(files({}, { prod: { keyrole_source: 'alice' } }), 'prod', {}, 'alice')), 'UnknownProfile');
+    throwsKeyroleError(() => withEnv({}, () => resolveSettings(files({}, { prod: { keyrole_source: 'alice' } }), 'prod', {}, 'alice')), 'UnknownProfile');
   });
 
   // Bug: resolveSettings looks the profile up with files.config[name], so a name that is a
   // member of Object.prototype finds a "profile" that is not in the file.
   for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
     test(`regression: a profile named ${name} that is not in the file is UnknownProfile`, () => {
-      fails(() => resolve({ prod: { keyrole_source: 'alice' } }, name), 'UnknownProfile');
+      throwsKeyroleError(() => resolve({ prod: { keyrole_source: 'alice' } }, name), 'UnknownProfile');
     });
   }
 
   test('no source', () => {
-    const e = fails(() => resolve({ p: { region: 'eu-west-1' } }, 'p'), 'NoSource', /^profile p names no source$/);
+    const e = throwsKeyroleError(() => resolve({ p: { region: 'eu-west-1' } }, 'p'), 'NoSource', { message: /^profile p names no source$/ });
     assert.match(e.fix ?? '', /keyrole_source/);
   });
 
   test('no source, with source_profile: says why keyrole is bypassed and to rename it', () => {
-    const e = fails(() => resolve({ p: { source_profile: 'base', role_arn: ROLE } }, 'p'), 'NoSource');
+    const e = throwsKeyroleError(() => resolve({ p: { source_profile: 'base', role_arn: ROLE } }, 'p'), 'NoSource');
     assert.match(e.message, /source_profile/);
     assert.match(e.message, /rename it keyrole_source/);
   });
 
   test('no source on the command line', () => {
-    fails(() => resolve({}, undefined), 'NoSource', /the command line/);
+    throwsKeyroleError(() => resolve({}, undefined), 'NoSource', { message: /the command line/ });
   });
 
   for (const src of ['has space', 'a/b', 'x'.repeat(65), 'über']) {
     test(`invalid source name ${JSON.stringify(src).slice(0, 20)}`, () => {
-      fails(() => resolve({ p: { keyrole_source: src } }, 'p'), 'BadSource');
+      throwsKeyroleError(() => resolve({ p: { keyrole_source: src } }, 'p'), 'BadSource');
       assert.equal(validSourceName(src), false);
     });
   }
@@ -328,8 +314,8 @@ describe('resolveSettings: errors', () => {
     ` ${ROLE}`,
   ]) {
     test(`invalid role ARN ${JSON.stringify(arn)}`, () => {
-      fails(() => resolve({ p: { keyrole_source: 'alice', keyrole_role_arn: arn } }, 'p'), 'BadRoleArn', /is not an IAM role ARN/);
-      fails(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { roleArn: arn }), 'BadRoleArn');
+      throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice', keyrole_role_arn: arn } }, 'p'), 'BadRoleArn', { message: /is not an IAM role ARN/ });
+      throwsKeyroleError(() => resolve({ p: { keyrole_source: 'alice' } }, 'p', { roleArn: arn }), 'BadRoleArn');
     });
   }
 

@@ -11,11 +11,10 @@ import {
   ALLOW_ALL_POLICY, consoleDestination, consoleKind, consolePlan, federationEndpoint, federationName, loginUrl, parseSigninAnswer,
   partitionOf, redirectPage, signinTokenUrl,
 } from '../../src/aws/federation.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
 import { withEnv } from '../support/env.ts';
+import { expectKeyroleError, throwsKeyroleError } from '../support/errors.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/Admin';
-const code = (c: string) => (e: unknown) => e instanceof KeyroleError && e.code === c && !e.line().includes('\n');
 
 function settings(profile: Section, extra: Record<string, Section> = {}) {
   const files: AwsFiles = { configPath: '/nonexistent/config', credentialsPath: '/nonexistent/credentials', config: { p: profile, ...extra }, credentials: {} };
@@ -36,15 +35,15 @@ describe('partitions', () => {
   });
 
   test('a region that is not a host label, or in a partition without a public console, is refused in one line', () => {
-    for (const bad of ['x@127.0.0.1:47443#', 'eu-west-1.evil.com', 'EU-WEST-1', '', 'eu-west-1\n']) assert.throws(() => partitionOf(bad), code('BadRegion'), bad);
-    for (const iso of ['us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1']) assert.throws(() => partitionOf(iso), code('NoConsole'), iso);
+    for (const bad of ['x@127.0.0.1:47443#', 'eu-west-1.evil.com', 'EU-WEST-1', '', 'eu-west-1\n']) assert.throws(() => partitionOf(bad), expectKeyroleError('BadRegion'), bad);
+    for (const iso of ['us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1']) assert.throws(() => partitionOf(iso), expectKeyroleError('NoConsole'), iso);
   });
 
   test('KEYROLE_SIGNIN_URL: https anywhere, http only to this machine, no query or user info', () => {
     assert.equal(federationEndpoint('aws', { KEYROLE_SIGNIN_URL: 'http://127.0.0.1:4000/federation' }), 'http://127.0.0.1:4000/federation');
     assert.equal(federationEndpoint('aws', { KEYROLE_SIGNIN_URL: 'https://signin.example.internal/federation' }), 'https://signin.example.internal/federation');
     for (const bad of ['http://signin.example.com/federation', 'https://u:p@x/federation', 'https://x/federation?a=1', 'ftp://x/', 'not a url']) {
-      assert.throws(() => federationEndpoint('aws', { KEYROLE_SIGNIN_URL: bad }), code('BadSigninUrl'), bad);
+      assert.throws(() => federationEndpoint('aws', { KEYROLE_SIGNIN_URL: bad }), expectKeyroleError('BadSigninUrl'), bad);
     }
   });
 });
@@ -62,15 +61,15 @@ describe('destinations', () => {
     assert.equal(d('https://s3.console.aws.amazon.com/s3/buckets/b'), 'https://s3.console.aws.amazon.com/s3/buckets/b?region=eu-west-1');
     assert.equal(d('https://console.aws.amazon.com/iam/home'), 'https://console.aws.amazon.com/iam/home?region=eu-west-1');
     for (const bad of ['https://evil.com/x', 'http://eu-west-1.console.aws.amazon.com/', 'https://console.aws.amazon.com.evil.com/', 'https://x.console.amazonaws.cn/', 'javascript:alert(1)', 'https://u@console.aws.amazon.com/']) {
-      assert.throws(() => d(bad), code('BadDestination'), bad);
+      assert.throws(() => d(bad), expectKeyroleError('BadDestination'), bad);
     }
   });
   test('a path never leaves the console host; control characters and markup are refused', () => {
     for (const p of ['//evil.com/x', '@evil.com', '..//evil.com', '\\\\evil.com']) {
-      if (p.includes('\\')) assert.throws(() => d(p), code('BadDestination'), p);
+      if (p.includes('\\')) assert.throws(() => d(p), expectKeyroleError('BadDestination'), p);
       else assert.equal(new URL(d(p)).host, 'eu-west-1.console.aws.amazon.com', p);
     }
-    for (const bad of ['s3\u001b[2J', 'a b', 's3"><script>', 's3\u202e']) assert.throws(() => d(bad), code('BadDestination'), JSON.stringify(bad));
+    for (const bad of ['s3\u001b[2J', 'a b', 's3"><script>', 's3\u202e']) assert.throws(() => d(bad), expectKeyroleError('BadDestination'), JSON.stringify(bad));
   });
 });
 
@@ -82,7 +81,7 @@ describe('which credentials, which durations', () => {
     assert.equal(consoleKind(s), 'role');
     assert.deepEqual(consolePlan(s, {}), { kind: 'role', sessionDuration: 7200 });
     assert.deepEqual(consolePlan(s, { duration: 900 }), { kind: 'role', sessionDuration: 900 });
-    assert.throws(() => consolePlan(s, { duration: 43201 }), code('BadDuration'));
+    assert.throws(() => consolePlan(s, { duration: 43201 }), expectKeyroleError('BadDuration'));
   });
 
   test('IAM Identity Center: SessionDuration too; a role on top of it is chained: none, and --duration is refused', () => {
@@ -90,7 +89,7 @@ describe('which credentials, which durations', () => {
     const chained = settings({ ...sso, keyrole_role_arn: ROLE });
     assert.equal(consoleKind(chained), 'chained');
     assert.deepEqual(consolePlan(chained, {}), { kind: 'chained' });
-    assert.throws(() => consolePlan(chained, { duration: 3600 }), code('ConsoleDurationChained'));
+    assert.throws(() => consolePlan(chained, { duration: 3600 }), expectKeyroleError('ConsoleDurationChained'));
   });
 
   test('a role through another profile is chained when that profile has role credentials, not over its GetSessionToken session', () => {
@@ -110,7 +109,7 @@ describe('which credentials, which durations', () => {
 
   test('no role and an MFA source: refused (no MFA in the console session) unless --no-mfa', () => {
     const s = settings({ keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' });
-    assert.throws(() => consolePlan(s, {}), (e: unknown) => code('ConsoleNeedsMfa')(e) && /keyrole_role_arn.*--no-mfa/.test((e as KeyroleError).line()));
+    assert.throws(() => consolePlan(s, {}), expectKeyroleError('ConsoleNeedsMfa', { line: /keyrole_role_arn.*--no-mfa/ }));
     assert.deepEqual(consolePlan(s, { allowNoMfa: true }), { kind: 'federation', federationDuration: 3600 });
     // With a role, the MFA session signs the AssumeRole as usual: nothing to refuse.
     assert.equal(consolePlan(settings({ keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' }), {}).kind, 'role');
@@ -143,13 +142,14 @@ describe('the exchange', () => {
     const token = 'A'.repeat(40) + '-_';
     assert.equal(parseSigninAnswer(200, JSON.stringify({ SigninToken: token }), 'h', 'p'), token);
     for (const bad of ['', 'null', '{}', '{"SigninToken":1}', '{"SigninToken":"short"}', JSON.stringify({ SigninToken: `${'A'.repeat(40)}\u001b[2J` }), JSON.stringify({ SigninToken: `${'A'.repeat(40)}"><x` }), '<html>captive portal</html>']) {
-      assert.throws(() => parseSigninAnswer(200, bad, 'h', 'p'), code('SigninMalformed'), bad);
+      assert.throws(() => parseSigninAnswer(200, bad, 'h', 'p'), expectKeyroleError('SigninMalformed'), bad);
     }
     const page = '<html><head><title>HTTP Status 400 - Invalid credentials parameter\u001b]0;pwned\u0007</title></head></html>';
-    assert.throws(() => parseSigninAnswer(400, page, 'signin.aws.amazon.com', 'prod'), (e: unknown) => code('FederationRefused')(e)
-      && /HTTP 400: HTTP Status 400 - Invalid credentials parameter\)/.test((e as KeyroleError).message) && !['\u001b', '\u0007', 'pwned'].some((x) => (e as KeyroleError).line().includes(x))
-      && /run keyrole cache clear prod and retry$/.test((e as KeyroleError).line()));
-    assert.throws(() => parseSigninAnswer(503, 'x'.repeat(5000), 'h', 'p'), (e: unknown) => code('FederationRefused')(e) && (e as KeyroleError).message.length < 300 && /retry in a minute/.test((e as KeyroleError).line()));
+    const refused = throwsKeyroleError(() => parseSigninAnswer(400, page, 'signin.aws.amazon.com', 'prod'), 'FederationRefused',
+      { message: /HTTP 400: HTTP Status 400 - Invalid credentials parameter\)/, line: /run keyrole cache clear prod and retry$/ });
+    for (const x of ['\u001b', '\u0007', 'pwned']) assert.ok(!refused.line().includes(x), JSON.stringify(x));
+    const long = throwsKeyroleError(() => parseSigninAnswer(503, 'x'.repeat(5000), 'h', 'p'), 'FederationRefused', { line: /retry in a minute/ });
+    assert.ok(long.message.length < 300, `${long.message.length} characters`);
   });
 
   test('the login URL and the page that forwards to it', () => {

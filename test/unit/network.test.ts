@@ -10,7 +10,8 @@ import { agentsFor } from '../../src/aws/agents.ts';
 import { caBundleSetting } from '../../src/config/cabundle.ts';
 import { checkRegion, validRegion } from '../../src/config/region.ts';
 import { credentialProblem } from '../../src/credentials/shape.ts';
-import { KeyroleError } from '../../src/util/errors.ts';
+import { withEnv } from '../support/env.ts';
+import { throwsKeyroleError } from '../support/errors.ts';
 
 const svc = (name: string, status: number) => Object.assign(new Error('m'), { name, $metadata: { httpStatusCode: status } });
 
@@ -49,33 +50,29 @@ describe('readFailure', () => {
 
 describe('proxy choice (the AWS CLI\'s reading of the variables)', () => {
   const tls = () => ({ rejectUnauthorized: true as const });
-  const withEnv = (env: Record<string, string>, fn: () => void) => {
-    const names = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy'];
-    const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
-    for (const n of names) delete process.env[n];
-    Object.assign(process.env, env);
-    try { fn(); } finally { for (const n of names) { if (saved[n] === undefined) delete process.env[n]; else process.env[n] = saved[n]; } }
-  };
+  // Each case starts from none of the proxy variables, in either case.
+  const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy'];
+  const withProxyEnv = (env: Record<string, string>, fn: () => void) => withEnv(env, fn, PROXY_VARS);
   const via = (url: string) => agentsFor(url, tls)?.proxyLabel;
 
   test('HTTPS_PROXY for https, HTTP_PROXY for http, either case', () => {
-    withEnv({ HTTPS_PROXY: 'http://p:3128' }, () => {
+    withProxyEnv({ HTTPS_PROXY: 'http://p:3128' }, () => {
       assert.equal(via('https://sts.eu-west-1.amazonaws.com'), 'http://p:3128');
       assert.equal(via('http://127.0.0.1:4566'), undefined);
     });
-    withEnv({ http_proxy: 'http://q:8080' }, () => assert.equal(via('http://127.0.0.1:4566'), 'http://q:8080'));
+    withProxyEnv({ http_proxy: 'http://q:8080' }, () => assert.equal(via('http://127.0.0.1:4566'), 'http://q:8080'));
   });
 
   test('NO_PROXY: a domain covers its subdomains, with or without a leading dot or star; ports; *', () => {
     const cases: [string, boolean][] = [['amazonaws.com', true], ['.amazonaws.com', true], ['*.amazonaws.com', true], ['sts.eu-west-1.amazonaws.com', true],
       ['sts.eu-west-1.amazonaws.com:443', true], ['sts.eu-west-1.amazonaws.com:8443', false], ['*', true], ['example.com', false], ['zonaws.com', false], ['example.com, amazonaws.com', true]];
     for (const [noProxy, direct] of cases) {
-      withEnv({ HTTPS_PROXY: 'http://p:3128', NO_PROXY: noProxy }, () => assert.equal(via('https://sts.eu-west-1.amazonaws.com'), direct ? undefined : 'http://p:3128', noProxy));
+      withProxyEnv({ HTTPS_PROXY: 'http://p:3128', NO_PROXY: noProxy }, () => assert.equal(via('https://sts.eu-west-1.amazonaws.com'), direct ? undefined : 'http://p:3128', noProxy));
     }
   });
 
   test('the proxy label never shows a password', () => {
-    withEnv({ HTTPS_PROXY: 'http://user:secret@p:3128' }, () => assert.equal(via('https://sts.amazonaws.com'), 'http://p:3128'));
+    withProxyEnv({ HTTPS_PROXY: 'http://user:secret@p:3128' }, () => assert.equal(via('https://sts.amazonaws.com'), 'http://p:3128'));
   });
 });
 
@@ -89,8 +86,8 @@ describe('settings', () => {
   test('a region is a host label', () => {
     for (const r of ['us-east-1', 'eu-west-1', 'cn-north-1', 'us-gov-west-1', 'aws-global', 'x']) assert.equal(validRegion(r), true, r);
     for (const r of ['x@127.0.0.1:47443#', 'eu-west-1.evil.com', 'EU-WEST-1', '-eu', 'eu-', '', 'a/b', 'a'.repeat(64), 'eu west']) assert.equal(validRegion(r), false, r);
-    assert.throws(() => checkRegion('x@127.0.0.1:47443#', 'AWS_REGION'), (e: unknown) => e instanceof KeyroleError && e.code === 'BadRegion'
-      && e.line() === 'keyrole: region "x@127.0.0.1:47443#" (from AWS_REGION) is not a region name; set it to a region such as eu-west-1 (lower-case letters, digits and hyphens)');
+    const e = throwsKeyroleError(() => checkRegion('x@127.0.0.1:47443#', 'AWS_REGION'), 'BadRegion');
+    assert.equal(e.line(), 'keyrole: region "x@127.0.0.1:47443#" (from AWS_REGION) is not a region name; set it to a region such as eu-west-1 (lower-case letters, digits and hyphens)');
   });
 });
 

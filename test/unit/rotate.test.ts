@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { rotate, type RotateSteps } from '../../src/commands/rotate.ts';
 import { KeyroleError, type ErrorCode } from '../../src/util/errors.ts';
 import type { SourceKeys } from '../../src/keychain/keychain.ts';
+import { rejectsKeyroleError } from '../support/errors.ts';
 
 const OLD: SourceKeys = { accessKeyId: 'AKIAOLDOLDOLDOLD0001', secretAccessKey: 'o'.repeat(40) };
 const NEW = { accessKeyId: 'AKIANEWNEWNEWNEW0002', secretAccessKey: 'n'.repeat(40), userName: 'alice' };
@@ -38,18 +39,10 @@ function world(fail: Fail = {}, iamKeys: string[] = [OLD.accessKeyId]) {
 
 const err = (code: ErrorCode, message: string = code) => new KeyroleError(code, message, 'fix');
 
-async function fails(p: Promise<unknown>, code: string, message: RegExp): Promise<KeyroleError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof KeyroleError, String(e));
-    assert.equal(e.code, code, e.line());
-    assert.match(e.line(), message);
-    assert.doesNotMatch(e.line(), /[\r\n]/);
-    assert.ok(!e.line().includes(NEW.secretAccessKey) && !e.line().includes(OLD.secretAccessKey), 'no secret in the message');
-    return e;
-  }
-  assert.fail('expected a failure');
+async function fails(p: Promise<unknown>, code: ErrorCode, line: RegExp): Promise<KeyroleError> {
+  const e = await rejectsKeyroleError(p, code, { line });
+  assert.ok(!e.line().includes(NEW.secretAccessKey) && !e.line().includes(OLD.secretAccessKey), 'no secret in the message');
+  return e;
 }
 
 /** The invariant: the stored key exists in IAM. */

@@ -75,8 +75,9 @@ describe('SSO-OIDC', () => {
     const mine = pending.body.find((p) => p.userCode === auth.userCode)!;
     assert.equal(mine.interval, 6, 'slow_down added 5 s to the interval');
     await control('POST', 'sso/approve', { userCode: auth.userCode });
-    await new Promise((r) => setTimeout(r, 6000));
-    const token = await poll();
+    // The interval is judged by the emulator's clock: moved on by the 6 s instead of waiting them out.
+    await control('POST', 'behaviour', { clockOffsetMs: 6000 });
+    const token = await poll().finally(() => control('POST', 'behaviour', { clockOffsetMs: 0 }));
     assert.ok(token.accessToken?.startsWith('aoa'));
     assert.ok(token.refreshToken?.startsWith('aor'), 'sso:account:access gives a refresh token');
     assert.equal(token.expiresIn, 3600);
@@ -216,7 +217,6 @@ describe('controls', () => {
     assert.match(await page.text(), new RegExp(`${a.userCode}</b>: pending`));
     const post = await fetch(`${emu.url}/device`, { method: 'POST', body: new URLSearchParams({ user_code: a.userCode! }) });
     assert.match(await post.text(), /approved/);
-    await new Promise((r) => setTimeout(r, 1000));
     const t = await oidc.send(new CreateTokenCommand({ clientId: c.clientId, clientSecret: c.clientSecret, grantType: DEVICE, deviceCode: a.deviceCode }));
     assert.ok(t.accessToken);
   });

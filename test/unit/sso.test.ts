@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatS
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { awsCacheFile } from '../../src/sso/awscache.ts';
-import { canRefresh, decodeRecord, encodeRecord, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
+import { canRefresh, decodeRecord, encodeRecord, newRecord, recordFromAnswer, REGISTRATION_REUSE_MS, tokenLeftMs, type SsoRecord } from '../../src/sso/record.ts';
 import { decodeRegistration, encodeRegistration, registrationAccount } from '../../src/sso/registration.ts';
 import { loginName, sessionRefFromConfig, type SsoSessionRef } from '../../src/sso/session.ts';
 import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/deviceflow.ts';
@@ -111,25 +111,22 @@ describe('client registrations: one per sso-session, grant and scopes, reused un
 describe('endpoints', () => {
   const clear = { AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_SSO: undefined, AWS_ENDPOINT_URL_SSO_OIDC: undefined, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined };
 
-  test('regional by default', () => withEnv(clear, () => {
-    const e = ssoEndpoints('eu-west-1');
-    assert.equal(e.oidc, undefined);
-    assert.equal(e.portal, undefined);
-    assert.match(e.oidcFrom, /oidc\.eu-west-1\.amazonaws\.com/);
-    assert.match(e.portalFrom, /portal\.sso\.eu-west-1\.amazonaws\.com/);
+  test('regional by default, resolved', () => withEnv(clear, () => {
+    const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
+    assert.deepEqual(e, { oidc: { url: 'https://oidc.eu-west-1.amazonaws.com', from: 'regional' }, portal: { url: 'https://portal.sso.eu-west-1.amazonaws.com', from: 'regional' } });
   }));
 
   test('service variables, then AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns them off', () => {
     withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_ENDPOINT_URL_SSO_OIDC: 'http://oidc' }, () => {
-      const e = ssoEndpoints('eu-west-1');
-      assert.deepEqual([e.oidc, e.oidcFrom, e.portal, e.portalFrom], ['http://oidc', 'AWS_ENDPOINT_URL_SSO_OIDC', 'http://all', 'AWS_ENDPOINT_URL']);
+      const e = ssoEndpoints({ ssoRegion: 'eu-west-1' });
+      assert.deepEqual(e, { oidc: { url: 'http://oidc', from: 'AWS_ENDPOINT_URL_SSO_OIDC' }, portal: { url: 'http://all', from: 'AWS_ENDPOINT_URL' } });
     });
-    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints('x').portal, 'http://portal'));
-    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints('x').oidc, undefined));
+    withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'http://portal' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).portal.url, 'http://portal'));
+    withEnv({ ...clear, AWS_ENDPOINT_URL: 'http://all', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }, () => assert.equal(ssoEndpoints({ ssoRegion: 'x' }).oidc.url, 'https://oidc.x.amazonaws.com'));
   });
 
   test('a value that is not a URL is one line naming its variable', () => withEnv({ ...clear, AWS_ENDPOINT_URL_SSO: 'portal.local' }, () => {
-    assert.throws(() => ssoEndpoints('x'), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
+    assert.throws(() => ssoEndpoints({ ssoRegion: 'x' }), (e: KeyroleError) => e.code === 'BadEndpoint' && /AWS_ENDPOINT_URL_SSO/.test(e.line()));
   }));
 });
 
@@ -224,8 +221,31 @@ describe('error lines', () => {
   }
 
   test('the login name is the sso-session, else the profile given', () => {
-    assert.equal(loginName(REF, { loginName: 'prof' }), 'my-sso');
-    assert.equal(loginName(LEGACY, { loginName: 'prof' }), 'prof');
+    assert.equal(loginName(REF, 'prof'), 'my-sso');
+    assert.equal(loginName(LEGACY, 'prof'), 'prof');
+    assert.equal(loginName(LEGACY), '<profile>');
+  });
+});
+
+describe('the record a token answer makes', () => {
+  const reg = { clientId: 'cid', clientSecret: 'csecret', registrationExpiresAt: new Date('2027-01-01T00:00:00Z') };
+  const now = Date.parse('2026-11-30T12:00:00Z');
+
+  test('a sign-in: the session, the registration that signed in, the token', () => {
+    const rec = recordFromAnswer(newRecord(REF, reg), { accessToken: 'tok', expiresIn: 3600, refreshToken: 'ref' }, now);
+    assert.deepEqual(rec, {
+      startUrl: START, region: 'eu-west-1', scopes: ['sso:account:access'], ...reg,
+      accessToken: 'tok', expiresAt: new Date(now + 3600_000), refreshToken: 'ref', obtainedAt: new Date(now),
+    });
+    assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+    assert.equal(recordFromAnswer(newRecord(REF, reg), { accessToken: 'tok', expiresIn: 60 }, now).refreshToken, undefined);
+  });
+
+  test('a refresh keeps the record and its refresh token unless a new one comes', () => {
+    const before = recordFromAnswer(newRecord(REF, reg), { accessToken: 'old', expiresIn: 60, refreshToken: 'r1' }, now - 60_000);
+    const kept = recordFromAnswer(before, { accessToken: 'new', expiresIn: 3600 }, now);
+    assert.deepEqual(kept, { ...before, accessToken: 'new', expiresAt: new Date(now + 3600_000), obtainedAt: new Date(now) });
+    assert.equal(recordFromAnswer(before, { accessToken: 'new', expiresIn: 3600, refreshToken: 'r2' }, now).refreshToken, 'r2');
   });
 });
 

@@ -8,6 +8,7 @@ import { clockFix, describeOffset } from '../../clock/messages.ts';
 import { queryNtp } from '../../clock/measure.ts';
 import { signedSeconds } from '../../util/duration.ts';
 import { stsTarget } from '../../credentials/resolve.ts';
+import { resolveEndpoint, resolveRegion } from '../../config/endpoints.ts';
 import { fromError, ok, problem, skipped, warning, type Check, type DoctorContext } from './check.ts';
 
 /**
@@ -18,13 +19,13 @@ import { fromError, ok, problem, skipped, warning, type Check, type DoctorContex
 export async function clockCheck(ctx: DoctorContext): Promise<Check> {
   if (!ctx.network) return skipped('clock', 'not checked (--no-network)');
   let cfg;
+  let url;
   try {
     cfg = clockConfig(process.env, ctx.section?.keyrole_ntp_servers);
+    url = endpointLabel(doctorStsTarget(ctx));
   } catch (err) {
     return fromError('clock', err);
   }
-  const t: StsTarget = ctx.settings ? stsTarget(ctx.settings) : { region: 'us-east-1', endpoint: process.env.AWS_ENDPOINT_URL_STS || process.env.AWS_ENDPOINT_URL, endpointFrom: 'environment' };
-  const url = endpointLabel(t);
   const [ntp, date] = await Promise.all([
     cfg.ntp ? queryNtp(cfg.servers) : Promise.resolve(undefined),
     stsDateSample(url).catch((err: Error) => oneLine(err.message)),
@@ -34,6 +35,19 @@ export async function clockCheck(ctx: DoctorContext): Promise<Check> {
     typeof date === 'string' ? `STS Date header unavailable (${date})` : `STS Date header ${signedSeconds(date.offsetMs)} ± ${(date.uncertaintyMs / 1000).toFixed(1)} s`,
   ];
   return judgeClock(combine(ntp?.ok ? ntp.sample : undefined, typeof date === 'string' ? undefined : date), parts.join('; '));
+}
+
+/**
+ * The STS endpoint doctor talks to: the profile's, as `keyrole process` would use it; without
+ * a profile (or one whose settings do not resolve), the same rules with no profile settings:
+ * the region from AWS_REGION / AWS_DEFAULT_REGION (else us-east-1) and the configured or
+ * regional endpoint (src/config/endpoints.ts). Throws a region that is not one.
+ */
+export function doctorStsTarget(ctx: Pick<DoctorContext, 'settings' | 'files'>): StsTarget {
+  if (ctx.settings) return stsTarget(ctx.settings);
+  const { region } = resolveRegion(undefined, {}, 'no profile');
+  const { endpoint, from } = resolveEndpoint(ctx.files, {}, region);
+  return { region, endpoint, endpointFrom: from };
 }
 
 /** A Date-header sample from any answer of the STS endpoint (an unsigned GET is enough). */

@@ -5,7 +5,7 @@ import { section } from '../../config/files.ts';
 import { getCallerIdentity } from '../../aws/sts.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
-import { stsTarget } from '../../credentials/resolve.ts';
+import { doctorStsTarget } from './clock.ts';
 import { EXEC_MARKER } from '../exec.ts';
 import { ok, problem, warning, type Check, type DoctorContext } from './check.ts';
 import { homeMismatch } from '../../util/platform.ts';
@@ -32,7 +32,7 @@ export async function environmentChecks(ctx: DoctorContext): Promise<Check[]> {
     let live = '';
     if (ctx.network && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
       try {
-        const id = await getCallerIdentity({ accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || env.AWS_SECURITY_TOKEN }, ctx.settings ? stsTarget(ctx.settings) : { region: 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL, endpointFrom: 'environment' });
+        const id = await getCallerIdentity({ accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || env.AWS_SECURITY_TOKEN }, doctorStsTarget(ctx));
         live = `; they are ${id.arn}`;
       } catch (err) {
         const code = err instanceof KeyroleError ? err.code : '';

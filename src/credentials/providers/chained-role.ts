@@ -13,5 +13,5 @@ export const resolveChainedRole: Provider = async (layer, deps, notify) => {
   }
   const under = await deps.resolveUnder(layer.under!, notify);
   const t = await deps.target(s);
-  return fetched(s, await deps.assumeRole(under.credentials, t, roleInput(s, layer.durationSeconds)), t);
+  return fetched(s, await deps.assumeRole(under.credentials, t, roleInput(s, layer.durationSeconds)), t, s.roleArn);
 };

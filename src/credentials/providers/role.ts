@@ -11,7 +11,7 @@ export const resolveRole: Provider = async (layer, deps, notify) => {
   if (layer.under) {
     const session = await deps.resolveUnder(layer.under, notify);
     const t = await deps.target(s);
-    return fetched(s, await deps.assumeRole(session.credentials, t, input), t);
+    return fetched(s, await deps.assumeRole(session.credentials, t, input), t, s.roleArn);
   }
   const keys = await deps.loadSource(s.source);
   debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
@@ -19,5 +19,5 @@ export const resolveRole: Provider = async (layer, deps, notify) => {
   const credentials = s.mfaSerial
     ? await deps.withMfaCode(s, notify, (code) => deps.assumeRole(keys, t, { ...input, serialNumber: s.mfaSerial, tokenCode: code }))
     : await deps.assumeRole(keys, t, input);
-  return fetched(s, credentials, t);
+  return fetched(s, credentials, t, s.roleArn);
 };

@@ -8,5 +8,5 @@ export const resolveSession: Provider = async (layer, deps) => {
   const keys = await deps.loadSource(s.source);
   debug(`source "${s.source}" read from the keychain (key ${redactKeyId(keys.accessKeyId)})`);
   const t = await deps.target(s);
-  return fetched(s, await deps.getSessionToken(keys, t, s.durationSeconds), t);
+  return fetched(s, await deps.getSessionToken(keys, t, s.durationSeconds), t, undefined);
 };

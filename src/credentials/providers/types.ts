@@ -36,6 +36,7 @@ export function roleInput(s: Settings, durationSeconds: number): AssumeRoleInput
   };
 }
 
-export function fetched(s: Settings, credentials: TempCredentials, t: StsTarget | undefined, roleArn = s.roleArn): Fetched {
+/** What a provider hands the cache; roleArn only for a layer that assumed a role (an MFA session of a role profile is not the role's). */
+export function fetched(s: Settings, credentials: TempCredentials, t: StsTarget | undefined, roleArn: string | undefined): Fetched {
   return { profile: s.profile, source: s.source, roleArn, credentials, clockOffsetMs: t?.clockOffsetMs ?? 0 };
 }
