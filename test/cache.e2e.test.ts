@@ -145,7 +145,8 @@ describe('credential cache', () => {
   // loading the addon; a keychain hit goes through keyrole's own client instead.
   test('a keychain hit reads the Secret Service directly, not through the addon', async () => {
     await proc('prod');
-    const r = await w.keyrole(['process', 'prod', '--debug']);
+    // The Secret Service's read (the kernel keyring's copy, read first, is test/kernel-cache.e2e's).
+    const r = await w.keyrole(['process', 'prod', '--debug'], { env: { KEYROLE_KERNEL_CACHE: 'off' } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /cache hit .* in the keychain store/);
     assert.match(r.stderr, /Secret Service: a direct D-Bus connection \(plain session\)/);

@@ -216,8 +216,9 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
 export const CACHE_SERVICE = 'keyrole:cache';
 
 export function keychainStore(): CacheStore {
-  // Linux: entries keyrole can renew by itself go to the kernel keyring when this session
-  // may write to it (src/keychain/keychain.ts kernelTier); reads look there first.
+  // Linux: the Secret Service keeps every entry; an entry keyrole can renew by itself is
+  // also copied to the kernel keyring where this session may write to it, and reads look
+  // there first (src/keychain/keychain.ts kernelTier).
   const kernel = kernelTier();
   return {
     kind: 'keychain',
@@ -230,7 +231,8 @@ export function keychainStore(): CacheStore {
       return getItemFast(CACHE_SERVICE, key, 'read the credential cache', false);
     },
     async put(key, value, o) {
-      if (kernel && !o?.durable && kernelSet(CACHE_SERVICE, key, value)) return;
+      // A copy the kernel refused must not leave an older one to be read first.
+      if (kernel && !o?.durable && !kernelSet(CACHE_SERVICE, key, value)) kernelDelete(CACHE_SERVICE, key);
       return setItemFast(CACHE_SERVICE, key, value, 'write the credential cache');
     },
     async delete(key) {

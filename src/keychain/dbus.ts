@@ -14,11 +14,9 @@
 //   streams and the socket's first calls cost ~8 ms of CPU per hit here (profiles: module
 //   compilation, Duplex and connect set-up); `npm run bench --quick`: 1.37×.
 // - the kernel keyring through the addon: ~0.7 ms (loading the addon, two system calls).
-//   It is now where the default store keeps cache entries keyrole can renew by itself,
-//   wherever the session may write to it (src/keychain/keychain.ts kernelTier), so most
-//   hits never open this client. It is refused in containers like this one (add_key on
-//   the shared default session keyring: EACCES); there the Secret Service holds the entry
-//   and a hit still pays for node:net.
+//   The default store now copies cache entries keyrole can renew by itself there and reads
+//   the copy first (src/keychain/keychain.ts kernelTier), so most hits never open this
+//   client; where the kernel refuses the copy, a hit still pays for node:net.
 // - a V8 startup snapshot with node:net preloaded (SEA useSnapshot): a toy executable
 //   started ~3–6 ms slower than the same one loading node:net at run time.
 // The file-store hit is unaffected (it loads no socket): 1.10–1.15×.

@@ -110,6 +110,7 @@ function bounded<T>(action: string, fn: () => T): T {
 }
 
 function entry(service: string, account: string): EntryType {
+  if (storeName() === 'keyutils') primeKeyutils();
   try {
     return new (loadKeyring().Entry)(service, account, entryOptions());
   } catch (err) {
@@ -231,18 +232,17 @@ function keyutilsAccounts(service: string, action: string, open: (account: strin
 // ---- the kernel keyring as the cache's fast tier (Linux, with the Secret Service store) ----
 // A keychain cache hit through the Secret Service costs node:net and its streams (~8 ms of
 // CPU: src/keychain/dbus.ts) plus the round trips; the same read from the kernel keyring
-// costs loading the addon (~0.6 ms) and two system calls (~0.1 ms). So short-lived cache
-// entries, which keyrole can fetch again by itself, live in the kernel keyring where this
-// session can write to it, and everything that must survive a reboot or that only a person
-// can renew (source keys, SSO sign-ins, MFA sessions) stays in the Secret Service. The
-// addon adds each key to the session keyring and links it into the user's persistent
-// keyring, which every later session of the user links in: entries are shared by the
-// user's sessions, readable by no other user (possessor permissions), never written to
-// disk, and gone at reboot or after three days unused (persistent_keyring_expiry).
-// Where the kernel refuses (containers whose session keyring this process cannot write,
-// the 20,000-byte per-user quota reached), the write goes to the Secret Service instead and
-// reads find it there: a read tries the kernel keyring first, then the Secret Service.
-// KEYROLE_KERNEL_CACHE=off keeps every entry in the Secret Service.
+// costs loading the addon (~0.6 ms) and two system calls (~0.1 ms). So a cache entry
+// keyrole can renew by itself is also copied to the kernel keyring, and reads look there
+// first. The Secret Service stays the store of record and holds every entry: where the
+// kernel refuses the copy (a session keyring the process may not write to, the 20,000-byte
+// per-user quota) or does not give it back, the read falls through to the Secret Service
+// and nothing is lost but time. Entries only a person can renew (MFA sessions),
+// source keys and SSO sign-ins are never copied. The addon adds each key to the session
+// keyring and links it into the user's persistent keyring, which it links into every later
+// session of the user: the copies are shared by the user's sessions, readable by no other
+// user (possessor permissions), never written to disk, and gone at reboot or after three
+// days unused (persistent_keyring_expiry). KEYROLE_KERNEL_CACHE=off turns the copies off.
 
 /** Whether cache entries may go to the kernel keyring: Linux, the Secret Service store, not turned off. */
 export function kernelTier(): boolean {
@@ -250,7 +250,26 @@ export function kernelTier(): boolean {
 }
 
 function kernelEntry(service: string, account: string): EntryType {
+  primeKeyutils();
   return new (loadKeyring().Entry)(service, account, { linux: { store: 'keyutils' } });
+}
+
+let primed = false;
+/**
+ * The addon resolves the session keyring and then links the persistent keyring into it
+ * (KEYCTL_GET_PERSISTENT), which gives a process that has no session keyring of its own
+ * (containers, services, cron: they fall back on the shared default one) a new session
+ * keyring. The first entry a process makes therefore searches the old keyring, where the
+ * user's keys are not, and every later one the new. One entry made and dropped first makes
+ * every entry the process uses see the same keyring. Regression (strace, this project's
+ * container): a fresh process missed an entry it found on its second read.
+ */
+function primeKeyutils(): void {
+  if (primed) return;
+  primed = true;
+  try {
+    new (loadKeyring().Entry)('keyrole:prime', 'session', { linux: { store: 'keyutils' } });
+  } catch { /* the real entry reports it */ }
 }
 
 /** The value in the kernel keyring, or null (none, or a keyring this process may not use). */
@@ -263,13 +282,13 @@ export function kernelGet(service: string, account: string): string | null {
   }
 }
 
-/** Stores in the kernel keyring; false when the kernel refused (the caller uses the Secret Service). */
+/** Copies to the kernel keyring; false when the kernel refused. */
 export function kernelSet(service: string, account: string, value: string): boolean {
   try {
     kernelEntry(service, account).setPassword(value);
     return true;
   } catch (err) {
-    debug(`kernel keyring: cannot store ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))}); using the Secret Service`);
+    debug(`kernel keyring: cannot store ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))}); only the Secret Service keeps it`);
     return false;
   }
 }

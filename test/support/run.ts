@@ -35,6 +35,11 @@ const SCRUB = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_S
 export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of SCRUB) delete env[k];
+  // The kernel keyring's copies of cache entries (src/keychain/keychain.ts kernelTier) live
+  // in this user's persistent keyring, which every test world of every run shares and which
+  // outlives them all: tests keep to their own gnome-keyring, except those that turn the
+  // copies on to test them (test/kernel-cache.e2e.test.ts, the bench).
+  env.KEYROLE_KERNEL_CACHE = 'off';
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
