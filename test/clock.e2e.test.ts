@@ -42,6 +42,19 @@ describe('clock: NTP (real chrony) and the Date header, keyrole and the AWS CLI 
       keyrole_duration_seconds: 3600,
       keyrole_cache: 'file',
       keyrole_ntp_servers: chrony.server,
+    }) + keyroleProfile('base-dead-ntp', {
+      region: 'eu-west-1',
+      keyrole_source: 'alice',
+      keyrole_role_arn: ADMIN,
+      keyrole_cache: 'file',
+      // Nothing answers NTP on port 9 here.
+      keyrole_ntp_servers: '127.0.0.1:9',
+    }) + keyroleProfile('chained-top', {
+      region: 'eu-west-1',
+      keyrole_source_profile: 'base-dead-ntp',
+      keyrole_role_arn: ADMIN,
+      keyrole_cache: 'file',
+      keyrole_ntp_servers: chrony.server,
     }));
     const r = await w.setup('alice');
     assert.equal(r.code, 0, r.stderr);
@@ -73,6 +86,15 @@ describe('clock: NTP (real chrony) and the Date header, keyrole and the AWS CLI 
     const mem = join(home, 'clock.json');
     assert.equal(statSync(mem).mode & 0o777, 0o600, 'the remembered measurement is private');
     assert.ok((JSON.parse(readFileSync(mem, 'utf8')) as { ntp: { ok: boolean } }).ntp.ok);
+  });
+
+  test('regression: a chained profile\'s clock check asks its own keyrole_ntp_servers, not its base profile\'s', async () => {
+    // The base layer calls STS first; the servers used to be those of whichever profile's
+    // layer reached the clock check first.
+    const r = await w.keyrole(['process', 'chained-top', '--debug', '--cache', 'none'], { env: { KEYROLE_HOME: freshHome() } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`against NTP server ${chrony.server.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.doesNotMatch(r.stderr, /127\.0\.0\.1:9\b/);
   });
 
   test('regression: whoami with a warm cache and a clock 20 minutes fast checks the clock and fails, as the AWS CLI does', async () => {

@@ -9,7 +9,7 @@ import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type Store
 import type { HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
 import type { StsTarget, TempCredentials } from '../aws/sts.ts';
-import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
+import { section, type AwsFiles } from '../config/files.ts';
 import type { Settings } from '../config/settings.ts';
 import type { ClockHook } from '../clock/clock.ts';
 import { planProfile, type Layer } from './plan.ts';
@@ -36,12 +36,12 @@ export function storeKindFor(files: AwsFiles, s: Settings, flag?: string): Store
  * credentials in StsTarget.clockOffsetMs.
  */
 let runClock: ClockHook | undefined;
+// The settings of the profile the run was asked for: its keyrole_ntp_servers name the
+// servers, not those of a base profile whose layer happens to call STS first.
+let runSettings: Settings | undefined;
 async function clockFor(s: Settings): Promise<ClockHook> {
   const { clockSession } = await import('../clock/clock.ts');
-  runClock ??= clockSession({
-    // keyrole_ntp_servers is not in Settings: the config is read again, once, on a miss.
-    profileServers: async () => (s.profile ? section((await loadAwsFiles()).config, s.profile)?.keyrole_ntp_servers : undefined),
-  });
+  runClock ??= clockSession({ profileServers: () => (runSettings ?? s).ntpServers });
   return runClock;
 }
 
@@ -67,6 +67,7 @@ export interface ResolveOptions {
 }
 
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
+  runSettings ??= s;
   const store = openStore(storeKindFor(files, s, cacheFlag));
   return resolveLayer(planProfile(files, s), store, o);
 }
