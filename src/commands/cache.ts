@@ -139,14 +139,14 @@ export async function cacheClearCommand(profile: string | undefined, allLayers =
   }
   let n = 0;
   for (const store of stores()) {
-    let items;
+    let keys;
     try {
-      items = await store.list();
+      keys = await store.keys();
     } catch (err) {
       process.stderr.write(`keyrole: skipped the ${store.kind} store: ${(err as Error).message}\n`);
       continue;
     }
-    for (const { key } of items) if (await store.delete(key)) n++;
+    for (const key of keys) if (await store.delete(key)) n++;
   }
   process.stdout.write(`Cleared ${n} cached credential${n === 1 ? '' : 's'}.\n`);
   // Sign-ins are not cached credentials: say which stay, and how to end them.

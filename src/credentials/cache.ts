@@ -41,6 +41,8 @@ export interface CacheStore {
   put(key: string, value: string, o?: { durable?: boolean }): Promise<void>;
   delete(key: string): Promise<boolean>;
   list(): Promise<{ key: string; value: string }[]>;
+  /** The entries' names alone: what clearing needs (a keychain read per entry costs a D-Bus session). */
+  keys(): Promise<string[]>;
 }
 
 // ---- what goes into the key ----
@@ -240,6 +242,7 @@ export function keychainStore(): CacheStore {
       return deleteItem(CACHE_SERVICE, key, 'clear the credential cache') || inKernel;
     },
     list: async () => listKeychainEntries(kernel),
+    keys: async () => [...new Set([...(kernel ? kernelAccounts(CACHE_SERVICE) : []), ...listAccounts(CACHE_SERVICE, 'list the credential cache')])],
   };
 }
 
@@ -309,7 +312,7 @@ export function fileStore(): CacheStore {
         return false;
       }
     },
-    async list() {
+    async keys() {
       let names: string[];
       try {
         if (!existingPrivateDir(keyroleHome()) || !existingPrivateDir(dir)) return [];
@@ -318,11 +321,12 @@ export function fileStore(): CacheStore {
         if (err instanceof KeyroleError) throw err;
         return [];
       }
+      return names.map((n) => /^([0-9a-f]{16})\.json$/.exec(n)?.[1]).filter((k): k is string => k !== undefined);
+    },
+    async list() {
       const out: { key: string; value: string }[] = [];
-      for (const n of names) {
-        const m = /^([0-9a-f]{16})\.json$/.exec(n);
-        if (!m) continue;
-        try { out.push({ key: m[1], value: (await this.get(m[1])) ?? '' }); } catch { out.push({ key: m[1], value: '' }); }
+      for (const key of await this.keys()) {
+        try { out.push({ key, value: (await this.get(key)) ?? '' }); } catch { out.push({ key, value: '' }); }
       }
       return out;
     },
@@ -330,7 +334,7 @@ export function fileStore(): CacheStore {
 }
 
 export function noStore(): CacheStore {
-  return { kind: 'none', where: 'nowhere', get: async () => null, put: async () => {}, delete: async () => false, list: async () => [] };
+  return { kind: 'none', where: 'nowhere', get: async () => null, put: async () => {}, delete: async () => false, list: async () => [], keys: async () => [] };
 }
 
 export function parseStoreKind(raw: string, from: string): StoreKind {
