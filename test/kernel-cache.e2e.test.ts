@@ -101,6 +101,16 @@ describe('cache entries copied to the kernel keyring and read there first; MFA s
     assert.equal(await calls('AssumeRole'), 2, 'cleared: fetched again');
   });
 
+  test('regression (bench: 64 cold calls after cache clear made no STS call): cache clear reaches the copies with KEYROLE_KERNEL_CACHE=off', async () => {
+    assert.equal((await kr(['process', `plain-${tag}`])).code, 0);
+    assert.equal((await kernelKeys()).length, 1);
+    const clear = await kr(['cache', 'clear'], { KEYROLE_KERNEL_CACHE: 'off' });
+    assert.equal(clear.code, 0, clear.stderr);
+    assert.deepEqual(await kernelKeys(), [], 'no copy left to be read once the copies are on again');
+    assert.equal((await kr(['process', `plain-${tag}`])).code, 0);
+    assert.equal(await calls('AssumeRole'), 2, 'cleared: fetched again');
+  });
+
   test('an MFA session (only a person can renew it) is not copied to the kernel keyring; the role on it is', async () => {
     requireTool('oathtool');
     const code = execFileSync('oathtool', ['--totp', '-b', DEMO_MFA_SECRET], { encoding: 'utf8' }).trim();

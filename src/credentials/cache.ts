@@ -12,7 +12,7 @@ import { writeAtomic } from '../util/atomic.ts';
 import { openToOthers } from '../util/platform.ts';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { deleteItem, getItem, getItemFast, kernelAccounts, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { deleteItem, getItem, getItemFast, kernelAccounts, kernelCopiesPossible, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 
@@ -222,6 +222,9 @@ export function keychainStore(): CacheStore {
   // also copied to the kernel keyring where this session may write to it, and reads look
   // there first (src/keychain/keychain.ts kernelTier).
   const kernel = kernelTier();
+  // Clearing reaches the copies even where they are not read (KEYROLE_KERNEL_CACHE=off now,
+  // on when they were made): forgetting an entry forgets it everywhere.
+  const copies = kernelCopiesPossible();
   return {
     kind: 'keychain',
     where: 'keychain',
@@ -238,11 +241,11 @@ export function keychainStore(): CacheStore {
       return setItemFast(CACHE_SERVICE, key, value, 'write the credential cache');
     },
     async delete(key) {
-      const inKernel = kernel && kernelDelete(CACHE_SERVICE, key);
+      const inKernel = copies && kernelDelete(CACHE_SERVICE, key);
       return deleteItem(CACHE_SERVICE, key, 'clear the credential cache') || inKernel;
     },
     list: async () => listKeychainEntries(kernel),
-    keys: async () => [...new Set([...(kernel ? kernelAccounts(CACHE_SERVICE) : []), ...listAccounts(CACHE_SERVICE, 'list the credential cache')])],
+    keys: async () => [...new Set([...(copies ? kernelAccounts(CACHE_SERVICE) : []), ...listAccounts(CACHE_SERVICE, 'list the credential cache')])],
   };
 }
 

@@ -244,9 +244,14 @@ function keyutilsAccounts(service: string, action: string, open: (account: strin
 // user (possessor permissions), never written to disk, and gone at reboot or after three
 // days unused (persistent_keyring_expiry). KEYROLE_KERNEL_CACHE=off turns the copies off.
 
-/** Whether cache entries may go to the kernel keyring: Linux, the Secret Service store, not turned off. */
+/** Whether the kernel keyring may hold copies of cache entries: Linux with the Secret Service store. */
+export function kernelCopiesPossible(): boolean {
+  return process.platform === 'linux' && storeName() === 'secret-service';
+}
+
+/** Whether copies are made and read now: possible, and not turned off. */
 export function kernelTier(): boolean {
-  return process.platform === 'linux' && storeName() === 'secret-service' && !/^(off|0|false|no)$/i.test((process.env.KEYROLE_KERNEL_CACHE ?? '').trim());
+  return kernelCopiesPossible() && !/^(off|0|false|no)$/i.test((process.env.KEYROLE_KERNEL_CACHE ?? '').trim());
 }
 
 function kernelEntry(service: string, account: string): EntryType {
