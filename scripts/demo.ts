@@ -25,7 +25,9 @@ async function main(): Promise<void> {
 
   step('Start a real gnome-keyring on a private D-Bus session, in a throw-away HOME');
   const keyring = await startKeyring();
-  const env = { ...keyring.env, AWS_ENDPOINT_URL_STS: emu.url };
+  // KEYROLE_KERNEL_CACHE as a user has it (unset): the test support turns the kernel keyring's
+  // copies off for isolation, and the demo shows the default.
+  const env = { ...keyring.env, AWS_ENDPOINT_URL_STS: emu.url, KEYROLE_KERNEL_CACHE: undefined };
   console.log(`   HOME=${keyring.home}`);
 
   try {
@@ -70,6 +72,8 @@ async function main(): Promise<void> {
     console.log(indent(list.stdout));
     console.log(`\n${bold('Demo complete.')}`);
   } finally {
+    // The kernel keyring's copy would outlive the demo (the user's persistent keyring).
+    await keyrole(['cache', 'clear'], { env }).catch(() => undefined);
     await emu.stop();
     await keyring.stop();
   }
