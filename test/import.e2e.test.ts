@@ -36,6 +36,20 @@ aws_session_token = FwoGZXIvYXdzEXAMPLETOKEN
 `;
 }
 
+/** The sections import must leave byte for byte: not keyrole's to convert. */
+const UNTOUCHED = `[profile ec2]
+role_arn = ${ROLE('Admin')}
+credential_source = Ec2InstanceMetadata
+
+[profile viatemp]
+role_arn = ${ROLE('Admin')}
+source_profile = temp
+
+[sso-session unrelated]
+sso_start_url = https://example.awsapps.com/start
+sso_region = eu-west-1
+`;
+
 const CONFIG = `# my AWS config ; keep this comment
 [default]
 region = eu-west-1
@@ -60,18 +74,7 @@ role_arn = ${ROLE('Partner')}
 source_profile = default
 external_id = keyrole-demo-external-id
 
-[profile ec2]
-role_arn = ${ROLE('Admin')}
-credential_source = Ec2InstanceMetadata
-
-[profile viatemp]
-role_arn = ${ROLE('Admin')}
-source_profile = temp
-
-[sso-session unrelated]
-sso_start_url = https://example.awsapps.com/start
-sso_region = eu-west-1
-`;
+${UNTOUCHED}`;
 
 describe('keyrole import', () => {
   let w: World;
@@ -213,18 +216,7 @@ keyrole_source = default
 keyrole_external_id = keyrole-demo-external-id
 ${cmd} process partner
 
-[profile ec2]
-role_arn = ${ROLE('Admin')}
-credential_source = Ec2InstanceMetadata
-
-[profile viatemp]
-role_arn = ${ROLE('Admin')}
-source_profile = temp
-
-[sso-session unrelated]
-sso_start_url = https://example.awsapps.com/start
-sso_region = eu-west-1
-`);
+${UNTOUCHED}`);
     // No secret anywhere under HOME but the temporary key left alone (the keyring's own files are encrypted).
     const leaks: string[] = [];
     const walk = (dir: string) => {
