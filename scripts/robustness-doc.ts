@@ -139,8 +139,13 @@ Decisions recorded here:
   reruns itself without \`NODE_DEBUG\` (Node's \`net\` debug output prints request headers,
   session tokens included). \`node dist/keyrole.cjs\` (the npm channel) is a Node program like
   any other and honours all of these as Node does: use the executable where that matters.
-- **A failed refresh** fails: keyrole does not fall back to a cached entry that is still valid
-  but inside the refresh window; the entry stays as it was for the next run.
+- **A failed refresh** (src/credentials/cached.ts): when the cached entry is inside the
+  refresh window and the refresh fails because AWS cannot be reached or is failing (no
+  connection, a timeout, 5xx, throttling, an answer that is not AWS's), keyrole serves that
+  entry if it still has more than 6 minutes left (the JS SDK's 5-minute expiry window plus
+  a minute; \`--debug\` says so), and the next run tries again. With 6 minutes or less left,
+  or when AWS refuses (any 4xx: AccessDenied, ExpiredToken, a wrong secret) or the problem
+  is local, the refresh fails with its one line; the entry stays as it was.
 `;
 
 function blocks(doc: string): Map<string, string> {

@@ -215,6 +215,20 @@ touch "${rec}/done"
     assert.match(await follow(url), /assumed-role\/Admin\//);
   });
 
+  test('regression: KEYROLE_NO_BROWSER=0 or off leaves the browser on (any value used to turn it off)', async () => {
+    for (const value of ['0', 'off']) {
+      const rec = temp('keyrole-browser-on-');
+      const script = join(rec, 'browser.sh');
+      writeFileSync(script, `#!/bin/sh\ntouch "${rec}/done"\n`);
+      chmodSync(script, 0o755);
+      const r = await w.keyrole(['console', 'admin'], { env: { ...env, BROWSER: script, KEYROLE_NO_BROWSER: value } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, '', `KEYROLE_NO_BROWSER=${value}: no URL on stdout, the browser was started`);
+      assert.match(r.stderr, /in your browser/);
+      await waitForFile(join(rec, 'done'));
+    }
+  });
+
   test('no browser: a warning line on stderr, the URL on stdout, no page left behind', async () => {
     rmSync(consoleDir(), { recursive: true, force: true });
     for (const extra of [{}, { BROWSER: '/nonexistent/browser' }, { DISPLAY: ':0', KEYROLE_NO_BROWSER: '1' }]) {

@@ -257,7 +257,7 @@ describe('keyrole doctor and the keychain', () => {
   test('a locked keychain is a problem, with how to unlock it', async () => {
     const home = tempHome();
     const first = await startKeyring({ home, password: 'right' });
-    assert.equal((await keyrole(['setup', 'alice', '--force'], { env: first.env, input: 'AKIAKEYROLEDEMO00001\nkeyroleDemoSecret/DoNotUse+0000000000000\n' })).code, 0);
+    assert.equal((await keyrole(['setup', 'alice', '--force', '--no-verify'], { env: first.env, input: 'AKIAKEYROLEDEMO00001\nkeyroleDemoSecret/DoNotUse+0000000000000\n' })).code, 0);
     await first.stop();
     const second = await startKeyring({ home, password: 'wrong' });
     try {

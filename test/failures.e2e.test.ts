@@ -4,6 +4,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { existsSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { startKeyring, tempHome } from './support/keyring.ts';
 import { keyrole, type RunResult } from './support/run.ts';
@@ -75,6 +77,28 @@ describe('failures of the core path', () => {
     assertFails(await proc('denied'), /STS denied AssumeRole .*not authorized to perform: sts:AssumeRole.*trust policy/);
   });
 
+  test('regression: a failed refresh\'s <hash>.lock.failed record is removed once no waiter can still read it (they were left for good)', async () => {
+    const dir = join(w.home, '.aws', 'keyrole');
+    const records = () => (existsSync(dir) ? readdirSync(dir) : []).filter((n) => n.endsWith('.lock.failed')).sort();
+    for (const n of records()) rmSync(join(dir, n));
+    assertFails(await w.keyrole(['process', 'denied']), /STS denied AssumeRole/);
+    const left = records();
+    assert.equal(left.length, 1, 'the failed holder leaves its error for the waiters');
+    const miss = async () => {
+      assert.equal((await w.keyrole(['cache', 'clear', 'prod'])).code, 0);
+      const r = await w.keyrole(['process', 'prod']);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    // Fresh, a waiter of that failure may still be about to read it: another holder keeps it.
+    await miss();
+    assert.deepEqual(records(), left);
+    // Older than the longest wait (45 s + 120 s + 45 s): the next holder of any lock removes it.
+    const old = new Date(Date.now() - 15 * 60 * 1000);
+    utimesSync(join(dir, left[0]!), old, old);
+    await miss();
+    assert.deepEqual(records(), []);
+  });
+
   test('STS InvalidClientTokenId for a key AWS does not know', async () => {
     assertFails(await proc('unknownkey'), /does not recognise the source's access key.*keyrole setup/);
   });
@@ -135,7 +159,7 @@ describe('failures of the core path', () => {
 
   test('setup refuses to replace an existing source without confirmation when there is no terminal', async () => {
     const r = await w.keyrole(['setup', 'alice'], { input: `${DEMO_ACCESS_KEY_ID}\n${'q'.repeat(40)}\n` });
-    assertFails(r, /source "alice" is already in the keychain; pass --force/);
+    assertFails(r, /source "alice" is already in the keychain and there is no terminal to confirm replacing it; pass --force to replace it: keyrole setup alice --force/);
     // …and the stored key still works.
     const ok = await proc('prod');
     assert.equal(ok.code, 0, ok.stderr);
@@ -147,7 +171,7 @@ describe('keychain unavailable', () => {
     const home = tempHome();
     const first = await startKeyring({ home, password: 'right' });
     const env = { ...first.env };
-    const s = await keyrole(['setup', 'alice'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
+    const s = await keyrole(['setup', 'alice', '--no-verify'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
     assert.equal(s.code, 0, s.stderr);
     await first.stop();
     const second = await startKeyring({ home, password: 'wrong' });

@@ -36,6 +36,8 @@ describe('KEYROLE_KEYCHAIN=keyutils: every command looks in the kernel keyring',
   test('regression: setup, process, list, cache list, doctor and remove agree on the kernel keyring', async () => {
     const s = await kr(['setup', source], `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n`);
     assert.equal(s.code, 0, s.stderr);
+    // The kernel keyring is memory: whoever chooses it is told, where the key is stored.
+    assert.match(s.stderr, /^keyrole: KEYROLE_KEYCHAIN=keyutils keeps long-term keys in the kernel keyring, in memory only: they are gone at reboot/m);
     const p = await kr(['process', profile]);
     assert.equal(p.code, 0, p.stderr);
 

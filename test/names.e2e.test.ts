@@ -63,9 +63,14 @@ describe('list and cache list', () => {
     assertAligned(r.stdout.trimEnd().split('\n\n')[0].split('\n'));
     const j = await w.keyrole(['cache', 'list', '--json']);
     assert.equal(j.code, 0, j.stderr);
-    const rows = JSON.parse(j.stdout) as { profile: string; role: string; region: string; expiration: string; store: string }[];
-    assert.deepEqual(rows.map((x) => [x.profile, x.region, x.store]).sort(), [['admin-eu', 'eu-west-1', 'keychain'], ['admin-us', 'us-east-1', 'keychain']]);
-    assert.ok(rows.every((x) => Date.parse(x.expiration) > Date.now()));
+    // regression: cache list --json said profile/expiresIn while status --json and whoami --json say Profile/ExpiresInSeconds.
+    const rows = JSON.parse(j.stdout) as Record<string, unknown>[];
+    for (const x of rows) assert.deepEqual(Object.keys(x), ['Profile', 'Role', 'Region', 'Expiration', 'ExpiresInSeconds', 'Store']);
+    assert.deepEqual(rows.map((x) => [x.Profile, x.Region, x.Store]).sort(), [['admin-eu', 'eu-west-1', 'keychain'], ['admin-us', 'us-east-1', 'keychain']]);
+    assert.ok(rows.every((x) => Date.parse(x.Expiration as string) > Date.now()));
+    assert.ok(rows.every((x) => typeof x.ExpiresInSeconds === 'number' && x.ExpiresInSeconds > 900 && x.ExpiresInSeconds <= 43200), j.stdout);
+    const status = JSON.parse((await w.keyrole(['status', 'admin-eu', '--json'])).stdout) as Record<string, unknown>;
+    assert.ok('Profile' in status && 'Layers' in status, 'status --json names its fields the same way');
   });
 
   test('regression: keyrole cache alone prints a usage line, not unknown cache command ""', async () => {

@@ -47,6 +47,18 @@ describe(`the npm channel on Node ${OLDEST}, the oldest "engines" claims`, () =>
     });
   }
 
+  test('regression: configure writes a line that names its Node, so it runs without node on PATH (cron, an IDE)', async () => {
+    const c = await w.run(NODE, [CJS, 'configure', 'npm-written', '--source', 'alice', '--role-arn', `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`, '--region', 'us-east-1']);
+    assert.equal(c.code, 0, c.stderr);
+    const line = /^credential_process = (.*)$/m.exec(readFileSync(w.configPath, 'utf8').split('[profile npm-written]')[1] ?? '')?.[1];
+    assert.equal(line, `${NODE} ${CJS} process npm-written`);
+    // Run as botocore runs it (no shell) with a PATH that holds no node: the script alone exited 127 here.
+    const [exe, ...args] = line!.split(' ');
+    const spawned = await w.run(exe!, args, { env: { PATH: '/nonexistent' } });
+    assert.equal(spawned.code, 0, spawned.stderr);
+    assert.equal((JSON.parse(spawned.stdout) as { Version: number }).Version, 1);
+  });
+
   test('the AWS CLI runs it as its credential_process', async () => {
     const r = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'npm', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);

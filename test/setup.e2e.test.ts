@@ -1,5 +1,6 @@
 // `keyrole setup` at a real terminal: the secret is not echoed, a replacement needs a yes,
-// and nothing is stored from bad input. Plus list and remove.
+// and nothing is stored from bad input; piped, the key is checked with STS all the same.
+// Plus list and remove.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,19 +84,43 @@ describe('keyrole setup at a terminal', () => {
 
   test('regression: piping a credentials file with several sections stores the section named like the source', async () => {
     const file = `[default]\naws_access_key_id = AKIAKEYROLEDEMO00005\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n\n[frank]\naws_access_key_id = AKIAKEYROLEDEMO00006\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n\n[zed]\naws_access_key_id = AKIAKEYROLEDEMO00007\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n`;
-    const r = await keyrole(['setup', 'frank'], { env: k.env, input: file });
+    const r = await keyrole(['setup', 'frank', '--no-verify'], { env: k.env, input: file });
     assert.equal(r.code, 0, r.stderr);
     assert.match((await stored('frank')) ?? '', /AKIA…0006/);
-    const ambiguous = await keyrole(['setup', 'gina'], { env: k.env, input: file });
+    const ambiguous = await keyrole(['setup', 'gina', '--no-verify'], { env: k.env, input: file });
     assert.equal(ambiguous.code, 1);
     assert.match(ambiguous.stderr, /^keyrole: the input holds 3 sections with keys \(default, frank, zed\) and none is named "gina"; .*keyrole import\n$/);
     assert.equal(await stored('gina'), undefined);
     await keyrole(['remove', 'frank', '--force'], { env: k.env });
   });
 
+  test('regression: a piped wrong secret is checked with STS and not stored (it used to print "Stored source")', async () => {
+    const r = await keyrole(['setup', 'hugo'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY.slice(0, -1)}X\n` });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], 'Checking the key with STS (GetCallerIdentity)…');
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(lines[1]!, /^keyrole: the new key was not stored: STS refused it or could not be asked \(.*\); .*--no-verify/);
+    assert.ok(!r.stderr.includes(DEMO_SECRET_ACCESS_KEY.slice(0, -1)), 'no secret in the error');
+    assert.equal(await stored('hugo'), undefined);
+  });
+
+  test('a piped key that works is stored with what STS says it is; --no-verify stores one unchecked', async () => {
+    const r = await keyrole(['setup', 'ivy'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Stored source "ivy" (AKIA…0001) in the keychain.\n');
+    assert.equal(r.stderr, 'Checking the key with STS (GetCallerIdentity)…\nThe key works: arn:aws:iam::111122223333:user/alice\n');
+    const unchecked = await keyrole(['setup', 'jo', '--no-verify'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY.slice(0, -1)}X\n` });
+    assert.equal(unchecked.code, 0, unchecked.stderr);
+    assert.equal(unchecked.stderr, '');
+    assert.match((await stored('jo')) ?? '', /AKIA…0001/);
+    for (const n of ['ivy', 'jo']) await keyrole(['remove', n, '--force'], { env: k.env });
+  });
+
   test('the IAM console CSV can be piped', async () => {
     const csv = `User name,Password,Access key ID,Secret access key,Console login link\ncarol,,AKIAKEYROLEDEMO00003,${DEMO_SECRET_ACCESS_KEY},https://x\n`;
-    const r = await keyrole(['setup', 'carol'], { env: k.env, input: csv });
+    const r = await keyrole(['setup', 'carol', '--no-verify'], { env: k.env, input: csv });
     assert.equal(r.code, 0, r.stderr);
     assert.match((await stored('carol')) ?? '', /AKIA…0003/);
   });
@@ -103,7 +128,7 @@ describe('keyrole setup at a terminal', () => {
   test('remove needs confirmation without --force, and then deletes', async () => {
     const refused = await keyrole(['remove', 'carol'], { env: k.env });
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /no terminal to confirm.*--force/);
+    assert.equal(refused.stderr, 'keyrole: no terminal to confirm removing source "carol"; pass --force to remove it without asking: keyrole remove carol --force\n');
     const r = await keyrole(['remove', 'carol', '--force'], { env: k.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await stored('carol'), undefined);

@@ -271,6 +271,10 @@ describe('SSO is visible: cache list, cache clear, doctor and status name the pr
     assert.match(status.stdout, SIGNIN);
     const doctor = await w.keyrole(['doctor', 'sso-admin', '--no-network'], { env });
     assert.match(doctor.stdout, new RegExp(`^ok +sso +${SIGNIN.source}`, 'm'), doctor.stdout);
+    // regression: the profile line said "source sso:https://…/AdministratorAccess, no role (GetSessionToken)".
+    const profileLine = doctor.stdout.split('\n').find((l) => /^ok +profile /.test(l));
+    assert.match(profileLine ?? '', new RegExp(`: IAM Identity Center role AdministratorAccess in ${DEMO_ACCOUNT_ID} \\(sso-session my-sso, ${START}\\), region eu-west-1 \\(from region in profile sso-admin\\)$`), doctor.stdout);
+    assert.doesNotMatch(doctor.stdout, /GetSessionToken/);
     const clear = await w.keyrole(['cache', 'clear', 'sso-admin'], { env });
     assert.match(clear.stdout, new RegExp(`^Cleared the cached credentials of profile sso-admin: IAM Identity Center role AdministratorAccess in ${DEMO_ACCOUNT_ID} \\(keychain store\\)\\.$`, 'm'));
     assert.match(clear.stdout, new RegExp(`^Kept the ${SIGNIN.source}; keyrole sso logout my-sso ends it\\.$`, 'm'));

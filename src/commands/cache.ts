@@ -29,7 +29,7 @@ function stores(): CacheStore[] {
   return [keychainStore(), fileStore()];
 }
 
-export interface CacheRow { profile: string; role: string; region: string | undefined; expiresIn: string; expiration: string | undefined; store: string; key: string }
+export interface CacheRow { profile: string; role: string; region: string | undefined; expiresIn: string; expiresInSeconds: number | undefined; expiration: string | undefined; store: string; key: string }
 
 /** The region in an older entry's stored parameters (newer entries store a digest: the planner names their region). */
 function regionOf(params: string): string | undefined {
@@ -64,8 +64,9 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
     for (const { key, value } of items) {
       const e = decodeEntry(value);
       const u = users.get(`${store.kind}:${key}`);
-      if (!e) { rows.push({ profile: '?', role: '(unreadable entry)', region: undefined, expiresIn: '-', expiration: undefined, store: store.kind, key }); continue; }
-      const common = { region: u?.region ?? regionOf(e.params), expiresIn: formatLeft(remainingMs(e, now)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
+      if (!e) { rows.push({ profile: '?', role: '(unreadable entry)', region: undefined, expiresIn: '-', expiresInSeconds: undefined, expiration: undefined, store: store.kind, key }); continue; }
+      const left = remainingMs(e, now);
+      const common = { region: u?.region ?? regionOf(e.params), expiresIn: formatLeft(left), expiresInSeconds: Math.max(0, Math.floor(left / 1000)), expiration: e.credentials.expiration.toISOString(), store: store.kind, key };
       if (u) rows.push({ profile: u.own.length ? u.own.join(', ') : `(under ${u.profiles.join(', ')})`, role: u.label, ...common });
       // Written for a profile that is gone or has changed since: named as it was then.
       else rows.push({ profile: e.profile ?? '-', role: staleLabel(e), ...common });
@@ -110,7 +111,8 @@ export async function cacheListCommand(json = false): Promise<void> {
   const { rows, problems } = await cacheRows();
   for (const p of problems) process.stderr.write(`keyrole: skipped the ${p}\n`);
   if (json) {
-    process.stdout.write(`${JSON.stringify(rows.map(({ profile, role, region, expiresIn, expiration, store }) => ({ profile, role, region: region ?? null, expiresIn, expiration: expiration ?? null, store })), null, 2)}\n`);
+    // PascalCase, as status --json, whoami --json and the AWS CLI's own JSON name fields.
+    process.stdout.write(`${JSON.stringify(rows.map((r) => ({ Profile: r.profile, Role: r.role, Region: r.region ?? null, Expiration: r.expiration ?? null, ExpiresInSeconds: r.expiresInSeconds ?? null, Store: r.store })), null, 2)}\n`);
     return;
   }
   let signins: Awaited<ReturnType<typeof ssoSignins>> = [];

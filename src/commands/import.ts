@@ -19,7 +19,7 @@ import { configPath, credentialsPath } from '../config/files.ts';
 import { readIniText } from '../config/ini.ts';
 import { planImport, type ImportPlan } from '../config/migrate.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
-import { decodeSource, getItem, readSource, SOURCE_SERVICE, storeName, writeSource } from '../keychain/keychain.ts';
+import { decodeSource, getItem, readSource, SOURCE_SERVICE, storeName, volatileStoreNotice, writeSource } from '../keychain/keychain.ts';
 import { localUser } from '../credentials/user.ts';
 import { selfCommand } from '../util/self.ts';
 import { confirm, openTerminal } from '../util/prompt.ts';
@@ -128,6 +128,8 @@ export async function importCommand(o: ImportOptions): Promise<void> {
   }
 
   // 1. The keychain, each key read back before any file changes.
+  const notice = plan.keys.length ? volatileStoreNotice() : undefined;
+  if (notice) process.stderr.write(`keyrole: ${notice}\n`);
   for (const k of plan.keys) {
     if (existing.get(k.name) !== 'same') writeSource(k.name, { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, storedAt: new Date().toISOString() });
     const back = readSource(k.name);

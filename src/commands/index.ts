@@ -41,16 +41,18 @@ hides; without a terminal, keyrole_mfa_process or a GUI dialog, or run keyrole l
     help: `Usage: keyrole setup <source> [--force] [--no-verify] [--profile <p>]
 
 Stores a long-term IAM user access key (AKIA…) under the name <source> in the OS keychain.
-At a terminal it asks for the access key id and the secret (not echoed) and checks the key
-with STS (GetCallerIdentity, which needs no permission) before storing it: --no-verify
-skips the check (offline), --profile <p> uses <p>'s STS endpoint settings. From a pipe it
+At a terminal it asks for the access key id and the secret (not echoed); from a pipe it
 reads two lines, KEY=VALUE lines, the IAM console's CSV, or a credentials file (the section
-named <source>, or its only section with a key; several others are refused):
+named <source>, or its only section with a key; several others are refused). Either way it
+checks the key with STS (GetCallerIdentity, which needs no permission) before storing it:
+--no-verify skips the check (offline), --profile <p> uses <p>'s STS endpoint settings.
 
   printf '%s\\n%s\\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" | keyrole setup alice
 
 Keys are never taken from the command line. An existing source is replaced only after
-confirmation, or with --force. To move every key of ~/.aws/credentials: keyrole import.
+confirmation at a terminal, or with --force (without a terminal, --force is the only way).
+With KEYROLE_KEYCHAIN=keyutils the key is kept in the kernel keyring, which is gone at
+reboot. To move every key of ~/.aws/credentials: keyrole import.
 `,
   },
   {
@@ -66,7 +68,8 @@ Lists the sources in the keychain, their access key ids (shortened) and the prof
     summary: 'remove <source>          delete a source from the keychain',
     help: `Usage: keyrole remove <source> [--force]
 
-Deletes a source from the keychain after confirmation (--force skips it).
+Deletes a source from the keychain after confirmation at a terminal; --force skips it, and
+without a terminal (a script, CI) --force is required.
 `,
   },
   {
@@ -156,10 +159,11 @@ in as a federated user made with GetFederationToken from the source's long-term 
 session policy that keeps the user's own permissions (the console refuses GetSessionToken
 credentials).
 
-The browser is BROWSER if set, else xdg-open (with a display), open (macOS) or start
-(Windows). It is given a 0600 local page that forwards to the sign-in URL, never the URL
-itself: the URL holds a token that signs anyone in for 15 minutes, and other local users
-can read a process's arguments. With no browser, a warning and the URL on stdout.
+The browser is BROWSER if set, else xdg-open (with a display), open (macOS) or
+rundll32 url.dll,FileProtocolHandler (Windows); KEYROLE_NO_BROWSER=1 opens none. It is
+given a 0600 local page that forwards to the sign-in URL, never the URL itself: the URL
+holds a token that signs anyone in for 15 minutes, and other local users can read a
+process's arguments. With no browser, a warning and the URL on stdout.
 
 Options:
   --url                    print the sign-in URL on stdout instead of opening a browser
@@ -292,7 +296,8 @@ Prints a completion script (commands, profile and source names, option values):
   zsh    eval "$(keyrole completion zsh)"         in ~/.zshrc, after compinit
   fish   keyrole completion fish > ~/.config/fish/completions/keyrole.fish
 
-keyrole completion --list profiles|sources|commands prints the names the scripts use.
+keyrole completion --list profiles|sessions|credentials|sources|commands prints the names the
+scripts use (credentials: the sections of the credentials file, for import --profile).
 `,
   },
   {

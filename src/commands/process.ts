@@ -3,7 +3,7 @@
 
 import { writeSync } from 'node:fs';
 import { loadAwsFiles } from '../config/files.ts';
-import { resolveSettings, type Overrides } from '../config/settings.ts';
+import { describeSettings, resolveSettings, type Overrides } from '../config/settings.ts';
 import { debug } from '../util/debug.ts';
 import { credentialBlob } from '../credentials/blob.ts';
 import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
@@ -43,7 +43,7 @@ export interface ProcessOptions {
 export async function processCommand(o: ProcessOptions): Promise<void> {
   const files = await loadAwsFiles();
   const s = resolveSettings(files, o.profile, o.overrides, localUser());
-  debug(`profile ${s.profile ?? '(none)'} from ${files.configPath}: source "${s.source}", ${s.roleArn ? `role ${s.roleArn}` : s.sourceKind === 'sso' ? 'the IAM Identity Center role itself' : 'no role (GetSessionToken)'}, ${s.durationSeconds} s, session name ${s.sessionName}${s.mfaSerial ? `, MFA ${s.mfaSerial}` : ''}`);
+  debug(`profile ${s.profile ?? '(none)'} from ${files.configPath}: ${describeSettings(s)}, session name ${s.sessionName}${s.mfaSerial ? `, MFA ${s.mfaSerial}` : ''}`);
   debug(`region ${s.region} (from ${s.regionFrom}); STS endpoint from ${s.endpointFrom}${s.endpoint ? `: ${s.endpoint}` : ''}`);
   if (s.shadowing.length) {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);

@@ -1,9 +1,11 @@
 // `keyrole setup <source>`: stores a source's long-term keys in the keychain.
 // Keys come from the terminal (no echo) or from stdin when it is piped; never from argv,
-// where every other process on the machine could read them.
+// where every other process on the machine could read them. Either way the key is checked
+// with STS before it is stored (--no-verify skips that): a piped wrong secret used to be
+// stored with "Stored source" and fail only at first use.
 
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { keyShapeProblem, readSource, sourceExists, storeName, writeSource, type SourceKeys } from '../keychain/keychain.ts';
+import { keyShapeProblem, readSource, sourceExists, storeName, volatileStoreNotice, writeSource, type SourceKeys } from '../keychain/keychain.ts';
 import { validSourceName } from '../config/settings.ts';
 import { ask, confirm, openTerminal, readStdin } from '../util/prompt.ts';
 import { redactKeyId } from '../util/debug.ts';
@@ -60,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
 export interface SetupOptions {
   name: string;
   force: boolean;
-  /** At a terminal, check a new key with GetCallerIdentity before storing it. */
+  /** Check a new key with GetCallerIdentity before storing it (typed or piped). */
   verify?: boolean;
   /** Whose endpoint settings the check uses (default: the first profile using the source). */
   profile?: string;
@@ -87,7 +89,7 @@ export async function setupCommand(o: SetupOptions): Promise<void> {
   const term = openTerminal();
   try {
     if (!o.force && sourceExists(o.name)) {
-      if (!term) throw new KeyroleError('SourceExists', `source "${o.name}" is already in the keychain`, 'pass --force to replace it');
+      if (!term) throw new KeyroleError('SourceExists', `source "${o.name}" is already in the keychain and there is no terminal to confirm replacing it`, `pass --force to replace it: keyrole setup ${o.name} --force`);
       let current = '';
       try { current = ` (${redactKeyId(readSource(o.name).accessKeyId)})`; } catch { /* an unreadable entry is replaced all the same */ }
       if (!(await confirm(term, `Source "${o.name}"${current} is already stored. Replace it?`))) {
@@ -96,7 +98,6 @@ export async function setupCommand(o: SetupOptions): Promise<void> {
     }
 
     let pair: { accessKeyId: string; secretAccessKey: string };
-    let interactive = false;
     if (piped) {
       pair = parseKeyInput(await readStdin(), o.name);
     } else {
@@ -106,17 +107,20 @@ export async function setupCommand(o: SetupOptions): Promise<void> {
       if (early) throw new KeyroleError('BadKey', early, 'nothing was stored; check the key and run keyrole setup again');
       const secretAccessKey = await ask(term, 'AWS secret access key (not shown): ', { secret: true });
       pair = { accessKeyId, secretAccessKey };
-      interactive = true;
     }
 
     const problem = keyShapeProblem(pair.accessKeyId, pair.secretAccessKey);
     if (problem) throw new KeyroleError('BadKey', problem, 'nothing was stored; check the key and run keyrole setup again');
 
-    if (interactive && o.verify !== false) {
-      term!.output.write('Checking the key with STS (GetCallerIdentity)…\n');
-      const arn = await verifyKey(o, pair);
-      term!.output.write(`The key works: ${printable(arn)}\n`);
+    // Progress goes to the terminal when there is one, else to stderr: stdout carries only
+    // the "Stored source" line a script may read.
+    const say = (line: string) => (term ? term.output : process.stderr).write(`${line}\n`);
+    if (o.verify !== false) {
+      say('Checking the key with STS (GetCallerIdentity)…');
+      say(`The key works: ${printable(await verifyKey(o, pair))}`);
     }
+    const notice = volatileStoreNotice();
+    if (notice) process.stderr.write(`keyrole: ${notice}\n`);
     const keys: SourceKeys = { ...pair, storedAt: new Date().toISOString() };
     writeSource(o.name, keys);
     process.stdout.write(`Stored source "${o.name}" (${redactKeyId(keys.accessKeyId)}) in the keychain.\n`);

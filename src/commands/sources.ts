@@ -107,7 +107,7 @@ export async function clearSourceCaches(name: string): Promise<{ cleared: number
 export async function removeCommand(name: string, force: boolean): Promise<void> {
   if (!force) {
     const term = openTerminal();
-    if (!term) throw new KeyroleError('NoTerminal', `no terminal to confirm removing source "${name}"`, 'pass --force');
+    if (!term) throw new KeyroleError('NoTerminal', `no terminal to confirm removing source "${printable(name)}"`, `pass --force to remove it without asking: keyrole remove ${printable(name)} --force`);
     try {
       if (!(await confirm(term, `Remove source "${name}" and its cached credentials from the keychain?`))) {
         throw new KeyroleError('Cancelled', `kept source "${name}"`, 'nothing was changed');

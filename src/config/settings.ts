@@ -146,6 +146,22 @@ export function defaultSessionName(source: string, user: string): string {
   return `keyrole-${clean(source)}-${clean(user)}`.slice(0, 64);
 }
 
+/**
+ * Where a profile's credentials come from and what is done with them, in words (doctor's
+ * profile line, process --debug): `source alice, role arn:…, 3600 s`, `profile base, role
+ * arn:…`, `IAM Identity Center role AdministratorAccess in 111122223333 (sso-session
+ * my-sso, https://…/start)`.
+ */
+export function describeSettings(s: Settings): string {
+  if (s.sourceKind === 'sso' && s.sso) {
+    const via = s.sso.session ? `sso-session ${s.sso.session}, ${s.sso.startUrl}` : s.sso.startUrl;
+    const sso = `IAM Identity Center role ${s.sso.roleName} in ${s.sso.accountId} (${via})`;
+    return s.roleArn ? `${sso}, then role ${s.roleArn}, ${s.durationSeconds} s` : sso;
+  }
+  const from = s.sourceKind === 'profile' ? `profile ${s.sourceProfile}` : `source ${s.source}`;
+  return `${from}, ${s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)'}, ${s.durationSeconds} s`;
+}
+
 /** keyrole's own yes/no settings: a value that is neither is an error, not a silent "no". */
 function flag(v: string | undefined, key: string, where: string): boolean {
   if (v === undefined) return false;

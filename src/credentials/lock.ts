@@ -16,7 +16,7 @@
 // `prompt`, `failed`), lines are length-capped, anything else is dropped unread, and no
 // text or exit code from the connection is ever printed or adopted. A failed holder leaves
 // its error as a record file in the same private directory, which a waiter reads as it
-// reads the cache. One absolute deadline, fixed when the wait starts, bounds the whole
+// reads the cache; the next holder of any lock removes the records no wait can still need. One absolute deadline, fixed when the wait starts, bounds the whole
 // wait however the holder's state changes, and a bounded number of rounds stops a holder
 // that keeps closing the connection from making the waiter reconnect forever.
 //
@@ -31,7 +31,7 @@
 // fail with LockTimeout, because of the rules above.
 
 import type * as Net from 'node:net';
-import { linkSync, lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyroleError, isErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
@@ -81,6 +81,30 @@ const MAX_ROUNDS = 8;
 
 function failedFile(address: string): string {
   return `${address}.failed`;
+}
+
+/**
+ * Removes the failure records in `dir` that no waiter can still be reading: a waiter reads a
+ * record only once the holder says `failed`, within one wait, and no wait outlasts
+ * waitLimitMs. Without this every failed refresh left its `<hash>.lock.failed` behind for
+ * good (a profile that failed once and was never fetched again kept its record). Run when a
+ * lock is taken: a cache miss, never a hit.
+ */
+function sweepFailures(dir: string, bounds: WaitBounds): void {
+  const before = Date.now() - Math.max(waitLimitMs(bounds), waitLimitMs(DEFAULT_BOUNDS));
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.endsWith('.lock.failed')) continue;
+    try {
+      const st = lstatSync(join(dir, n));
+      if (st.isFile() && st.mtimeMs < before) unlinkSync(join(dir, n));
+    } catch { /* gone already, or not ours to judge */ }
+  }
 }
 
 /**
@@ -343,6 +367,7 @@ export async function singleFlight<T>(
     if (server) {
       debug(`took the lock ${name.slice(0, 8)} after ${Date.now() - started} ms`);
       const held = hold(server, address);
+      if (!isPipe(address)) sweepFailures(dirname(address), bounds);
       try {
         // Another process may have finished between our cache miss and taking the lock.
         const done = await ready();

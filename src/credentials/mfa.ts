@@ -14,6 +14,7 @@ import { debug } from '../util/debug.ts';
 import { consoleDevices, dialogCancelled, macGuiAvailable } from '../util/platform.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
+import { switchOn } from '../util/switch.ts';
 
 export type CodeSource = 'given' | 'process' | 'terminal' | 'gui';
 
@@ -134,7 +135,7 @@ function onPath(cmd: string): boolean {
 
 /** A dialog where a display exists and no terminal does (an IDE, a GUI tool calling the SDK). */
 async function fromGui(r: MfaRequest): Promise<string | undefined> {
-  if (process.env.KEYROLE_NO_GUI || !hasDisplay()) return undefined;
+  if (switchOn(process.env.KEYROLE_NO_GUI) || !hasDisplay()) return undefined;
   const text = `${r.retryReason ? `${r.retryReason}\n` : ''}MFA code for ${r.serial}${r.profile ? ` (profile ${r.profile})` : ''}`;
   let cmd: [string, string[]] | undefined;
   if (process.platform === 'darwin') {

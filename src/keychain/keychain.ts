@@ -19,6 +19,7 @@ import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
+import { switchedOff } from '../util/switch.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 import type * as WorkerThreads from 'node:worker_threads';
@@ -32,6 +33,15 @@ export function storeName(): StoreName {
   const choice = (process.env.KEYROLE_KEYCHAIN || 'secret-service').trim();
   if (choice === 'secret-service' || choice === 'keyutils') return choice;
   throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default) or keyutils');
+}
+
+/**
+ * What a person storing long-term keys must know about the chosen store, or undefined: the
+ * kernel keyring (KEYROLE_KEYCHAIN=keyutils) lives in memory, so a reboot forgets the keys.
+ */
+export function volatileStoreNotice(): string | undefined {
+  if (storeName() !== 'keyutils') return undefined;
+  return 'KEYROLE_KEYCHAIN=keyutils keeps long-term keys in the kernel keyring, in memory only: they are gone at reboot, so keep a way to run keyrole setup again (or use the Secret Service)';
 }
 
 function entryOptions(): EntryOptions {
@@ -251,7 +261,7 @@ export function kernelCopiesPossible(): boolean {
 
 /** Whether copies are made and read now: possible, and not turned off. */
 export function kernelTier(): boolean {
-  return kernelCopiesPossible() && !/^(off|0|false|no)$/i.test((process.env.KEYROLE_KERNEL_CACHE ?? '').trim());
+  return kernelCopiesPossible() && !switchedOff(process.env.KEYROLE_KERNEL_CACHE);
 }
 
 function kernelEntry(service: string, account: string): EntryType {

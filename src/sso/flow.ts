@@ -5,6 +5,7 @@
 // opened. --no-browser keeps the browser sign-in but prints its URL.
 
 import { browserCommands } from '../util/browser.ts';
+import { switchOn } from '../util/switch.ts';
 
 export interface FlowFlags {
   useDeviceCode?: boolean;
@@ -27,7 +28,7 @@ export function chooseFlow(f: FlowFlags, e: NodeJS.ProcessEnv = process.env, pla
     return { flow: 'device', open: false, note: `This is an SSH session (${ssh} is set): signing in with a code you approve in any browser (the device flow). keyrole login --no-browser signs in through a browser on this machine instead.` };
   }
   if (!browserCommands({ url: 'https://example.com/' }, platform, e).length) {
-    const why = e.KEYROLE_NO_BROWSER ? 'KEYROLE_NO_BROWSER is set' : 'no BROWSER, no display';
+    const why = switchOn(e.KEYROLE_NO_BROWSER) ? 'KEYROLE_NO_BROWSER is set' : 'no BROWSER, no display';
     return { flow: 'device', open: false, note: `No browser can be opened here (${why}): signing in with a code you approve in any browser (the device flow).` };
   }
   return { flow: 'browser', open: true };

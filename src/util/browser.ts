@@ -10,6 +10,7 @@ import { posix, win32 } from 'node:path';
 import { debug } from './debug.ts';
 import { shlexSplit } from '../config/shlex.ts';
 import { macGuiAvailable, windowsOpener } from './platform.ts';
+import { switchOn } from './switch.ts';
 
 /** A web page by URL, or a local file keyrole wrote (opened by path, so its content stays off argv). */
 export type Page = { url: string } | { file: string };
@@ -22,7 +23,7 @@ const SAFE_FILE = /^[\w.:/\\~+@ -]+$/;
 
 /** The commands to try, in order, to show `page`; empty where none can be opened. */
 export function browserCommands(page: Page, platform: NodeJS.Platform = process.platform, e: NodeJS.ProcessEnv = process.env): Launch[] {
-  if (e.KEYROLE_NO_BROWSER) return [];
+  if (switchOn(e.KEYROLE_NO_BROWSER)) return [];
   let target: string;
   if ('url' in page) {
     if (!SAFE_URL.test(page.url)) return [];

@@ -90,13 +90,14 @@ export function commandLine(words: string[], platform: NodeJS.Platform): string 
 }
 
 /**
- * The words that start this keyrole: the executable itself, or for the npm channel the
- * bundle's script, which on Windows only Node can start (no shebangs, and CreateProcess does
- * not run a .cjs): `"node.exe" "keyrole.cjs"`.
+ * The words that start this keyrole: the executable itself, or for the npm channel the Node
+ * that runs it and the bundle's script. Not the script alone: its `#!/usr/bin/env node`
+ * needs `node` on PATH, which an IDE, cron or a systemd unit may not have (exit 127), and on
+ * Windows only Node can start a .cjs at all (no shebangs): `"node.exe" "keyrole.cjs"`.
  */
 export function selfWords(o: { platform: NodeJS.Platform; execPath: string; script: string | undefined; isExecutable: boolean }): string[] {
   if (o.isExecutable || !o.script) return [o.execPath];
-  return o.platform === 'win32' ? [o.execPath, o.script] : [o.script];
+  return [o.execPath, o.script];
 }
 
 /** The program's file name as PATH lookup finds it: keyrole.exe on Windows. */

@@ -1,10 +1,10 @@
 // The command a `credential_process` line should name to run this keyrole. botocore runs
 // the line without a shell and without the user's interactive PATH (an IDE, cron, a
 // systemd unit each have their own), so the line names this executable by absolute path:
-// the single executable itself, or for the npm channel the script Node was started with
-// (the npm bin link, whose shebang starts Node; on Windows `"node.exe" "keyrole.cjs"`), in
-// the quoting the platform's botocore splits (src/util/platform.ts). configure, import and
-// sso populate use it.
+// the single executable itself, or for the npm channel the Node running it and the script
+// it was started with (`/usr/local/bin/node …/dist/keyrole.cjs`: the script's shebang would
+// need `node` on PATH), in the quoting the platform's botocore splits (src/util/platform.ts).
+// configure, import and sso populate use it.
 
 import { isAbsolute, resolve } from 'node:path';
 import { commandLine, selfWords } from './platform.ts';

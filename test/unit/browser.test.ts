@@ -14,6 +14,13 @@ describe('the browser', () => {
     assert.deepEqual(browserCommands(page, 'linux', { DISPLAY: ':0' }), [['xdg-open', [url]]]);
     assert.deepEqual(browserCommands(page, 'linux', { WAYLAND_DISPLAY: 'wayland-0' }), [['xdg-open', [url]]]);
     assert.deepEqual(browserCommands(page, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: '1', BROWSER: 'firefox' }), []);
+    assert.deepEqual(browserCommands(page, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: 'yes' }), []);
+  });
+
+  test('regression: KEYROLE_NO_BROWSER=0 (false, no, off, empty) is the switch turned off, not "set, so no browser"', () => {
+    for (const v of ['0', 'false', 'No', ' off ', '']) {
+      assert.deepEqual(browserCommands(page, 'linux', { DISPLAY: ':0', KEYROLE_NO_BROWSER: v }), [['xdg-open', [url]]], JSON.stringify(v));
+    }
   });
 
   test('open on macOS (not over SSH), on Windows url.dll with the URL as one argument, & and all', () => {

@@ -181,7 +181,8 @@ describe('Windows semantics, decided by pure functions', () => {
     const npm = commandLine(selfWords({ platform: 'win32', execPath: 'C:\\Program Files\\nodejs\\node.exe', script: 'C:\\Users\\a\\AppData\\Roaming\\npm\\node_modules\\keyrole\\dist\\keyrole.cjs', isExecutable: false }), 'win32');
     assert.equal(npm, '"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\a\\AppData\\Roaming\\npm\\node_modules\\keyrole\\dist\\keyrole.cjs');
     assert.deepEqual(selfWords({ platform: 'win32', execPath: 'C:\\k\\keyrole.exe', script: 'C:\\k\\keyrole.exe', isExecutable: true }), ['C:\\k\\keyrole.exe']);
-    assert.deepEqual(selfWords({ platform: 'darwin', execPath: '/usr/local/bin/node', script: '/usr/local/lib/keyrole.cjs', isExecutable: false }), ['/usr/local/lib/keyrole.cjs']);
+    // regression: the npm channel wrote the script alone, whose shebang needs node on PATH (127 from cron or an IDE).
+    assert.deepEqual(selfWords({ platform: 'darwin', execPath: '/usr/local/bin/node', script: '/usr/local/lib/keyrole.cjs', isExecutable: false }), ['/usr/local/bin/node', '/usr/local/lib/keyrole.cjs']);
     // What was written before: a single-quoted path, which the Windows splitter keeps quotes and all (WinError 2).
     assert.deepEqual(botocoreSplit(["'C:\\Program Files\\keyrole.exe' process prod"], 'win32'), [["'C:\\Program", "Files\\keyrole.exe'", 'process', 'prod']]);
   });

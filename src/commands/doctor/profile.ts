@@ -2,7 +2,7 @@
 // takes precedence over credential_process.
 
 import { existsSync } from 'node:fs';
-import type { Settings } from '../../config/settings.ts';
+import { describeSettings, type Settings } from '../../config/settings.ts';
 import { shadowingKeys } from '../../config/checks.ts';
 import { keyroleProfileNames } from '../../credentials/plan.ts';
 import { fromError, ok, problem, warning, type Check, type DoctorContext } from './check.ts';
@@ -19,7 +19,7 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
   }
   const out: Check[] = [];
   if (settingsError) out.push(fromError('profile', settingsError));
-  else out.push(ok('profile', `${ctx.profile} in ${files.configPath}: ${describeSettings(ctx.settings!)}`));
+  else out.push(ok('profile', `${ctx.profile} in ${files.configPath}: ${describeProfile(ctx.settings!)}`));
 
   const shadow = shadowingKeys(files, ctx.profile);
   if (shadow.length) {
@@ -32,8 +32,7 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
   return out;
 }
 
-function describeSettings(s: Settings): string {
-  const role = s.roleArn ? `role ${s.roleArn}` : 'no role (GetSessionToken)';
+function describeProfile(s: Settings): string {
   const from = s.regionFrom === 'default' ? 'keyrole\'s default: no region is set' : `from ${s.regionFrom}`;
-  return `source ${s.source}, ${role}, ${s.durationSeconds} s, region ${s.region} (${from})`;
+  return `${describeSettings(s)}, region ${s.region} (${from})`;
 }
