@@ -185,9 +185,11 @@ https://signin.aws.amazon.com/federation, signin.amazonaws.cn, signin.amazonaws-
     summary: 'serve <profile>          a credential endpoint for an IDE or a container, until Ctrl-C',
     help: `Usage: keyrole serve <profile> [--port <n>] [--cache <store>]
 
-The endpoint of exec --server for programs keyrole does not start. Prints the variables to
-set (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, a 0600
-file in keyrole's private directory, removed when it stops) and serves until interrupted.
+The endpoint of exec --server for programs keyrole does not start. Prints the lines to run
+in the program's environment (unset the credential variables that would win over the
+endpoint; AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (a 0600
+file in keyrole's private directory, removed when it stops), AWS_REGION and
+AWS_DEFAULT_REGION) and serves until interrupted.
   --port <n>   a fixed port on 127.0.0.1 (default: a free one)
 `,
   },
