@@ -1,6 +1,7 @@
-// npm run demo: keyrole's main job end to end on its embedded default, the local AWS
-// emulator. A private HOME, a real gnome-keyring on a private D-Bus, the built
-// executable, and the real AWS CLI as the caller. Prints what happens at each step.
+// npm run demo: keyrole's main job end to end against the local AWS emulator (keyrole
+// itself talks to real AWS; the demo points it at the emulator with AWS_ENDPOINT_URL_STS).
+// A private HOME, a real gnome-keyring on a private D-Bus, the built executable, and the
+// real AWS CLI as the caller. Prints what happens at each step.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,11 +32,11 @@ async function main(): Promise<void> {
   console.log(`   HOME=${keyring.home}`);
 
   try {
-    step("Store alice's long-term key in the keychain (piped, as a script would; at a terminal keyrole asks without echo)");
+    step("Store alice's long-term key in the keychain, checked with STS first (piped, as a script would; at a terminal keyrole asks without echo)");
     show('printf "%s\\n%s\\n" "$ID" "$SECRET" | keyrole setup alice');
     const s = await keyrole(['setup', 'alice'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
     if (s.code !== 0) throw new Error(s.stderr);
-    console.log(indent(s.stdout));
+    console.log(indent(s.stderr + s.stdout));
 
     step('Write the profile: the AWS CLI will run keyrole as its credential_process');
     mkdirSync(join(keyring.home, '.aws'), { recursive: true, mode: 0o700 });
