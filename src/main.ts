@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
  * long-term secret seven times. Node has no setrlimit or prctl, but Linux lets a process
  * choose which of its mappings a core holds (proc(5), coredump_filter): 0 leaves them all
  * out (heap included), so a core keeps only registers and notes. First thing, before any
- * secret is read. Elsewhere, and where /proc is missing, nothing to do (README, Robustness: "Core dumps").
+ * secret is read. Elsewhere, and where /proc is missing, nothing to do (docs/security.md, "Core dumps").
  */
 function keepSecretsOutOfCoreDumps(): void {
   if (process.platform !== 'linux') return;

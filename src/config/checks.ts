@@ -60,7 +60,7 @@ export function checkProfileKeys(files: AwsFiles, name: string, profile: Section
     if (KNOWN_KEYS.has(base)) continue;
     const near = closestKey(base);
     throw new KeyroleError('UnknownSetting', `${where} sets ${base}, which keyrole does not know (a typo, or a setting of a newer keyrole)`,
-      near ? `did you mean ${near}?` : 'remove it; keyrole --help and the README list the keyrole_* settings');
+      near ? `did you mean ${near}?` : 'remove it; docs/configuration.md lists every keyrole_* setting');
   }
   if (files.configText === undefined) return;
   let scan = scanSection(files.configText, `profile.${name}`);
