@@ -1,6 +1,6 @@
 // `keyrole completion bash|zsh|fish`: a completion script for the shell, and
-// `keyrole completion --list profiles|sources|commands`, which the scripts call for the
-// names (so they always match the config and the keychain of the moment).
+// `keyrole completion --list profiles|sessions|credentials|sources|commands`, which the
+// scripts call for the names (so they always match the config and the keychain of the moment).
 
 import { loadAwsFiles, profileNames } from '../config/files.ts';
 import { listSources } from '../keychain/keychain.ts';
