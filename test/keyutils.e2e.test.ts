@@ -7,6 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
@@ -61,5 +63,18 @@ describe('KEYROLE_KEYCHAIN=keyutils: every command looks in the kernel keyring',
     assert.match(after.stderr, new RegExp(`source "${source}" is not in the kernel keyring`));
     assert.doesNotMatch((await kr(['list'])).stdout, new RegExp(`^${source} `, 'm'));
     assert.doesNotMatch((await kr(['cache', 'list'])).stdout, new RegExp(`^${profile} `, 'm'));
+  });
+
+  test('import into the kernel keyring says that the keys it moves are gone at reboot', async () => {
+    const moved = `ki-${tag}`;
+    writeFileSync(join(w.home, '.aws', 'credentials'), `[${moved}]\naws_access_key_id = ${DEMO_ACCESS_KEY_ID}\naws_secret_access_key = ${DEMO_SECRET_ACCESS_KEY}\n`, { mode: 0o600 });
+    try {
+      const r = await kr(['import', '--yes']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^keyrole: KEYROLE_KEYCHAIN=keyutils keeps long-term keys in the kernel keyring, in memory only: they are gone at reboot/m);
+      assert.match((await kr(['list'])).stdout, new RegExp(`^${moved} +AKIA…0001`, 'm'));
+    } finally {
+      await kr(['remove', moved, '--force']);
+    }
   });
 });
