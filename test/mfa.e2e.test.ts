@@ -319,6 +319,25 @@ describe('role chaining and role parameters', () => {
     assert.deepEqual(await lastAssumeRole(ROLE('Partner')), { ...EXPECTED_CALL, roleSessionName: 'alice-chained', durationSeconds: '900' });
   });
 
+  test('--session-name names the session AssumeRole gets; configure --session-name writes it for the AWS CLI; a bad one is one line', async () => {
+    const r = await w.keyrole(['process', 'base', '--session-name', 'ci-run-7', '--cache', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await lastAssumeRole(ROLE('Admin'))).roleSessionName, 'ci-run-7');
+
+    const c = await w.keyrole(['configure', 'named', '--source', 'alice', '--role-arn', ROLE('Admin'), '--session-name', 'alice-ci']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(readFileSync(join(w.home, '.aws', 'config'), 'utf8'), /^\[profile named\]\n(?:.*\n)*?keyrole_role_session_name = alice-ci$/m);
+    const cli = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'named', '--output', 'text', '--query', 'Arn'], { env: { AWS_DEFAULT_REGION: 'us-east-1' } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim(), `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/alice-ci`);
+    assert.equal((await lastAssumeRole(ROLE('Admin'))).roleSessionName, 'alice-ci');
+
+    const bad = await w.keyrole(['process', 'base', '--session-name', 'two words']);
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /^keyrole: role session name "two words" is not valid for STS; use 2 to 64 characters from letters, digits and \+=,\.@_-\n$/);
+  });
+
   test('tags are part of the cache key', async () => {
     await w.keyrole(['cache', 'clear']);
     const tagged = await w.keyrole(['process', 'tagged']);
