@@ -56,9 +56,16 @@ describe('serve --port and the desktop notification', () => {
     return s;
   }
 
-  /** Resolves when `cond` holds, checked as the process writes; no deadline of its own (the test's timeout is the bound). */
-  async function until(cond: () => boolean): Promise<void> {
-    while (!cond()) await new Promise((r) => setTimeout(r, 50));
+  /**
+   * Resolves when `cond` holds. The deadline is only there so that a broken feature fails in a
+   * minute rather than at the suite's 10-minute timeout: what is awaited follows at once.
+   */
+  async function until(cond: () => boolean, what: string): Promise<void> {
+    const end = Date.now() + 60_000;
+    while (!cond()) {
+      if (Date.now() > end) assert.fail(`${what} did not happen within 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   before(async () => {
@@ -121,10 +128,11 @@ describe('serve --port and the desktop notification', () => {
     const code = execFileSync('oathtool', ['--totp', '-b', DEMO_MFA_SECRET], { encoding: 'utf8' }).trim();
     const s = await serve(['mfa'], { KEYROLE_MFA_TOKEN: code, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` });
     try {
-      await until(() => /behind profile mfa ends in/.test(s.stderr()));
+      await until(() => /behind profile mfa ends in/.test(s.stderr()), 'the warning on stderr');
       const warning = /^keyrole: (.*behind profile mfa ends in.*)$/m.exec(s.stderr())![1];
       assert.match(warning, /^the MFA session of source "alice" .*behind profile mfa ends in \d+ min .*; run keyrole login mfa in another terminal/);
-      await until(() => existsSync(record));
+      // keyrole spawns notify-send right after that line.
+      await until(() => existsSync(record), 'notify-send being run');
       assert.deepEqual(readFileSync(record, 'utf8').split('\n').slice(0, -1), ['--app-name=keyrole', 'keyrole', warning], 'notify-send was given the warning');
     } finally {
       await s.stop();
