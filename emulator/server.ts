@@ -11,6 +11,7 @@ import type { SignedRequest } from './sigv4.ts';
 import { EmulatorState } from './state.ts';
 import type { Fault, RequestRecord } from './state.ts';
 import { authenticate, dispatch, isoSeconds } from './sts.ts';
+import { carried } from './carried.ts';
 import { dispatchIam, IAM_NAMESPACE, isIamRequest } from './iam.ts';
 import { errorXml, STS_NAMESPACE } from './xml.ts';
 import { handleSso } from './sso.ts';
@@ -176,6 +177,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ...(params.get('RoleArn') !== null ? { roleArn: params.get('RoleArn')! } : {}),
       ...(durationRaw !== null && /^\d+$/.test(durationRaw) ? { durationSeconds: Number(durationRaw) } : {}),
     };
+    const sent = carried(action, params);
+    if (sent) rec.carried = sent;
 
     // Faults model infrastructure trouble, so they strike before any AWS-side checks.
     const fault = state.takeFault(action);

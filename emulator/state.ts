@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { DEFAULT_SEED, DEMO_ACCOUNT_ID } from './seed.ts';
 import type { Seed, SeedRole } from './seed.ts';
 import { isBase32, randomBase32Secret } from './totp.ts';
+import type { AssumeRoleCarried } from './carried.ts';
 
 export interface User {
   userName: string;
@@ -113,6 +114,8 @@ export interface RequestRecord {
   fault?: FaultKind;
   roleArn?: string;
   durationSeconds?: number;
+  /** AssumeRole only: every parameter the call carried (emulator/carried.ts). */
+  carried?: AssumeRoleCarried;
   time: string;
 }
 

@@ -120,7 +120,7 @@ class Validator {
 }
 
 /** Query-protocol lists: Prefix.member.1, Prefix.member.2, … until the first gap. */
-function memberList(params: URLSearchParams, prefix: string, suffix = ''): string[] {
+export function memberList(params: URLSearchParams, prefix: string, suffix = ''): string[] {
   const out: string[] = [];
   for (let i = 1; ; i++) {
     const v = params.get(`${prefix}.member.${i}${suffix}`);
@@ -129,7 +129,7 @@ function memberList(params: URLSearchParams, prefix: string, suffix = ''): strin
   }
 }
 
-function tagList(params: URLSearchParams): SessionTag[] {
+export function tagList(params: URLSearchParams): SessionTag[] {
   const out: SessionTag[] = [];
   for (let i = 1; ; i++) {
     const key = params.get(`Tags.member.${i}.Key`);

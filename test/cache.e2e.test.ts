@@ -105,8 +105,14 @@ describe('credential cache', () => {
     await w.emu.behaviour({ faults: [], credentialLifetimeSeconds: 5 * 60 });
     await proc('prod');
     await w.emu.behaviour({ faults: [{ action: 'AssumeRole', times: 20, kind: 'error', status: 503, code: 'ServiceUnavailable', message: 'Service Unavailable' }] });
-    const b = await w.keyrole(['process', 'prod']);
+    const b = await w.keyrole(['process', 'prod', '--debug']);
     assert.notEqual(b.code, 0, 'five minutes left is inside the JS SDK expiry window: fail, do not serve');
+    assert.equal(b.stdout, '', 'nothing served');
+    // The reason is STS's failure, and the cached entry was seen and judged too short, not missed.
+    assert.match(b.stderr, /cached role .* has \d+ s left, under the refresh window/);
+    assert.doesNotMatch(b.stderr, /serving the cached/);
+    const last = b.stderr.trim().split('\n').at(-1)!;
+    assert.match(last, /^keyrole: .*ServiceUnavailable/, `the reason line: ${b.stderr}`);
     await w.emu.behaviour({ faults: [] });
   });
 

@@ -107,6 +107,8 @@ describe('clock: NTP (real chrony) and the Date header, keyrole and the AWS CLI 
     assert.equal(r.stderr.trim().split('\n').length, 1);
     const cli = await skewed('+1200s', 'aws', ['sts', 'get-caller-identity', '--profile', 'hour'], { KEYROLE_HOME: home });
     assert.notEqual(cli.code, 0, 'the AWS CLI fails at this clock too');
+    // For the reason keyrole gave: STS refuses a request signed 20 minutes in the future.
+    assert.match(cli.stderr, /\(SignatureDoesNotMatch\) when calling the GetCallerIdentity operation: Signature not yet current/, cli.stderr);
   });
 
   test('a cache hit does no clock check at all', async () => {

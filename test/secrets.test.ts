@@ -160,9 +160,18 @@ ${then}
     for (const r of items('keyrole:sso')) for (const k of ['accessToken', 'refreshToken', 'clientSecret']) if (typeof r[k] === 'string') sso.push(r[k] as string);
     assert.ok(sso.length >= 2, 'the SSO tokens were found in the keychain');
     // Rotation: the new long-term key must not leak either.
-    await kr('rotate sec', ['rotate', 'sec', '--verify-timeout', '5', '--debug'], { env: nodeDebug });
-    await kr('remove wrong', ['remove', 'wrong']);
-    for (const s of items('keyrole:source')) if (typeof s.SecretAccessKey === 'string' && !longTerm.includes(s.SecretAccessKey)) longTerm.push(s.SecretAccessKey);
+    const sources = () => items('keyrole:source').map((x) => x.SecretAccessKey).filter((x): x is string => typeof x === 'string');
+    assert.deepEqual(sources().sort(), [user.secretAccessKey, wrongSecret].sort(), 'both sources are in the keychain before rotate and remove');
+    const rotated = await kr('rotate sec', ['rotate', 'sec', '--verify-timeout', '5', '--debug'], { env: nodeDebug });
+    assert.equal(rotated.code, 0, `rotate: ${rotated.stderr}`);
+    // Without a terminal, remove asks for --force rather than a confirmation.
+    const removed = await kr('remove wrong', ['remove', 'wrong', '--force']);
+    assert.equal(removed.code, 0, `remove: ${removed.stderr}`);
+    const after = sources();
+    assert.equal(after.length, 1, 'one source is left: remove took "wrong" away');
+    assert.ok(!after.includes(user.secretAccessKey) && !after.includes(wrongSecret), 'rotate stored a new secret for "sec"');
+    // The scan below looks for the new long-term secret too.
+    longTerm.push(after[0]);
 
     // ---- the scan ----
     const session = new Set<string>();

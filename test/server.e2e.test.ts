@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
@@ -257,7 +257,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     assert.match(r.stdout, /^srv \d+m$/m);
   });
 
-  test('status: time left per layer from the cache alone, no network', async () => {
+  test('status: time left per layer from the cache alone, no network', async (t) => {
     const none = await w.keyrole(['status', 'mfa']);
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stdout, /^mfa: role \S+: not cached$/m);
@@ -265,8 +265,15 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
 
     assert.equal((await w.keyrole(['process', 'mfa', '--mfa-token', await freshCode()])).code, 0);
     await w.emu.resetStats();
-    // Whatever status reads, it asks AWS nothing (checked below with the emulator's counts).
-    const offline = {};
+    // Whatever status reads, it asks AWS nothing: every HTTP route (the proxy variables, with
+    // nothing exempt) leads to a recorder that answers nothing, and the emulator's counts
+    // below show no call reached it either. (The STS endpoint stays: it is part of the cache key.)
+    const recorder = createServer((s) => { connections++; s.destroy(); });
+    let connections = 0;
+    await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+    t.after(() => recorder.close());
+    const proxy = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    const offline = { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, ALL_PROXY: proxy, https_proxy: proxy, http_proxy: proxy, NO_PROXY: '', no_proxy: '' };
     const long = await w.keyrole(['status', 'mfa'], { env: offline });
     assert.equal(long.code, 0, long.stderr);
     assert.match(long.stdout, /^mfa: role \S+Admin: (59|60) min left \(until \S+Z\)$/m);
@@ -277,5 +284,10 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     assert.deepEqual(j.Layers.map((l) => [l.Kind, l.Cached]), [['role', true], ['mfa-session', true]]);
     assert.match(j.PersonNeeded.What, /MFA session/);
     assert.deepEqual((await w.emu.stats()).calls, {}, 'no call reached AWS');
+    assert.equal(connections, 0, 'no connection reached the proxy');
+    // The recorder is a route keyrole does take when it goes out: a cold process call reaches it.
+    const cold = await w.keyrole(['process', 'srv', '--cache', 'none'], { env: offline });
+    assert.notEqual(cold.code, 0);
+    assert.ok(connections > 0, `a call that needs STS went through the proxy recorder: ${cold.stderr}`);
   });
 });

@@ -5,12 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './run.ts';
 import { endWithRun } from './tmp.ts';
+import type { AssumeRoleCarried } from '../../emulator/carried.ts';
 
 export { DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL, DEMO_MFA_SECRET } from '../../emulator/seed.ts';
 
 export interface EmulatorStats {
   calls: Record<string, number>;
-  requests: { action: string; accessKeyId?: string; ok: boolean; code?: string; roleArn?: string; durationSeconds?: number; time: string }[];
+  requests: { action: string; accessKeyId?: string; ok: boolean; code?: string; roleArn?: string; durationSeconds?: number; carried?: AssumeRoleCarried; time: string }[];
 }
 
 export interface EmulatorProcess {

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 
-export const DEBIAN_PACKAGES = 'gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils chromium';
+export const DEBIAN_PACKAGES = 'gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils chromium zsh fish gdb';
 
 const INSTALL: Record<string, string> = {
   'dbus-daemon': 'apt-get install -y dbus',
@@ -18,6 +18,9 @@ const INSTALL: Record<string, string> = {
   aws: 'pip install awscli, or apt-get install -y awscli',
   python3: 'apt-get install -y python3',
   chromium: 'apt-get install -y chromium',
+  zsh: 'apt-get install -y zsh',
+  fish: 'apt-get install -y fish',
+  gcore: 'apt-get install -y gdb',
   'qemu-aarch64-static': 'apt-get install -y qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross',
 };
 
