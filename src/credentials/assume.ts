@@ -48,7 +48,7 @@ export function checkedRoleWay(s: Settings, signer: string): RoleWay {
   if (signedWithTemporary(way) && s.durationSeconds > ONE_HOUR_RULE_SECONDS) {
     const where = s.profile ? `profile ${s.profile}` : 'the command line';
     throw new KeyroleError('ChainedDurationTooLong',
-      `${where} asks for a ${s.durationSeconds} s role, but its role is assumed with ${signer}, temporary credentials, and AWS gives a role assumed with those at most ${ONE_HOUR_RULE_SECONDS} s (the 1-hour rule for role chaining)`,
+      `${where} asks for a ${s.durationSeconds} s role, but the role is assumed with ${signer}, which are temporary, and AWS allows a role assumed with temporary credentials at most ${ONE_HOUR_RULE_SECONDS} s (role chaining)`,
       `lower keyrole_duration_seconds (or --duration) to ${ONE_HOUR_RULE_SECONDS} or below`);
   }
   return way;
