@@ -151,7 +151,7 @@ export function consolePlan(top: Layer, o: { duration?: number; allowNoMfa?: boo
       return { kind, federationDuration: o.duration ?? s.durationSeconds };
     case 'chained':
       if (o.duration !== undefined) {
-        throw new KeyroleError('ConsoleDurationChained', `${where}'s role is assumed with another role's credentials (role chaining), and the federation endpoint refuses a console session duration for those`,
+        throw new KeyroleError('ConsoleDurationChained', `${where}'s role is assumed with temporary credentials (another role's, a session's or IAM Identity Center's: role chaining), and the federation endpoint refuses a console session duration for those`,
           'leave out --duration: the console session then lasts as the role credentials do (at most an hour)');
       }
       return { kind };
