@@ -137,15 +137,20 @@ describe('MFA', () => {
     assert.equal(await calls('GetSessionToken'), 1);
   });
 
-  test('64 parallel callers on a cold cache: exactly one code asked, one GetSessionToken', async () => {
+  /**
+   * `count` callers at once on a cold cache of a fresh MFA user's role profile (`extra` added
+   * to it), the code from a keyrole_mfa_process that counts its runs; every caller must succeed.
+   * Returns the runs and how many codes were asked for.
+   */
+  async function parallelCallers(count: number, extra: Record<string, string | number> = {}): Promise<{ runs: RunResult[]; asked: number }> {
     await freshWindow(15);
     const u = await mfaUser();
-    const counter = join(w.home, 'asked');
+    const counter = join(w.home, `asked-${u.name}`);
     writeFileSync(counter, '');
-    const cfg = join(w.home, 'parallel.ini');
-    writeFileSync(cfg, keyroleProfile('p', { region: 'us-east-1', keyrole_source: u.name, keyrole_mfa_serial: u.serial, keyrole_role_arn: ROLE('MfaAdmin'), keyrole_mfa_process: `echo x >> ${counter}; sleep 0.5; oathtool --totp -b ${u.secret}` }));
+    const cfg = join(w.home, `parallel-${u.name}.ini`);
+    writeFileSync(cfg, keyroleProfile('p', { region: 'us-east-1', keyrole_source: u.name, keyrole_mfa_serial: u.serial, keyrole_role_arn: ROLE('MfaAdmin'), ...extra, keyrole_mfa_process: `echo x >> ${counter}; sleep 0.5; oathtool --totp -b ${u.secret}` }));
     const env = baseEnv({ ...w.env, AWS_CONFIG_FILE: cfg });
-    const runs = await Promise.all(Array.from({ length: 64 }, () => new Promise<RunResult>((resolve) => {
+    const runs = await Promise.all(Array.from({ length: count }, () => new Promise<RunResult>((resolve) => {
       const c = spawn(KEYROLE, ['process', 'p'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = ''; let stderr = '';
       c.stdout.on('data', (d) => { stdout += d; });
@@ -153,7 +158,12 @@ describe('MFA', () => {
       c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
     })));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
-    assert.equal(readFileSync(counter, 'utf8').split('\n').filter(Boolean).length, 1, 'the MFA process ran once');
+    return { runs, asked: readFileSync(counter, 'utf8').split('\n').filter(Boolean).length };
+  }
+
+  test('64 parallel callers on a cold cache: exactly one code asked, one GetSessionToken', async () => {
+    const { asked } = await parallelCallers(64);
+    assert.equal(asked, 1, 'the MFA process ran once');
     assert.equal(await calls('GetSessionToken'), 1);
     assert.equal(await calls('AssumeRole'), 1);
   });
@@ -226,23 +236,9 @@ describe('MFA', () => {
   });
 
   test('an MFA role over an hour: 16 parallel callers on a cold cache, one code asked, one AssumeRole', async () => {
-    await freshWindow(15);
-    const u = await mfaUser();
-    const counter = join(w.home, 'asked-long');
-    writeFileSync(counter, '');
-    const cfg = join(w.home, 'parallel-long.ini');
-    writeFileSync(cfg, keyroleProfile('p', { region: 'us-east-1', keyrole_source: u.name, keyrole_mfa_serial: u.serial, keyrole_role_arn: ROLE('MfaAdmin'), keyrole_duration_seconds: 43200, keyrole_mfa_process: `echo x >> ${counter}; sleep 0.5; oathtool --totp -b ${u.secret}` }));
-    const env = baseEnv({ ...w.env, AWS_CONFIG_FILE: cfg });
-    const runs = await Promise.all(Array.from({ length: 16 }, () => new Promise<RunResult>((resolve) => {
-      const c = spawn(KEYROLE, ['process', 'p'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = ''; let stderr = '';
-      c.stdout.on('data', (d) => { stdout += d; });
-      c.stderr.on('data', (d) => { stderr += d; });
-      c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
-    })));
-    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const { runs, asked } = await parallelCallers(16, { keyrole_duration_seconds: 43200 });
     assert.equal(new Set(runs.map((r) => (JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId)).size, 1, 'one credential for all');
-    assert.equal(readFileSync(counter, 'utf8').split('\n').filter(Boolean).length, 1, 'the MFA process ran once');
+    assert.equal(asked, 1, 'the MFA process ran once');
     assert.equal(await calls('GetSessionToken'), 0);
     assert.equal(await calls('AssumeRole'), 1);
   });
