@@ -60,7 +60,7 @@ export interface Session {
    * from GetSessionToken; 'federation': from GetFederationToken (a federated user).
    */
   kind: 'role' | 'session' | 'federation';
-  /** A role assumed with another role's credentials (role chaining): the console refuses a SessionDuration for it. */
+  /** A role assumed with temporary credentials (role chaining, AWS's 1-hour rule): the console refuses a SessionDuration for it. */
   chained?: boolean;
   /** The inline session policy passed to GetFederationToken (or AssumeRole), as given. */
   sessionPolicy?: string;

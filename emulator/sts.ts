@@ -280,7 +280,9 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   if (inheritedSource !== undefined && sourceIdentity !== undefined && sourceIdentity !== inheritedSource) throw deny();
 
   const durationSeconds = duration ?? 3600;
-  if (caller.session?.kind === 'role' && durationSeconds > 3600) {
+  // AWS's 1-hour rule: AssumeRole with temporary credentials of any kind (a role's, SSO's, a
+  // GetSessionToken session's even with MFA) gives at most an hour; AWS calls it role chaining.
+  if (caller.session !== undefined && durationSeconds > 3600) {
     throw validationError('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.');
   }
   if (durationSeconds > role.maxSessionDuration) {
@@ -305,7 +307,7 @@ export function assumeRole(state: EmulatorState, caller: Caller, params: URLSear
   const session = state.issueSession(
     {
       kind: 'role',
-      ...(caller.session?.kind === 'role' ? { chained: true } : {}),
+      ...(caller.session !== undefined ? { chained: true } : {}),
       accountId: role.accountId,
       arn: `arn:aws:sts::${role.accountId}:assumed-role/${role.roleName}/${sessionName}`,
       userId: `${role.roleId}:${sessionName}`,

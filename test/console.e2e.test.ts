@@ -12,11 +12,13 @@ import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { run, type RunResult } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
-import { DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { totp } from '../emulator/totp.ts';
 import { tempDir } from './support/tmp.ts';
 
 const ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const READONLY = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/ReadOnly`;
+const MFA_ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/MfaAdmin`;
 const START = 'https://keyrole-demo.awsapps.com/start';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -31,6 +33,8 @@ ${keyroleProfile('admin', { region: 'eu-west-1', keyrole_source: 'alice', keyrol
 ${keyroleProfile('user', { region: 'eu-west-1', keyrole_source: 'alice' })}
 ${keyroleProfile('user-mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_mfa_serial: DEMO_MFA_SERIAL })}
 ${keyroleProfile('chained', { region: 'eu-west-1', keyrole_source_profile: 'admin', keyrole_role_arn: READONLY })}
+${keyroleProfile('mfa-role', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_mfa_serial: DEMO_MFA_SERIAL, keyrole_role_arn: MFA_ADMIN })}
+${keyroleProfile('mfa-long', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_mfa_serial: DEMO_MFA_SERIAL, keyrole_role_arn: MFA_ADMIN, keyrole_duration_seconds: 43200 })}
 ${keyroleProfile('denied', { region: 'eu-west-1', keyrole_source: 'carol' })}
 ${keyroleProfile('sso-admin', { region: 'eu-west-1', keyrole_sso_session: 'my-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'AdministratorAccess' })}
 `;
@@ -143,7 +147,20 @@ describe('keyrole console', () => {
     await w.emu.control('POST', 'signin/reset-stats');
     assert.match(await follow(await signinUrl(['chained'])), /assumed-role\/ReadOnly\//);
     assert.equal((await signinStats()).consoles.at(-1)!.sessionDurationSeconds, undefined);
-    assertOneLineFailure(await w.keyrole(['console', 'chained', '--duration', '3600'], { env }), /^keyrole: profile chained's role is assumed with another role's credentials .*leave out --duration/);
+    assertOneLineFailure(await w.keyrole(['console', 'chained', '--duration', '3600'], { env }), /^keyrole: profile chained's role is assumed with temporary credentials .*role chaining.*leave out --duration/);
+  });
+
+  // AWS's 1-hour rule (src/credentials/assume.ts): a role assumed with the MFA session is
+  // role chaining for AWS, so its console session takes no SessionDuration; an MFA role over
+  // an hour is assumed with the long-term key (the code sent with it) and takes one.
+  test('an MFA role: chained (no SessionDuration) when the MFA session assumes it, its own duration when the code goes with AssumeRole', async () => {
+    await w.emu.control('POST', 'signin/reset-stats');
+    // Two codes of the one device, a step apart (STS takes each code once).
+    const code = (step: number) => totp(DEMO_MFA_SECRET, Date.now(), step);
+    assert.match(await follow(await signinUrl(['mfa-role'], { KEYROLE_MFA_TOKEN: code(0) })), /assumed-role\/MfaAdmin\//);
+    assert.equal((await signinStats()).consoles.at(-1)!.sessionDurationSeconds, undefined);
+    assert.match(await follow(await signinUrl(['mfa-long'], { KEYROLE_MFA_TOKEN: code(1) })), /assumed-role\/MfaAdmin\//);
+    assert.equal((await signinStats()).consoles.at(-1)!.sessionDurationSeconds, 43200);
   });
 
   test('credentials the federation endpoint refuses (revoked) are one line naming cache clear', async () => {

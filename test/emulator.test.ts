@@ -578,9 +578,36 @@ describe('STS semantics', { concurrency: true }, () => {
       );
       const sess: Creds = { accessKeyId: gst.Credentials!.AccessKeyId!, secretAccessKey: gst.Credentials!.SecretAccessKey!, sessionToken: gst.Credentials!.SessionToken! };
       assert.equal((await sts(emu, sess).send(new GetCallerIdentityCommand({}))).Arn, ALICE_ARN);
-      // Not role chaining: a GetSessionToken session may ask for more than an hour.
-      const viaGst = await assumeRole(emu, sess, { RoleArn: MFA_ADMIN, DurationSeconds: 7200 });
-      assert.ok(viaGst.expiration.getTime() - Date.now() > 7100_000);
+      // AWS's 1-hour rule holds for an MFA session too (the next test): up to an hour on top of it.
+      const viaGst = await assumeRole(emu, sess, { RoleArn: MFA_ADMIN, DurationSeconds: 3600 });
+      assert.ok(viaGst.expiration.getTime() - Date.now() > 3500_000);
+    }));
+
+  // The bug: the emulator capped only role sessions, so keyrole's MFA profile at 43200 s
+  // (AssumeRole with its GetSessionToken MFA session) passed here and failed against AWS.
+  test("AWS's 1-hour rule: AssumeRole over 3600 s is refused with temporary credentials of every kind, an MFA session's included; long-term keys get up to 43200 s", () =>
+    withEmulator({}, async (emu) => {
+      const now = () => emu.state.now();
+      const creds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
+      const ONE_HOUR = { name: 'ValidationError', message: 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.', status: 400 };
+      const kinds: [string, Creds][] = [
+        ['a GetSessionToken session', creds((await sts(emu, ALICE).send(new GetSessionTokenCommand({}))).Credentials!)],
+        ['a GetSessionToken session with MFA', creds((await sts(emu, ALICE).send(new GetSessionTokenCommand({ SerialNumber: DEMO_MFA_SERIAL, TokenCode: totp(DEMO_MFA_SECRET, now()) }))).Credentials!)],
+        ["a role's session", await assumeRole(emu, ALICE, { DurationSeconds: 43200 })],
+      ];
+      for (const [kind, c] of kinds) {
+        assert.match(c.accessKeyId, /^ASIA/, kind);
+        for (const d of [3601, 7200, 43200]) assert.deepEqual(await stsError(assumeRole(emu, c, { RoleArn: ADMIN, DurationSeconds: d })), ONE_HOUR, `${kind}, ${d} s`);
+        const ok = await assumeRole(emu, c, { RoleArn: ADMIN, DurationSeconds: 3600 });
+        assert.ok(ok.expiration.getTime() - Date.now() > 3500_000, kind);
+      }
+      // A federated user's credentials may not call AssumeRole at all (IAM Identity Center's are
+      // covered in test/unit/sso-emulator.test.ts).
+      const fed = creds((await sts(emu, ALICE).send(new GetFederationTokenCommand({ Name: 'alice', Policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}' }))).Credentials!);
+      assert.equal((await stsError(assumeRole(emu, fed, { DurationSeconds: 7200 }))).name, 'AccessDenied');
+      // The long-term key with the code sent along (the way for an MFA role over an hour).
+      const direct = await assumeRole(emu, ALICE, { RoleArn: MFA_ADMIN, DurationSeconds: 43200, SerialNumber: DEMO_MFA_SERIAL, TokenCode: totp(DEMO_MFA_SECRET, now(), 1) });
+      assert.ok(direct.expiration.getTime() - Date.now() > 43100_000);
     }));
 
   test('GetSessionToken: durations, default 12 h, refused with session credentials', () =>

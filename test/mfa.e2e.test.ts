@@ -137,15 +137,20 @@ describe('MFA', () => {
     assert.equal(await calls('GetSessionToken'), 1);
   });
 
-  test('64 parallel callers on a cold cache: exactly one code asked, one GetSessionToken', async () => {
+  /**
+   * `count` callers at once on a cold cache of a fresh MFA user's role profile (`extra` added
+   * to it), the code from a keyrole_mfa_process that counts its runs; every caller must succeed.
+   * Returns the runs and how many codes were asked for.
+   */
+  async function parallelCallers(count: number, extra: Record<string, string | number> = {}): Promise<{ runs: RunResult[]; asked: number }> {
     await freshWindow(15);
     const u = await mfaUser();
-    const counter = join(w.home, 'asked');
+    const counter = join(w.home, `asked-${u.name}`);
     writeFileSync(counter, '');
-    const cfg = join(w.home, 'parallel.ini');
-    writeFileSync(cfg, keyroleProfile('p', { region: 'us-east-1', keyrole_source: u.name, keyrole_mfa_serial: u.serial, keyrole_role_arn: ROLE('MfaAdmin'), keyrole_mfa_process: `echo x >> ${counter}; sleep 0.5; oathtool --totp -b ${u.secret}` }));
+    const cfg = join(w.home, `parallel-${u.name}.ini`);
+    writeFileSync(cfg, keyroleProfile('p', { region: 'us-east-1', keyrole_source: u.name, keyrole_mfa_serial: u.serial, keyrole_role_arn: ROLE('MfaAdmin'), ...extra, keyrole_mfa_process: `echo x >> ${counter}; sleep 0.5; oathtool --totp -b ${u.secret}` }));
     const env = baseEnv({ ...w.env, AWS_CONFIG_FILE: cfg });
-    const runs = await Promise.all(Array.from({ length: 64 }, () => new Promise<RunResult>((resolve) => {
+    const runs = await Promise.all(Array.from({ length: count }, () => new Promise<RunResult>((resolve) => {
       const c = spawn(KEYROLE, ['process', 'p'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = ''; let stderr = '';
       c.stdout.on('data', (d) => { stdout += d; });
@@ -153,7 +158,12 @@ describe('MFA', () => {
       c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: 0 }));
     })));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
-    assert.equal(readFileSync(counter, 'utf8').split('\n').filter(Boolean).length, 1, 'the MFA process ran once');
+    return { runs, asked: readFileSync(counter, 'utf8').split('\n').filter(Boolean).length };
+  }
+
+  test('64 parallel callers on a cold cache: exactly one code asked, one GetSessionToken', async () => {
+    const { asked } = await parallelCallers(64);
+    assert.equal(asked, 1, 'the MFA process ran once');
     assert.equal(await calls('GetSessionToken'), 1);
     assert.equal(await calls('AssumeRole'), 1);
   });
@@ -189,6 +199,89 @@ describe('MFA', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await calls('GetSessionToken'), 0);
     assert.equal(await calls('AssumeRole'), 1);
+  });
+
+  // AWS's 1-hour rule (issue 23). The bug: a role over an hour was assumed with the MFA
+  // session, which AWS refuses ("exceeds the 1 hour session limit for roles assumed by role
+  // chaining"), so the profile failed on every refresh.
+  test("regression: an MFA role at 43200 s sends the code with AssumeRole and lasts 12 h; --debug, status and doctor say so", async () => {
+    await freshWindow();
+    const u = await mfaUser({ long: { keyrole_role_arn: ROLE('MfaAdmin'), keyrole_duration_seconds: '43200' } });
+    const r = await w.keyrole(['process', 'long', '--debug', '--mfa-token', u.code()], { env: u.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`profile long: AssumeRole for 43200 s with source "${u.name}"'s long-term key and an MFA code sent with it \\(one code each time the role is renewed; over 3600 s`));
+    const blob = JSON.parse(r.stdout) as { AccessKeyId: string; Expiration: string };
+    const left = Date.parse(blob.Expiration) - Date.now();
+    assert.ok(left > 43000_000 && left <= 43200_000, `the role lasts about 12 h: ${left} ms`);
+    assert.equal(await calls('GetSessionToken'), 0, 'no MFA session');
+    const q = (await w.emu.stats()).requests.filter((x) => x.action === 'AssumeRole');
+    assert.deepEqual(q.map((x) => [x.roleArn, x.durationSeconds, x.ok]), [[ROLE('MfaAdmin'), 43200, true]]);
+    // The cache serves it: no code, no call.
+    const hit = await w.keyrole(['process', 'long'], { env: { ...u.env, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    assert.equal(hit.code, 0, hit.stderr);
+    assert.equal((JSON.parse(hit.stdout) as { AccessKeyId: string }).AccessKeyId, blob.AccessKeyId);
+    assert.equal(await calls('AssumeRole'), 1);
+    const st = await w.keyrole(['status', 'long'], { env: u.env });
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /^long: role \S+MfaAdmin: 11 h 59 min left/m);
+    assert.match(st.stdout, /^ {2}how: AssumeRole for 43200 s with source "\S+"'s long-term key and an MFA code sent with it/m);
+    assert.match(st.stdout, /next needs you: role \S+MfaAdmin, assumed with an MFA code each time, in 11 h 4\d min/);
+    const doc = await w.keyrole(['doctor', 'long', '--no-network'], { env: u.env });
+    assert.match(doc.stdout, /profile +long in .*: source \S+, role \S+MfaAdmin, 43200 s, .*; AssumeRole for 43200 s with source "\S+"'s long-term key and an MFA code sent with it/);
+    // A profile of the same source up to an hour still takes the shared session, and says so.
+    const short = await w.keyrole(['process', 'admin', '--debug', '--mfa-token', u.code(1)], { env: u.env });
+    assert.equal(short.code, 0, short.stderr);
+    assert.match(short.stderr, new RegExp(`profile admin: AssumeRole for 3600 s with the MFA session of source "${u.name}" \\(one code a day for every role of the source`));
+    assert.equal(await calls('GetSessionToken'), 1);
+  });
+
+  test('an MFA role over an hour: 16 parallel callers on a cold cache, one code asked, one AssumeRole', async () => {
+    const { runs, asked } = await parallelCallers(16, { keyrole_duration_seconds: 43200 });
+    assert.equal(new Set(runs.map((r) => (JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId)).size, 1, 'one credential for all');
+    assert.equal(asked, 1, 'the MFA process ran once');
+    assert.equal(await calls('GetSessionToken'), 0);
+    assert.equal(await calls('AssumeRole'), 1);
+  });
+
+  // The bug: keyrole import turned this working botocore profile (botocore sends the code
+  // with AssumeRole) into a keyrole profile that AWS refused on every refresh.
+  test('regression: an imported botocore MFA profile at 43200 s works through the real AWS CLI at a terminal', async () => {
+    requireTool('aws');
+    await freshWindow(20);
+    const name = `imp${++n}`;
+    const user = await w.emu.addUser(name);
+    const dev = await w.emu.control<{ serial: string; secret: string }>('POST', 'mfa', { serial: `arn:aws:iam::${DEMO_ACCOUNT_ID}:mfa/${name}`, userName: name });
+    const code = (step: number) => totp(step, dev.secret);
+    const cfg = join(w.home, `${name}.config`);
+    const creds = join(w.home, `${name}.credentials`);
+    writeFileSync(creds, `[${name}]\naws_access_key_id = ${user.accessKeyId}\naws_secret_access_key = ${user.secretAccessKey}\n`, { mode: 0o600 });
+    writeFileSync(cfg, `[profile long]\nregion = us-east-1\nrole_arn = ${ROLE('MfaAdmin')}\nsource_profile = ${name}\nmfa_serial = ${dev.serial}\nduration_seconds = 43200\n`, { mode: 0o600 });
+    const env = { ...w.env, AWS_CONFIG_FILE: cfg, AWS_SHARED_CREDENTIALS_FILE: creds, PATH: process.env.PATH ?? '' };
+    const aws = 'aws sts get-caller-identity --profile long --output text --query Arn';
+    // botocore itself: it asks for the code and sends it with AssumeRole.
+    const before = await onPty(aws, [[new RegExp(`MFA code for ${dev.serial}: `), `${code(0)}\r`]], env);
+    assert.equal(before.code, 0, before.screen);
+    assert.match(before.screen, /assumed-role\/MfaAdmin\//);
+
+    const imp = await w.keyrole(['import', '--yes'], { env });
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.match(imp.stdout, new RegExp(`long.*AssumeRole for 43200 s with source "${name}"'s long-term key and an MFA code sent with it`));
+    const text = readFileSync(cfg, 'utf8');
+    assert.match(text, /^keyrole_mfa_serial = /m);
+    assert.match(text, /^keyrole_duration_seconds = 43200$/m);
+    assert.match(text, /^credential_process = /m);
+    await w.emu.resetStats();
+    // The same command, now through keyrole: its prompt on /dev/tty, the role for 12 h.
+    const after = await onPty(aws, [[new RegExp(`MFA code for ${dev.serial} \\(profile long\\): `), `${code(1)}\r`]], env);
+    assert.equal(after.code, 0, after.screen);
+    assert.match(after.screen, /assumed-role\/MfaAdmin\//);
+    assert.equal(await calls('GetSessionToken'), 0);
+    const q = (await w.emu.stats()).requests.filter((x) => x.action === 'AssumeRole');
+    assert.deepEqual(q.map((x) => [x.durationSeconds, x.ok]), [[43200, true]]);
+    const hit = await w.keyrole(['process', 'long'], { env });
+    assert.equal(hit.code, 0, hit.stderr);
+    const left = Date.parse((JSON.parse(hit.stdout) as { Expiration: string }).Expiration) - Date.now();
+    assert.ok(left > 43000_000, `the role lasts about 12 h: ${left} ms`);
   });
 
   test('parallel callers wait for a person at the prompt only up to a bound, then say why', async () => {
@@ -238,7 +331,8 @@ describe('role chaining and role parameters', () => {
     w = await startWorld();
     w.writeConfig([
       keyroleProfile('base', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
-      keyroleProfile('chained', { keyrole_source_profile: 'base', keyrole_role_arn: ROLE('ReadOnly'), keyrole_duration_seconds: 7200 }),
+      keyroleProfile('chained', { keyrole_source_profile: 'base', keyrole_role_arn: ROLE('ReadOnly'), keyrole_duration_seconds: 3600 }),
+      keyroleProfile('chained-long', { keyrole_source_profile: 'base', keyrole_role_arn: ROLE('ReadOnly'), keyrole_duration_seconds: 7200 }),
       keyroleProfile('third', { keyrole_source_profile: 'chained', keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('loop-a', { keyrole_source_profile: 'loop-b', keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('loop-b', { keyrole_source_profile: 'loop-a', keyrole_role_arn: ROLE('Admin') }),
@@ -254,14 +348,26 @@ describe('role chaining and role parameters', () => {
   });
   after(() => w?.stop());
 
-  test('a chained role is capped at one hour, and --debug says so', async () => {
+  test('a chained role lasts its hour, and --debug says it is role chaining', async () => {
     const r = await w.keyrole(['process', 'chained', '--debug']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /role chaining\): STS caps that at 3600 s, so keyrole asks for 3600 s instead of 7200 s/);
+    assert.match(r.stderr, /profile chained: AssumeRole for 3600 s with profile base's credentials \(role chaining: at most 3600 s\)/);
     const left = Date.parse((JSON.parse(r.stdout) as { Expiration: string }).Expiration) - Date.now();
     assert.ok(left <= 3600_000 && left > 3500_000, `expires in ${left} ms`);
     const q = (await w.emu.stats()).requests.filter((x) => x.action === 'AssumeRole' && x.roleArn === ROLE('ReadOnly')).at(-1)!;
     assert.equal(q.durationSeconds, 3600);
+  });
+
+  // The bug: keyrole silently asked for an hour instead of what the profile said.
+  test('regression: a chained role at 7200 s is refused before any call, in one line naming the fix', async () => {
+    await w.emu.resetStats();
+    const r = await w.keyrole(['process', 'chained-long']);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^keyrole: profile chained-long asks for a 7200 s role, but the role is assumed with profile base's credentials, which are temporary, and AWS allows a role assumed with temporary credentials at most 3600 s \(role chaining\); lower keyrole_duration_seconds \(or --duration\) to 3600 or below\n$/);
+    assert.deepEqual((await w.emu.stats()).calls, {}, 'nothing asked of AWS');
+    const doc = await w.keyrole(['doctor', 'chained-long', '--no-network']);
+    assert.match(doc.stdout, /problem +profile +profile chained-long asks for a 7200 s role/);
   });
 
   test('chains of three work, and the identity is the last role', async () => {

@@ -5,11 +5,12 @@
 // the one bounded HTTP exchange; src/commands/console.ts only wires them together.
 //
 // What kind of credentials a profile gives decides the rest:
-//   role        a role assumed with the source's keys or a GetSessionToken session (its MFA
-//               session, or another profile's session): SessionDuration allowed
+//   role        a role assumed with the source's long-term key (an MFA code sent with it or
+//               not): SessionDuration allowed
 //   sso         IAM Identity Center's role credentials: SessionDuration allowed
-//   chained     a role assumed with another profile's or SSO's credentials: the endpoint answers
-//               400 to a SessionDuration (role chaining), so none is sent and the console
+//   chained     a role assumed with temporary credentials (the MFA session's, another
+//               profile's, SSO's: role chaining for AWS, src/credentials/assume.ts): the
+//               endpoint answers 400 to a SessionDuration, so none is sent and the console
 //               session lasts as the credentials do (at most an hour)
 //   federation  no role at all: GetSessionToken credentials are refused by the console, so a
 //               GetFederationToken session is made from the long-term key instead; its
@@ -19,6 +20,7 @@ import { KeyroleError, oneLine, type ErrorCode } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
 import type { Layer } from '../credentials/plan.ts';
+import { signedWithTemporary } from '../credentials/assume.ts';
 import type { AwsKeys } from './sts.ts';
 import type { CaBundle } from '../config/cabundle.ts';
 import { checkRegion } from '../config/region.ts';
@@ -106,14 +108,14 @@ export function consoleDestination(region: string, partition: Partition, destina
 
 /**
  * Which credentials the profile gives the console (see the top of this file), from the
- * planner's layers: a role on top of a GetSessionToken session is not chained; one on top
- * of role or SSO credentials is.
+ * planner's layers: a role is chained when the way it is assumed (assume.ts) signs with
+ * temporary credentials.
  */
 export function consoleKind(top: Layer): ConsoleKind {
   switch (top.kind) {
-    case 'role': return 'role';
+    case 'role':
+    case 'chained-role': return signedWithTemporary(top.way!) ? 'chained' : 'role';
     case 'sso-role': return 'sso';
-    case 'chained-role': return top.under && (top.under.kind === 'session' || top.under.kind === 'mfa-session') ? 'role' : 'chained';
     default: return 'federation';
   }
 }
@@ -149,7 +151,7 @@ export function consolePlan(top: Layer, o: { duration?: number; allowNoMfa?: boo
       return { kind, federationDuration: o.duration ?? s.durationSeconds };
     case 'chained':
       if (o.duration !== undefined) {
-        throw new KeyroleError('ConsoleDurationChained', `${where}'s role is assumed with another role's credentials (role chaining), and the federation endpoint refuses a console session duration for those`,
+        throw new KeyroleError('ConsoleDurationChained', `${where}'s role is assumed with temporary credentials (another role's, a session's or IAM Identity Center's: role chaining), and the federation endpoint refuses a console session duration for those`,
           'leave out --duration: the console session then lasts as the role credentials do (at most an hour)');
       }
       return { kind };

@@ -300,7 +300,7 @@ export function stsError(err: unknown, t: StsTarget, what: string, seen: Seen = 
       return new KeyroleError('SignatureDoesNotMatch', 'STS rejected the signature: the stored secret access key does not belong to the access key id', 'store the right pair with keyrole setup <source> --force');
     case 'ValidationError':
       if (/chaining/i.test(msg)) {
-        return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, 'a role assumed with another role\'s credentials lasts at most 3600 s: lower keyrole_duration_seconds');
+        return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, 'a role assumed with temporary credentials (another role\'s, a session\'s, even with MFA, or SSO\'s) lasts at most 3600 s: lower keyrole_duration_seconds to 3600 or below');
       }
       if (/MaxSessionDuration|DurationSeconds/i.test(msg)) {
         return new KeyroleError('DurationTooLong', `STS refused the duration: ${msg}`, "lower keyrole_duration_seconds in the profile, or raise the role's maximum session duration in IAM");

@@ -47,6 +47,7 @@ function longStatus(st: ProfileStatus, now: number): string {
   st.layers.forEach((l, i) => {
     const when = l.expiration ? `${left(l.expiration, now)} left (until ${isoSeconds(l.expiration)})${l.fresh ? '' : ', refreshed on the next call'}` : 'not cached';
     lines.push(`${i === 0 ? `${st.profile}: ` : '  under it, '}${l.layer.label}: ${when}`);
+    if (i === 0 && l.layer.how) lines.push(`  how: ${l.layer.how}`);
   });
   if (st.sso) lines.push(`  ${describeToken(st.sso, now)}`);
   const need = personNeeded(st, now);
@@ -61,6 +62,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
   return {
     Profile: st.profile,
     Store: st.store,
+    How: st.layers[0].layer.how ?? null,
     Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.fresh })),
     Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
     PersonNeeded: need ? { What: need.what, At: isoSeconds(need.at), InSeconds: secs(need.at) } : null,

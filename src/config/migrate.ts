@@ -13,7 +13,9 @@
 //   keys when X has no role_arn (or X is the profile itself), X's role (a chain) when it
 //   has one. So X with keys becomes keyrole_source = X, X with a role becomes
 //   keyrole_source_profile = X; mfa_serial, duration_seconds, external_id and
-//   role_session_name are renamed to their keyrole_ keys on their own lines;
+//   role_session_name are renamed to their keyrole_ keys on their own lines (an MFA role
+//   over an hour then sends its code with AssumeRole, as botocore does:
+//   src/credentials/assume.ts);
 // - a profile keyrole cannot turn into an equivalent (credential_source, web identity, a
 //   source with a session token, a setting keyrole would refuse) is left as it is, and so
 //   is every key section it still needs: nothing that works today stops working.
@@ -29,6 +31,7 @@ import { resolveSettings, validSourceName } from './settings.ts';
 import { shlexQuote } from './shlex.ts';
 import { keyShapeProblem } from '../keychain/keychain.ts';
 import { profileNames, usesKeyrole, type AwsFiles } from './files.ts';
+import { planProfile } from '../credentials/plan.ts';
 
 /** The AWS keys of a role profile that become keyrole's, on their own lines. */
 export const RENAMED: Readonly<Record<string, string>> = {
@@ -150,6 +153,7 @@ export function planImport(o: PlanOptions): ImportPlan {
   // 2. Which profiles can run through keyrole, given the keys imported; a profile that
   // cannot, but needs one of them, keeps that key where it is. Repeat until nothing changes.
   const converted = new Map<string, Resolution & { ok: true }>();
+  const hows = new Map<string, string>();
   let edited: { configText: string; credentialsText: string } | undefined;
   for (;;) {
     converted.clear();
@@ -221,7 +225,9 @@ export function planImport(o: PlanOptions): ImportPlan {
     const files: AwsFiles = { configPath: o.configPath, credentialsPath: o.credentialsPath, config: configSections(parseIni(configText)), credentials: parseIni(credentialsText), configText };
     for (const [p] of additions) {
       try {
-        resolveSettings(files, p, {}, o.localUser);
+        // The planner too: it refuses what AWS would (a chained role over an hour), and says how the role will be assumed.
+        const how = planProfile(files, resolveSettings(files, p, {}, o.localUser)).how;
+        if (how) hows.set(p, how);
         const shadow = shadowingKeys(files, p);
         if (shadow.length) throw new Error(`it also sets ${shadow.join(', ')}, which the AWS CLI would use instead of keyrole`);
       } catch (err) {
@@ -250,7 +256,8 @@ export function planImport(o: PlanOptions): ImportPlan {
   for (const [p, r] of converted) {
     const sec = cfg[p];
     const carried = Object.keys(RENAMED).filter((k) => k !== 'role_arn' && sec[k] !== undefined);
-    profiles.push({ profile: p, description: `role ${sec.role_arn} with ${r.sourceKey === 'keyrole_source' ? `source ${sec.source_profile}` : `profile ${sec.source_profile}'s credentials`}${carried.length ? ` (${carried.join(', ')} carried over)` : ''}` });
+    const how = hows.get(p);
+    profiles.push({ profile: p, description: `role ${sec.role_arn} with ${r.sourceKey === 'keyrole_source' ? `source ${sec.source_profile}` : `profile ${sec.source_profile}'s credentials`}${carried.length ? ` (${carried.join(', ')} carried over)` : ''}${how ? `: ${how}` : ''}` });
   }
   for (const k of candidates.values()) {
     if (converted.has(k.name) || (cfg[k.name] && usesKeyrole(cfg[k.name]))) continue;

@@ -9,11 +9,15 @@
 //   session        a keychain source's own GetSessionToken session (no role, no MFA)
 //   mfa-session    a keychain source's GetSessionToken session with an MFA code, shared by
 //                  every role of that source and device
-//   role           AssumeRole signed by a keychain source's long-term keys, or by its MFA
-//                  session (then `under` is that session)
+//   role           AssumeRole signed by a keychain source's long-term keys (with an MFA code
+//                  sent along when the role lasts over an hour), or by its MFA session (then
+//                  `under` is that session): assume.ts chooses
 //   sso-role       IAM Identity Center GetRoleCredentials (its token, keyed by the
 //                  sso-session, is below it: `ssoSession`)
-//   chained-role   AssumeRole signed by another profile's (or SSO's) role credentials
+//   chained-role   AssumeRole signed by another profile's (or SSO's) temporary credentials
+//
+// How each role is assumed and for how long (AWS's 1-hour rule) is assume.ts's to say; the
+// planner asks it and puts its answer on the layer (`way`, `how`).
 //
 // The parameters of each key are unchanged from earlier versions (two keyrole versions
 // share a store; test/robustness.process.test.ts checks it).
@@ -24,6 +28,7 @@ import { resolveSettings, type Settings, type SsoRef } from '../config/settings.
 import { profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
 import { canonicalParams, fileStore, fnv1a64, keychainStore, type CacheStore } from './cache.ts';
 import { localUser } from './user.ts';
+import { checkedRoleWay, describeWay, type RoleWay } from './assume.ts';
 
 export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'chained-role';
 
@@ -45,6 +50,10 @@ export interface Layer {
   under?: Layer;
   /** The IAM Identity Center session whose token this layer's call uses. */
   sso?: SsoRef;
+  /** A role layer's way of being assumed (assume.ts). */
+  way?: RoleWay;
+  /** A role layer's way, for a person: --debug, doctor, status. */
+  how?: string;
 }
 
 /**
@@ -54,14 +63,11 @@ export interface Layer {
  * person will be needed.
  */
 export function asksForCode(l: Layer): boolean {
-  return l.kind === 'mfa-session' || (l.kind === 'role' && !l.under && !!l.settings.mfaSerial);
+  return l.kind === 'mfa-session' || l.way === 'keys-mfa';
 }
 
-// STS caps a role assumed with another role's credentials at one hour (role chaining).
-export const CHAINED_MAX_SECONDS = 3600;
-
 /** Every parameter that changes what STS hands out for a keychain source's own call; nothing else, so equal profiles share. */
-function stsParams(s: Settings): Record<string, unknown> {
+function stsParams(s: Settings, way?: RoleWay): Record<string, unknown> {
   return {
     source: s.source,
     roleArn: s.roleArn,
@@ -70,7 +76,8 @@ function stsParams(s: Settings): Record<string, unknown> {
     region: s.region,
     endpoint: s.endpoint ?? regionalStsEndpoint(s.region),
     mfaSerial: s.mfaSerial,
-    mfaOnAssume: s.mfaOnAssume || undefined,
+    // Set when the code goes with AssumeRole (asked for, or chosen for a role over an hour).
+    mfaOnAssume: s.mfaOnAssume || way === 'keys-mfa' || undefined,
     externalId: s.externalId,
     sourceIdentity: s.sourceIdentity,
     tags: s.tags.length ? s.tags : undefined,
@@ -79,7 +86,7 @@ function stsParams(s: Settings): Record<string, unknown> {
   };
 }
 
-function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso'> = {}): Layer {
+function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso' | 'way' | 'how'> = {}): Layer {
   const canonical = canonicalParams(params);
   return { kind, settings: s, params, canonical, key: fnv1a64(canonical), durationSeconds, label, ...extra };
 }
@@ -88,8 +95,8 @@ function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, du
 
 const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || (s.sourceKind === 'sso' && !!s.roleArn);
 const isSsoRole = (s: Settings): boolean => s.sourceKind === 'sso' && !s.roleArn;
-const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
 const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.roleArn;
+const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
 
 /**
  * The profile's credential, as a tree of layers. `chain` is the profiles already on the
@@ -98,13 +105,16 @@ const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.role
 export function planProfile(files: AwsFiles, s: Settings, chain: string[] = [s.profile ?? '(command line)']): Layer {
   if (isChainedRole(s)) return planChainedRole(files, s, chain);
   if (isSsoRole(s)) return planSsoRole(s);
-  if (isMfaSession(s)) return s.roleArn ? planRole(s, planMfaSession(s)) : planMfaSession(s);
-  if (isRole(s)) return planRole(s, undefined);
+  if (isRole(s)) return planRole(s);
+  if (isMfaSession(s)) return planMfaSession(s);
   return layer('session', s, stsParams(s), s.durationSeconds, `a session of source "${s.source}"`);
 }
 
-function planRole(s: Settings, under: Layer | undefined): Layer {
-  return layer('role', s, stsParams(s), s.durationSeconds, `role ${s.roleArn}`, { under });
+function planRole(s: Settings): Layer {
+  const under = s.mfaSerial ? planMfaSession(s) : undefined;
+  const way = checkedRoleWay(s, under?.label ?? '');
+  const how = describeWay(s, way, under?.label ?? '');
+  return layer('role', s, stsParams(s, way), s.durationSeconds, `role ${s.roleArn}`, { under: way === 'mfa-session' ? under : undefined, way, how });
 }
 
 function planMfaSession(s: Settings): Layer {
@@ -123,23 +133,22 @@ function planSsoRole(s: Settings): Layer {
 
 function planChainedRole(files: AwsFiles, s: Settings, chain: string[]): Layer {
   let under: Layer;
-  let baseIsRole = true;
   if (s.sourceKind === 'profile') {
     const baseName = s.sourceProfile!;
     if (chain.includes(baseName)) {
       throw new KeyroleError('ProfileCycle', `the profiles source each other in a cycle: ${[...chain, baseName].join(' → ')}`, 'break the cycle: one profile in the chain must name a keychain source or SSO');
     }
     const base = resolveSettings(files, baseName, {}, localUser());
-    baseIsRole = !!base.roleArn || base.sourceKind !== 'keychain';
     under = planProfile(files, base, [...chain, baseName]);
   } else {
     under = planSsoRole(s);
   }
-  // Credentials from AssumeRole or SSO are role credentials: STS refuses more than an hour on top of them.
-  const duration = baseIsRole ? Math.min(s.durationSeconds, CHAINED_MAX_SECONDS) : s.durationSeconds;
+  // Whatever another profile or SSO gives is temporary credentials: the 1-hour rule holds.
   const via = s.sourceKind === 'profile' ? `profile ${under.settings.profile}` : 'IAM Identity Center';
-  const params = { ...stsParams(s), durationSeconds: duration, base: under.canonical };
-  return layer('chained-role', s, params, duration, `role ${s.roleArn} (via ${via})`, { under, sso: s.sourceKind === 'sso' ? s.sso : undefined });
+  const signer = s.sourceKind === 'profile' ? `profile ${under.settings.profile}'s credentials` : "IAM Identity Center's role credentials";
+  const way = checkedRoleWay(s, signer);
+  const params = { ...stsParams(s), base: under.canonical };
+  return layer('chained-role', s, params, s.durationSeconds, `role ${s.roleArn} (via ${via})`, { under, sso: s.sourceKind === 'sso' ? s.sso : undefined, way, how: describeWay(s, way, signer) });
 }
 
 /** The layer and every layer below it, top first. */

@@ -5,6 +5,7 @@
 // STS, the clock check, MFA and SSO are imported when a miss needs them.
 
 import { KeyroleError } from '../util/errors.ts';
+import { debug } from '../util/debug.ts';
 import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import type { HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
@@ -69,7 +70,9 @@ export interface ResolveOptions {
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
   runSettings ??= s;
   const store = openStore(storeKindFor(files, s, cacheFlag));
-  return resolveLayer(planProfile(files, s), store, o);
+  const plan = planProfile(files, s);
+  if (plan.how) debug(`profile ${s.profile ?? '(command line)'}: ${plan.how}`);
+  return resolveLayer(plan, store, o);
 }
 
 /** Tells the lock holders up the chain what this one is doing. */

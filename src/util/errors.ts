@@ -14,7 +14,7 @@ const CODES = {
   // STS. A 4xx answer is a refusal named by its code; only the network, 5xx and throttling are transient.
   StsUnreachable: T, StsThrottled: T, StsError: T, StsMalformed: T, StsNotXml: T,
   StsRefused: F, AccessDenied: F, ExpiredToken: F, InvalidClientTokenId: F, SignatureDoesNotMatch: F,
-  ClockSkew: F, ValidationError: F, DurationTooLong: F, RegionDisabled: F, MalformedPolicyDocument: F,
+  ClockSkew: F, ValidationError: F, DurationTooLong: F, ChainedDurationTooLong: F, RegionDisabled: F, MalformedPolicyDocument: F,
   PackedPolicyTooLarge: F, MfaCodeRejected: F, MfaSerialInvalid: F, ExpiredOnArrival: F, BadCredentials: F,
   // The TLS certificate of an AWS endpoint not trusted: a proxy that inspects TLS (needs
   // AWS_CA_BUNDLE), a captive portal or an attacker. Nothing is sent; like the network being

@@ -92,13 +92,22 @@ describe('which credentials, which durations', () => {
     assert.throws(() => consolePlan(chained, { duration: 3600 }), expectKeyroleError('ConsoleDurationChained'));
   });
 
-  test('a role through another profile is chained when that profile has role credentials, not over its GetSessionToken session', () => {
+  // AWS's 1-hour rule (src/credentials/assume.ts): a role assumed with temporary credentials
+  // of any kind, a GetSessionToken session's included, is role chaining.
+  test('a role through another profile is chained, whatever that profile gives (role credentials or a GetSessionToken session)', () => {
     const s = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_role_arn: ROLE } });
     assert.deepEqual(consolePlan(s, {}), { kind: 'chained' });
     const overSession = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice' } });
-    assert.deepEqual(consolePlan(overSession, {}), { kind: 'role', sessionDuration: 3600 });
+    assert.deepEqual(consolePlan(overSession, {}), { kind: 'chained' });
     const overMfa = settings({ keyrole_source_profile: 'base', keyrole_role_arn: ROLE }, { base: { keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' } });
-    assert.equal(consoleKind(overMfa), 'role');
+    assert.equal(consoleKind(overMfa), 'chained');
+  });
+
+  test('an MFA role: chained when the MFA session assumes it (up to an hour), a role when the code goes with AssumeRole (over an hour)', () => {
+    const mfa = { keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' };
+    assert.deepEqual(consolePlan(settings(mfa), {}), { kind: 'chained' });
+    assert.deepEqual(consolePlan(settings({ ...mfa, keyrole_duration_seconds: '43200' }), {}), { kind: 'role', sessionDuration: 43200 });
+    assert.deepEqual(consolePlan(settings({ ...mfa, keyrole_mfa_on_assume: 'true' }), {}), { kind: 'role', sessionDuration: 3600 });
   });
 
   test('no role: GetFederationToken for the profile\'s duration or --duration (up to 36 h), no SessionDuration', () => {
@@ -111,8 +120,8 @@ describe('which credentials, which durations', () => {
     const s = settings({ keyrole_source: 'alice', keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' });
     assert.throws(() => consolePlan(s, {}), expectKeyroleError('ConsoleNeedsMfa', { line: /keyrole_role_arn.*--no-mfa/ }));
     assert.deepEqual(consolePlan(s, { allowNoMfa: true }), { kind: 'federation', federationDuration: 3600 });
-    // With a role, the MFA session signs the AssumeRole as usual: nothing to refuse.
-    assert.equal(consolePlan(settings({ keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' }), {}).kind, 'role');
+    // With a role, the MFA is asked as usual for the AssumeRole: nothing to refuse.
+    assert.equal(consolePlan(settings({ keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: 'arn:aws:iam::111122223333:mfa/alice' }), {}).kind, 'chained');
   });
 
   test('the federated user\'s name: the source\'s, as STS allows it (2 to 32 characters)', () => {

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { describeSettings, type Settings } from '../../config/settings.ts';
 import { shadowingKeys } from '../../config/checks.ts';
-import { keyroleProfileNames } from '../../credentials/plan.ts';
+import { keyroleProfileNames, planProfile, type Layer } from '../../credentials/plan.ts';
 import { fromError, ok, problem, warning, type Check, type DoctorContext } from './check.ts';
 
 export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[] {
@@ -18,8 +18,15 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
     return [problem('profile', `profile "${ctx.profile}" is not in ${where}`, `create it with keyrole configure ${ctx.profile}, or check AWS_CONFIG_FILE`)];
   }
   const out: Check[] = [];
-  if (settingsError) out.push(fromError('profile', settingsError));
-  else out.push(ok('profile', `${ctx.profile} in ${files.configPath}: ${describeProfile(ctx.settings!)}`));
+  let failure = settingsError;
+  let plan: Layer | undefined;
+  try {
+    if (!failure) plan = planProfile(files, ctx.settings!);
+  } catch (err) {
+    failure = err; // the planner's refusals: a cycle, a chained role over an hour
+  }
+  if (failure) out.push(fromError('profile', failure));
+  else out.push(ok('profile', `${ctx.profile} in ${files.configPath}: ${describeProfile(ctx.settings!, plan!)}`));
 
   const shadow = shadowingKeys(files, ctx.profile);
   if (shadow.length) {
@@ -32,7 +39,7 @@ export function configChecks(ctx: DoctorContext, settingsError: unknown): Check[
   return out;
 }
 
-function describeProfile(s: Settings): string {
+function describeProfile(s: Settings, plan: Layer): string {
   const from = s.regionFrom === 'default' ? 'keyrole\'s default: no region is set' : `from ${s.regionFrom}`;
-  return `${describeSettings(s)}, region ${s.region} (${from})`;
+  return `${describeSettings(s)}, region ${s.region} (${from})${plan.how ? `; ${plan.how}` : ''}`;
 }

@@ -1,6 +1,7 @@
 // AssumeRole signed by a keychain source: with its MFA session's credentials when the
-// source has one (that is not role chaining), else with the long-term keys, sending the MFA
-// code with AssumeRole itself when keyrole_mfa_on_assume asks for it.
+// planner put that session under the role, else with the long-term keys, sending the MFA
+// code with AssumeRole itself when the source has a device (the way is chosen in
+// ../assume.ts: over an hour, or keyrole_mfa_on_assume).
 
 import { debug, redactKeyId } from '../../util/debug.ts';
 import { fetched, roleInput, type Provider } from './types.ts';
