@@ -120,8 +120,12 @@ Gets the profile's credentials (from the cache when fresh) and asks STS who they
   },
   {
     name: 'exec',
-    summary: 'exec <profile> -- cmd    run a command with the profile\'s credentials (--server: refreshed)',
-    help: `Usage: keyrole exec <profile> [--server] [--allow-nested] -- <command> [args…]
+    summary: 'exec <profile> cmd…      run a command with the profile\'s credentials (--server: refreshed)',
+    help: `Usage: keyrole exec [--server] [--allow-nested] <profile> [--] <command> [args…]
+
+keyrole's options go before the command; everything from the command's name on is the
+command's, as with env and sudo (a -- before it is accepted too): keyrole exec prod ls -ld
+/tmp runs ls -ld /tmp, keyrole exec prod grep --help shows grep's help.
 
 Runs <command> (default: $SHELL) with the profile's credentials, passes signals on to it
 and exits with its status. KEYROLE_EXEC names the profile inside (whoami and status use it).

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { formatExport, type ExportValues } from '../../src/commands/export.ts';
-import { childEnv, serverChildEnv, splitAtDashDash } from '../../src/commands/exec.ts';
+import { childEnv, serverChildEnv } from '../../src/commands/exec.ts';
+import { splitExecArgv } from '../../src/commands/exec-args.ts';
 import { serveLines } from '../../src/commands/serve.ts';
 import { CREDENTIAL_VARS } from '../../src/util/awsenv.ts';
 
@@ -113,6 +114,15 @@ test('exec: the child gets the credentials and region, loses AWS_PROFILE, and is
 });
 
 test('exec: keyrole options end at --; everything after is the command, even its own --', () => {
-  assert.deepEqual(splitAtDashDash(['prod', '--cache', 'none', '--', 'ls', '--', '-l']), { own: ['prod', '--cache', 'none'], command: ['ls', '--', '-l'] });
-  assert.deepEqual(splitAtDashDash(['prod']), { own: ['prod'], command: undefined });
+  assert.deepEqual(splitExecArgv(['prod', '--cache', 'none', '--', 'ls', '--', '-l']), { own: ['prod', '--cache', 'none'], command: ['ls', '--', '-l'] });
+  assert.deepEqual(splitExecArgv(['prod']), { own: ['prod'], command: undefined });
+  assert.deepEqual(splitExecArgv(['--server', 'prod', '--']), { own: ['--server', 'prod'], command: [] });
+});
+
+test('exec parses only its own options: the command starts at the first word after the profile (as env and sudo do)', () => {
+  assert.deepEqual(splitExecArgv(['prod', 'ls', '-ld', '/tmp']), { own: ['prod'], command: ['ls', '-ld', '/tmp'] });
+  assert.deepEqual(splitExecArgv(['prod', 'grep', '--help']), { own: ['prod'], command: ['grep', '--help'] });
+  assert.deepEqual(splitExecArgv(['prod', 'printenv', 'X', '--server']), { own: ['prod'], command: ['printenv', 'X', '--server'] });
+  assert.deepEqual(splitExecArgv(['--cache', 'none', 'prod', '--server', 'date', '--debug']), { own: ['--cache', 'none', 'prod', '--server'], command: ['date', '--debug'] });
+  assert.deepEqual(splitExecArgv(['--cache=file', 'prod', 'sh', '-c', 'x', '--', 'y']), { own: ['--cache=file', 'prod'], command: ['sh', '-c', 'x', '--', 'y'] });
 });
