@@ -34,12 +34,17 @@ function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined
   return err instanceof KeyroleError && NEEDS_PERSON.has(err.code) ? 'needs a person' : undefined;
 }
 
-export async function cached(store: CacheStore, layer: Layer, fetch: (lock: HeldLock) => Promise<Fetched>): Promise<Resolved> {
+/**
+ * `renewSince`: serve nothing stored before this moment (`keyrole login` of an MFA profile
+ * renews the session whatever it has left); what another process stored after it counts.
+ */
+export async function cached(store: CacheStore, layer: Layer, fetch: (lock: HeldLock) => Promise<Fetched>, o: { renewSince?: number } = {}): Promise<Resolved> {
   const { key, canonical, label: what, durationSeconds } = layer;
   let stale: CacheEntry | undefined;
   const usable = async () => {
     const e = await lookup(store, key, canonical);
-    if (e && servedAsIs(e, durationSeconds, Date.now())) return e;
+    const renewing = o.renewSince !== undefined && e !== undefined && e.storedAt.getTime() < o.renewSince;
+    if (e && !renewing && servedAsIs(e, durationSeconds, Date.now())) return e;
     if (e) debug(`cached ${what} has ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new credentials`);
     stale = e;
     return undefined;
@@ -66,7 +71,8 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
   } catch (err) {
     const left = stale ? remainingMs(stale, Date.now()) : 0;
     const why = servableAfter(err);
-    if (stale && why && usableAfterFailedRenewal(left, why)) {
+    // A renewal asked for by a person (keyrole login) reports its failure: it is what they asked about.
+    if (stale && why && o.renewSince === undefined && usableAfterFailedRenewal(left, why)) {
       debug(`refresh failed (${why}: ${(err as KeyroleError).line()}); serving the cached ${what}, which still has ${Math.round(left / 1000)} s left`);
       return { entry: stale, fromCache: true, store };
     }
