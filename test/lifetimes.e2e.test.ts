@@ -122,6 +122,8 @@ describe('one rule for time: what keyrole serves as a layer below it runs out', 
       keyroleProfile('mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: DEMO_MFA_SERIAL, keyrole_duration_seconds: 3600, keyrole_session_duration: 3600 }),
       `[sso-session cli-sso]\nsso_start_url = ${CLI_START}\nsso_region = eu-west-1\n`,
       keyroleProfile('cli-ro', { region: 'eu-west-1', keyrole_sso_session: 'cli-sso', keyrole_sso_account_id: SANDBOX, keyrole_sso_role_name: 'ReadOnlyAccess' }),
+      keyroleProfile('cli-admin', { region: 'eu-west-1', keyrole_sso_session: 'cli-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'AdministratorAccess' }),
+      keyroleProfile('cli-demo-ro', { region: 'eu-west-1', keyrole_sso_session: 'cli-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'ReadOnlyAccess' }),
     ].join('\n'));
     assert.equal((await w.setup('alice')).code, 0);
     env = {
@@ -246,10 +248,18 @@ describe('one rule for time: what keyrole serves as a layer below it runs out', 
     mkdirSync(join(w.home, '.aws', 'sso', 'cache'), { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify({ startUrl: CLI_START, region: 'eu-west-1', accessToken: minted.accessToken, expiresAt: '2020-01-01T00:00:00Z', clientId: minted.clientId, clientSecret: minted.clientSecret, registrationExpiresAt: minted.registrationExpiresAt, refreshToken: minted.refreshToken }), { mode: 0o600 });
     const before = (await stats()).createToken.refreshToken;
-    // --cache none: each call needs the token, so each takes part in its refresh.
-    const runs = await Promise.all(Array.from({ length: 6 }, () => w.keyrole(['process', 'cli-ro', '--cache', 'none'], { env, timeoutMs: 240_000 })));
+    // Three roles of one session, twice each: the roles' own locks keep each pair apart,
+    // only the token's lock (src/sso/sso.ts) joins the three. A slow IAM Identity Center
+    // keeps the refresh in flight while the others arrive.
+    await w.emu.behaviour({ latencyMs: 2000 });
+    let runs;
+    try {
+      runs = await Promise.all(['cli-ro', 'cli-admin', 'cli-demo-ro', 'cli-ro', 'cli-admin', 'cli-demo-ro'].map((p) => w.keyrole(['process', p], { env, timeoutMs: 240_000 })));
+    } finally {
+      await w.emu.behaviour({ latencyMs: 0 });
+    }
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
-    assert.equal((await stats()).createToken.refreshToken - before, 1, 'one CreateToken for six callers');
+    assert.equal((await stats()).createToken.refreshToken - before, 1, 'one CreateToken for three roles');
     assert.ok(Date.parse((JSON.parse(readFileSync(file, 'utf8')) as { expiresAt: string }).expiresAt) > Date.now());
   });
 
