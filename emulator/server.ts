@@ -231,6 +231,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     // IAM Identity Center (SSO-OIDC, the portal, /_emulator/sso/ controls): emulator/sso.ts.
     const sso = handleSso(state, req.method ?? 'GET', url, req.headers, body);
     if (sso) {
+      // The same latency as STS (behaviour latencyMs), so that parallel callers meet a refresh in flight.
+      if (!url.pathname.startsWith('/_emulator/')) await delay(state.behaviour.latencyMs);
       for (const [k, v] of Object.entries(sso.headers)) res.setHeader(k, v);
       send(res, sso.status, sso.contentType, sso.body, sso.requestId);
       return;

@@ -53,9 +53,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const command = findCommand(cmd);
   if (!command) throw usageError(`unknown command ${JSON.stringify(cmd)}`);
-  // --help anywhere before a `--` shows the command's help instead of running it.
+  // --help among the command's own arguments (before a `--`; for exec, before the command
+  // it runs) shows the command's help instead of running it.
   const dashdash = rest.indexOf('--');
-  if ((dashdash < 0 ? rest : rest.slice(0, dashdash)).some((a) => a === '--help' || a === '-h')) {
+  const own = command.name === 'exec' ? (await import('./commands/exec-args.ts')).splitExecArgv(rest).own : dashdash < 0 ? rest : rest.slice(0, dashdash);
+  if (own.some((a) => a === '--help' || a === '-h')) {
     process.stdout.write(command.help);
     return;
   }

@@ -91,7 +91,7 @@ describe('MFA', () => {
     const u = await mfaUser();
     const r = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code()}\r`]], { ...w.env, ...u.env });
     assert.equal(r.code, 0, r.screen);
-    assert.match(r.screen, /signed in; profile admin has credentials until/);
+    assert.match(r.screen, /renewed with the MFA code: the MFA session of source "\S+" lasts until \S+Z, for every role of that source; profile admin has credentials until \S+Z/);
     const later = await w.keyrole(['process', 'readonly'], { env: u.env });
     assert.equal(later.code, 0, later.stderr);
     assert.equal(await calls('GetSessionToken'), 1);
@@ -99,6 +99,22 @@ describe('MFA', () => {
     const hit = await w.keyrole(['process', 'admin', '--debug'], { env: u.env });
     assert.equal(hit.code, 0, hit.stderr);
     assert.equal(hit.stderr.match(/cache (hit|miss)/g)?.length, 1, hit.stderr);
+  });
+
+  test('regression (keyrole login of an MFA profile ignored the code and said "signed in" while 15 min or more remained): it renews the session with the code', async () => {
+    await freshWindow();
+    const u = await mfaUser();
+    const first = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code()}\r`]], { ...w.env, ...u.env });
+    assert.equal(first.code, 0, first.screen);
+    const before = JSON.parse((await w.keyrole(['status', 'admin', '--json'], { env: u.env })).stdout) as { Layers: { Expiration: string }[] };
+    // The session has 12 hours left; the next code renews it all the same (the emulator, as
+    // STS, takes each code once: the next window's).
+    const again = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code(1)}\r`]], { ...w.env, ...u.env });
+    assert.equal(again.code, 0, again.screen);
+    assert.match(again.screen, /renewed with the MFA code/);
+    assert.equal(await calls('GetSessionToken'), 2, 'a new MFA session');
+    const after = JSON.parse((await w.keyrole(['status', 'admin', '--json'], { env: u.env })).stdout) as { Layers: { Expiration: string }[] };
+    assert.ok(Date.parse(after.Layers[1].Expiration) >= Date.parse(before.Layers[1].Expiration), 'the session was replaced');
   });
 
   test('a role that demands MFA fails with a hint when the profile has no MFA device', async () => {

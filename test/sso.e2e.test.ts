@@ -171,8 +171,8 @@ describe('IAM Identity Center (SSO)', () => {
       assert.equal(s.createToken.refreshToken, 1, 'refreshed once after the service refused the token');
       assert.deepEqual((await portalCalls()).map((q) => q.ok), [false, true], 'the portal refused the old token, then accepted the new one');
       // The new token is good at the portal for 90 s: more than the minute keyrole needs
-      // (TOKEN_MIN_MS) but inside the 15 minutes in which it renews a token it can refresh
-      // (TOKEN_FRESH_MS, botocore's advisory window). So the next call renews it by the
+      // (src/credentials/windows.ts LAST_USE_MS) but inside the 15 minutes in which it renews a token it can refresh
+      // (REFRESH_WINDOW_MS, botocore's advisory window). So the next call renews it by the
       // local clock, before the portal is asked, and signs nobody in.
       await w.emu.resetStats();
       const b = await w.keyrole(['process', 'sso-sandbox', '--cache', 'none'], { env });

@@ -93,7 +93,7 @@ function client(keys: AwsKeys, t: StsTarget, seen: Seen): { sts: Sdk; c: Client 
   const where = endpointLabel(t);
   const c = new sts.STSClient({
     region: signingRegion(t),
-    // The endpoint is computed from the settings in one place (src/config/config.ts), the
+    // The endpoint is computed from the settings in one place (src/config/endpoints.ts), the
     // partition's, FIPS and dual-stack variants included; the SDK is given the result.
     endpoint: where,
     credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, sessionToken: keys.sessionToken },

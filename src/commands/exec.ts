@@ -1,4 +1,4 @@
-// `keyrole exec <profile> [--server] -- cmd args…`: runs one command with the profile's
+// `keyrole exec [--server] <profile> cmd args…` (or `… <profile> -- cmd args…`): runs one command with the profile's
 // temporary credentials, forwards signals to it and exits with its status. Without a
 // command, starts $SHELL.
 //
@@ -13,9 +13,10 @@ import { forwardsSigint, resolveOnPath, spawnWords } from '../util/platform.ts';
 import { isFile } from '../util/dirs.ts';
 import { constants } from 'node:os';
 import { isoSeconds } from '../credentials/blob.ts';
-import { KeyroleError, usageError } from '../util/errors.ts';
+import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
+import { EXEC_OPTIONS, splitExecArgv } from './exec-args.ts';
 import { profileArg, profileSession } from './session.ts';
 import { formatLeft } from '../util/duration.ts';
 import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
@@ -29,11 +30,6 @@ import { EXEC_MARKER } from './exec-marker.ts';
 export { EXEC_MARKER };
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-export function splitAtDashDash(argv: string[]): { own: string[]; command: string[] | undefined } {
-  const i = argv.indexOf('--');
-  return i < 0 ? { own: argv, command: undefined } : { own: argv.slice(0, i), command: argv.slice(i + 1) };
-}
 
 export interface ChildEnvInput {
   accessKeyId: string;
@@ -91,15 +87,9 @@ export function shadowingDefault(files: AwsFiles): string | undefined {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { own, command } = splitAtDashDash(argv);
-  const { values: v, positionals } = parseCommand('exec', own, { cache: { type: 'string' }, 'allow-nested': { type: 'boolean' }, server: { type: 'boolean' } });
-  let cmd: string[];
-  if (command !== undefined) {
-    if (positionals.length > 1) throw usageError(`exec takes one profile before --, got ${positionals.length}`, 'keyrole exec <profile> -- <command> [args…]');
-    cmd = command;
-  } else {
-    cmd = positionals.slice(1);
-  }
+  const { own, command } = splitExecArgv(argv);
+  const { values: v, positionals } = parseCommand('exec', own, EXEC_OPTIONS);
+  let cmd = command ?? [];
   const profile = profileArg('exec', positionals[0]);
   const outer = process.env[EXEC_MARKER];
   if (outer !== undefined && !v['allow-nested']) {

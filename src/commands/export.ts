@@ -36,7 +36,9 @@ export function formatExport(format: Exclude<Format, 'json'>, values: ExportValu
   switch (format) {
     case 'env': return `unset ${UNSET.join(' ')}\n${entries.map(([k, v]) => `export ${k}=${posix(v)}\n`).join('')}`;
     case 'powershell': return `${UNSET.map((k) => `Remove-Item Env:${k} -ErrorAction SilentlyContinue\n`).join('')}${entries.map(([k, v]) => `$Env:${k} = ${pwsh(v)}\n`).join('')}`;
-    case 'fish': return `${UNSET.map((k) => `set -e ${k}\n`).join('')}${entries.map(([k, v]) => `set -gx ${k} ${fish(v)}\n`).join('')}`;
+    // fish's `set -e` of a variable that is not set fails (status 4), and `set -gx` keeps the
+    // status it found, so `… | source; and aws …` would skip aws: `; or true` absorbs it.
+    case 'fish': return `${UNSET.map((k) => `set -e ${k}; or true\n`).join('')}${entries.map(([k, v]) => `set -gx ${k} ${fish(v)}\n`).join('')}`;
   }
 }
 

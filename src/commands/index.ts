@@ -123,8 +123,12 @@ Gets the profile's credentials (from the cache when fresh) and asks STS who they
   },
   {
     name: 'exec',
-    summary: 'exec <profile> -- cmd    run a command with the profile\'s credentials (--server: refreshed)',
-    help: `Usage: keyrole exec <profile> [--server] [--allow-nested] -- <command> [args…]
+    summary: 'exec <profile> cmd…      run a command with the profile\'s credentials (--server: refreshed)',
+    help: `Usage: keyrole exec [--server] [--allow-nested] <profile> [--] <command> [args…]
+
+keyrole's options go before the command; everything from the command's name on is the
+command's, as with env and sudo (a -- before it is accepted too): keyrole exec prod ls -ld
+/tmp runs ls -ld /tmp, keyrole exec prod grep --help shows grep's help.
 
 Runs <command> (default: $SHELL) with the profile's credentials, passes signals on to it
 and exits with its status. KEYROLE_EXEC names the profile inside (whoami and status use it).
@@ -304,10 +308,15 @@ scripts use (credentials: the sections of the credentials file, for import --pro
   },
   {
     name: 'login',
-    summary: 'login <profile|session>  sign in to IAM Identity Center (browser, or a code) ahead of time',
+    summary: 'login <profile|session>  sign in ahead of time: IAM Identity Center, or a new MFA code',
     help: `Usage: keyrole login <profile | sso-session> [--use-device-code] [--no-browser]
 
-Signs in to IAM Identity Center for an [sso-session] (or a profile that uses one through
+For a profile with keyrole_mfa_serial (or a chain down to one): asks for an MFA code at this
+terminal and renews the MFA session (or the role that takes the code) whatever it has
+left, so that calls without a terminal (the endpoint of exec --server and serve, IDEs,
+CI) find it; it says until when the session and the profile's credentials last.
+
+For IAM Identity Center: signs in for an [sso-session] (or a profile that uses one through
 keyrole_sso_session, or the legacy keyrole_sso_start_url + keyrole_sso_region), as AWS CLI
 2.22+ does: in the browser (authorization code with PKCE; the browser comes back to a
 listener on 127.0.0.1) wherever one can be opened (BROWSER, a display, macOS, Windows).

@@ -1,5 +1,7 @@
 // `keyrole login <profile | sso-session>`: signs in ahead of time, so that credential_process
-// calls without a terminal (IDEs, the JS SDK, CI) find a token. For IAM Identity Center it
+// calls without a terminal (IDEs, the JS SDK, CI, the endpoint of exec --server) find a
+// token. For an MFA profile it asks for a code and renews the MFA session (or the role that
+// takes the code) whatever it has left. For IAM Identity Center it
 // signs in in the browser with PKCE where one can be opened, else (or with
 // --use-device-code) with the OIDC device flow; the messages go to the terminal (else
 // stderr), never to stdout.
@@ -71,15 +73,18 @@ async function loginSso(ref: SsoSessionRef, name: string, flags: FlowFlags): Pro
 }
 
 /**
- * An MFA profile: asks for the code at this terminal and caches the MFA session (and the
- * profile's role), so later credential_process calls without a terminal find them.
+ * An MFA profile: asks for the code at this terminal and renews the MFA session (and the
+ * profile's role) whatever they have left, so later calls without a terminal (the endpoint
+ * of `exec --server`, IDEs) find them: the warning before a session ends sends people here.
  */
 async function loginMfa(files: AwsFiles, profile: string): Promise<void> {
   const { resolveCredentials, localExpiration } = await import('../credentials/resolve.ts');
+  const { profileStatus } = await import('../credentials/status.ts');
+  const { asksForCode } = await import('../credentials/plan.ts');
   const s = resolveSettings(files, profile, {}, localUser());
-  const { entry, fromCache } = await resolveCredentials(files, s);
-  const until = localExpiration(entry).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  process.stderr.write(fromCache
-    ? `keyrole: profile ${profile} already has credentials until ${until}; nothing to do\n`
-    : `keyrole: signed in; profile ${profile} has credentials until ${until}, and its source's MFA session serves its other roles\n`);
+  const { entry } = await resolveCredentials(files, s, undefined, { renew: true });
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const renewed = (await profileStatus(files, s)).layers.find((l) => asksForCode(l.layer) && l.expiration);
+  const what = renewed && renewed.layer.kind === 'mfa-session' ? `${renewed.layer.label} lasts until ${iso(renewed.expiration!)}, for every role of that source; ` : '';
+  process.stderr.write(`keyrole: renewed with the MFA code: ${what}profile ${profile} has credentials until ${iso(localExpiration(entry))}\n`);
 }

@@ -6,7 +6,8 @@
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
-import { describeToken, personNeeded, profileStatus, type ProfileStatus } from '../credentials/status.ts';
+import { describeToken, personNeeded, profileStatus, type LayerStatus, type PersonNeeded, type ProfileStatus } from '../credentials/status.ts';
+import { asksForCode } from '../credentials/plan.ts';
 import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { formatLeft } from '../util/duration.ts';
@@ -25,7 +26,22 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.write(longStatus(st, now));
 }
 
-const left = (d: Date | undefined, now: number) => (d ? formatLeft(d.getTime() - now) : 'not cached');
+/** `52 min left (until …Z)`, `expired at …Z`, `not cached`. */
+function timeLeft(d: Date | undefined, now: number): string {
+  if (!d) return 'not cached';
+  return d.getTime() > now ? `${formatLeft(d.getTime() - now)} left (until ${isoSeconds(d)})` : `expired at ${isoSeconds(d)}`;
+}
+
+/** `14:05:00Z`, or `in 9 min (14:05:00Z)`: a moment as a person reads it. */
+const at = (d: Date, now: number) => (d.getTime() > now ? `in ${formatLeft(d.getTime() - now)} (${isoSeconds(d)})` : `now (since ${isoSeconds(d)})`);
+
+/** What the next call does with a layer inside its refresh window. */
+function renewal(l: LayerStatus, st: ProfileStatus): string {
+  if (l.servedAsIs || !l.expiration) return '';
+  // A renewal that takes a code needs the person (unless a hook gives it): say so, not "refreshed".
+  if (asksForCode(l.layer) && !l.layer.settings.mfaProcess) return `, renewed with a new MFA code (keyrole login ${st.profile})`;
+  return ', renewed on the next call';
+}
 
 /** `prod 52m`, `prod 52m mfa 9m`, `prod -` (nothing cached): for a prompt. */
 export function shortStatus(st: ProfileStatus, now: number): string {
@@ -38,20 +54,19 @@ export function shortStatus(st: ProfileStatus, now: number): string {
   };
   const parts = [st.profile, compact(st.layers[0].expiration)];
   const need = personNeeded(st, now);
-  if (need) parts.push(need.what.includes('MFA') ? 'mfa' : 'sso', compact(need.at));
+  if (need) parts.push(need.what.includes('MFA') ? 'mfa' : 'sso', compact(need.by));
   return parts.join(' ');
 }
 
 function longStatus(st: ProfileStatus, now: number): string {
   const lines: string[] = [];
   st.layers.forEach((l, i) => {
-    const when = l.expiration ? `${left(l.expiration, now)} left (until ${isoSeconds(l.expiration)})${l.fresh ? '' : ', refreshed on the next call'}` : 'not cached';
-    lines.push(`${i === 0 ? `${st.profile}: ` : '  under it, '}${l.layer.label}: ${when}`);
+    lines.push(`${i === 0 ? `${st.profile}: ` : '  under it, '}${l.layer.label}: ${timeLeft(l.expiration, now)}${renewal(l, st)}`);
     if (i === 0 && l.layer.how) lines.push(`  how: ${l.layer.how}`);
   });
   if (st.sso) lines.push(`  ${describeToken(st.sso, now)}`);
   const need = personNeeded(st, now);
-  if (need) lines.push(`  next needs you: ${need.what}, ${need.at.getTime() > now ? `in ${formatLeft(need.at.getTime() - now)}` : 'now'} (keyrole login ${st.profile})`);
+  if (need) lines.push(`  next needs you: ${needLine(need, now)}`);
   lines.push(`  (${st.store} store)`);
   return `${lines.join('\n')}\n`;
 }
@@ -63,8 +78,18 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     Profile: st.profile,
     Store: st.store,
     How: st.layers[0].layer.how ?? null,
-    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.fresh })),
+    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.servedAsIs })),
     Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
-    PersonNeeded: need ? { What: need.what, At: isoSeconds(need.at), InSeconds: secs(need.at) } : null,
+    PersonNeeded: need ? { What: need.what, Login: need.login, AskFrom: isoSeconds(need.askFrom), At: isoSeconds(need.by), InSeconds: secs(need.by) } : null,
   };
+}
+
+/**
+ * `the MFA session of …: a new code by 15:04:00Z (in 29 min); keyrole asks for it from
+ * 14:50:00Z where it can, and keyrole login prod gives it now`: the same moments the cache
+ * and the endpoint's warning go by (src/credentials/windows.ts).
+ */
+export function needLine(need: PersonNeeded, now: number): string {
+  const asks = need.askFrom.getTime() < need.by.getTime() && need.askFrom.getTime() > now ? `; keyrole asks from ${isoSeconds(need.askFrom)} where it can` : '';
+  return `${need.what}, by ${at(need.by, now)}${asks}; keyrole login ${need.login} renews it now`;
 }

@@ -15,6 +15,7 @@ import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, kernelAccounts, kernelCopiesPossible, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
+import { servedAsIs as servedAsIsLeft } from './windows.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
 
@@ -126,26 +127,17 @@ export function sameParams(stored: string, canonical: string): boolean {
 }
 
 // ---- when an entry may be served ----
-
-// botocore refreshes when less than 15 minutes remain (advisory) and a long-lived client
-// re-runs the helper on every call while that holds, so an entry is served only while
-// 15 minutes remain. A 900 s role can never meet that; for short sessions the bar is half
-// the session instead, which still keeps well clear of the JS SDK's 5-minute expiry
-// window and botocore's 10-minute mandatory one for all but the shortest roles, and
-// costs one cheap cache hit per botocore call instead of one STS call.
-export const REFRESH_WINDOW_MS = 15 * 60 * 1000;
-
-export function refreshWindowMs(durationSeconds: number): number {
-  return Math.min(REFRESH_WINDOW_MS, (durationSeconds * 1000) / 2);
-}
+// The windows themselves are src/credentials/windows.ts's (one rule for time); an entry
+// only adds its clock offset.
 
 /** Milliseconds the entry has left on the server's clock, estimated from the local clock. */
 export function remainingMs(e: CacheEntry, localNow: number): number {
   return e.credentials.expiration.getTime() - (localNow + e.clockOffsetMs);
 }
 
-export function fresh(e: CacheEntry, durationSeconds: number, localNow: number): boolean {
-  return remainingMs(e, localNow) >= refreshWindowMs(durationSeconds);
+/** Whether the entry is served as it is, without renewing it (src/credentials/windows.ts servedAsIs). */
+export function servedAsIs(e: CacheEntry, durationSeconds: number, localNow: number): boolean {
+  return servedAsIsLeft(remainingMs(e, localNow), durationSeconds);
 }
 
 // ---- entry codec ----

@@ -1,14 +1,15 @@
 // Caching as a decorator around any provider: a layer's credentials are served from the
-// store while fresh, otherwise fetched by exactly one process (single flight across
+// store while outside their refresh window (src/credentials/windows.ts), otherwise fetched by exactly one process (single flight across
 // processes) and stored. The layer (src/credentials/plan.ts) owns its key.
 
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
 import { KeyroleError, isTransient } from '../util/errors.ts';
-import { encodeEntry, fresh, lookup, paramsDigest, remainingMs, type CacheEntry, type CacheStore } from './cache.ts';
+import { encodeEntry, lookup, paramsDigest, remainingMs, servedAsIs, type CacheEntry, type CacheStore } from './cache.ts';
+import { usableAfterFailedRenewal } from './windows.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
-import { singleFlight, type HeldLock } from './lock.ts';
-import { asksForCode, type Layer } from './plan.ts';
+import { SIGN_IN_BOUNDS, singleFlight, waitBounds, type HeldLock } from './lock.ts';
+import { asksForCode, ssoOf, type Layer } from './plan.ts';
 import type { Fetched } from './providers/types.ts';
 
 export interface Resolved {
@@ -17,18 +18,33 @@ export interface Resolved {
   store: CacheStore;
 }
 
-// botocore's 15-minute refresh is advisory and its clients keep working on what they have:
-// when AWS cannot be reached or is failing, credentials that still have more than the JS
-// SDK's 5-minute expiry window (plus a minute) are better than an error. A refusal (any
-// 4xx: AccessDenied, ExpiredToken, …) is never answered that way.
-const STALE_SERVE_MIN_MS = 6 * 60 * 1000;
+// botocore's 15-minute refresh is advisory and its clients keep working on what they have.
+// When a renewal fails because AWS cannot be reached or is failing, or because it needs a
+// person nobody can ask (the endpoint of `exec --server` and `serve` never prompts; a
+// credential_process call may have no terminal), the credentials a layer still holds are
+// better than an error (src/credentials/windows.ts usableAfterFailedRenewal: to their last
+// minute when a person is needed, to six minutes when AWS is failing):
+// a role whose IAM Identity Center sign-in ended, or whose MFA session needs a new code,
+// works to its own end. A refusal (any 4xx: AccessDenied, ExpiredToken, …) is never
+// answered that way: AWS said those credentials must not be used.
+const NEEDS_PERSON: ReadonlySet<string> = new Set(['MfaNoPrompt', 'SsoLoginRequired']);
 
-export async function cached(store: CacheStore, layer: Layer, fetch: (lock: HeldLock) => Promise<Fetched>): Promise<Resolved> {
+function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined {
+  if (isTransient(err)) return 'transient';
+  return err instanceof KeyroleError && NEEDS_PERSON.has(err.code) ? 'needs a person' : undefined;
+}
+
+/**
+ * `renewSince`: serve nothing stored before this moment (`keyrole login` of an MFA profile
+ * renews the session whatever it has left); what another process stored after it counts.
+ */
+export async function cached(store: CacheStore, layer: Layer, fetch: (lock: HeldLock) => Promise<Fetched>, o: { renewSince?: number } = {}): Promise<Resolved> {
   const { key, canonical, label: what, durationSeconds } = layer;
   let stale: CacheEntry | undefined;
   const usable = async () => {
     const e = await lookup(store, key, canonical);
-    if (e && fresh(e, durationSeconds, Date.now())) return e;
+    const renewing = o.renewSince !== undefined && e !== undefined && e.storedAt.getTime() < o.renewSince;
+    if (e && !renewing && servedAsIs(e, durationSeconds, Date.now())) return e;
     if (e) debug(`cached ${what} has ${Math.round(remainingMs(e, Date.now()) / 1000)} s left, under the refresh window; fetching new credentials`);
     stale = e;
     return undefined;
@@ -48,14 +64,16 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
     }
     await storeEntry(store, key, encodeEntry(e), what, { durable: asksForCode(layer) });
     return e;
-  }, () => privateDir(keyroleHome()));
+  }, () => privateDir(keyroleHome()), waitBounds(ssoOf(layer) ? SIGN_IN_BOUNDS : undefined));
   try {
     const entry = await attempt();
     return { entry, fromCache: !fetched, store };
   } catch (err) {
     const left = stale ? remainingMs(stale, Date.now()) : 0;
-    if (stale && left > STALE_SERVE_MIN_MS && isTransient(err)) {
-      debug(`refresh failed (${(err as KeyroleError).line()}); serving the cached ${what}, which still has ${Math.round(left / 1000)} s left`);
+    const why = servableAfter(err);
+    // A renewal asked for by a person (keyrole login) reports its failure: it is what they asked about.
+    if (stale && why && o.renewSince === undefined && usableAfterFailedRenewal(left, why)) {
+      debug(`refresh failed (${why}: ${(err as KeyroleError).line()}); serving the cached ${what}, which still has ${Math.round(left / 1000)} s left`);
       return { entry: stale, fromCache: true, store };
     }
     throw err;

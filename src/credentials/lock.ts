@@ -56,11 +56,18 @@ export interface WaitBounds {
 
 export const DEFAULT_BOUNDS: WaitBounds = { workingMs: 45_000, promptMs: 120_000 };
 
+/**
+ * A holder that may be signing a person in to IAM Identity Center: a browser sign-in or a
+ * device code lasts up to 10 minutes (src/sso/authcode.ts, deviceflow.ts), and its waiters
+ * wait that long and a margin, not an MFA prompt's two minutes.
+ */
+export const SIGN_IN_BOUNDS: WaitBounds = { workingMs: 45_000, promptMs: 15 * 60_000 };
+
 /** The bounds, with KEYROLE_PROMPT_WAIT_SECONDS to shorten (or lengthen) the wait on someone else's prompt. */
-export function waitBounds(): WaitBounds {
+export function waitBounds(base: WaitBounds = DEFAULT_BOUNDS): WaitBounds {
   const raw = process.env.KEYROLE_PROMPT_WAIT_SECONDS;
   const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) * 1000 : undefined;
-  return n === undefined ? DEFAULT_BOUNDS : { ...DEFAULT_BOUNDS, promptMs: n };
+  return n === undefined ? base : { ...base, promptMs: n };
 }
 
 /**
@@ -241,7 +248,7 @@ function hold(server: Net.Server, address: string): HeldLock {
 }
 
 /** A failure the holder recorded after `since`, rebuilt from fields that pass the checks. */
-function readFailure(address: string, since: number): KeyroleError | undefined {
+function holderFailure(address: string, since: number): KeyroleError | undefined {
   try {
     const v = JSON.parse(readFileSync(failedFile(address), 'utf8').slice(0, 4096)) as Record<string, unknown>;
     if (typeof v.at !== 'number' || v.at < since) return undefined;
@@ -388,7 +395,7 @@ export async function singleFlight<T>(
     const r = await waitForHolder(address, bounds, started, deadline);
     if (r === 'stale') continue;
     if (r === 'failed') {
-      const e = readFailure(address, waitStart);
+      const e = holderFailure(address, waitStart);
       if (e) throw e;
     }
     const done = await ready();

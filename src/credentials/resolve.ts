@@ -65,6 +65,8 @@ export interface ResolveOptions {
    * dialog, and no SSO sign-in; the failure names `keyrole login`.
    */
   noTerminal?: boolean;
+  /** Fetch every layer anew, whatever the cache holds (`keyrole login` of an MFA profile: a new session with the code). */
+  renew?: boolean;
 }
 
 export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag?: string, o: ResolveOptions = {}): Promise<Resolved> {
@@ -72,14 +74,14 @@ export async function resolveCredentials(files: AwsFiles, s: Settings, cacheFlag
   const store = openStore(storeKindFor(files, s, cacheFlag));
   const plan = planProfile(files, s);
   if (plan.how) debug(`profile ${s.profile ?? '(command line)'}: ${plan.how}`);
-  return resolveLayer(plan, store, o);
+  return resolveLayer(plan, store, o.renew ? { ...o, renewSince: Date.now() } : o);
 }
 
 /** Tells the lock holders up the chain what this one is doing. */
 const both = (lock: HeldLock, up: Notify | undefined): Notify => (st) => { lock.setState(st); up?.(st); };
 
 /** One layer through the cache; its provider is called only on a miss, by one process. */
-export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions = {}, up?: Notify): Promise<Resolved> {
+export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions & { renewSince?: number } = {}, up?: Notify): Promise<Resolved> {
   return cached(store, layer, (lock) => {
     const notify = both(lock, up);
     const deps: ProviderDeps = {
@@ -94,7 +96,7 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
       resolveUnder: async (under: Layer, n: Notify): Promise<CacheEntry> => (await resolveLayer(under, store, o, n)).entry,
     };
     return PROVIDERS[layer.kind](layer, deps, notify);
-  });
+  }, { renewSince: o.renewSince });
 }
 
 /**

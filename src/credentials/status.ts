@@ -4,7 +4,8 @@
 
 import type { AwsFiles } from '../config/files.ts';
 import type { Settings, SsoRef } from '../config/settings.ts';
-import { fresh, lookup, openStore, refreshWindowMs, type CacheEntry, type StoreKind } from './cache.ts';
+import { lookup, openStore, servedAsIs, type CacheEntry, type StoreKind } from './cache.ts';
+import { lastUse, renewFrom } from './windows.ts';
 import { asksForCode, layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
 import { formatLeft } from '../util/duration.ts';
@@ -14,8 +15,8 @@ export interface LayerStatus {
   entry: CacheEntry | undefined;
   /** Expiration in the local clock's frame. */
   expiration: Date | undefined;
-  /** Still served from the cache (outside the refresh window). */
-  fresh: boolean;
+  /** Served from the cache as it is (outside its refresh window: src/credentials/windows.ts). */
+  servedAsIs: boolean;
 }
 
 export interface TokenStatus {
@@ -43,7 +44,7 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
   const layers: LayerStatus[] = [];
   for (const layer of layersOf(plan)) {
     const entry = await lookup(store, layer.key, layer.canonical);
-    layers.push({ layer, entry, expiration: entry && localExpiration(entry), fresh: !!entry && fresh(entry, layer.durationSeconds, now) });
+    layers.push({ layer, entry, expiration: entry && localExpiration(entry), servedAsIs: !!entry && servedAsIs(entry, layer.durationSeconds, now) });
   }
   const ref = ssoOf(plan);
   return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now, s.profile) };
@@ -90,27 +91,38 @@ export function describeToken(t: TokenStatus, now: number): string {
   return `${head}: ${formatLeft(left)} left (until ${until}), ${t.refreshable ? 'refreshes by itself' : `cannot refresh: keyrole login ${t.loginName} when it ends`}`;
 }
 
-/**
- * When a person will next be needed to keep the profile's credential coming: the end of an
- * MFA session (a new code), the refresh of a role that takes the code on AssumeRole itself,
- * or the end of an SSO token that cannot refresh (a new sign-in). Undefined when nothing
- * cached depends on a person, or a hook (`keyrole_mfa_process`) answers for them.
- */
-export function personNeeded(st: ProfileStatus, now = Date.now()): { what: string; at: Date } | undefined {
-  const found: { what: string; at: Date }[] = [];
-  for (const l of st.layers) {
-    const s = l.layer.settings;
-    if (!l.expiration || s.mfaProcess) continue;
-    if (!asksForCode(l.layer)) continue;
-    if (l.layer.kind === 'mfa-session') found.push({ what: `${l.layer.label} (MFA device ${s.mfaSerial})`, at: l.expiration });
-    else found.push({ what: `${l.layer.label}, assumed with an MFA code each time`, at: refreshAt(l) });
-  }
-  if (st.sso?.expiresAt && !st.sso.refreshable) found.push({ what: `the IAM Identity Center sign-in of ${st.sso.session}`, at: st.sso.expiresAt });
-  const next = found.filter((f) => f.at.getTime() > now - 3600_000).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
-  return next;
+export interface PersonNeeded {
+  /** What needs the person: `the MFA session of source "alice" (MFA device …)`. */
+  what: string;
+  /** The argument of the `keyrole login` that renews it. */
+  login: string;
+  /** From when keyrole renews it, asking the person where it can (a terminal, a dialog, mfa_process). */
+  askFrom: Date;
+  /** Until when it is used without the person (src/credentials/windows.ts lastUse); the credentials made with it then run to their own end. */
+  by: Date;
 }
 
-/** When keyrole refreshes a cached layer: when less than its refresh window remains. */
-function refreshAt(l: LayerStatus): Date {
-  return new Date(l.expiration!.getTime() - refreshWindowMs(l.layer.durationSeconds));
+/**
+ * When a person will next be needed to keep the profile's credential coming: a new code
+ * for an MFA session or for a role that takes the code on AssumeRole itself, or a new
+ * sign-in for an SSO token that cannot refresh. Undefined when nothing cached depends on
+ * a person, or a hook (`keyrole_mfa_process`) answers for them. The moments are
+ * src/credentials/windows.ts's, the ones the cache and the SSO token go by.
+ */
+export function personNeeded(st: ProfileStatus, now = Date.now()): PersonNeeded | undefined {
+  const found: PersonNeeded[] = [];
+  for (const l of st.layers) {
+    const s = l.layer.settings;
+    if (!l.expiration || s.mfaProcess || !asksForCode(l.layer)) continue;
+    const what = l.layer.kind === 'mfa-session' ? `${l.layer.label} (MFA device ${s.mfaSerial})` : `${l.layer.label}, assumed with an MFA code each time`;
+    found.push({ what, login: st.profile, askFrom: renewFrom(l.expiration, l.layer.durationSeconds), by: lastUse(l.expiration) });
+  }
+  const t = st.sso;
+  if (t?.expiresAt && !t.refreshable) {
+    // A token that cannot refresh is used as it is to its last minute (src/sso/sso.ts): a
+    // sign-in is asked for only when a call finds it spent, or by keyrole login.
+    const by = lastUse(t.expiresAt);
+    found.push({ what: `the IAM Identity Center sign-in of ${t.session}`, login: t.loginName, askFrom: by, by });
+  }
+  return found.filter((f) => f.by.getTime() > now - 3600_000).sort((a, b) => a.by.getTime() - b.by.getTime())[0];
 }

@@ -1,5 +1,5 @@
 // The local credential endpoint of `exec --server` and `serve`: the container-credentials
-// protocol (FACTS.md) that every AWS SDK and the AWS CLI speak, so a program that runs for
+// protocol (the SDKs' container credential provider) that every AWS SDK and the AWS CLI speak, so a program that runs for
 // hours asks again before its credentials expire instead of keeping frozen keys from its
 // environment. Written on node:http because the protocol is one GET with one header; the
 // SDKs only have the client side.

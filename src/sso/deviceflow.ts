@@ -95,7 +95,7 @@ export async function deviceLogin(ref: SsoSessionRef, screen: Screen, name: stri
       // A registration the service no longer knows: register again, once.
       if ((err as Error).name === 'InvalidClientException' && attempt === 0) {
         debug('the stored client registration was refused; registering again');
-        reg = await clientRegistration(ref, 'device', name, { fresh: true });
+        reg = await clientRegistration(ref, 'device', name, { replaceStored: true });
         continue;
       }
       throw ssoError(err, 'the start of the sign-in', where, name);

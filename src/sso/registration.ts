@@ -59,11 +59,11 @@ export function storedRegistration(ref: SsoSessionRef, grant: ClientGrant, now =
 
 /**
  * A registration to sign in with: the stored one while it lasts, else a new RegisterClient
- * (kept even if the sign-in then fails, so the next attempt reuses it). `fresh` registers
+ * (kept even if the sign-in then fails, so the next attempt reuses it). `replaceStored` registers
  * anew (the service refused the stored one).
  */
-export async function clientRegistration(ref: SsoSessionRef, grant: ClientGrant, name: string, o: { fresh?: boolean; redirectUri?: string } = {}): Promise<Registration> {
-  if (!o.fresh) {
+export async function clientRegistration(ref: SsoSessionRef, grant: ClientGrant, name: string, o: { replaceStored?: boolean; redirectUri?: string } = {}): Promise<Registration> {
+  if (!o.replaceStored) {
     const have = storedRegistration(ref, grant);
     if (have) {
       debug(`reusing the ${grant} client registration of ${describeSession(ref)} (valid until ${have.registrationExpiresAt.toISOString()})`);

@@ -25,10 +25,6 @@ export interface SsoOptions {
   loginName?: string;
 }
 
-/** A token with more than this left is used as it is; below it, keyrole renews it if it can (botocore's advisory window). */
-export const TOKEN_FRESH_MS = 15 * 60_000;
-/** Below this a token is not used at all: GetRoleCredentials must still accept it. */
-export const TOKEN_MIN_MS = 60_000;
 /** The scope that gives refresh tokens. */
 export const REFRESH_SCOPE = 'sso:account:access';
 

@@ -14,12 +14,13 @@
 
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { singleFlight, type HeldLock, type WaitBounds } from '../credentials/lock.ts';
+import { SIGN_IN_BOUNDS, singleFlight, type HeldLock } from '../credentials/lock.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import type { SsoRef } from '../config/settings.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import type { Terminal } from '../util/prompt.ts';
-import { describeSession, lockName, loginName, TOKEN_FRESH_MS, TOKEN_MIN_MS, type SsoOptions, type SsoSessionRef } from './session.ts';
+import { describeSession, lockName, loginName, type SsoOptions, type SsoSessionRef } from './session.ts';
+import { REFRESH_WINDOW_MS, usableAfterFailedRenewal } from '../credentials/windows.ts';
 import { asToken, canRefresh, forgetSession, keepRecord, readRecord, tokenLeftMs, writeRecord, type SsoRecord, type SsoToken } from './record.ts';
 import { readAwsCache, writeAwsCache } from './awscache.ts';
 import { getRoleCredentials, logout, refreshWith, ssoEndpoints, ssoError } from './client.ts';
@@ -27,9 +28,6 @@ import { deviceLogin } from './deviceflow.ts';
 import { browserLogin } from './authcode.ts';
 import { chooseFlow, type FlowChoice } from './flow.ts';
 import { terminalScreen, type Screen } from './screen.ts';
-
-// A person signing in may take minutes; waiters on the login lock wait as long as a code lasts.
-const SSO_LOCK_BOUNDS: WaitBounds = { workingMs: 45_000, promptMs: 15 * 60_000 };
 
 function needLogin(ref: SsoSessionRef, o: SsoOptions, why: string): KeyroleError {
   return new KeyroleError('SsoLoginRequired', `no valid IAM Identity Center token for ${describeSession(ref)} ${why}`, `sign in first: keyrole login ${loginName(ref, o.loginName)}`);
@@ -51,20 +49,24 @@ function lockDir(): string {
  * refused, never to be returned again.
  */
 export async function ssoAccessToken(ref: SsoSessionRef, o: SsoOptions, rejected?: string): Promise<SsoToken> {
+  // A token's windows are every layer's (src/credentials/windows.ts): used as it is while
+  // more than the refresh window remains, renewed below it, and what cannot be renewed is
+  // still used until its last minute.
+  const left = (r: SsoRecord | undefined) => (r && r.accessToken !== rejected ? tokenLeftMs(r, Date.now()) : -Infinity);
+  const asIs = (r: SsoRecord | undefined) => left(r) > REFRESH_WINDOW_MS;
   const now = Date.now();
-  const usable = (r: SsoRecord | undefined, minMs: number) => !!r && r.accessToken !== rejected && tokenLeftMs(r, now) > minMs;
   const rec = readRecord(ref);
-  if (usable(rec, TOKEN_FRESH_MS)) {
-    debug(`IAM Identity Center token of ${describeSession(ref)} from the keychain, ${Math.round(tokenLeftMs(rec, now) / 1000)} s left`);
+  if (asIs(rec)) {
+    debug(`IAM Identity Center token of ${describeSession(ref)} from the keychain, ${Math.round(left(rec) / 1000)} s left`);
     return asToken(rec!, 'keychain');
   }
   const aws = await readAwsCache(ref);
-  if (usable(aws?.record, TOKEN_FRESH_MS)) {
-    debug(`IAM Identity Center token of ${describeSession(ref)} from ${aws!.path} (aws sso login), ${Math.round(tokenLeftMs(aws!.record, now) / 1000)} s left`);
+  if (asIs(aws?.record)) {
+    debug(`IAM Identity Center token of ${describeSession(ref)} from ${aws!.path} (aws sso login), ${Math.round(left(aws!.record) / 1000)} s left`);
     return asToken(aws!.record, 'aws-cache');
   }
   const refreshable = canRefresh(rec, now) || canRefresh(aws?.record, now);
-  const leftover = usable(rec, TOKEN_MIN_MS) ? asToken(rec!, 'keychain') : usable(aws?.record, TOKEN_MIN_MS) ? asToken(aws!.record, 'aws-cache') : undefined;
+  const leftover = usableAfterFailedRenewal(left(rec)) ? asToken(rec!, 'keychain') : usableAfterFailedRenewal(left(aws?.record)) ? asToken(aws!.record, 'aws-cache') : undefined;
   if (!refreshable && leftover) {
     debug(`the IAM Identity Center token has ${Math.round((leftover.expiresAt.getTime() - now) / 1000)} s left and cannot be refreshed; using it`);
     return leftover;
@@ -78,11 +80,15 @@ export async function ssoAccessToken(ref: SsoSessionRef, o: SsoOptions, rejected
     o.onPrompt?.('prompt');
   }
   try {
-    return await singleFlight(await lockName(ref), () => {
-      // Another process refreshed or signed in while this one waited.
+    return await singleFlight(await lockName(ref), async () => {
+      // Another process refreshed or signed in while this one waited. A refresh of the token
+      // `aws sso login` left went back into its file: read again, as the SDK's fromSso
+      // does, so that parallel callers make one CreateToken, not one each.
       const r = readRecord(ref);
-      return usable(r, TOKEN_FRESH_MS) ? asToken(r!, 'keychain') : undefined;
-    }, (lock) => renewOrLogin(ref, o, lock, rejected, leftover), lockDir, SSO_LOCK_BOUNDS);
+      if (asIs(r)) return asToken(r!, 'keychain');
+      const a = await readAwsCache(ref);
+      return asIs(a?.record) ? asToken(a!.record, 'aws-cache') : undefined;
+    }, (lock) => renewOrLogin(ref, o, lock, rejected, leftover), lockDir, SIGN_IN_BOUNDS);
   } finally {
     if (!refreshable) o.onPrompt?.('working');
   }
@@ -156,7 +162,7 @@ export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Sc
   // A login that finished while this one waited for the lock counts: no second browser tab.
   const newer = () => {
     const r = readRecord(ref);
-    return r?.obtainedAt && r.obtainedAt.getTime() >= started && tokenLeftMs(r, Date.now()) > TOKEN_MIN_MS ? r : undefined;
+    return r?.obtainedAt && r.obtainedAt.getTime() >= started && usableAfterFailedRenewal(tokenLeftMs(r, Date.now())) ? r : undefined;
   };
   let working = false;
   const notice = setTimeout(() => {
@@ -171,7 +177,7 @@ export async function ssoLogin(ref: SsoSessionRef, o: { name: string; screen: Sc
       } finally {
         lock.setState('working');
       }
-    }, lockDir, SSO_LOCK_BOUNDS);
+    }, lockDir, SIGN_IN_BOUNDS);
     return { record, joined: !working };
   } finally {
     clearTimeout(notice);

@@ -2,7 +2,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheKey, paramsDigest, decodeEntry, encodeEntry, fresh, refreshWindowMs, remainingMs, REFRESH_WINDOW_MS, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { cacheKey, paramsDigest, decodeEntry, encodeEntry, servedAsIs, remainingMs, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { refreshWindowMs, REFRESH_WINDOW_MS } from '../../src/credentials/windows.ts';
 import { planProfile, layersOf, type LayerKind } from '../../src/credentials/plan.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../../src/config/settings.ts';
 import { configSections, parseIni } from '../../src/config/ini.ts';
@@ -273,44 +274,44 @@ describe('refresh window', () => {
   });
 
   test('a fresh 900 s session is served from the cache (the window never exceeds the session)', () => {
-    assert.equal(fresh(entry(900_000), 900, NOW), true);
+    assert.equal(servedAsIs(entry(900_000), 900, NOW), true);
   });
 });
 
-describe('fresh / remainingMs', () => {
+describe('servedAsIs / remainingMs', () => {
   test('remainingMs without clock offset', () => {
     assert.equal(remainingMs(entry(20 * MIN), NOW), 20 * MIN);
   });
 
   test('exactly at the window boundary is fresh; one millisecond less is not', () => {
-    assert.equal(fresh(entry(15 * MIN), 3600, NOW), true);
-    assert.equal(fresh(entry(15 * MIN - 1), 3600, NOW), false);
-    assert.equal(fresh(entry(15 * MIN), 3600, NOW + 1), false);
-    assert.equal(fresh(entry(450_000), 900, NOW), true);
-    assert.equal(fresh(entry(450_000 - 1), 900, NOW), false);
+    assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW), true);
+    assert.equal(servedAsIs(entry(15 * MIN - 1), 3600, NOW), false);
+    assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW + 1), false);
+    assert.equal(servedAsIs(entry(450_000), 900, NOW), true);
+    assert.equal(servedAsIs(entry(450_000 - 1), 900, NOW), false);
   });
 
   test('a server clock ahead of ours (positive offset) leaves less time', () => {
     const ahead = 2 * MIN;
     const e = entry(15 * MIN + ahead, ahead);
     assert.equal(remainingMs(e, NOW), 15 * MIN);
-    assert.equal(fresh(e, 3600, NOW), true);
-    assert.equal(fresh(e, 3600, NOW + 1), false);
-    assert.equal(fresh(entry(15 * MIN + ahead - 1, ahead), 3600, NOW), false);
+    assert.equal(servedAsIs(e, 3600, NOW), true);
+    assert.equal(servedAsIs(e, 3600, NOW + 1), false);
+    assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, ahead), 3600, NOW), false);
     // The same expiration without the offset would still look fresh.
-    assert.equal(fresh(entry(15 * MIN + ahead - 1, 0), 3600, NOW), true);
+    assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, 0), 3600, NOW), true);
   });
 
   test('a server clock behind ours (negative offset) leaves more time', () => {
     const behind = -3 * MIN;
     const e = entry(12 * MIN, behind);
     assert.equal(remainingMs(e, NOW), 15 * MIN);
-    assert.equal(fresh(e, 3600, NOW), true);
-    assert.equal(fresh(e, 3600, NOW + 1), false);
+    assert.equal(servedAsIs(e, 3600, NOW), true);
+    assert.equal(servedAsIs(e, 3600, NOW + 1), false);
   });
 
   test('expired entries are never fresh', () => {
-    assert.equal(fresh(entry(-1), 900, NOW), false);
+    assert.equal(servedAsIs(entry(-1), 900, NOW), false);
     assert.ok(remainingMs(entry(-MIN), NOW) < 0);
   });
 });

@@ -4,8 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTool } from '../support/tools.ts';
+import { tempDir } from '../support/tmp.ts';
 import { formatExport, type ExportValues } from '../../src/commands/export.ts';
-import { childEnv, serverChildEnv, splitAtDashDash } from '../../src/commands/exec.ts';
+import { childEnv, serverChildEnv } from '../../src/commands/exec.ts';
+import { splitExecArgv } from '../../src/commands/exec-args.ts';
 import { serveLines } from '../../src/commands/serve.ts';
 import { CREDENTIAL_VARS } from '../../src/util/awsenv.ts';
 
@@ -29,11 +34,27 @@ test('fish and powershell quoting', () => {
   assert.equal(formatExport('fish', VALUES).split('\n').filter(Boolean).length, 10);
 });
 
+test('regression (fish: `keyrole export --format fish | source; and aws …` skipped aws when a variable to unset did not exist): real fish sources it with status 0 and reads every value back', () => {
+  const fish = requireTool('fish');
+  const dir = tempDir('fish-export-');
+  try {
+    const file = join(dir, 'export.fish');
+    writeFileSync(file, formatExport('fish', VALUES));
+    // None of the variables to unset exists, and one does: both must leave status 0.
+    for (const env of [{ PATH: process.env.PATH }, { PATH: process.env.PATH, AWS_PROFILE: 'other' }]) {
+      const out = execFileSync(fish, ['--no-config', '-c', `source ${file}; and echo sourced; echo "status=$status"; printf '%s\\n' $AWS_SECRET_ACCESS_KEY $AWS_SESSION_TOKEN; set -q AWS_PROFILE; and echo profile-left; or echo profile-gone`], { encoding: 'utf8', env });
+      assert.equal(out, `sourced\nstatus=0\n${VALUES.AWS_SECRET_ACCESS_KEY}\n${VALUES.AWS_SESSION_TOKEN}\nprofile-gone\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('regression (export left AWS_PROFILE, so the JS SDK in the same shell used another role than the CLI): every format unsets it and sets both region variables', () => {
   const out = execFileSync('sh', ['-c', `${formatExport('env', VALUES)}\nprintf '[%s][%s][%s][%s]\\n' "\${AWS_PROFILE-unset}" "\${AWS_SECURITY_TOKEN-unset}" "$AWS_REGION" "$AWS_DEFAULT_REGION"`], { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_PROFILE: 'other', AWS_SECURITY_TOKEN: 'stale' } });
   assert.equal(out, '[unset][unset][eu-west-1][eu-west-1]\n', 'exec removes the same variables from its child (one list: src/util/awsenv.ts)');
   assert.match(formatExport('powershell', VALUES), /^Remove-Item Env:AWS_PROFILE -ErrorAction SilentlyContinue$/m);
-  assert.match(formatExport('fish', VALUES), /^set -e AWS_PROFILE$/m);
+  assert.match(formatExport('fish', VALUES), /^set -e AWS_PROFILE; or true$/m);
   assert.match(formatExport('fish', VALUES), /^set -gx AWS_DEFAULT_REGION 'eu-west-1'$/m);
 });
 
@@ -113,6 +134,15 @@ test('exec: the child gets the credentials and region, loses AWS_PROFILE, and is
 });
 
 test('exec: keyrole options end at --; everything after is the command, even its own --', () => {
-  assert.deepEqual(splitAtDashDash(['prod', '--cache', 'none', '--', 'ls', '--', '-l']), { own: ['prod', '--cache', 'none'], command: ['ls', '--', '-l'] });
-  assert.deepEqual(splitAtDashDash(['prod']), { own: ['prod'], command: undefined });
+  assert.deepEqual(splitExecArgv(['prod', '--cache', 'none', '--', 'ls', '--', '-l']), { own: ['prod', '--cache', 'none'], command: ['ls', '--', '-l'] });
+  assert.deepEqual(splitExecArgv(['prod']), { own: ['prod'], command: undefined });
+  assert.deepEqual(splitExecArgv(['--server', 'prod', '--']), { own: ['--server', 'prod'], command: [] });
+});
+
+test('exec parses only its own options: the command starts at the first word after the profile (as env and sudo do)', () => {
+  assert.deepEqual(splitExecArgv(['prod', 'ls', '-ld', '/tmp']), { own: ['prod'], command: ['ls', '-ld', '/tmp'] });
+  assert.deepEqual(splitExecArgv(['prod', 'grep', '--help']), { own: ['prod'], command: ['grep', '--help'] });
+  assert.deepEqual(splitExecArgv(['prod', 'printenv', 'X', '--server']), { own: ['prod'], command: ['printenv', 'X', '--server'] });
+  assert.deepEqual(splitExecArgv(['--cache', 'none', 'prod', '--server', 'date', '--debug']), { own: ['--cache', 'none', 'prod', '--server'], command: ['date', '--debug'] });
+  assert.deepEqual(splitExecArgv(['--cache=file', 'prod', 'sh', '-c', 'x', '--', 'y']), { own: ['--cache=file', 'prod'], command: ['sh', '-c', 'x', '--', 'y'] });
 });

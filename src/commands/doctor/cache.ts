@@ -15,11 +15,11 @@ export async function cacheCheck(ctx: DoctorContext): Promise<Check> {
     if (storeKindFor(ctx.files, s) === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
     const now = ctx.now();
     const st = await profileStatus(ctx.files, s, undefined, now);
-    const { entry: e, expiration, fresh } = st.layers[0];
+    const { entry: e, expiration, servedAsIs } = st.layers[0];
     if (!e || !expiration) return ok('cache', `nothing cached in the ${st.store} store; the next call goes to STS`);
     const left = remainingMs(e, now);
     if (left <= 0) return ok('cache', `the cached credentials expired ${isoSeconds(expiration)}; the next call replaces them`);
-    if (!fresh) return ok('cache', `cached in the ${st.store} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
+    if (!servedAsIs) return ok('cache', `cached in the ${st.store} store with ${formatLeft(left)} left, under the refresh window; the next call refreshes them`);
     return ok('cache', `cached in the ${st.store} store, ${formatLeft(left)} left (until ${isoSeconds(expiration)})`);
   } catch (err) {
     return fromError('cache', err);
