@@ -43,7 +43,7 @@ const CODES = {
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
   AmbiguousKeyInput: F, KeyringUnavailable: F, KeychainReadBack: F,
   // The cache and the single-flight lock.
-  BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F,
+  BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F, SealKeyUnsafe: F,
   CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F, LockUnusable: F,
   // MFA codes and prompts.
   BadMfaCode: F, MfaCodeReused: F, MfaNeedsKeys: F, MfaNoPrompt: F, MfaProcessFailed: F, NoTerminal: F, PromptTimeout: F,
