@@ -294,10 +294,10 @@ describe('a cache entry belongs to one key in one keychain', () => {
     const carol = await a.emu.addUser(`carol-${tag}`);
     const s = await a.setup('alice', carol.accessKeyId, carol.secretAccessKey);
     assert.equal(s.code, 0, s.stderr);
-    assert.match(s.stdout, /^Removed 1 cached credential made with the key it replaced\.$/m);
     const next = await a.keyrole(['process', profile]);
     assert.equal(next.code, 0, next.stderr);
     assert.notEqual(JSON.parse(next.stdout).AccessKeyId, JSON.parse(first.stdout).AccessKeyId);
     assert.deepEqual(await signers(a), [carol.accessKeyId], 'signed with the new key');
+    assert.match(s.stdout, /^Removed 1 cached credential made with the key it replaced\.$/m);
   });
 });
