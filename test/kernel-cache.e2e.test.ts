@@ -122,9 +122,10 @@ describe('cache entries copied to the kernel keyring, sealed, and read there fir
     const first = await kr(['process', `plain-${tag}`]);
     assert.equal(first.code, 0, first.stderr);
     const [id] = homeKeys(khome()).map((k) => k.id);
-    // A plausible entry as an earlier keyrole stored it, with other credentials.
-    const forged = { ...JSON.parse(first.stdout), AccessKeyId: 'ASIAFORGEDFORGED0001' };
-    const entry = JSON.stringify({ keyrole: 1, kind: 'cache', params: 'x', source: 'alice', ...forged });
+    // The entry as an unsealed copy held it (the Secret Service's), with other credentials.
+    const [account] = await secretServiceKeys();
+    const real = JSON.parse((await w.run(requireTool('secret-tool'), ['lookup', 'service', CACHE, 'username', account])).stdout) as Record<string, unknown>;
+    const entry = JSON.stringify({ ...real, AccessKeyId: 'ASIAFORGEDFORGED0001' });
     const up = await keyctlWithPersistent('printf %s "$2" | keyctl pupdate "0x$1"', [id, entry]);
     assert.equal(up.code, 0, up.stderr);
     const next = await kr(['process', `plain-${tag}`, '--debug']);

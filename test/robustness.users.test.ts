@@ -8,7 +8,7 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { twoStoreWorld, type World } from './support/world.ts';
@@ -17,7 +17,7 @@ import { baseEnv, KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { tempDir } from './support/tmp.ts';
 import { otherUser, type LocalUser } from './support/users.ts';
-import { homeKeys, listedKeys } from './support/kernelkeys.ts';
+import { homeKeys } from './support/kernelkeys.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
@@ -208,8 +208,14 @@ describe('robustness: another local user', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
-  /** A cache entry as an earlier keyrole stored it in the kernel keyring, with the other user's credentials. */
-  const forgedEntry = (real: string) => JSON.stringify({ keyrole: 1, kind: 'cache', params: 'forged', source: 'alice', ...JSON.parse(real), AccessKeyId: 'ASIAFORGEDBYOTHERUSR', SecretAccessKey: 'forgedByTheOtherUser/0000000000000000000' });
+  /**
+   * The user's entry as an unsealed copy held it (the Secret Service's), with the other
+   * user's credentials in it: what the other user wrote when it could read the copy.
+   */
+  const forgedEntry = () => {
+    const entry = JSON.parse(execFileSync(requireTool('secret-tool'), ['lookup', 'service', 'keyrole:cache', 'username', kcKey], { env: baseEnv(w.env), encoding: 'utf8' })) as Record<string, unknown>;
+    return JSON.stringify({ ...entry, AccessKeyId: 'ASIAFORGEDBYOTHERUSR', SecretAccessKey: 'forgedByTheOtherUser/0000000000000000000' });
+  };
   const newSession = (args: string[], env: Record<string, string> = {}) => w.run('keyctl', ['session', '-', KEYROLE, ...args], { env: { KEYROLE_NTP: 'off', ...env } });
 
   test('another user in my session keyring reads only sealed bytes of the cached credentials, and its rewrite is never served', async () => {
@@ -222,7 +228,7 @@ describe('robustness: another local user', () => {
     assert.equal(ids.length, 1, 'the entry has its copy in the kernel keyring');
     const attack = await inMySession(
       'for id; do keyctl print "0x$id" && echo "read ok"; printf %s "$FORGED" | keyctl pupdate "0x$id" && echo "rewrite ok"; done',
-      ids, { FORGED: forgedEntry(mine.stdout) });
+      ids, { FORGED: forgedEntry() });
     // The threat is real: the other user reached the key and could rewrite it.
     assert.match(attack.stdout, /^read ok$/m, attack.stderr);
     assert.match(attack.stdout, /^rewrite ok$/m, attack.stderr);
@@ -245,13 +251,12 @@ describe('robustness: another local user', () => {
     assert.ok(copy, 'the entry has its copy in the kernel keyring');
     const attack = await inMySession(
       'keyctl unlink "0x$1" "$P" && echo "unlinked"; printf %s "$FORGED" | keyctl padd user "keyring:$2@keyrole:cache" "$P" >/dev/null && echo "added"',
-      [copy.id, copy.name], { FORGED: forgedEntry(mine.stdout) });
+      [copy.id, copy.name], { FORGED: forgedEntry() });
     assert.match(attack.stdout, /^unlinked\nadded$/m, attack.stderr);
-    const theirs = listedKeys('keyrole:cache').find((k) => k.name === copy.name && k.id !== copy.id);
-    assert.ok(theirs, 'the other user\'s key sits under the copy\'s name');
     const next = await newSession(['process', 'kc', '--debug']);
     assert.equal(next.code, 0, next.stderr);
     assert.doesNotMatch(next.stdout, /FORGED|forged/);
+    assert.match(next.stderr, /does not open under this keyrole home's key/, 'the other user\'s key was found under the name, and not believed');
     assert.equal(JSON.parse(next.stdout).AccessKeyId, JSON.parse(mine.stdout).AccessKeyId, 'the Secret Service\'s entry answers');
     rec.add('another user in my session keyring replacing a copy with a key of its own under the same name is never served',
       'the same other user unlinks the copy from the user\'s persistent keyring and adds its own key there under the copy\'s name, holding a plausible entry with its own access key',
