@@ -26,8 +26,7 @@ async function main(): Promise<void> {
 
   step('Start a real gnome-keyring on a private D-Bus session, in a throw-away HOME');
   const keyring = await startKeyring();
-  // KEYROLE_KERNEL_CACHE as a user has it (unset): the test support turns the kernel keyring's
-  // copies off for isolation, and the demo shows the default.
+  // KEYROLE_KERNEL_CACHE as a user has it (unset): the kernel keyring's copies on.
   const env = { ...keyring.env, AWS_ENDPOINT_URL_STS: emu.url, KEYROLE_KERNEL_CACHE: undefined };
   console.log(`   HOME=${keyring.home}`);
 

@@ -10,15 +10,16 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { twoStoreWorld, type World } from './support/world.ts';
-import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
+import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
 import { baseEnv, KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { tempDir } from './support/tmp.ts';
 import { otherUser, type LocalUser } from './support/users.ts';
+import { homeKeys } from './support/kernelkeys.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
@@ -212,5 +213,101 @@ describe('robustness: another local user', () => {
     }
   });
 
-  rec.docTest(5);
+  // ---- another user in my session keyring (sudo -u other, a non-login su other) ----
+  // Debian's su and sudo have no pam_keyinit: the other user's process keeps the user's
+  // session keyring, which holds the user's persistent keyring (keyrole's addon links it
+  // there), and possessing it grants rights on every key in it. Here: a new session keyring
+  // with the persistent keyring linked, as the user's own session has it, in which root
+  // becomes the other user (setpriv) and reads and rewrites what it can reach.
+
+  /** Runs `attack` (sh) as the other user inside a session keyring that holds this user's persistent keyring; $P is its id. */
+  const inMySession = (attack: string, args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('keyctl', ['session', '-', 'sh', '-c',
+      'P=$(keyctl get_persistent @s) && export P && exec setpriv --reuid="$OUID" --regid="$OGID" --clear-groups -- sh -c "$ATTACK" sh "$@"', 'sh', ...args],
+    { env: { PATH: '/usr/bin:/bin', OUID: String(other.uid), OGID: String(other.gid), ATTACK: attack, ...env }, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  /**
+   * The user's entry as an unsealed copy held it (the Secret Service's), with the other
+   * user's credentials in it: what the other user wrote when it could read the copy.
+   */
+  const forgedEntry = () => {
+    const entry = JSON.parse(execFileSync(requireTool('secret-tool'), ['lookup', 'service', 'keyrole:cache', 'username', kcKey], { env: baseEnv(w.env), encoding: 'utf8' })) as Record<string, unknown>;
+    return JSON.stringify({ ...entry, AccessKeyId: 'ASIAFORGEDBYOTHERUSR', SecretAccessKey: 'forgedByTheOtherUser/0000000000000000000' });
+  };
+  const newSession = (args: string[], env: Record<string, string> = {}) => w.run('keyctl', ['session', '-', KEYROLE, ...args], { env: { KEYROLE_NTP: 'off', ...env } });
+
+  test('another user in my session keyring reads only sealed bytes of the cached credentials, and its rewrite is never served', async () => {
+    requireTool('keyctl');
+    requireTool('setpriv');
+    const mine = await newSession(['process', 'kc']);
+    assert.equal(mine.code, 0, mine.stderr);
+    const creds = JSON.parse(mine.stdout) as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+    const ids = homeKeys(khome()).map((k) => k.id);
+    assert.equal(ids.length, 1, 'the entry has its copy in the kernel keyring');
+    const attack = await inMySession(
+      'for id; do keyctl print "0x$id" && echo "read ok"; printf %s "$FORGED" | keyctl pupdate "0x$id" && echo "rewrite ok"; done',
+      ids, { FORGED: forgedEntry() });
+    // The threat is real: the other user reached the key and could rewrite it.
+    assert.match(attack.stdout, /^read ok$/m, attack.stderr);
+    assert.match(attack.stdout, /^rewrite ok$/m, attack.stderr);
+    for (const secret of [creds.AccessKeyId, creds.SecretAccessKey, creds.SessionToken.slice(0, 40)]) assert.equal(attack.stdout.includes(secret), false, 'no secret in what the other user read');
+    const next = await newSession(['process', 'kc', '--debug']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.doesNotMatch(next.stdout, /FORGED|forged/);
+    assert.match(next.stderr, /does not open under this keyrole home's key/);
+    assert.equal(JSON.parse(next.stdout).AccessKeyId, creds.AccessKeyId, 'the Secret Service\'s entry answers');
+    rec.add('another user in my session keyring reads only sealed bytes of the cached credentials, and its rewrite is never served',
+      'another user\'s process in the user\'s session keyring (as `sudo -u other` or a non-login `su other` leaves it), which holds the persistent keyring: `keyctl print` of the cache\'s kernel copy, then `keyctl pupdate` with a plausible entry holding its own access key',
+      'it reads only sealed bytes; the user\'s next `keyrole process` (a new session) does not open the rewritten copy and answers from the Secret Service, never with the forged key',
+      `read: sealed bytes, no secret; rewrite: accepted by the kernel; the next process: exit ${next.code}, the user's own credentials, --debug says the copy does not open`);
+  });
+
+  test('another user in my session keyring replacing a copy with a key of its own under the same name is never served', async () => {
+    const mine = await newSession(['process', 'kc']);
+    assert.equal(mine.code, 0, mine.stderr);
+    const [copy] = homeKeys(khome());
+    assert.ok(copy, 'the entry has its copy in the kernel keyring');
+    const attack = await inMySession(
+      'keyctl unlink "0x$1" "$P" && echo "unlinked"; printf %s "$FORGED" | keyctl padd user "keyring:$2@keyrole:cache" "$P" >/dev/null && echo "added"',
+      [copy.id, copy.name], { FORGED: forgedEntry() });
+    assert.match(attack.stdout, /^unlinked\nadded$/m, attack.stderr);
+    const next = await newSession(['process', 'kc', '--debug']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.doesNotMatch(next.stdout, /FORGED|forged/);
+    assert.match(next.stderr, /does not open under this keyrole home's key/, 'the other user\'s key was found under the name, and not believed');
+    assert.equal(JSON.parse(next.stdout).AccessKeyId, JSON.parse(mine.stdout).AccessKeyId, 'the Secret Service\'s entry answers');
+    rec.add('another user in my session keyring replacing a copy with a key of its own under the same name is never served',
+      'the same other user unlinks the copy from the user\'s persistent keyring and adds its own key there under the copy\'s name, holding a plausible entry with its own access key',
+      'the user\'s next `keyrole process` finds the other user\'s key, which does not open, and answers from the Secret Service',
+      `unlink and add: accepted by the kernel; the next process: exit ${next.code}, the user's own credentials`);
+  });
+
+  test('another user in my session keyring reads only sealed bytes of KEYROLE_KEYCHAIN=keyutils sources', async () => {
+    const source = `ku-${process.pid}`;
+    const ku = { KEYROLE_KEYCHAIN: 'keyutils', DBUS_SESSION_BUS_ADDRESS: '' };
+    const stored = await w.run('keyctl', ['session', '-', KEYROLE, 'setup', source, '--force'], { env: ku, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
+    assert.equal(stored.code, 0, stored.stderr);
+    try {
+      const ids = homeKeys(khome(), 'keyrole:source').map((k) => k.id);
+      assert.equal(ids.length, 1, 'the source is in the kernel keyring');
+      const attack = await inMySession('for id; do keyctl print "0x$id" && echo "read ok"; done', ids);
+      assert.match(attack.stdout, /^read ok$/m, attack.stderr);
+      assert.equal(attack.stdout.includes(DEMO_SECRET_ACCESS_KEY), false, 'no secret key in what the other user read');
+      assert.equal(attack.stdout.includes(DEMO_ACCESS_KEY_ID), false, 'no key id either');
+      const list = await w.run('keyctl', ['session', '-', KEYROLE, 'list'], { env: ku });
+      assert.match(list.stdout, new RegExp(`^${source} +AKIA…0001`, 'm'), 'the user still reads it');
+      rec.add('another user in my session keyring reads only sealed bytes of KEYROLE_KEYCHAIN=keyutils sources',
+        'with `KEYROLE_KEYCHAIN=keyutils`, the same other user runs `keyctl print` on the source\'s key',
+        'it reads only sealed bytes: no access key id, no secret', 'read: sealed bytes; `keyrole list` still shows the source to the user');
+    } finally {
+      await w.run('keyctl', ['session', '-', KEYROLE, 'remove', source, '--force'], { env: ku });
+    }
+  });
+
+  rec.docTest(8);
 });

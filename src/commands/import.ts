@@ -19,7 +19,8 @@ import { configPath, credentialsPath } from '../config/files.ts';
 import { readIniText } from '../config/ini.ts';
 import { planImport, type ImportPlan } from '../config/migrate.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
-import { decodeSource, getItem, readSource, SOURCE_SERVICE, storeName, volatileStoreNotice, writeSource } from '../keychain/keychain.ts';
+import { decodeSource, getItem, readSource, SOURCE_SERVICE, storeName, volatileStoreNotice } from '../keychain/keychain.ts';
+import { storeSource } from './sources.ts';
 import { localUser } from '../credentials/user.ts';
 import { selfCommand } from '../util/self.ts';
 import { confirm, openTerminal } from '../util/prompt.ts';
@@ -131,7 +132,7 @@ export async function importCommand(o: ImportOptions): Promise<void> {
   const notice = plan.keys.length ? volatileStoreNotice() : undefined;
   if (notice) process.stderr.write(`keyrole: ${notice}\n`);
   for (const k of plan.keys) {
-    if (existing.get(k.name) !== 'same') writeSource(k.name, { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, storedAt: new Date().toISOString() });
+    if (existing.get(k.name) !== 'same') await storeSource(k.name, { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, storedAt: new Date().toISOString() });
     const back = readSource(k.name);
     if (back.accessKeyId !== k.accessKeyId || back.secretAccessKey !== k.secretAccessKey) {
       throw new KeyroleError('KeychainReadBack', `source "${k.name}" read back from the keychain differs from what was stored`, 'no file was changed; check the keychain (keyrole list) and run keyrole import again');

@@ -30,7 +30,14 @@ export async function main(argv: string[]): Promise<void> {
   const files = await loadAwsFiles();
   const { sts, iam, profile } = targetsFor(files, name, v.profile);
   debug(`rotate ${name}: IAM at ${iamEndpointLabel(iam)} (from ${iam.endpointFrom}), STS from ${sts.endpointFrom}${profile ? `, settings of profile ${profile}` : ''}`);
-  const result = await rotate(name, liveSteps(name, sts, iam), timeout * 1000, (line) => process.stdout.write(`${line}\n`));
+  const outcome = await rotate(name, liveSteps(name, sts, iam), timeout * 1000, (line) => process.stdout.write(`${line}\n`)).catch((err: unknown) => err as Error);
+  // The new key is stored (whether or not the old one could be deleted): nothing made with the old key is served.
+  if (!(outcome instanceof Error) || (outcome instanceof KeyroleError && outcome.code === 'OldKeyNotDeleted')) {
+    const { endSourceCaches } = await import('./sources.ts');
+    await endSourceCaches(name, 'the old key');
+  }
+  if (outcome instanceof Error) throw outcome;
+  const result = outcome;
   process.stdout.write(`Rotated source "${name}": ${redactKeyId(result.oldKeyId)} → ${redactKeyId(result.newKeyId)} (${result.arn}); the old key is deleted.\n`);
 }
 

@@ -5,7 +5,7 @@
 // stored with "Stored source" and fail only at first use.
 
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { keyShapeProblem, readSource, sourceExists, storeName, volatileStoreNotice, writeSource, type SourceKeys } from '../keychain/keychain.ts';
+import { keyShapeProblem, readSource, sourceExists, storeName, volatileStoreNotice, type SourceKeys } from '../keychain/keychain.ts';
 import { validSourceName } from '../config/settings.ts';
 import { ask, confirm, openTerminal, readStdin } from '../util/prompt.ts';
 import { redactKeyId } from '../util/debug.ts';
@@ -122,8 +122,10 @@ export async function setupCommand(o: SetupOptions): Promise<void> {
     const notice = volatileStoreNotice();
     if (notice) process.stderr.write(`keyrole: ${notice}\n`);
     const keys: SourceKeys = { ...pair, storedAt: new Date().toISOString() };
-    writeSource(o.name, keys);
+    const { storeSource } = await import('./sources.ts');
+    const ended = await storeSource(o.name, keys);
     process.stdout.write(`Stored source "${o.name}" (${redactKeyId(keys.accessKeyId)}) in the keychain.\n`);
+    if (ended) process.stdout.write(`Removed ${ended} cached credential${ended === 1 ? '' : 's'} made with the key it replaced.\n`);
   } finally {
     term?.close();
   }

@@ -1,6 +1,6 @@
 // `keyrole list` and `keyrole remove <source>`.
 
-import { listSources, readSource, removeSource } from '../keychain/keychain.ts';
+import { listSources, readSource, removeSource, writeSource, type SourceKeys } from '../keychain/keychain.ts';
 import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
 import { deleteEntries, entriesUnder, keyroleProfileNames, layersOf } from '../credentials/plan.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
@@ -102,6 +102,24 @@ export async function clearSourceCaches(name: string): Promise<{ cleared: number
     }
   }
   return { cleared, users: [...users].sort(), problems: [...problems.values()] };
+}
+
+/**
+ * Stores a source's keys (setup, rotate, import) and ends every cached credential made with
+ * the keys it held before: a cache entry is named by the source's name, not its key, so
+ * without this a replaced key went on being served as the credentials of the old one.
+ * Returns how many entries were ended; what could not be read is said on stderr.
+ */
+export async function storeSource(name: string, keys: SourceKeys): Promise<number> {
+  writeSource(name, keys);
+  return endSourceCaches(name, 'the key it replaced');
+}
+
+/** clearSourceCaches, with its problems said on stderr. */
+export async function endSourceCaches(name: string, what: string): Promise<number> {
+  const { cleared, problems } = await clearSourceCaches(name);
+  for (const p of problems) process.stderr.write(`keyrole: warning: could not read ${p} to end the credentials cached with ${what}\n`);
+  return cleared;
 }
 
 export async function removeCommand(name: string, force: boolean): Promise<void> {

@@ -12,7 +12,7 @@ import { writeAtomic } from '../util/atomic.ts';
 import { openToOthers } from '../util/platform.ts';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { deleteItem, getItem, getItemFast, kernelAccounts, kernelCopiesPossible, kernelDelete, kernelGet, kernelSet, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { deleteItem, getItem, getItemFast, kernelCopiesPossible, kernelDelete, kernelEntries, kernelGet, kernelSet, kernelSweep, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 import { servedAsIs as servedAsIsLeft } from './windows.ts';
@@ -228,8 +228,13 @@ export function keychainStore(): CacheStore {
       return getItemFast(CACHE_SERVICE, key, 'read the credential cache', false);
     },
     async put(key, value, o) {
-      // A copy the kernel refused must not leave an older one to be read first.
-      if (kernel && !o?.durable && !kernelSet(CACHE_SERVICE, key, value)) kernelDelete(CACHE_SERVICE, key);
+      if (kernel && !o?.durable) {
+        // Expired copies must not fill the kernel's per-user quota: tidied on every write
+        // (a miss), never on a hit.
+        kernelSweep(CACHE_SERVICE, expiredCopy);
+        // A copy the kernel refused must not leave an older one to be read first.
+        if (!kernelSet(CACHE_SERVICE, key, value)) kernelDelete(CACHE_SERVICE, key);
+      }
       return setItemFast(CACHE_SERVICE, key, value, 'write the credential cache');
     },
     async delete(key) {
@@ -237,14 +242,20 @@ export function keychainStore(): CacheStore {
       return deleteItem(CACHE_SERVICE, key, 'clear the credential cache') || inKernel;
     },
     list: async () => listKeychainEntries(kernel),
-    keys: async () => [...new Set([...(copies ? kernelAccounts(CACHE_SERVICE) : []), ...listAccounts(CACHE_SERVICE, 'list the credential cache')])],
+    keys: async () => [...new Set([...(copies ? kernelEntries(CACHE_SERVICE).map((e) => e.account) : []), ...listAccounts(CACHE_SERVICE, 'list the credential cache')])],
   };
+}
+
+/** A kernel copy that no read could serve any more: expired, or not a cache entry keyrole wrote. */
+function expiredCopy(value: string, now = Date.now()): boolean {
+  const e = decodeEntry(value);
+  return !e || remainingMs(e, now) <= 0;
 }
 
 /** Every entry of both tiers, each key once (the kernel keyring's copy is the one reads see first). */
 function listKeychainEntries(kernel: boolean): { key: string; value: string }[] {
   const out = new Map<string, string>();
-  if (kernel) for (const key of kernelAccounts(CACHE_SERVICE)) out.set(key, kernelGet(CACHE_SERVICE, key) ?? '');
+  if (kernel) for (const { account, value } of kernelEntries(CACHE_SERVICE)) out.set(account, value);
   for (const key of listAccounts(CACHE_SERVICE, 'list the credential cache')) {
     if (!out.has(key)) out.set(key, getItem(CACHE_SERVICE, key, 'read the credential cache') ?? '');
   }
@@ -348,7 +359,7 @@ export function openStore(kind: StoreKind): CacheStore {
  * cannot be used (the source read that follows would fail the same way, less clearly).
  */
 const STORE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'CacheDirForeign', 'CacheDirSymlink', 'CacheDirUnusable', 'CacheDirWritable', 'CacheFileExposed', 'CacheFileSymlink',
+  'CacheDirForeign', 'CacheDirSymlink', 'CacheDirUnusable', 'CacheDirWritable', 'CacheFileExposed', 'CacheFileSymlink', 'SealKeyUnsafe',
   'NoSecretService', 'KeychainLocked', 'KeychainError', 'KeychainValueTooLarge', 'KeychainAmbiguous', 'KeychainTimeout', 'KeychainBadBus', 'KeychainReadBack',
 ]);
 

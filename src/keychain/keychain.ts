@@ -3,7 +3,8 @@
 // word when no D-Bus session exists, and the user's keys would land in a store that is
 // gone at reboot. The kernel keyring is available as an explicit choice
 // (KEYROLE_KEYCHAIN=keyutils) for headless machines, and serves the Secret Service store as
-// the fast tier for short-lived cache entries (kernelTier, below).
+// the fast tier for short-lived cache entries (kernelTier, below); either way every value
+// keyrole puts there is sealed under this keyrole home's key (src/keychain/kernel.ts).
 //
 // Every call is bounded in time. The hot path's Secret Service calls go through keyrole's
 // own client (src/keychain/secretservice.ts: 5 s per call). The addon's calls are
@@ -12,7 +13,6 @@
 // ADDON_TIMEOUT_MS. Regression: a bus that authenticated and then said nothing hung
 // keyrole for over 100 s inside the addon.
 
-import { readFileSync } from 'node:fs';
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
@@ -21,6 +21,7 @@ import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { switchedOff } from '../util/switch.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
+import { QUOTA_FIX, describeQuota, isQuotaError, kernelErrorMessage, kernelListing, keyQuota, legacyDelete, legacyGet, sealedDelete, sealedGet, sealedSet } from './kernel.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 import type * as WorkerThreads from 'node:worker_threads';
 
@@ -64,6 +65,11 @@ export function keychainError(err: unknown, action: string): KeyroleError {
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
       unlockKeychainFix(process.platform));
+  }
+  if (storeName() === 'keyutils' && isQuotaError(msg)) {
+    const q = keyQuota();
+    return new KeyroleError('KeyringQuota', `the kernel keyring refused to let keyrole ${action}: this user's key quota is full${q ? ` (${describeQuota(q)})` : ''}`,
+      QUOTA_FIX);
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {
@@ -120,7 +126,6 @@ function bounded<T>(action: string, fn: () => T): T {
 }
 
 function entry(service: string, account: string): EntryType {
-  if (storeName() === 'keyutils') primeKeyutils();
   try {
     return new (loadKeyring().Entry)(service, account, entryOptions());
   } catch (err) {
@@ -178,7 +183,7 @@ export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | nu
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = bounded(action, () => readValue(entry(service, account), process.platform));
+    value = storeName() === 'keyutils' ? keyutilsGet(service, account) : bounded(action, () => readValue(entry(service, account), process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -197,7 +202,8 @@ export function setItem(service: string, account: string, value: string, action:
   try {
     const problem = valueProblem(value, process.platform);
     if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
-    bounded(action, () => writeValue(entry(service, account), value, process.platform));
+    if (storeName() === 'keyutils') sealedSet(service, account, value);
+    else bounded(action, () => writeValue(entry(service, account), value, process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -206,53 +212,26 @@ export function setItem(service: string, account: string, value: string, action:
 
 export function deleteItem(service: string, account: string, action: string): boolean {
   try {
-    return bounded(action, () => entry(service, account).deleteCredential());
+    return storeName() === 'keyutils' ? sealedDelete(service, account) : bounded(action, () => entry(service, account).deleteCredential());
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
   }
 }
 
-/**
- * The accounts of `service` in the kernel keyring. The addon's search (findCredentials)
- * asks the Secret Service whatever the store, so keyrole reads /proc/keys, the kernel's own
- * list of the keys this process may view (`keyring:<account>@<service>` is how the addon
- * names them), and keeps those the keyring actually gives to this session: /proc/keys also
- * shows keys of this user's other sessions that cannot be read from here.
- */
-function keyutilsAccounts(service: string, action: string, open: (account: string) => EntryType = (account) => entry(service, account)): string[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/keys', 'utf8');
-  } catch (err) {
-    throw new KeyroleError('KeyringUnavailable', `cannot ${action}: the kernel keyring cannot be listed (/proc/keys: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check that this kernel has keys support (CONFIG_KEYS), or use the Secret Service (unset KEYROLE_KEYCHAIN)');
-  }
-  const suffix = `@${service}`;
-  const found = new Set<string>();
-  for (const line of text.split('\n')) {
-    // id flags usage timeout perm uid gid type description: summary
-    const m = /^\S+\s+\S+\s+\d+\s+\S+\s+[0-9a-f]+\s+\d+\s+\d+\s+user\s+keyring:(.*): \S+$/.exec(line);
-    if (m && m[1].endsWith(suffix) && m[1].length > suffix.length) found.add(m[1].slice(0, -suffix.length));
-  }
-  return [...found].filter((account) => {
-    try { return open(account).getPassword() !== null; } catch { return false; }
-  }).sort();
-}
-
 // ---- the kernel keyring as the cache's fast tier (Linux, with the Secret Service store) ----
 // A keychain cache hit through the Secret Service costs node:net and its streams (~8 ms of
 // CPU: src/keychain/dbus.ts) plus the round trips; the same read from the kernel keyring
-// costs loading the addon (~0.6 ms) and two system calls (~0.1 ms). So a cache entry
-// keyrole can renew by itself is also copied to the kernel keyring, and reads look there
-// first. The Secret Service stays the store of record and holds every entry: where the
-// kernel refuses the copy (a session keyring the process may not write to, the 20,000-byte
-// per-user quota) or does not give it back, the read falls through to the Secret Service
-// and nothing is lost but time. Entries only a person can renew (MFA sessions),
-// source keys and SSO sign-ins are never copied. The addon adds each key to the session
-// keyring and links it into the user's persistent keyring, which it links into every later
-// session of the user: the copies are shared by the user's sessions, readable by no other
-// user (possessor permissions), never written to disk, and gone at reboot or after three
-// days unused (persistent_keyring_expiry). KEYROLE_KERNEL_CACHE=off turns the copies off.
+// costs loading the addon (~0.6 ms), two system calls (~0.1 ms) and opening the sealed
+// value (src/keychain/seal.ts). So a cache entry keyrole can renew by itself is also copied
+// to the kernel keyring, and reads look there first. The Secret Service stays the store of
+// record and holds every entry: where the kernel refuses the copy (a session keyring the
+// process may not write to, the per-user quota) or does not give it back, or the copy does
+// not open under this home's key, the read falls through to the Secret Service and nothing
+// is lost but time. Entries only a person can renew (MFA sessions), source keys and SSO
+// sign-ins are never copied. The copies are sealed and named under this keyrole home's key
+// (src/keychain/kernel.ts): no other user can read or forge them, and another home of the
+// same user neither reads nor lists them. KEYROLE_KERNEL_CACHE=off turns the copies off.
 
 /** Whether the kernel keyring may hold copies of cache entries: Linux with the Secret Service store. */
 export function kernelCopiesPossible(): boolean {
@@ -264,65 +243,87 @@ export function kernelTier(): boolean {
   return kernelCopiesPossible() && !switchedOff(process.env.KEYROLE_KERNEL_CACHE);
 }
 
-function kernelEntry(service: string, account: string): EntryType {
-  primeKeyutils();
-  return new (loadKeyring().Entry)(service, account, { linux: { store: 'keyutils' } });
-}
-
-let primed = false;
-/**
- * The addon resolves the session keyring and then links the persistent keyring into it
- * (KEYCTL_GET_PERSISTENT), which gives a process that has no session keyring of its own
- * (containers, services, cron: they fall back on the shared default one) a new session
- * keyring. The first entry a process makes therefore searches the old keyring, where the
- * user's keys are not, and every later one the new. One entry made and dropped first makes
- * every entry the process uses see the same keyring. Regression (strace, this project's
- * container): a fresh process missed an entry it found on its second read.
- */
-function primeKeyutils(): void {
-  if (primed) return;
-  primed = true;
-  try {
-    new (loadKeyring().Entry)('keyrole:prime', 'session', { linux: { store: 'keyutils' } });
-  } catch { /* the real entry reports it */ }
-}
-
-/** The value in the kernel keyring, or null (none, or a keyring this process may not use). */
+/** The copy's value, or null (none, one that does not open under this home's key, or a keyring this process may not use). */
 export function kernelGet(service: string, account: string): string | null {
   try {
-    return kernelEntry(service, account).getPassword();
+    return sealedGet(service, account);
   } catch (err) {
-    debug(`kernel keyring: cannot read ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))})`);
+    debug(`kernel keyring: cannot read ${service}/${account} (${kernelErrorMessage(err)})`);
     return null;
   }
 }
 
-/** Copies to the kernel keyring; false when the kernel refused. */
+/** Copies to the kernel keyring; false when the kernel (or this home's key file) refused. */
 export function kernelSet(service: string, account: string, value: string): boolean {
   try {
-    kernelEntry(service, account).setPassword(value);
+    sealedSet(service, account, value);
     return true;
   } catch (err) {
-    debug(`kernel keyring: cannot store ${service}/${account} (${oneLine(printable(String((err as Error)?.message ?? err)))}); only the Secret Service keeps it`);
+    const quota = isQuotaError(err) ? keyQuota() : undefined;
+    debug(`kernel keyring: cannot store ${service}/${account} (${kernelErrorMessage(err)}${quota ? `: the quota is full, ${describeQuota(quota)}` : ''}); only the Secret Service keeps it`);
     return false;
   }
 }
 
 export function kernelDelete(service: string, account: string): boolean {
   try {
-    return kernelEntry(service, account).deleteCredential();
+    return sealedDelete(service, account);
   } catch {
     return false;
   }
 }
 
-/** The accounts of `service` this session can read from the kernel keyring; none where it cannot be listed. */
-export function kernelAccounts(service: string): string[] {
+/** Cache names of earlier keyroles, which stored the copies unsealed under the entry's own name. */
+const legacyCacheName = (name: string) => /^[0-9a-f]{16}$/.test(name);
+
+/** This home's copies of `service` that this session can read and open; none where the keyring cannot be listed. */
+export function kernelEntries(service: string): { account: string; value: string }[] {
   try {
-    return keyutilsAccounts(service, 'list the kernel keyring', (account) => kernelEntry(service, account));
+    return kernelListing(service, 'list the kernel keyring', legacyCacheName).entries;
   } catch {
     return [];
   }
+}
+
+/**
+ * Removes what must not stay in the kernel keyring, against its per-user quota: this home's
+ * copies that `stale` rejects (expired) or that do not open (rewritten, truncated), and
+ * the unsealed copies of earlier keyroles (readable by whoever shares the session keyring).
+ * Runs on a write (a cache miss), never on a hit. Returns how many were removed.
+ */
+export function kernelSweep(service: string, stale: (value: string) => boolean): number {
+  let removed = 0;
+  try {
+    const l = kernelListing(service, 'tidy the kernel keyring', legacyCacheName);
+    for (const e of l.entries) if (stale(e.value) && kernelDelete(service, e.account)) removed++;
+    for (const name of [...l.broken, ...l.legacy]) if (legacyDelete(service, name)) removed++;
+  } catch (err) {
+    debug(`kernel keyring: cannot tidy ${service} (${kernelErrorMessage(err)})`);
+  }
+  if (removed) debug(`kernel keyring: removed ${removed} expired, unreadable or unsealed cop${removed === 1 ? 'y' : 'ies'}`);
+  return removed;
+}
+
+// ---- KEYROLE_KEYCHAIN=keyutils: the kernel keyring as the whole keychain ----
+
+/** Names an earlier keyrole stored values under, unsealed: the account itself (anything but a sealed name). */
+const legacyKeyutilsName = (name: string) => !/^[0-9a-f]{40}$/.test(name);
+
+/** A keyutils read; an unsealed value an earlier keyrole stored is sealed anew on the way. */
+function keyutilsGet(service: string, account: string): string | null {
+  const v = sealedGet(service, account);
+  if (v !== null) return v;
+  const legacy = legacyGet(service, account);
+  if (legacy === null) return null;
+  sealedSet(service, account, legacy);
+  legacyDelete(service, account);
+  debug(`kernel keyring: sealed ${service}/${printable(account)}, stored unsealed by an earlier keyrole`);
+  return legacy;
+}
+
+function keyutilsAccounts(service: string, action: string): string[] {
+  const l = kernelListing(service, action, legacyKeyutilsName);
+  return [...new Set([...l.entries.map((e) => e.account), ...l.legacy])].sort();
 }
 
 export function listAccounts(service: string, action: string): string[] {

@@ -15,13 +15,18 @@
 // Hand-written: the npm `write-file-atomic` does the same steps but is asynchronous-first,
 // sweeps nothing a dead writer leaves, and would be a runtime dependency on the hot path.
 
-import { closeSync, constants, fchmodSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { debug } from './debug.ts';
 
 export interface AtomicOptions {
   /** The file's mode (default 0600: most of what keyrole writes is secret). */
   mode?: number;
+  /**
+   * Never replace: the file appears whole or, when it exists already, the write fails with
+   * EEXIST and the existing file stays (a key two processes may create at once).
+   */
+  exclusive?: boolean;
 }
 
 /** A temp file left by a writer older than this is removed even if its pid is alive again (reused). */
@@ -51,7 +56,13 @@ export function writeAtomic(path: string, data: string | Uint8Array, o: AtomicOp
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameWithRetry(tmp, path);
+    if (o.exclusive) {
+      // link(2) refuses an existing target, where rename(2) would replace it.
+      linkSync(tmp, path);
+      unlinkSync(tmp);
+    } else {
+      renameWithRetry(tmp, path);
+    }
   } catch (err) {
     if (fd !== undefined) try { closeSync(fd); } catch { /* already failing */ }
     try { unlinkSync(tmp); } catch { /* never created, or renamed */ }

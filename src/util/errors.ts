@@ -41,9 +41,9 @@ const CODES = {
   // The keychain and the sources in it.
   AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainValueTooLarge: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
-  AmbiguousKeyInput: F, KeyringUnavailable: F, KeychainReadBack: F,
+  AmbiguousKeyInput: F, KeyringUnavailable: F, KeyringQuota: F, KeychainReadBack: F,
   // The cache and the single-flight lock.
-  BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F,
+  BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F, SealKeyUnsafe: F,
   CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F, LockUnusable: F,
   // MFA codes and prompts.
   BadMfaCode: F, MfaCodeReused: F, MfaNeedsKeys: F, MfaNoPrompt: F, MfaProcessFailed: F, NoTerminal: F, PromptTimeout: F,

@@ -30,16 +30,16 @@ export interface RunOptions {
 }
 
 // Variables from the developer's own shell that would change what keyrole or the AWS CLI do.
-const SCRUB = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'KEYROLE_CACHE', 'KEYROLE_HOME', 'KEYROLE_DEBUG', 'KEYROLE_KEYCHAIN', 'NODE_OPTIONS', 'DBUS_SESSION_BUS_ADDRESS'];
+const SCRUB = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'KEYROLE_CACHE', 'KEYROLE_HOME', 'KEYROLE_DEBUG', 'KEYROLE_KEYCHAIN', 'KEYROLE_KERNEL_CACHE', 'NODE_OPTIONS', 'DBUS_SESSION_BUS_ADDRESS'];
 
 export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of SCRUB) delete env[k];
-  // The kernel keyring's copies of cache entries (src/keychain/keychain.ts kernelTier) live
-  // in this user's persistent keyring, which every test world of every run shares and which
-  // outlives them all: tests keep to their own gnome-keyring, except those that turn the
-  // copies on to test them (test/kernel-cache.e2e.test.ts, the bench).
-  env.KEYROLE_KERNEL_CACHE = 'off';
+  // The kernel keyring's copies of cache entries (src/keychain/keychain.ts kernelTier) are
+  // on, as users run keyrole: they live in this user's persistent keyring, which every test
+  // world of every run shares, sealed and named under each keyrole home's own key, so a
+  // world reads and lists only its own (test/support/kernelkeys.ts; a world's stop() drops them).
+  // KEYROLE_KERNEL_CACHE is scrubbed with the rest.
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

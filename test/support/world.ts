@@ -1,11 +1,13 @@
 // One isolated world for an end-to-end test: a private HOME with ~/.aws/config, a real
-// unlocked gnome-keyring on a private D-Bus, the emulator, and the built keyrole.
+// unlocked gnome-keyring on a private D-Bus, the emulator, and the built keyrole, which
+// keeps its kernel-keyring copies as users' does (sealed under the home's own key).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKeyring, type KeyringSession } from './keyring.ts';
 import { startEmulatorProcess, type EmulatorProcess, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY } from './emulator.ts';
 import { keyrole, KEYROLE, run, type RunOptions, type RunResult } from './run.ts';
+import { dropHomeKeys } from './kernelkeys.ts';
 
 export interface World {
   home: string;
@@ -27,9 +29,10 @@ export function keyroleProfile(name: string, lines: Record<string, string | numb
   return `[profile ${name}]\ncredential_process = ${KEYROLE} process ${name}\n${body}\n`;
 }
 
-export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean } = {}): Promise<World> {
+/** `emulator`: another world's, shared (that world stops it); otherwise the world starts its own. */
+export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean; emulator?: EmulatorProcess } = {}): Promise<World> {
   const keyring = await startKeyring({ daemon: o.keyring !== false });
-  const emu = await startEmulatorProcess(o.emulatorArgs ?? []);
+  const emu = o.emulator ?? await startEmulatorProcess(o.emulatorArgs ?? []);
   const home = keyring.home;
   mkdirSync(join(home, '.aws'), { recursive: true, mode: 0o700 });
   const configPath = join(home, '.aws', 'config');
@@ -50,7 +53,9 @@ export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean
     keyrole: (args, x) => keyrole(args, merge(x)),
     run: (cmd, args, x) => run(cmd, args, merge(x)),
     async stop() {
-      await emu.stop();
+      // The kernel keyring outlives the world: its copies go with it.
+      await dropHomeKeys(join(home, '.aws', 'keyrole'));
+      if (!o.emulator) await emu.stop();
       await keyring.stop();
     },
   };

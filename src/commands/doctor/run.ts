@@ -13,6 +13,7 @@ import { configChecks } from './profile.ts';
 import { keyroleProfileNames } from '../../credentials/plan.ts';
 import { processLineCheck, runProcessLine } from './processline.ts';
 import { keychainCheck } from './keychain.ts';
+import { kernelCheck } from './kernel.ts';
 import { sourceCheck } from './source.ts';
 import { cacheCheck } from './cache.ts';
 import { ssoCheck } from './sso.ts';
@@ -46,6 +47,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   if (files) checks.push(syntaxCheck(files), plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
   checks.push(keychainCheck());
+  checks.push(kernelCheck());
   checks.push(sourceCheck(ctx));
   checks.push(await cacheCheck(ctx));
   const sso = await ssoCheck(ctx);
