@@ -21,6 +21,7 @@ import {
   DEMO_SECRET_ACCESS_KEY,
 } from '../emulator/seed.ts';
 import { NodeSha256 } from '../emulator/sigv4.ts';
+import type { AssumeRoleCarried } from '../emulator/carried.ts';
 import { base32Decode, base32Encode, hotp, totp } from '../emulator/totp.ts';
 
 const NODE = process.execPath;
@@ -82,7 +83,7 @@ async function stsError(p: Promise<unknown>): Promise<AwsError> {
 // Shapes of the control endpoints' JSON, as far as the tests read them.
 interface StatsJson {
   calls: Record<string, number>;
-  requests: { action: string; accessKeyId: string | null; ok: boolean; code?: string; fault?: string; roleArn?: string; durationSeconds?: number; time: string }[];
+  requests: { action: string; accessKeyId: string | null; ok: boolean; code?: string; fault?: string; roleArn?: string; durationSeconds?: number; carried?: AssumeRoleCarried; time: string }[];
 }
 interface UserJson {
   accessKeyId: string;
@@ -781,6 +782,36 @@ describe('test controls', { concurrency: true }, () => {
       assert.equal(second.code, 'ValidationError');
       await control(emu, 'reset-stats', {});
       assert.deepEqual(await control(emu, 'stats'), { calls: {}, requests: [] });
+    }));
+
+  test('stats keep every parameter an AssumeRole carried, the MFA code only as present, and nothing for other actions', () =>
+    withEmulator({}, async (emu) => {
+      const code = totp(DEMO_MFA_SECRET, emu.state.now());
+      await assumeRole(emu, ALICE, {
+        RoleArn: MFA_ADMIN,
+        RoleSessionName: 'carried',
+        DurationSeconds: 1800,
+        SerialNumber: DEMO_MFA_SERIAL,
+        TokenCode: code,
+        Policy: '{"Version":"2012-10-17","Statement":[]}',
+        PolicyArns: [{ arn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }],
+        Tags: [{ Key: 'team', Value: 'core' }],
+        TransitiveTagKeys: ['team'],
+        SourceIdentity: 'alice-laptop',
+      });
+      await assumeRole(emu, ALICE, { RoleArn: PARTNER, ExternalId: 'keyrole-demo-external-id' });
+      await sts(emu, ALICE).send(new GetCallerIdentityCommand({}));
+      const stats = await control<StatsJson>(emu, 'stats');
+      assert.deepEqual(stats.requests.map((r) => r.carried), [
+        {
+          roleArn: MFA_ADMIN, roleSessionName: 'carried', durationSeconds: '1800', serialNumber: DEMO_MFA_SERIAL, tokenCode: true,
+          policy: '{"Version":"2012-10-17","Statement":[]}', policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+          tags: [{ key: 'team', value: 'core' }], transitiveTagKeys: ['team'], sourceIdentity: 'alice-laptop',
+        },
+        { roleArn: PARTNER, roleSessionName: 'test', externalId: 'keyrole-demo-external-id', tokenCode: false, policyArns: [], tags: [], transitiveTagKeys: [] },
+        undefined,
+      ]);
+      assert.ok(!JSON.stringify(stats.requests[0].carried).includes(code), 'the MFA code itself is not kept');
     }));
 
   test('latencyMs delays every STS response (not the controls)', () =>
