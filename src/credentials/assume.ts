@@ -41,9 +41,10 @@ export function signedWithTemporary(way: RoleWay): boolean {
 
 /**
  * The way, checked: a role signed with temporary credentials that asks for more than an
- * hour is refused (`signer` names what signs it: `profile base's credentials`).
+ * hour is refused (`signer` names what signs a chained role: `profile base's credentials`).
+ * A keychain source's role never is: over an hour its MFA code goes with AssumeRole.
  */
-export function checkedRoleWay(s: Settings, signer: string): RoleWay {
+export function checkedRoleWay(s: Settings, signer = 'temporary credentials'): RoleWay {
   const way = roleWay(s);
   if (signedWithTemporary(way) && s.durationSeconds > ONE_HOUR_RULE_SECONDS) {
     const where = s.profile ? `profile ${s.profile}` : 'the command line';
@@ -55,7 +56,7 @@ export function checkedRoleWay(s: Settings, signer: string): RoleWay {
 }
 
 /** One line for --debug, `doctor` and `status`: how the role is assumed, for how long, and why that way. */
-export function describeWay(s: Settings, way: RoleWay, signer: string): string {
+export function describeWay(s: Settings, way: RoleWay, signer = 'temporary credentials'): string {
   const d = `AssumeRole for ${s.durationSeconds} s`;
   switch (way) {
     case 'keys':

@@ -111,10 +111,9 @@ export function planProfile(files: AwsFiles, s: Settings, chain: string[] = [s.p
 }
 
 function planRole(s: Settings): Layer {
-  const under = s.mfaSerial ? planMfaSession(s) : undefined;
-  const way = checkedRoleWay(s, under?.label ?? '');
-  const how = describeWay(s, way, under?.label ?? '');
-  return layer('role', s, stsParams(s, way), s.durationSeconds, `role ${s.roleArn}`, { under: way === 'mfa-session' ? under : undefined, way, how });
+  const way = checkedRoleWay(s);
+  const under = way === 'mfa-session' ? planMfaSession(s) : undefined;
+  return layer('role', s, stsParams(s, way), s.durationSeconds, `role ${s.roleArn}`, { under, way, how: describeWay(s, way) });
 }
 
 function planMfaSession(s: Settings): Layer {

@@ -30,6 +30,24 @@ test('a chain: source_profile naming a role profile becomes keyrole_source_profi
   assert.match(p.configText, /\[profile u\]\ncredential_process = \/bin\/keyrole process u\nkeyrole_source = u\n$/);
 });
 
+// The bug (issue 23): this working botocore profile (botocore sends the code with
+// AssumeRole) became a keyrole profile that assumed the role with its MFA session, which AWS
+// refuses over an hour. The lines are the same; the plan says how keyrole now assumes it.
+test('a botocore MFA role at 43200 s: renamed as it is, and the plan says the code goes with AssumeRole', () => {
+  const mfa = 'arn:aws:iam::111122223333:mfa/u';
+  const p = plan(`[profile long]\nrole_arn = ${ROLE}\nsource_profile = u\nmfa_serial = ${mfa}\nduration_seconds = 43200\n`, keys('u'));
+  assert.equal(p.configText, `[profile long]\nkeyrole_role_arn = ${ROLE}\nkeyrole_source = u\nkeyrole_mfa_serial = ${mfa}\nkeyrole_duration_seconds = 43200\ncredential_process = /bin/keyrole process long\n\n[profile u]\ncredential_process = /bin/keyrole process u\nkeyrole_source = u\n`);
+  const long = p.profiles.find((x) => x.profile === 'long')!;
+  assert.match(long.description, /\(mfa_serial, duration_seconds carried over\): AssumeRole for 43200 s with source "u"'s long-term key and an MFA code sent with it/);
+});
+
+test('a chained role over an hour (AWS refuses it to botocore too) is left as it is, with the reason, and so is the key it needs', () => {
+  const p = plan(`[profile a]\nrole_arn = ${ROLE}\nsource_profile = u\n[profile b]\nrole_arn = ${ROLE}\nsource_profile = a\nduration_seconds = 7200\n`, keys('u'));
+  assert.ok(p.notes.some((n) => /profile b asks for a 7200 s role, but the role is assumed with profile a's credentials, which are temporary/.test(n)), p.notes.join('\n'));
+  assert.deepEqual(p.keys, []);
+  assert.equal(p.configChanged, false);
+});
+
 test('a source_profile cycle is left alone, and so is the key it needs', () => {
   const p = plan(`[profile a]\nrole_arn = ${ROLE}\nsource_profile = b\n[profile b]\nrole_arn = ${ROLE}\nsource_profile = a\n`, keys('u'));
   assert.ok(p.notes.some((n) => /profile a left as it is: its source_profile b cannot be converted/.test(n)), p.notes.join('\n'));
