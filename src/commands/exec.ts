@@ -21,6 +21,7 @@ import { formatLeft } from '../util/duration.ts';
 import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
 import { watchForPerson } from '../server/warn.ts';
 import { serverProvider } from '../server/provider.ts';
+import { longLived } from '../keychain/keychain.ts';
 import { printable } from '../util/printable.ts';
 import type { AwsFiles } from '../config/files.ts';
 import { BESIDE_KEYS_VARS, CREDENTIAL_VARS } from '../util/awsenv.ts';
@@ -141,6 +142,7 @@ async function execServer(cmd: string[], profile: string, p: Awaited<ReturnType<
  * terminal it shares with the program it serves.
  */
 export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined, port?: number): Promise<Endpoint> {
+  longLived();
   let lastError = { line: '', at: 0 };
   return startEndpoint({
     port,
