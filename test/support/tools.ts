@@ -18,6 +18,7 @@ const INSTALL: Record<string, string> = {
   aws: 'pip install awscli, or apt-get install -y awscli',
   python3: 'apt-get install -y python3',
   chromium: 'apt-get install -y chromium',
+  go: 'apt-get install -y golang-go golang-github-aws-aws-sdk-go-v2-dev',
   'qemu-aarch64-static': 'apt-get install -y qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross',
 };
 
