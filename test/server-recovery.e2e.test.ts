@@ -10,6 +10,8 @@ import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { sessionBusPath } from '../src/keychain/dbus.ts';
 import { existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
@@ -17,6 +19,7 @@ import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
 import { tempDir } from './support/tmp.ts';
+import { Recorder } from '../scripts/robustness-doc.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const NODE24 = join(ROOT, 'node_modules', '.bin', 'node');
@@ -86,7 +89,36 @@ function keyringPid(w: World): number {
   return Number(/uint32 (\d+)/.exec(out)![1]);
 }
 
+/**
+ * A session bus in front of the world's: it forwards every connection to the real bus until
+ * told to go silent, after which new connections are accepted and never answered (a daemon
+ * that hangs for whoever connects next), while connections made before keep working.
+ */
+async function busInFront(w: World): Promise<{ address: string; silent(on: boolean): void; close(): void }> {
+  const real = sessionBusPath(w.env.DBUS_SESSION_BUS_ADDRESS);
+  const path = join(tempDir('bus-front-'), 'bus');
+  const socks = new Set<Socket>();
+  let quiet = false;
+  const server = createServer((client) => {
+    socks.add(client);
+    client.on('error', () => client.destroy()).on('close', () => socks.delete(client));
+    if (quiet) { client.resume(); return; }
+    const up = netConnect(real);
+    socks.add(up);
+    up.on('error', () => { up.destroy(); client.destroy(); }).on('close', () => { socks.delete(up); client.destroy(); });
+    client.on('close', () => up.destroy());
+    client.pipe(up).pipe(client);
+  });
+  await new Promise<void>((ok) => server.listen(path, ok));
+  return {
+    address: `unix:path=${path}`,
+    silent(on) { quiet = on; },
+    close() { for (const x of socks) x.destroy(); server.close(); },
+  };
+}
+
 describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong clock, a SIGKILL', () => {
+  const rec = new Recorder('server', 'test/server-recovery.e2e.test.ts');
   let w: World;
   const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
 
@@ -123,6 +155,9 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
       assert.equal(after.status, 200, `after SIGCONT: ${after.body}\n${s.stderr()}`);
       assert.match((JSON.parse(after.body) as { AccessKeyId: string }).AccessKeyId, /^ASIA/);
       assert.equal(s.child.exitCode, null, 'serve still runs');
+      rec.add('regression (one stalled Secret Service call failed every later request until serve restarted): gnome-keyring stopped and continued under serve, which answers afterwards',
+        'gnome-keyring stopped (SIGSTOP) while serve needs a keychain read, then continued (SIGCONT)', 'the request made while it is stopped fails after 5 s with keyrole\'s line; the next one is served (a new D-Bus connection)',
+        `while stopped: ${stalled.status} ${JSON.parse(stalled.body).Code}; after SIGCONT: ${after.status}, credentials; serve still running`);
     } finally {
       await s.stop();
     }
@@ -145,6 +180,8 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
       assert.equal(second.status, 200, second.body);
       assert.equal(second.body, first.body, 'the same answer, from memory');
       assert.equal(await calls('AssumeRole'), assumed);
+      rec.add('the endpoint memoizes its answer: while it is fresh, a request needs no keychain (answered with gnome-keyring stopped) and no STS call',
+        'gnome-keyring stopped while serve\'s last answer is still fresh', 'answered from memory: no keychain read, no STS call', `${second.status}, the same credentials; no AssumeRole`);
     } finally {
       await s.stop();
     }
@@ -169,6 +206,9 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
       writeFileSync(clock, '+0\n');
       const back = await s.ask();
       assert.equal(back.status, 200, `${back.body}\n${s.stderr()}`);
+      rec.add('regression (a failed clock check was kept for the life of the process): serve on a shared libfaketime clock fails while it is 20 minutes off, and serves again once it is right',
+        'serve\'s clock moved 20 minutes ahead, then back (libfaketime, one shared offset file)', 'refused with the clock\'s line while wrong; served once right (the check is made per request)',
+        `while off: ${off.status} ${JSON.parse(off.body).Code}; once right: ${back.status}, credentials`);
     } finally {
       await s.stop();
     }
@@ -180,6 +220,8 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
     s.child.kill('SIGKILL');
     await s.stop();
     await until('the token file to go', () => !existsSync(s.tokenFile));
+    rec.add('regression (a serve killed with SIGKILL left serve-PORT.token for whoever listens on the port next): the token file is gone however serve ends',
+      'serve killed with SIGKILL', 'its token file is removed at once (a guard process waits on a pipe only serve holds), so an SDK that reads the file sends no request to the port', 'the file is gone');
   });
 
   test('a refused request gets 403 with keyrole\'s reason as Code/Message, and keyrole says on its stderr why', async () => {
@@ -202,10 +244,43 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
       assert.equal(other.status, 404);
       assert.match(other.body, /serves credentials at \/ only/);
       assert.equal(await calls('AssumeRole'), 1, 'refused requests reach no STS (the one call was serve\'s own, before serving)');
+      rec.add('a refused request gets 403 with keyrole\'s reason as Code/Message, and keyrole says on its stderr why',
+        'requests without the token, with a wrong one, with a rebound Host header, for another path', '403 (404 for the path) with {"Code", "Message"}: keyrole\'s one line, which botocore, the JS SDK\'s fromHttp and the Go SDK show; the same line on serve\'s stderr; no STS call',
+        '403 EndpointRefused ×3, 404; each reason on serve\'s stderr');
     } finally {
       await s.stop();
     }
   });
+  // Last in this world: it leaves the collection locked.
+  test('regression (an unanswered keychain call tripped the addon\'s watchdog, which SIGKILLed the whole server): the call that hangs fails its request; serve lives and answers the next', async () => {
+    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
+    const front = await busInFront(w);
+    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off', DBUS_SESSION_BUS_ADDRESS: front.address });
+    const env = { ...process.env, ...w.env };
+    const lock = (member: 'Lock' | 'Unlock') => execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', `org.freedesktop.Secret.Service.${member}`, 'array:objpath:/org/freedesktop/secrets/collection/login'], { env, encoding: 'utf8' });
+    try {
+      assert.equal((await s.ask()).status, 200);
+      // A locked collection sends keyrole's read to the keychain addon, which opens a
+      // connection of its own: to a bus that now says nothing.
+      lock('Lock');
+      front.silent(true);
+      const hung = await s.ask();
+      assert.equal(hung.status, 424, hung.body);
+      assert.match((JSON.parse(hung.body) as { Message: string }).Message, /^keyrole: the Secret Service did not answer within 30 s/);
+      assert.equal(s.child.exitCode, null, 'serve still runs');
+      front.silent(false);
+      const next = await s.ask();
+      assert.equal(next.status, 424, next.body);
+      assert.match((JSON.parse(next.body) as { Code: string }).Code, /^KeychainLocked$/, 'the next request is answered, with the keychain\'s own state');
+      rec.add('regression (an unanswered keychain call tripped the addon\'s watchdog, which SIGKILLed the whole server): the call that hangs fails its request; serve lives and answers the next',
+        'the collection locked, so the read goes to the keychain addon, whose new connection meets a bus that says nothing', 'that request fails after 30 s with keyrole\'s line (the call ran in a child, which its watchdog ended); serve keeps running and answers the next request',
+        `${hung.status} ${JSON.parse(hung.body).Code}; serve running; the next request: ${next.status} ${JSON.parse(next.body).Code}`);
+    } finally {
+      await s.stop();
+      front.close();
+    }
+  });
+  rec.docTest(6);
 });
 
 describe('serve prints what every client reads, and every client shows why a request was refused', () => {
@@ -296,5 +371,23 @@ describe('serve prints what every client reads, and every client shows why a req
     } finally {
       await s.stop();
     }
+  });
+  test('doctor in the client\'s environment says which token variable its client needs, and asks the endpoint as an SDK would', async () => {
+    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    try {
+      const linesFile = join(dir, 'lines.sh');
+      writeFileSync(linesFile, s.lines);
+      const fileOnly = await inServeShell(linesFile, 'unset AWS_CONTAINER_AUTHORIZATION_TOKEN', [KEYROLE, 'doctor', '--no-network']);
+      assert.match(fileOnly.stdout, /^warning +credential endpoint +only AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is set; clients that read only AWS_CONTAINER_AUTHORIZATION_TOKEN get 403: boto3\/botocore before 1\.34\.41, .*AWS CLI v2 before 2\.15\.0, .*Go SDK v2 before/m, fileOnly.stdout);
+      assert.match(fileOnly.stdout, /fix: for those, also: export AWS_CONTAINER_AUTHORIZATION_TOKEN="\$\(cat \S+serve-\d+\.token\)"/);
+      const both = await inServeShell(linesFile, '', [KEYROLE, 'doctor']);
+      assert.match(both.stdout, /^ok +credential endpoint +http:\/\/127\.0\.0\.1:\d+\/ with AWS_CONTAINER_AUTHORIZATION_TOKEN and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, which every SDK reads; it answered with credentials$/m, both.stdout);
+      const wrong = await inServeShell(linesFile, 'export AWS_CONTAINER_AUTHORIZATION_TOKEN=old; unset AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', [KEYROLE, 'doctor']);
+      assert.match(wrong.stdout, /^problem +credential endpoint +http:\/\/127\.0\.0\.1:\d+\/ refused doctor's request: it answered 403: keyrole: refused a request whose Authorization header is not this endpoint's token/m, wrong.stdout);
+    } finally {
+      await s.stop();
+    }
+    const gone = await inServeShell(join(dir, 'lines.sh'), '', [KEYROLE, 'doctor', '--no-network']);
+    assert.match(gone.stdout, /^problem +credential endpoint +AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names \S+, which cannot be read \(ENOENT\): the keyrole serve that wrote it has stopped/m, gone.stdout);
   });
 });
