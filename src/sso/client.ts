@@ -63,7 +63,7 @@ export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: 
   const type = f.code;
   const status = f.status;
   if (f.kind === 'tls') {
-    return new KeyroleError('TlsUntrusted', `IAM Identity Center at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE at its CA certificate; otherwise someone may be intercepting the connection');
+    return new KeyroleError('TlsUntrusted', `IAM Identity Center at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE or the profile\'s ca_bundle at its CA certificate; otherwise someone may be intercepting the connection');
   }
   if (f.kind !== 'service') {
     return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${f.code}: ${f.message})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
