@@ -43,6 +43,10 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'Process and filesystem faults',
     intro: 'SIGKILL at fixed steps of a refresh (delivered by `strace --inject`, so the step is exact), a full filesystem (a 64 KiB tmpfs), a read-only home (a read-only tmpfs), and two builds of keyrole on one store.',
   },
+  server: {
+    title: 'A long-lived server',
+    intro: '`keyrole serve` (the endpoint of `exec --server` too) running while its parts fail and come back: the real gnome-keyring stopped (SIGSTOP) and continued, a keychain call that never returns (a session bus that goes silent for new connections), a clock that is 20 minutes off and then right again (a shared libfaketime clock), and serve itself killed with SIGKILL. Requests are made as an SDK makes them; the answer is what every client shows.',
+  },
   users: {
     title: 'Another local user',
     intro: 'A real second account on the machine (`keyrole-other`, created by the suite) moves first: it binds the names keyrole listens on, sends what it likes to whoever connects, and reaches for the files keyrole keeps. Nothing it sends is printed or adopted, and keyrole never waits on it.',

@@ -491,6 +491,31 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
     ok(await proc('bundled', {}));
   });
 
+  test('regression (SSO calls ignored ca_bundle): the profile\'s ca_bundle makes keyrole trust a private CA for IAM Identity Center too', async () => {
+    // A token as `aws sso login` leaves it in ~/.aws/sso/cache, for an sso-session of this config.
+    const start = 'https://tls-sso.awsapps.com/start';
+    const minted = await w.emu.control<Record<string, string>>('POST', 'sso/token', { startUrl: start, scopes: ['sso:account:access'] });
+    const cacheDir = join(w.home, '.aws', 'sso', 'cache');
+    fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const { createHash } = await import('node:crypto');
+    fs.writeFileSync(join(cacheDir, `${createHash('sha1').update('tls-sso').digest('hex')}.json`), JSON.stringify({ startUrl: start, region: 'eu-west-1', accessToken: minted.accessToken, expiresAt: minted.expiresAt }), { mode: 0o600 });
+    const sso = { keyrole_sso_session: 'tls-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'ReadOnlyAccess', keyrole_cache: 'none' };
+    const config = fs.readFileSync(w.configPath, 'utf8');
+    w.writeConfig(`${config}\n[sso-session tls-sso]\nsso_start_url = ${start}\nsso_region = eu-west-1\n\n${keyroleProfile('sso-bundled', { ...sso, ca_bundle: certs.ca })}\n${keyroleProfile('sso-plain', sso)}`);
+    try {
+      const env = { AWS_ENDPOINT_URL_SSO: httpsUrl, AWS_ENDPOINT_URL_SSO_OIDC: httpsUrl };
+      const plain = await proc('sso-plain', env);
+      assertOneLine(plain, /IAM Identity Center at https:\/\/localhost:\d+ presented a TLS certificate keyrole does not trust/);
+      const bundled = await proc('sso-bundled', env);
+      ok(bundled);
+      assert.equal(JSON.parse(bundled.stdout).AccountId, DEMO_ACCOUNT_ID);
+      tls.add('regression (SSO calls ignored ca_bundle): the profile\'s ca_bundle makes keyrole trust a private CA for IAM Identity Center too', 'IAM Identity Center (GetRoleCredentials) behind TLS with a private CA; one profile with ca_bundle naming it, one without',
+        'the profile with ca_bundle gets credentials; the other is refused, nothing sent', `with ca_bundle: exit 0, credentials; without: exit ${plain.code}: ${normalise(plain.stderr, [w.home]).replace(/localhost:\d+/g, 'localhost:PORT')}`);
+    } finally {
+      w.writeConfig(config);
+    }
+  });
+
   test('HTTPS_PROXY carries STS calls through a CONNECT tunnel', async () => {
     ok(await proc('prod', { AWS_CA_BUNDLE: certs.ca, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` }));
     assert.deepEqual(proxy.connects, [`localhost:${front.port}`]);
@@ -526,5 +551,5 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
     tls.add('NO_PROXY sends matching hosts direct', 'HTTPS_PROXY set and NO_PROXY = localhost, .localhost, localhost:PORT, * or a list (either case)', 'direct to STS; a NO_PROXY that does not match keeps the proxy', 'exit 0: credentials; no CONNECT at the proxy (one with NO_PROXY=example.com)');
   });
 
-  tls.docTest(6);
+  tls.docTest(7);
 });

@@ -97,7 +97,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     assert.equal(await listening(r.stdout.trim()), false, 'nothing listens once the command has exited');
   });
 
-  test('serve: 403 and nothing else without the token, with a wrong one, or with a Host that is not its address (DNS rebinding)', async () => {
+  test('serve: 403 and keyrole\'s reason, nothing else, without the token, with a wrong one, or with a Host that is not its address (DNS rebinding)', async () => {
     const child = spawn(KEYROLE, ['serve', 'srv'], { env: baseEnv(w.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -110,7 +110,8 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     try {
       await serving;
       const url = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(out)![1];
-      assert.match(out, /^unset AWS_ACCESS_KEY_ID .*AWS_WEB_IDENTITY_TOKEN_FILE .*AWS_CONTAINER_CREDENTIALS_RELATIVE_URI .*AWS_CONTAINER_AUTHORIZATION_TOKEN\b/m, out);
+      assert.match(out, /^unset AWS_ACCESS_KEY_ID .*AWS_WEB_IDENTITY_TOKEN_FILE .*AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\b/m, out);
+      assert.match(out, /^export AWS_CONTAINER_AUTHORIZATION_TOKEN="\$\(cat \S+\)"$/m, 'the token itself too, for SDKs that read only that variable');
       const tokenFile = /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='?([^'\n]+)'?/.exec(out)![1];
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
       const token = readFileSync(tokenFile, 'utf8');
@@ -125,7 +126,7 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
       ] as [string, Record<string, string>][]) {
         const r = await get(url, headers);
         assert.equal(r.status, 403, what);
-        assert.equal(r.body, '', `${what}: nothing but 403`);
+        assert.equal((JSON.parse(r.body) as { Code: string }).Code, 'EndpointRefused', `${what}: 403 and keyrole's reason, nothing else`);
       }
       assert.equal(await calls('AssumeRole'), 1, 'refused requests reach no STS (the one call primed the cache before serving)');
 

@@ -12,11 +12,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty, type PtyResult } from './support/pty.ts';
-import { baseEnv, KEYROLE, requireBuild } from './support/run.ts';
+import { baseEnv, KEYROLE, ROOT, requireBuild } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';
+// keyrole opens a page file that forwards to the sign-in URL (src/util/pagefile.ts); BROWSER scripts follow it with this.
+const PAGE_URL = join(ROOT, 'test', 'fixtures', 'page-url.sh');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface SsoStats { registerClient: number; startDeviceAuthorization: number; authorize: number; authorizeRefused: number; createToken: { deviceCode: number; authorizationCode: number; refreshToken: number } }
@@ -84,7 +86,9 @@ describe('keyrole login: the browser sign-in with PKCE, and the device flow wher
     const script = join(rec, 'browser.sh');
     writeFileSync(script, `#!/bin/sh
 echo "$1" >> "${rec}/opened"
-HOME="${rec}" "${chromium}" ${CHROMIUM_FLAGS.join(' ')} --user-data-dir="${rec}/profile" --dump-dom "$1" > "${rec}/dom" 2>/dev/null
+url=$(${PAGE_URL} "$1")
+echo "$url" >> "${rec}/url"
+HOME="${rec}" "${chromium}" ${CHROMIUM_FLAGS.join(' ')} --user-data-dir="${rec}/profile" --dump-dom "$url" > "${rec}/dom" 2>/dev/null
 echo $? > "${rec}/done"
 `);
     chmodSync(script, 0o755);
@@ -102,7 +106,8 @@ echo $? > "${rec}/done"
       assert.match(dom, /<h1>keyrole: Signed in<\/h1><p>Signed in to AWS IAM Identity Center\. You can close this tab\.<\/p>/);
       const opened = readFileSync(join(rec, 'opened'), 'utf8').trim().split('\n');
       assert.equal(opened.length, 1, 'one tab');
-      const u = new URL(opened[0]!);
+      assert.match(opened[0]!, /^file:\/\/\/\S+\.html$/, 'the browser is given a page file, not the URL');
+      const u = new URL(readFileSync(join(rec, 'url'), 'utf8').trim());
       assert.equal(`${u.origin}${u.pathname}`, `${w.emu.url}/authorize`);
       assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
       assert.match(u.searchParams.get('redirect_uri')!, /^http:\/\/127\.0\.0\.1:\d+\/oauth\/callback$/);
@@ -195,11 +200,35 @@ echo $? > "${rec}/done"
     assert.equal(s.startDeviceAuthorization, before.startDeviceAuthorization + 1);
   });
 
+  test('regression (login handed the /authorize URL, state and port included, to the browser\'s argv, where any local user reads it): BROWSER is given a 0600 page file and nothing else', async () => {
+    requireTool('curl');
+    const log = join(w.home, 'argv.log');
+    const browser = join(w.home, 'argv-browser.sh');
+    // A real caller's view: every argument it was started with, and the page's mode.
+    writeFileSync(browser, `#!/bin/sh\nfor a in "$@"; do echo "arg:$a" >> "${log}"; done\nstat -c 'mode:%a' "\${1#file://}" >> "${log}"\ncurl -sSL -o /dev/null "$(${PAGE_URL} "$1")"\n`);
+    chmodSync(browser, 0o755);
+    await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
+    try {
+      const r = await w.keyrole(['login', 'my-sso'], { env: { ...env, BROWSER: browser } });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: false });
+    }
+    const seen = readFileSync(log, 'utf8').trim().split('\n');
+    const args = seen.filter((l) => l.startsWith('arg:')).map((l) => l.slice(4));
+    assert.equal(args.length, 1, seen.join('\n'));
+    assert.match(args[0]!, /^file:\/\/\/\S+\/keyrole\/login\/signin-[0-9a-f]{24}\.html$/);
+    assert.doesNotMatch(args[0]!, /state|authorize|127\.0\.0\.1|code_challenge/);
+    assert.ok(seen.includes('mode:600'), seen.join('\n'));
+    const page = readFileSync(new URL(args[0]!), 'utf8');
+    assert.match(page, /\/authorize\?[^"]*state=/, 'the page holds the URL');
+  });
+
   test('two keyrole login at once, no terminal: one browser tab, one sign-in; the other says it joined', async () => {
     const before = await stats();
     const log = join(w.home, 'parallel-login.log');
     const follow = join(w.home, 'parallel-follow.sh');
-    writeFileSync(follow, `#!/bin/sh\necho "$1" >> "${log}"\ncurl -sSL -o /dev/null "$1"\n`);
+    writeFileSync(follow, `#!/bin/sh\necho "$1" >> "${log}"\ncurl -sSL -o /dev/null "$(${PAGE_URL} "$1")"\n`);
     chmodSync(follow, 0o755);
     requireTool('curl');
     await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
@@ -218,7 +247,7 @@ echo $? > "${rec}/done"
   test('registrations are per scopes too: other scopes register anew (and get no refresh token); the first scopes reuse theirs', async () => {
     await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
     const follow = join(w.home, 'follow.sh');
-    writeFileSync(follow, `#!/bin/sh\ncurl -sSL -o /dev/null "$1"\n`);
+    writeFileSync(follow, `#!/bin/sh\ncurl -sSL -o /dev/null "$(${PAGE_URL} "$1")"\n`);
     chmodSync(follow, 0o755);
     requireTool('curl');
     try {
@@ -253,7 +282,7 @@ describe('SSO is visible: cache list, cache clear, doctor and status name the pr
     env = { ...w.env, AWS_ENDPOINT_URL_SSO_OIDC: w.emu.url, AWS_ENDPOINT_URL_SSO: w.emu.url, DISPLAY: '', WAYLAND_DISPLAY: '' };
     await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
     const follow = join(w.home, 'follow.sh');
-    writeFileSync(follow, `#!/bin/sh\ncurl -sSL -o /dev/null "$1"\n`);
+    writeFileSync(follow, `#!/bin/sh\ncurl -sSL -o /dev/null "$(${PAGE_URL} "$1")"\n`);
     chmodSync(follow, 0o755);
     const r = await w.keyrole(['login', 'my-sso'], { env: { ...env, BROWSER: follow } });
     assert.equal(r.code, 0, r.stderr);

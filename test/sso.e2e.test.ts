@@ -13,7 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty, type PtyResult } from './support/pty.ts';
-import { KEYROLE } from './support/run.ts';
+import { KEYROLE, ROOT } from './support/run.ts';
+
+const PAGE_URL = join(ROOT, 'test', 'fixtures', 'page-url.sh');
 import { requireTool } from './support/tools.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 
@@ -243,7 +245,8 @@ describe('IAM Identity Center (SSO)', () => {
     const bin = join(w.home, `bin-${flow}`);
     mkdirSync(bin, { recursive: true });
     const log = join(w.home, `browser-${flow}.log`);
-    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n${flow === 'browser' ? 'curl -sSL -o /dev/null "$1" &\n' : ''}`);
+    // keyrole opens a page file that forwards to the sign-in URL (src/util/pagefile.ts): followed as a browser would.
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> ${log}\n${flow === 'browser' ? `url=$(${PAGE_URL} "$1"); echo "$url" >> ${log}.url; curl -sSL -o /dev/null "$url" &\n` : ''}`);
     chmodSync(join(bin, 'xdg-open'), 0o755);
     const dir = join(w.home, `parallel-${flow}`);
     mkdirSync(dir, { recursive: true });
@@ -268,7 +271,8 @@ describe('IAM Identity Center (SSO)', () => {
     const opened = flow === 'browser' ? readFileSync(log, 'utf8').trim().split('\n') : [];
     if (flow === 'browser') {
       assert.equal(opened.length, 1, 'one browser tab');
-      assert.ok(opened[0]!.startsWith(`${w.emu.url}/authorize?`), opened[0]);
+      assert.match(opened[0]!, /^file:\/\/\/\S+\.html$/, 'the browser is given a page, not the URL');
+      assert.ok(readFileSync(`${log}.url`, 'utf8').startsWith(`${w.emu.url}/authorize?`), 'the page forwards to the sign-in');
       assert.equal(after.createToken.authorizationCode - before.createToken.authorizationCode, 1, 'one browser sign-in');
       assert.equal(after.startDeviceAuthorization, before.startDeviceAuthorization, 'no device flow');
       assert.equal(r.screen.split('in the browser.').length - 1, 1, 'the sign-in is announced once');

@@ -212,24 +212,6 @@ export function loginUrl(endpoint: string, token: string, destination: string): 
 }
 
 /**
- * The local page keyrole opens instead of the login URL, so the token never is on a
- * browser's argv. It replaces itself in the history (the Back button must not replay a used
- * token) and sends no Referer.
- */
-export function redirectPage(url: string): string {
-  const attr = url.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-  const js = JSON.stringify(url).replace(/</g, '\\u003c');
-  return `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
-<meta http-equiv="refresh" content="0;url=${attr}">
-<title>Signing in to the AWS console</title></head>
-<body><p>Signing in to the AWS console… <a href="${attr}" rel="noreferrer">continue</a></p>
-<script>location.replace(${js});</script>
-</body></html>
-`;
-}
-
-/**
  * The one exchange with the federation endpoint, bounded in time and size, through the same
  * connections as every AWS call (src/aws/http.ts: proxies, AWS_CA_BUNDLE / ca_bundle, Node's
  * TLS overrides ignored).

@@ -2,29 +2,21 @@
 // federation endpoint (the rules are in src/aws/federation.ts; this file wires them).
 //
 // The sign-in URL carries a bearer token (15 minutes, one use). It is printed only when
-// asked (--url) or when no browser can be opened; otherwise it goes into a 0600 page in
-// keyrole's private 0700 directory (<KEYROLE_HOME>/console) and the browser is given that
-// page's path: another local user can read any process's argv (/proc/<pid>/cmdline), not
-// the page. The browser may read the page any time after its opener returns, so keyrole
-// does not remove it at once: it removes the pages whose token has lapsed (older than 15
-// minutes) each time it runs, and the page of a run whose browser could not be opened at once.
+// asked (--url) or when no browser can be opened; otherwise the browser is given a 0600 page
+// in keyrole's private directory (<KEYROLE_HOME>/console) that forwards to it
+// (src/util/pagefile.ts), so the token is never on a browser's argv.
 
-import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync, unlinkSync } from 'node:fs';
-import { writeAtomic } from '../util/atomic.ts';
-import { join } from 'node:path';
 import { loadAwsFiles } from '../config/files.ts';
 import { parseDuration, resolveSettings, SESSION_DURATION_MAX, type Settings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
 import { planProfile } from '../credentials/plan.ts';
-import { keyroleHome, privateDir } from '../util/home.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
 import { usageError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
-import { openBrowser } from '../util/browser.ts';
+import { openPrivately } from '../util/pagefile.ts';
 import {
   ALLOW_ALL_POLICY, SIGNIN_TOKEN_MINUTES, consoleDestination, consolePlan, federationEndpoint, federationName, loginUrl,
-  partitionOf, redirectPage, requestSigninToken, type ConsolePlan,
+  partitionOf, requestSigninToken, type ConsolePlan,
 } from '../aws/federation.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { parseCommand } from './args.ts';
@@ -62,12 +54,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${printable(url)}\n`);
     return;
   }
-  const page = writePage(url);
-  if (await openBrowser({ file: page })) {
+  if (await openPrivately(url, { dir: 'console', lapseMs: SIGNIN_TOKEN_MINUTES * 60 * 1000, title: 'Signing in to the AWS console' })) {
     process.stderr.write(`keyrole: opening the AWS console for profile ${printable(profile)} (${region}) in your browser; the sign-in is good once, for ${SIGNIN_TOKEN_MINUTES} minutes\n`);
     return;
   }
-  removePage(page);
   process.stderr.write(`keyrole: no browser could be opened (set BROWSER, or run where there is a display); the sign-in URL follows on stdout: a secret, good once for ${SIGNIN_TOKEN_MINUTES} minutes\n`);
   process.stdout.write(`${printable(url)}\n`);
 }
@@ -81,26 +71,4 @@ async function consoleCredentials(profile: string, s: Settings, plan: ConsolePla
   const name = federationName(s.source);
   debug(`GetFederationToken as ${name} with source "${s.source}" (key ${redactKeyId(keys.accessKeyId)}), a session policy that keeps the user's permissions, ${plan.federationDuration} s`);
   return getFederationToken(keys, stsTarget(s), { name, durationSeconds: plan.federationDuration!, policy: ALLOW_ALL_POLICY });
-}
-
-const PAGE = /^signin-[0-9a-f]{24}\.html$/;
-
-/** Writes the redirect page (0600, atomically, under a random name) into the private directory, after removing lapsed ones. */
-function writePage(url: string): string {
-  const dir = privateDir(join(privateDir(keyroleHome()), 'console'));
-  const lapsed = Date.now() - SIGNIN_TOKEN_MINUTES * 60 * 1000;
-  for (const name of readdirSync(dir)) {
-    if (!PAGE.test(name)) continue;
-    try {
-      if (statSync(join(dir, name)).mtimeMs < lapsed) unlinkSync(join(dir, name));
-    } catch { /* gone already, or another keyrole's to remove */ }
-  }
-  const path = join(dir, `signin-${randomBytes(12).toString('hex')}.html`);
-  writeAtomic(path, redirectPage(url));
-  debug(`wrote the sign-in page ${path}`);
-  return path;
-}
-
-function removePage(path: string): void {
-  try { unlinkSync(path); } catch { /* already gone */ }
 }

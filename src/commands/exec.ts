@@ -21,7 +21,8 @@ import { profileArg, profileSession } from './session.ts';
 import { formatLeft } from '../util/duration.ts';
 import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
 import { watchForPerson } from '../server/warn.ts';
-import { resolveCredentials, localExpiration } from '../credentials/resolve.ts';
+import { serverProvider } from '../server/provider.ts';
+import { longLived } from '../keychain/keychain.ts';
 import { printable } from '../util/printable.ts';
 import type { AwsFiles } from '../config/files.ts';
 import { BESIDE_KEYS_VARS, CREDENTIAL_VARS } from '../util/awsenv.ts';
@@ -131,14 +132,11 @@ async function execServer(cmd: string[], profile: string, p: Awaited<ReturnType<
  * terminal it shares with the program it serves.
  */
 export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined, port?: number): Promise<Endpoint> {
+  longLived();
   let lastError = { line: '', at: 0 };
   return startEndpoint({
     port,
-    provide: async () => {
-      const { entry } = await resolveCredentials(p.files, p.settings, cache, { noTerminal: true });
-      const c = entry.credentials;
-      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: localExpiration(entry), accountId: c.accountId };
-    },
+    provide: serverProvider(p, cache),
     onError: (err) => {
       // An SDK retries a failed fetch (botocore three times): the same cause is said once a minute.
       const line = printable(err.line());

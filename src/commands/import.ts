@@ -11,6 +11,9 @@
 //      section's own name: nothing breaks);
 //   3. the credentials file is replaced atomically without the migrated key lines. No
 //      backup of it is made: it would be a second plaintext copy of the secrets.
+//   4. keyrole's earlier backups of either file (`configure` makes them) lose the secret
+//      lines of the keys now in the keychain (src/config/plaintext.ts); a secret there that
+//      is not in the keychain stays, and is named.
 // Run again after a kill, import finds the keys already stored (the same key: no
 // question), the config already converted, and finishes the remaining step.
 
@@ -19,6 +22,7 @@ import { configPath, credentialsPath } from '../config/files.ts';
 import { readIniText } from '../config/ini.ts';
 import { planImport, type ImportPlan } from '../config/migrate.ts';
 import { backupFile, writeFileAtomic } from '../config/configedit.ts';
+import { backupsWithKeys, scrubBackups } from '../config/plaintext.ts';
 import { decodeSource, getItem, readSource, SOURCE_SERVICE, storeName, volatileStoreNotice } from '../keychain/keychain.ts';
 import { storeSource } from './sources.ts';
 import { localUser } from '../credentials/user.ts';
@@ -150,8 +154,14 @@ export async function importCommand(o: ImportOptions): Promise<void> {
   // 3. The credentials file, without the migrated key lines.
   if (plan.credentialsChanged) writeFileAtomic(credPath, plan.credentialsText);
 
+  // 4. keyrole's own backups of either file (an earlier configure) may hold the same secrets.
+  const scrubbed = scrubBackups([cfgPath, credPath], new Set(plan.keys.map((k) => k.secretAccessKey)));
+  const left = backupsWithKeys([cfgPath, credPath]);
+
   const names = plan.keys.map((k) => k.name);
   process.stdout.write(`Imported ${names.length} key${names.length === 1 ? '' : 's'} (${names.map(printable).join(', ')}) into the keychain; ${plan.credentialsChanged ? `removed them from ${credPath}` : `${credPath} unchanged`}${plan.configChanged ? `; rewrote ${cfgPath}${backup ? ` (backup: ${backup})` : ''}` : ''}.\n`);
+  if (scrubbed.length) process.stdout.write(`Removed the imported secret access keys from keyrole's earlier backup${scrubbed.length > 1 ? 's' : ''} ${scrubbed.map(printable).join(', ')}.\n`);
+  if (left.length) process.stdout.write(`Still in plaintext: ${left.map((b) => printable(b.path)).join(', ')} hold${left.length > 1 ? '' : 's'} a secret access key that is not in the keychain; delete ${left.length > 1 ? 'them' : 'it'} if you do not need ${left.length > 1 ? 'them' : 'it'}.\n`);
   const first = plan.profiles[0]?.profile ?? names[0];
   process.stdout.write(`Check it with: aws sts get-caller-identity --profile ${printable(first)}   (or keyrole doctor ${printable(first)})\n`);
 }

@@ -118,20 +118,24 @@ export function setProfileValues(text: string, profile: string, values: [string,
 /** How many backups of a file keyrole keeps: the newest; older ones are removed when a new one is made. */
 export const KEEP_BACKUPS = 5;
 
-/** Removes all but the newest `keep` keyrole backups of `path` (by the time in their names). Returns the names removed. */
-export function pruneBackups(path: string, keep = KEEP_BACKUPS): string[] {
-  const dir = dirname(path);
+/** The names of keyrole's backups of `path`, oldest first (by the time in their names). */
+export function keyroleBackups(path: string): string[] {
   const prefix = `${basename(path)}.keyrole-backup-`;
   let names: string[];
-  try { names = readdirSync(dir); } catch { return []; }
+  try { names = readdirSync(dirname(path)); } catch { return []; }
   // <stamp>[-n]: the stamp sorts by time; a same-second -n sorts after its plain name.
   const key = (n: string) => { const m = /^(\d{8}T\d{6}Z)(?:-(\d+))?$/.exec(n.slice(prefix.length)); return m ? [m[1], Number(m[2] ?? 0)] as const : undefined; };
-  const ours = names.filter((n) => n.startsWith(prefix) && key(n)).sort((a, b) => {
+  return names.filter((n) => n.startsWith(prefix) && key(n)).sort((a, b) => {
     const [x, y] = [key(a)!, key(b)!];
     return x[0] === y[0] ? x[1] - y[1] : x[0] < y[0] ? -1 : 1;
   });
+}
+
+/** Removes all but the newest `keep` keyrole backups of `path` (by the time in their names). Returns the names removed. */
+export function pruneBackups(path: string, keep = KEEP_BACKUPS): string[] {
+  const ours = keyroleBackups(path);
   const removed = ours.slice(0, Math.max(0, ours.length - keep));
-  for (const n of removed) try { unlinkSync(join(dir, n)); } catch { /* gone already */ }
+  for (const n of removed) try { unlinkSync(join(dirname(path), n)); } catch { /* gone already */ }
   return removed;
 }
 

@@ -40,6 +40,15 @@ let runClock: ClockHook | undefined;
 // The settings of the profile the run was asked for: its keyrole_ntp_servers name the
 // servers, not those of a base profile whose layer happens to call STS first.
 let runSettings: Settings | undefined;
+/**
+ * Starts a new run in a process that serves many (the endpoint of `serve`: one per request
+ * that resolves): the next STS call checks the clock afresh instead of keeping this
+ * process's first verdict, a failure included, for days.
+ */
+export function newRun(): void {
+  runClock = undefined;
+  runSettings = undefined;
+}
 async function clockFor(s: Settings): Promise<ClockHook> {
   const { clockSession } = await import('../clock/clock.ts');
   runClock ??= clockSession({ profileServers: () => (runSettings ?? s).ntpServers });

@@ -472,6 +472,11 @@ export class Bus {
     });
   }
 
+  /** Whether the connection has failed (a silent peer, a closed socket): every later call would fail the same way. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
   close(): void {
     this.failure ??= new Error('the D-Bus connection was closed');
     this.socket.destroy();

@@ -9,11 +9,22 @@
 // Every call is bounded in time. The hot path's Secret Service calls go through keyrole's
 // own client (src/keychain/secretservice.ts: 5 s per call). The addon's calls are
 // synchronous and cannot be interrupted, so on the Secret Service store a watchdog thread
-// (bounded()) ends the process with one line when one has not returned within
+// (addon()) ends the process with one line when one has not returned within
 // ADDON_TIMEOUT_MS. Regression: a bus that authenticated and then said nothing hung
 // keyrole for over 100 s inside the addon.
+//
+// A process that serves for days (`serve`, `exec --server`: longLived()) must not be ended
+// by that watchdog: an unlock prompt nobody answers, or a daemon stopped for a while, would
+// take the endpoint down and leave exec's program without credentials. There each addon call
+// runs in a short-lived keyrole child (`keyrole __keychain-call`, the same code under its own
+// watchdog), whose end, or whose kill, fails that one request with the watchdog's line. A
+// child, not a worker thread: a thread stuck in the addon can be neither stopped nor joined,
+// and Node joins its threads on exit. The call's parameters and a value to store go over
+// the child's stdin, never its argv. It costs a process start (~50 ms) on the addon's paths
+// only: the hot path's reads and writes are the direct client's.
 
-import { KeyroleError, oneLine } from '../util/errors.ts';
+import { KeyroleError, isErrorCode, oneLine } from '../util/errors.ts';
+import { selfArgv } from '../util/self.ts';
 import { loadKeyring } from './native.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
@@ -105,24 +116,87 @@ parentPort.on('message', (m) => {
 
 let watchdog: WorkerThreads.Worker | undefined;
 
-/** fn(), or the process ended with one line if the addon has not returned within ADDON_TIMEOUT_MS. */
-function bounded<T>(action: string, fn: () => T): T {
+/** One call of the addon, by name: what a child can be asked to make (addon(), longLived()). */
+export type AddonOp =
+  | { op: 'get'; service: string; account: string }
+  | { op: 'set'; service: string; account: string; value: string }
+  | { op: 'delete'; service: string; account: string }
+  | { op: 'find'; service: string };
+
+function runOp(o: AddonOp): string | null | boolean | string[] {
+  switch (o.op) {
+    case 'get': return readValue(entry(o.service, o.account), process.platform);
+    case 'set': writeValue(entry(o.service, o.account), o.value, process.platform); return null;
+    case 'delete': return entry(o.service, o.account).deleteCredential();
+    case 'find': return loadKeyring().findCredentials(o.service).map((c) => c.account);
+  }
+}
+
+let serving = false;
+/** This process serves for days (`serve`, `exec --server`): the addon's calls are made in a child, so that a hang fails a request and not the process. */
+export function longLived(): void {
+  serving = true;
+}
+
+/** The op's result, or the process ended with one line if the addon has not returned within ADDON_TIMEOUT_MS. */
+function addon<T extends ReturnType<typeof runOp>>(action: string, o: AddonOp): T {
   // The kernel keyring and the macOS and Windows stores never wait on another process's
   // whim (macOS may wait on a person at its own access prompt, which must not be cut short).
-  if (storeName() !== 'secret-service') return fn();
+  if (storeName() !== 'secret-service') return runOp(o) as T;
+  if (serving) return inChild(action, o) as T;
   if (!watchdog) {
     const { Worker } = nodeRequire()('node:worker_threads') as typeof WorkerThreads;
     watchdog = new Worker(WATCHDOG, { eval: true, stdout: false, stderr: false });
     watchdog.unref();
   }
-  const line = `keyrole: the Secret Service did not answer within ${ADDON_TIMEOUT_MS / 1000} s, so keyrole cannot ${printable(action)}; `
-    + 'check that gnome-keyring (or your Secret Service) is running and responsive and that no unlock prompt is waiting, and that DBUS_SESSION_BUS_ADDRESS points at your own session bus';
-  watchdog.postMessage({ line, ms: ADDON_TIMEOUT_MS });
+  watchdog.postMessage({ line: timeoutLine(action), ms: ADDON_TIMEOUT_MS });
   try {
-    return fn();
+    return runOp(o) as T;
   } finally {
     watchdog.postMessage({});
   }
+}
+
+const TIMEOUT_FIX = 'check that gnome-keyring (or your Secret Service) is running and responsive and that no unlock prompt is waiting, and that DBUS_SESSION_BUS_ADDRESS points at your own session bus';
+const timeoutMessage = (action: string) => `the Secret Service did not answer within ${ADDON_TIMEOUT_MS / 1000} s, so keyrole cannot ${printable(action)}`;
+const timeoutLine = (action: string) => `keyrole: ${timeoutMessage(action)}; ${TIMEOUT_FIX}`;
+
+/** The name of the child's command (src/cli.ts): not a command a person runs. */
+export const KEYCHAIN_CALL = '__keychain-call';
+
+/** Makes the call in a keyrole child and waits for it (see the module comment). */
+function inChild(action: string, o: AddonOp): ReturnType<typeof runOp> {
+  const { spawnSync } = nodeRequire()('node:child_process') as typeof import('node:child_process');
+  const [file, ...args] = selfArgv();
+  const r = spawnSync(file, [...args, KEYCHAIN_CALL], {
+    input: JSON.stringify({ action, op: o }),
+    // Its own watchdog ends it first; this bound is for a child that cannot even start.
+    timeout: ADDON_TIMEOUT_MS + 30_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 4 * 1024 * 1024,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let answer: { ok?: ReturnType<typeof runOp>; error?: string; keyrole?: { code: string; message: string; fix?: string } } | undefined;
+  try { answer = r.status === 0 ? JSON.parse(r.stdout) as typeof answer : undefined; } catch { /* below */ }
+  if (answer && 'ok' in answer) return answer.ok!;
+  if (answer?.keyrole && isErrorCode(answer.keyrole.code)) throw new KeyroleError(answer.keyrole.code, answer.keyrole.message, answer.keyrole.fix);
+  if (answer?.error !== undefined) throw new Error(answer.error);
+  debug(`keychain child for ${action}: ${r.signal ?? `exit ${r.status}`} ${oneLine(printable(r.stderr ?? '')).slice(0, 300)}`);
+  throw new KeyroleError('KeychainTimeout', timeoutMessage(action), TIMEOUT_FIX);
+}
+
+/** `keyrole __keychain-call`: one addon call read from stdin, its result as JSON on stdout. */
+export async function keychainCallMain(): Promise<void> {
+  const { readFileSync: read } = nodeRequire()('node:fs') as typeof import('node:fs');
+  const { action, op } = JSON.parse(read(0, 'utf8')) as { action: string; op: AddonOp };
+  let out: object;
+  try {
+    out = { ok: addon(action, op) };
+  } catch (err) {
+    out = err instanceof KeyroleError ? { keyrole: { code: err.code, message: err.message, fix: err.fix } } : { error: String((err as Error)?.message ?? err) };
+  }
+  process.stdout.write(JSON.stringify(out));
 }
 
 function entry(service: string, account: string): EntryType {
@@ -183,14 +257,14 @@ export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | nu
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = storeName() === 'keyutils' ? keyutilsGet(service, account) : bounded(action, () => readValue(entry(service, account), process.platform));
+    value = storeName() === 'keyutils' ? keyutilsGet(service, account) : addon<string | null>(action, { op: 'get', service, account });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
   }
   if (value === null && checkLocked && storeName() === 'secret-service') {
     try {
-      bounded(action, () => loadKeyring().findCredentials(service));
+      addon(action, { op: 'find', service });
     } catch (err) {
       throw keychainError(err, action);
     }
@@ -203,7 +277,7 @@ export function setItem(service: string, account: string, value: string, action:
     const problem = valueProblem(value, process.platform);
     if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
     if (storeName() === 'keyutils') sealedSet(service, account, value);
-    else bounded(action, () => writeValue(entry(service, account), value, process.platform));
+    else addon(action, { op: 'set', service, account, value });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -212,7 +286,7 @@ export function setItem(service: string, account: string, value: string, action:
 
 export function deleteItem(service: string, account: string, action: string): boolean {
   try {
-    return storeName() === 'keyutils' ? sealedDelete(service, account) : bounded(action, () => entry(service, account).deleteCredential());
+    return storeName() === 'keyutils' ? sealedDelete(service, account) : addon<boolean>(action, { op: 'delete', service, account });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -329,7 +403,7 @@ function keyutilsAccounts(service: string, action: string): string[] {
 export function listAccounts(service: string, action: string): string[] {
   if (storeName() === 'keyutils') return keyutilsAccounts(service, action);
   try {
-    return bounded(action, () => loadKeyring().findCredentials(service)).map((c) => c.account).sort();
+    return addon<string[]>(action, { op: 'find', service }).sort();
   } catch (err) {
     throw keychainError(err, action);
   }

@@ -52,12 +52,25 @@ interface Session {
 }
 
 let opened: Promise<Session> | undefined;
+let openedBus: Bus | undefined;
 
-/** The connection and its plain session, opened once per process; nothing waits here. */
+/**
+ * The connection and its plain session, opened once and kept while it works; nothing waits
+ * here. A connection that failed (a call unanswered within CALL_TIMEOUT_MS, a closed
+ * socket) is replaced by a new one at the next call: a server runs for days, and a daemon
+ * that stalled once (stopped and continued) answers a new connection. Regression: one
+ * stalled call failed every later read of `serve` with KeychainTimeout until it restarted.
+ */
 function open(): Promise<Session> {
+  if (opened && openedBus?.broken) {
+    debug('Secret Service: the D-Bus connection failed earlier; opening a new one');
+    openedBus = undefined;
+    opened = undefined;
+  }
   if (opened) return opened;
   const attempt: Promise<Session> = Promise.resolve().then(() => {
     const bus = Bus.connect(sessionBusPath(process.env.DBUS_SESSION_BUS_ADDRESS), CALL_TIMEOUT_MS);
+    if (opened === attempt) openedBus = bus;
     debug('Secret Service: a direct D-Bus connection (plain session)');
     const session = bus.call({ destination: DEST, path: SERVICE_PATH, iface: SERVICE, member: 'OpenSession', signature: 'sv', args: ['plain', ['s', '']], reply: 'vo' })
       .then(([, path]) => path as string);
@@ -75,6 +88,7 @@ function open(): Promise<Session> {
 export function closeSecretService(): void {
   opened?.then((s) => s.bus.close(), () => { /* never opened */ });
   opened = undefined;
+  openedBus = undefined;
 }
 
 /** What a failed call becomes: a one-line failure when the bus is silent or broken, else a deferral to the addon. */

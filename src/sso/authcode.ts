@@ -8,7 +8,7 @@
 import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { printable } from '../util/printable.ts';
-import { openBrowser } from '../util/browser.ts';
+import { openPrivately } from '../util/pagefile.ts';
 import { describeSession, REFRESH_SCOPE, type SsoSessionRef } from './session.ts';
 import { keepRecord, newRecord, recordFromAnswer, type SsoRecord } from './record.ts';
 import { oidcApi, ssoEndpoints, ssoError, timed, tokenAnswer } from './client.ts';
@@ -47,7 +47,9 @@ export async function browserLogin(ref: SsoSessionRef, screen: Screen, name: str
   try {
     const url = authorizeUrl(ref, { clientId: reg.clientId, redirectUri: listener.redirectUri, state, challenge: codeChallenge(verifier) });
     screen.write(`\nSign in to AWS IAM Identity Center (${printable(describeSession(ref))}, ${printable(ref.startUrl)}) in the browser.\n`);
-    const opened = o.open && await openBrowser({ url });
+    // A page file, not the URL: its state and port on a browser's argv would let another
+    // local user abort the sign-in or complete it with an approval of their own.
+    const opened = o.open && await openPrivately(url, { dir: 'login', lapseMs: timeoutMs, title: 'Signing in to AWS IAM Identity Center' });
     if (opened) screen.write('  A browser tab was opened; approve the request there.\n');
     else screen.write(`  ${o.open ? 'No browser could be opened. ' : ''}Open this URL in a browser on this machine (it comes back to 127.0.0.1):\n  ${url}\n`);
     const bar = progress(screen, Date.now() + timeoutMs, Date.now, 'Waiting for the browser; the sign-in stays open for');

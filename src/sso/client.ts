@@ -63,7 +63,7 @@ export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: 
   const type = f.code;
   const status = f.status;
   if (f.kind === 'tls') {
-    return new KeyroleError('TlsUntrusted', `IAM Identity Center at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE at its CA certificate; otherwise someone may be intercepting the connection');
+    return new KeyroleError('TlsUntrusted', `IAM Identity Center at ${where} presented a TLS certificate keyrole does not trust (${f.code}); nothing was sent`, 'if a proxy inspects TLS, point AWS_CA_BUNDLE or the profile\'s ca_bundle at its CA certificate; otherwise someone may be intercepting the connection');
   }
   if (f.kind !== 'service') {
     return new KeyroleError('SsoUnreachable', `cannot reach IAM Identity Center at ${where} (${f.code}: ${f.message})`, 'check the network, a proxy, or AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL_SSO_OIDC');
@@ -92,16 +92,17 @@ export function ssoError(err: unknown, whatRaw: string, whereRaw: string, name: 
   return new KeyroleError('SsoError', `IAM Identity Center ${what} failed: ${type}${status ? ` (HTTP ${status})` : ''}: ${detail}`, `retry later; check the endpoint (${where})`);
 }
 
-// The profile's ca_bundle is not known here (an sso-session serves many profiles): AWS_CA_BUNDLE only.
-function requestHandler(url: string) {
-  return awsRequestHandler({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: caBundleSetting(undefined) });
+// The trust of the profile that uses the session, as for its STS calls: AWS_CA_BUNDLE, then
+// its ca_bundle (an [sso-session] named on its own, without a profile: AWS_CA_BUNDLE only).
+function requestHandler(url: string, ref: Pick<SsoSessionRef, 'endpointSettings'>) {
+  return awsRequestHandler({ url, connectTimeoutMs: CONNECT_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, caBundle: caBundleSetting(ref.endpointSettings?.profile) });
 }
 
 // The SDK is given the endpoint keyrole resolved (ssoEndpoints), and told not to look up FIPS
 // or dual-stack itself: it would read the variables and the AWS_PROFILE profile, not the
 // profile that uses the session (and refuse FIPS with an endpoint given).
-function clientConfig(region: string, ep: SsoEndpoint, maxAttempts: number) {
-  return { region, endpoint: ep.url, useFipsEndpoint: false, useDualstackEndpoint: false, maxAttempts, requestHandler: requestHandler(ep.url) };
+function clientConfig(ref: SsoSessionRef, ep: SsoEndpoint, maxAttempts: number) {
+  return { region: ref.ssoRegion, endpoint: ep.url, useFipsEndpoint: false, useDualstackEndpoint: false, maxAttempts, requestHandler: requestHandler(ep.url, ref) };
 }
 
 function oidcApi(ref: SsoSessionRef) {
@@ -109,7 +110,7 @@ function oidcApi(ref: SsoSessionRef) {
   const started = performance.now();
   const m = loadSdk('sso-oidc');
   debug(`loaded @aws-sdk/client-sso-oidc in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
-  return { m, c: new m.SSOOIDCClient(clientConfig(ref.ssoRegion, ep, 2)), where: ep.url };
+  return { m, c: new m.SSOOIDCClient(clientConfig(ref, ep, 2)), where: ep.url };
 }
 
 function portalApi(ref: SsoSessionRef) {
@@ -117,7 +118,7 @@ function portalApi(ref: SsoSessionRef) {
   const started = performance.now();
   const m = loadSdk('sso');
   debug(`loaded @aws-sdk/client-sso in ${(performance.now() - started).toFixed(1)} ms; endpoint ${ep.url} (from ${ep.from})`);
-  return { m, c: new m.SSOClient(clientConfig(ref.ssoRegion, ep, 3)), where: ep.url };
+  return { m, c: new m.SSOClient(clientConfig(ref, ep, 3)), where: ep.url };
 }
 
 export async function timed<T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {

@@ -52,7 +52,7 @@ const CODES = {
   CommandNotFound: F, CommandNotExecutable: F, ExecFailed: F, NestedExec: F, DoctorFoundProblems: F,
   BadAnswer: F, FilesChanged: F,
   // The credential endpoint (exec --server, serve).
-  EndpointFailed: F, PortInUse: F,
+  EndpointFailed: F, EndpointRefused: F, PortInUse: F, StaleServeToken: F,
   // The console (federation sign-in).
   SigninUnreachable: T, FederationDenied: F, NoConsole: F, ConsoleNeedsMfa: F, ConsoleDurationChained: F, BadDestination: F, BadSigninUrl: F,
   FederationRefused: F, SigninMalformed: T,

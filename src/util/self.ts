@@ -20,7 +20,17 @@ function isSea(): boolean {
 
 /** The absolute path of this keyrole, quoted for a credential_process line on this platform. */
 export function selfCommand(): string {
+  return commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script: script(), isExecutable: isSea() }), process.platform);
+}
+
+/** The script Node runs (the npm channel), by absolute path. */
+function script(): string | undefined {
   const argv1 = process.argv[1];
-  const script = argv1 ? (isAbsolute(argv1) ? argv1 : resolve(argv1)) : undefined;
-  return commandLine(selfWords({ platform: process.platform, execPath: process.execPath, script, isExecutable: isSea() }), process.platform);
+  return argv1 ? (isAbsolute(argv1) ? argv1 : resolve(argv1)) : undefined;
+}
+
+/** How to start this keyrole as a child: the executable, or Node and the script it runs. */
+export function selfArgv(): string[] {
+  const s = script();
+  return isSea() || !s ? [process.execPath] : [process.execPath, s];
 }

@@ -21,6 +21,7 @@ const INSTALL: Record<string, string> = {
   zsh: 'apt-get install -y zsh',
   fish: 'apt-get install -y fish',
   gcore: 'apt-get install -y gdb',
+  go: 'apt-get install -y golang-go golang-github-aws-aws-sdk-go-v2-dev',
   'qemu-aarch64-static': 'apt-get install -y qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross',
 };
 

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '../support/tools.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -76,11 +77,18 @@ function awsVarsAfter(lines: string): Record<string, string> {
   return Object.fromEntries(out.split('\n').filter((l) => l.startsWith('AWS_')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
-test('regression (serve\'s unset line left web identity, the relative URI and the token variable, which SDKs take before the endpoint): a shell that runs serve\'s lines keeps only the endpoint, its token file and the region', () => {
-  assert.deepEqual(awsVarsAfter(serveLines('prod', 'http://127.0.0.1:4000/', '/home/u/.aws/keyrole/serve-4000.token', 'eu-west-1')), {
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:4000/', AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: '/home/u/.aws/keyrole/serve-4000.token',
-    AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
-  });
+test('regression (serve\'s unset line left web identity, the relative URI and the token variable, which SDKs take before the endpoint; older SDKs read only the token variable): a shell that runs serve\'s lines keeps only the endpoint, its token (file and value) and the region', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyrole-serve-lines-'));
+  try {
+    const file = join(dir, 'serve-4000.token');
+    writeFileSync(file, 'the-token', { mode: 0o600 });
+    assert.deepEqual(awsVarsAfter(serveLines('prod', 'http://127.0.0.1:4000/', file, 'eu-west-1')), {
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:4000/', AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: file, AWS_CONTAINER_AUTHORIZATION_TOKEN: 'the-token',
+      AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('exec --server removes every credential variable serve unsets: the child has the same view as a program started by serve\'s lines', () => {

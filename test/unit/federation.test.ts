@@ -9,8 +9,9 @@ import { type AwsFiles, type Section } from '../../src/config/files.ts';
 import { planProfile } from '../../src/credentials/plan.ts';
 import {
   ALLOW_ALL_POLICY, consoleDestination, consoleKind, consolePlan, federationEndpoint, federationName, loginUrl, parseSigninAnswer,
-  partitionOf, redirectPage, signinTokenUrl,
+  partitionOf, signinTokenUrl,
 } from '../../src/aws/federation.ts';
+import { redirectPage } from '../../src/util/pagefile.ts';
 import { withEnv } from '../support/env.ts';
 import { expectKeyroleError, throwsKeyroleError } from '../support/errors.ts';
 

@@ -21,6 +21,7 @@ import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
 import { plaintextCheck } from './plaintext.ts';
 import { syntaxCheck } from './syntax.ts';
+import { endpointCheck } from './endpoint.ts';
 
 export async function runChecks(profileArg: string | undefined, network: boolean): Promise<{ ctx: DoctorContext; checks: Check[] }> {
   const checks: Check[] = [];
@@ -43,6 +44,8 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   debug(`doctor: profile ${profile ?? '(none)'}`);
   checks.push(await clockCheck(ctx));
   checks.push(...await environmentChecks(ctx));
+  const endpoint = await endpointCheck(network);
+  if (endpoint) checks.push(endpoint);
   if (files) checks.push(...configChecks(ctx, settingsError));
   if (files) checks.push(syntaxCheck(files), plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
