@@ -102,7 +102,8 @@ for (const version of WINDOWS_NODES) {
       const bob = await emu.addUser('bob');
       const r = await ok(['setup', `bob${tag}`, '--force'], { input: `${bob.accessKeyId}\n${bob.secretAccessKey}\n` });
       assert.match(r.stdout + r.stderr, new RegExp(`Stored source "bob${tag}"`));
-      if (NATIVE) await ok(['setup', alice, '--force'], { input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
+      // alice again, piped: the tests below do not depend on the console's.
+      await ok(['setup', alice, '--force'], { input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
     });
 
     test('list shows what Credential Manager holds (regression: the addon\'s `*.<service>` filter listed nothing)', async () => {
@@ -168,9 +169,10 @@ for (const version of WINDOWS_NODES) {
       assert.equal(await calls('AssumeRole'), before + 1);
     });
 
-    test('doctor sees the stored sources and finds nothing wrong with the profile', async () => {
+    test('doctor counts the stored sources (regression: it saw none) and finds nothing wrong with the profile', async () => {
       const r = await keyrole(['doctor', 'prod', '--no-network']);
-      assert.match(r.stdout, new RegExp(`${alice}`), r.stdout);
+      // alice and bob: doctor counts what the listing finds (it found none before the fix).
+      assert.match(r.stdout, /keychain +Credential Manager reachable and unlocked \(2 sources\)/, r.stdout);
       assert.doesNotMatch(r.stdout, /no sources|not in Windows Credential Manager/i, r.stdout);
       assert.doesNotMatch(r.stdout, /process line.*(problem|✗)/i, r.stdout);
     });
@@ -229,7 +231,7 @@ for (const version of WINDOWS_NODES) {
     async function linuxClient(url: string, token: string) {
       requireTool('aws');
       return run('aws', ['sts', 'get-caller-identity', '--output', 'json'], {
-        env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: url, AWS_CONTAINER_AUTHORIZATION_TOKEN: token, AWS_ENDPOINT_URL_STS: emu.url, AWS_REGION: 'eu-west-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+        env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: url, AWS_CONTAINER_AUTHORIZATION_TOKEN: token, AWS_ENDPOINT_URL_STS: emu.url, AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
       });
     }
 
@@ -239,14 +241,14 @@ for (const version of WINDOWS_NODES) {
       const done = join(io, 'done');
       const script = join(io, 'child.cjs');
       writeFileSync(script, `const fs = require('fs');
-fs.writeFileSync(${JSON.stringify(winPath(info))}, JSON.stringify({ url: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, tokenFile: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, keys: process.env.AWS_ACCESS_KEY_ID || null }));
+fs.writeFileSync(${JSON.stringify(winPath(info))}, JSON.stringify({ url: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, tokenFile: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, token: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, keys: process.env.AWS_ACCESS_KEY_ID || null }));
 const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(winPath(done))})) { clearInterval(t); process.exit(0); } }, 50);
 `);
       const s = startServer(['exec', 'prod', '--server', '--', NATIVE ? user.node : winPath(user.node), winPath(script)]);
       try {
-        const got = await s.whileRunning(() => (existsSync(info) ? JSON.parse(readFileSync(info, 'utf8')) as { url: string; tokenFile: string; keys: string | null } : undefined));
+        const got = await s.whileRunning(() => (existsSync(info) ? JSON.parse(readFileSync(info, 'utf8')) as { url: string; tokenFile?: string; token?: string; keys: string | null } : undefined));
         assert.equal(got.keys, null, 'no frozen keys in the child');
-        const token = readFileSync(hostPath(got.tokenFile), 'utf8');
+        const token = got.token ?? readFileSync(hostPath(got.tokenFile!), 'utf8');
         const r = await linuxClient(got.url, token);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /assumed-role\/Admin/);

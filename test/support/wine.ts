@@ -125,7 +125,7 @@ export function windowsUser(version: string, profile: string, worldEnv: Record<s
         });
       });
     },
-    atConsole(args, script, extra = {}, timeoutMs = 120_000, o = {}) {
+    atConsole(args, script, extra = {}, timeoutMs = 60_000, o = {}) {
       if (NATIVE) throw new Error('no console harness on Windows here (ConPTY): run this test under Wine');
       const { file, args: argv } = command(args);
       const vars = env(extra);
