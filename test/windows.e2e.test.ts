@@ -19,10 +19,12 @@ import { startEmulatorProcess, DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_MFA_SEC
 import { run } from './support/run.ts';
 import { tempDir } from './support/tmp.ts';
 import { requireTool } from './support/tools.ts';
-import { CJS, laneProblem, NATIVE, startWine, stopWine, winPath, WINDOWS_NODES, windowsUser, type WindowsUser } from './support/wine.ts';
+import { CJS, KEYROLE_DIR, laneProblem, NATIVE, startWine, stopWine, winPath, WINDOWS_NODES, windowsUser, type WindowsUser } from './support/wine.ts';
 
 const ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
-const ON_CONSOLE = NATIVE ? 'no console harness on a Windows host (ConPTY); the Wine lane types at a console' : false;
+const WINDOWS = process.platform !== 'darwin';
+// The console harness is util-linux's script (test/support/pty.ts): Linux, so Wine, only.
+const ON_CONSOLE = NATIVE ? 'no console harness on this host (ConPTY, BSD script); the Wine lane types at a console' : false;
 
 /** Waits (without a deadline of its own: the test's timeout bounds it) until `f` returns something. */
 async function until<T>(f: () => T | undefined | Promise<T | undefined>): Promise<T> {
@@ -50,7 +52,7 @@ before(() => {
 after(() => stopWine());
 
 for (const version of WINDOWS_NODES) {
-  describe(`Windows: keyrole's npm channel on ${NATIVE ? 'this Windows host\'s' : 'Windows'} Node ${version}${NATIVE ? '' : ' under Wine'}`, () => {
+  describe(`${WINDOWS ? 'Windows' : 'macOS'}: keyrole's npm channel on ${NATIVE ? 'this host\'s' : 'Windows'} Node ${version}${NATIVE ? '' : ' under Wine'}`, () => {
     let emu: EmulatorProcess;
     let user: WindowsUser;
     let config: string;
@@ -117,7 +119,8 @@ for (const version of WINDOWS_NODES) {
       const text = readFileSync(config, 'utf8');
       const line = /^credential_process = (.*)$/m.exec(text)?.[1];
       assert.ok(line, text);
-      assert.match(line, /^\S*node(\.exe)?"? "?\S*keyrole\.cjs"? process prod$/i);
+      // Windows starts a .cjs only through Node; elsewhere the bundle's shebang does.
+      assert.match(line, WINDOWS ? /^"?\S*node(\.exe)?"? "?\S*keyrole\.cjs"? process prod$/i : /^'?\S*keyrole\.cjs'? process prod$/);
       assert.ok(line.includes(winPath(CJS)), `${line} names ${winPath(CJS)}`);
       writeFileSync(config, `${text}\n${profileText('filed', { region: 'eu-west-1', keyrole_source: alice, keyrole_role_arn: ADMIN, keyrole_cache: 'file', credential_process: line.replace(/process prod$/, 'process filed') })}`);
     });
@@ -142,7 +145,7 @@ for (const version of WINDOWS_NODES) {
       const warm = await ok(['process', 'filed', '--debug']);
       assert.match(warm.stderr, /cache hit/);
       assert.equal(await calls('AssumeRole'), before + 1);
-      const dir = join(user.profile, 'AppData', 'Local', 'keyrole', 'cache');
+      const dir = join(user.profile, ...KEYROLE_DIR, 'cache');
       assert.equal(readdirSync(dir).filter((f) => f.endsWith('.json')).length, 1, `one entry in ${dir}`);
     });
 
@@ -172,7 +175,7 @@ for (const version of WINDOWS_NODES) {
     test('doctor counts the stored sources (regression: it saw none) and finds nothing wrong with the profile', async () => {
       const r = await keyrole(['doctor', 'prod', '--no-network']);
       // alice and bob: doctor counts what the listing finds (it found none before the fix).
-      assert.match(r.stdout, /keychain +Credential Manager reachable and unlocked \(2 sources\)/, r.stdout);
+      assert.match(r.stdout, /keychain +.* reachable and unlocked \(2 sources\)/, r.stdout);
       assert.doesNotMatch(r.stdout, /no sources|not in Windows Credential Manager/i, r.stdout);
       assert.doesNotMatch(r.stdout, /process line.*(problem|✗)/i, r.stdout);
     });
@@ -241,7 +244,8 @@ for (const version of WINDOWS_NODES) {
       const done = join(io, 'done');
       const script = join(io, 'child.cjs');
       writeFileSync(script, `const fs = require('fs');
-fs.writeFileSync(${JSON.stringify(winPath(info))}, JSON.stringify({ url: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, tokenFile: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, token: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, keys: process.env.AWS_ACCESS_KEY_ID || null }));
+fs.writeFileSync(${JSON.stringify(winPath(`${info}.tmp`))}, JSON.stringify({ url: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, tokenFile: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, token: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, keys: process.env.AWS_ACCESS_KEY_ID || null }));
+fs.renameSync(${JSON.stringify(winPath(`${info}.tmp`))}, ${JSON.stringify(winPath(info))});
 const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(winPath(done))})) { clearInterval(t); process.exit(0); } }, 50);
 `);
       const s = startServer(['exec', 'prod', '--server', '--', NATIVE ? user.node : winPath(user.node), winPath(script)]);

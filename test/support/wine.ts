@@ -1,6 +1,7 @@
 // keyrole on Windows for the Windows lane (test/windows.e2e.test.ts): the npm channel
 // (dist/keyrole.cjs) on a Windows Node. On a real Windows host that is the Node running the
-// tests, started natively. On Linux it is Windows Node under Wine, with the real Credential
+// tests, started natively (and on macOS the same tests run natively with the macOS
+// Keychain: .github/workflows/cross-platform.yml runs them on both). On Linux it is Windows Node under Wine, with the real Credential
 // Manager addon, as scripts/prepare.sh installs it (../shared ENVIRONMENT.md "Other
 // platforms" has the recipe), talking to the emulator on this machine:
 // - one Wine prefix (node_modules/.cache/keyrole-windows/prefix, made once by prepare.sh)
@@ -22,7 +23,10 @@ import { onPty, type PtyOptions, type PtyResult } from './pty.ts';
 import { tempDir } from './tmp.ts';
 import { shlexQuote } from '../../src/config/shlex.ts';
 
-export const NATIVE = process.platform === 'win32';
+/** Whether keyrole runs natively (Windows, macOS) rather than under Wine (Linux). */
+export const NATIVE = process.platform === 'win32' || process.platform === 'darwin';
+/** Where keyrole keeps its files in the user's profile: %LOCALAPPDATA%\keyrole on Windows. */
+export const KEYROLE_DIR = process.platform === 'darwin' ? ['.aws', 'keyrole'] : ['AppData', 'Local', 'keyrole'];
 export const CJS = join(ROOT, 'dist', 'keyrole.cjs');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'keyrole-windows');
 export const PREFIX = join(CACHE, 'prefix');
@@ -40,6 +44,10 @@ export function winPath(p: string): string {
   return NATIVE ? p : `Z:${p.replaceAll('/', '\\')}`;
 }
 
+// Where prepare.sh puts the win32 keychain addon (@napi-rs/keyring-win32-x64-msvc), which
+// @napi-rs/keyring's loader then finds through NODE_PATH.
+const ADDON_PATH = join(CACHE, 'node_path');
+
 function wineEnv(): Record<string, string> {
   return { WINEPREFIX: PREFIX, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
 }
@@ -56,7 +64,7 @@ export function laneProblem(): string | undefined {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `the Windows lane runs on Windows, or under Wine on Linux x64 (this is ${process.platform}-${process.arch})`;
   for (const v of WINDOWS_NODES) if (!existsSync(windowsNode(v))) return `${windowsNode(v)} is missing: scripts/prepare.sh fetches it (npm test runs it first)`;
   if (!existsSync(join(PREFIX, '.keyrole-ready'))) return `the Wine prefix ${PREFIX} is missing: scripts/prepare.sh makes it`;
-  if (!existsSync(join(ROOT, 'node_modules', '@napi-rs', 'keyring-win32-x64-msvc', 'package.json'))) return 'the win32 keychain addon is missing: scripts/prepare.sh fetches it';
+  if (!existsSync(join(ADDON_PATH, '@napi-rs', 'keyring-win32-x64-msvc', 'package.json'))) return 'the win32 keychain addon is missing: scripts/prepare.sh fetches it';
   if (!existsSync(CJS)) return `${CJS} is missing: run npm run build first`;
   return undefined;
 }
@@ -95,9 +103,9 @@ export interface WindowsUser {
 
 export function windowsUser(version: string, profile: string, worldEnv: Record<string, string>): WindowsUser {
   const node = windowsNode(version);
-  const profileVars = NATIVE
-    ? { USERPROFILE: profile, LOCALAPPDATA: win32.join(profile, 'AppData', 'Local'), APPDATA: win32.join(profile, 'AppData', 'Roaming') }
-    : { ...wineEnv(), KEYROLE_WINE_PROFILE: winPath(profile) };
+  const profileVars = process.platform === 'darwin' ? { HOME: profile }
+    : NATIVE ? { USERPROFILE: profile, LOCALAPPDATA: win32.join(profile, 'AppData', 'Local'), APPDATA: win32.join(profile, 'AppData', 'Roaming') }
+      : { ...wineEnv(), KEYROLE_WINE_PROFILE: winPath(profile), NODE_PATH: winPath(ADDON_PATH) };
   const env = (extra: Record<string, string | undefined> = {}) => baseEnv({ ...worldEnv, ...profileVars, ...extra });
   const command = (args: string[]) => NATIVE
     ? { file: node, args: [CJS, ...args] }
@@ -126,7 +134,7 @@ export function windowsUser(version: string, profile: string, worldEnv: Record<s
       });
     },
     atConsole(args, script, extra = {}, timeoutMs = 60_000, o = {}) {
-      if (NATIVE) throw new Error('no console harness on Windows here (ConPTY): run this test under Wine');
+      if (NATIVE) throw new Error('no console harness on this host (test/support/pty.ts needs util-linux script): run this test under Wine');
       const { file, args: argv } = command(args);
       const vars = env(extra);
       const line = `cd ${shlexQuote(profile)} && exec ${[file, ...argv].map(shlexQuote).join(' ')}`;
