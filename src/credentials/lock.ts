@@ -29,6 +29,20 @@
 // connect as a waiter. A name stays visible in \\.\pipe\ while held; a user who copies it
 // and creates that pipe later can at most make the waiter wait until the deadline and
 // fail with LockTimeout, because of the rules above.
+//
+// Windows, exclusivity. A second server can listen on a pipe's name under Wine (no
+// EADDRINUSE: eight parallel cold calls made seven AssumeRoles in the Windows lane), and
+// while Windows refuses it (libuv asks for the first instance), a lock whose exclusivity
+// rests on a behaviour the lane cannot check is unverified. So on Windows the lock is
+// taken by creating a claim file in the private directory with exclusive create (`wx`,
+// CREATE_NEW: one process wins on Windows and Wine alike), holding the holder's pid and a
+// random nonce; only then does the holder listen on the pipe, which is what waiters
+// connect to, as on POSIX. The claim is removed at release, before the pipe closes. A
+// SIGKILLed holder leaves its claim behind without a pipe: a waiter that finds the claim
+// but no pipe takes it for stale when its pid is no longer running, or when the pipe has
+// not appeared within CLAIM_GRACE_MS of the claim (a live holder listens microseconds after
+// claiming; this also covers a pid that Windows reused), and removes it if it still holds
+// the same nonce. Otherwise the holder is between its two steps: the waiter tries again.
 
 import type * as Net from 'node:net';
 import { linkSync, lstatSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -86,8 +100,15 @@ const MAX_LINE = 16;
 // too. More rounds than this means something keeps closing the connection.
 const MAX_ROUNDS = 8;
 
-function failedFile(address: string): string {
-  return `${address}.failed`;
+/**
+ * A lock's place: `socket`, what the holder listens on and waiters connect to, and `file`,
+ * its file in the private directory: the socket file itself, or on Windows the claim (see
+ * the opening comment). A failed holder's record lives beside `file`.
+ */
+export interface LockPlace { socket: string; file: string }
+
+function failedFile(place: LockPlace): string {
+  return `${place.file}.failed`;
 }
 
 /**
@@ -116,15 +137,22 @@ function sweepFailures(dir: string, bounds: WaitBounds): void {
 
 /**
  * Where the lock for `name` lives: a socket file in the private directory, or on Windows a
- * named pipe whose name carries the user's lock secret (see the opening comment).
+ * named pipe whose name carries the user's lock secret (see the opening comment) and a
+ * claim file in the private directory.
  */
-export async function lockAddress(name: string, privateDir: () => string): Promise<string> {
+export async function lockPlace(name: string, privateDir: () => string): Promise<LockPlace> {
   const dir = privateDir();
-  if (process.platform === 'win32') return `\\\\.\\pipe\\keyrole-${await lockSecret(dir)}-${name}`;
   // sun_path holds 108 bytes on Linux, 104 on macOS: keep the name short. A longer path
   // (a very deep KEYROLE_HOME) makes listen fail with EINVAL, and keyrole goes on without
   // single flight rather than truncate the name.
-  return join(dir, `${name.slice(0, 16)}.lock`);
+  const file = join(dir, `${name.slice(0, 16)}.lock`);
+  if (process.platform === 'win32') return { socket: `\\\\.\\pipe\\keyrole-${await lockSecret(dir)}-${name}`, file };
+  return { socket: file, file };
+}
+
+/** What the holder of lock `name` listens on (the socket file, or on Windows the pipe). */
+export async function lockAddress(name: string, privateDir: () => string): Promise<string> {
+  return (await lockPlace(name, privateDir)).socket;
 }
 
 /** A random value, created once, readable only by the user (Windows pipe names). */
@@ -178,9 +206,10 @@ function listenAt(path: string): Promise<Net.Server | undefined> {
  * (by name) away from a file another holder may have put at `address` since.
  * A crash between the two steps leaves an unused `.l…` socket file behind, never a lock.
  */
-async function listen(address: string): Promise<Net.Server | undefined> {
-  if (isPipe(address)) return listenAt(address);
+async function listen(place: LockPlace): Promise<Net.Server | undefined> {
+  const address = place.socket;
   const { randomBytes } = await import('node:crypto');
+  if (isPipe(address)) return listenClaimed(place, randomBytes(8).toString('hex'));
   const tmp = join(dirname(address), `.l${randomBytes(4).toString('hex')}`);
   const server = await listenAt(tmp);
   if (!server) throw new Error(`${tmp} is in use`);
@@ -198,6 +227,67 @@ async function listen(address: string): Promise<Net.Server | undefined> {
 
 const isPipe = (address: string) => address.startsWith('\\\\');
 
+// ---- Windows: the claim file (see the opening comment) ----
+
+/** How long a claim may stand without its pipe before waiters take it for stale. */
+const CLAIM_GRACE_MS = 10_000;
+
+/** Claims the lock with an exclusive create, then listens on the pipe; undefined when another holder has it. */
+async function listenClaimed(place: LockPlace, nonce: string): Promise<Net.Server | undefined> {
+  try {
+    writeFileSync(place.file, `${process.pid} ${nonce}`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw err;
+  }
+  let server: Net.Server | undefined;
+  try {
+    server = await listenAt(place.socket);
+  } finally {
+    // Someone else's pipe (an older keyrole's, which took no claim): ours is not the lock.
+    if (!server) removeClaim(place.file, nonce);
+  }
+  if (server) claims.set(server, nonce);
+  return server;
+}
+
+const claims = new WeakMap<Net.Server, string>();
+
+function readClaim(file: string): { pid: number; nonce: string; ageMs: number } | undefined {
+  try {
+    const [pid, nonce] = readFileSync(file, 'utf8').slice(0, 64).split(' ');
+    return { pid: Number(pid), nonce: nonce ?? '', ageMs: Date.now() - lstatSync(file).mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the claim if it still holds `nonce` (another holder may own the name since). */
+function removeClaim(file: string, nonce: string): void {
+  if (readClaim(file)?.nonce !== nonce) return;
+  try { unlinkSync(file); } catch { /* already gone */ }
+}
+
+function running(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a waiter that found no pipe makes of the claim: none, a holder about to listen, or a dead holder's. */
+function claimState(file: string): 'none' | 'pending' | 'stale' {
+  const c = readClaim(file);
+  if (!c) return 'none';
+  if (running(c.pid) && c.ageMs < CLAIM_GRACE_MS) return 'pending';
+  removeClaim(file, c.nonce);
+  debug('removed the lock of a keyrole that died');
+  return 'stale';
+}
+
 function inode(address: string): number | undefined {
   try {
     return lstatSync(address).ino;
@@ -206,12 +296,14 @@ function inode(address: string): number | undefined {
   }
 }
 
-function hold(server: Net.Server, address: string): HeldLock {
+function hold(server: Net.Server, place: LockPlace): HeldLock {
+  const address = place.socket;
   const waiters = new Set<Net.Socket>();
   let state: HolderState = 'working';
   const mine = isPipe(address) ? undefined : inode(address);
+  const claim = claims.get(server);
   // A record left by an earlier holder is not this holder's news.
-  try { unlinkSync(failedFile(address)); } catch { /* none */ }
+  try { unlinkSync(failedFile(place)); } catch { /* none */ }
   server.on('connection', (s) => {
     waiters.add(s);
     s.on('error', () => waiters.delete(s));
@@ -227,7 +319,7 @@ function hold(server: Net.Server, address: string): HeldLock {
     },
     fail(err) {
       try {
-        writeAtomic(failedFile(address), JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode, at: Date.now() }));
+        writeAtomic(failedFile(place), JSON.stringify({ code: err.code, message: err.message, fix: err.fix, exitCode: err.exitCode, at: Date.now() }));
       } catch (e) {
         debug(`could not leave the failure for the waiters (${(e as Error).message}); each will try for itself`);
         return;
@@ -241,6 +333,7 @@ function hold(server: Net.Server, address: string): HeldLock {
       if (mine !== undefined && inode(address) === mine) {
         try { unlinkSync(address); } catch { /* already gone */ }
       }
+      if (claim !== undefined) removeClaim(place.file, claim);
       for (const s of waiters) s.end();
       server.close();
     },
@@ -248,9 +341,9 @@ function hold(server: Net.Server, address: string): HeldLock {
 }
 
 /** A failure the holder recorded after `since`, rebuilt from fields that pass the checks. */
-function holderFailure(address: string, since: number): KeyroleError | undefined {
+function holderFailure(place: LockPlace, since: number): KeyroleError | undefined {
   try {
-    const v = JSON.parse(readFileSync(failedFile(address), 'utf8').slice(0, 4096)) as Record<string, unknown>;
+    const v = JSON.parse(readFileSync(failedFile(place), 'utf8').slice(0, 4096)) as Record<string, unknown>;
     if (typeof v.at !== 'number' || v.at < since) return undefined;
     if (!isErrorCode(v.code) || typeof v.message !== 'string') return undefined;
     const fix = typeof v.fix === 'string' ? printable(v.fix).slice(0, 500) : undefined;
@@ -263,11 +356,12 @@ function holderFailure(address: string, since: number): KeyroleError | undefined
 
 type WaitResult = 'released' | 'stale' | 'failed';
 
-/** Waits until the holder at `address` lets go (or dies), within the bounds and before `deadline`. */
-function waitForHolder(address: string, bounds: WaitBounds, started: number, deadline: number): Promise<WaitResult> {
+/** Waits until the holder at `place` lets go (or dies), within the bounds and before `deadline`. */
+function waitForHolder(place: LockPlace, bounds: WaitBounds, started: number, deadline: number): Promise<WaitResult> {
+  const address = place.socket;
   return new Promise((resolve, reject) => {
     const before = isPipe(address) ? undefined : inode(address);
-    const sock = net.connect({ path: address });
+    let sock: Net.Socket;
     let state: HolderState = 'working';
     let stateDeadline = Math.min(deadline, Date.now() + bounds.workingMs);
     let timer: NodeJS.Timeout | undefined;
@@ -276,6 +370,7 @@ function waitForHolder(address: string, bounds: WaitBounds, started: number, dea
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      if (retry) clearTimeout(retry);
       sock.destroy();
       if (r instanceof Error) reject(r);
       else resolve(r);
@@ -301,40 +396,59 @@ function waitForHolder(address: string, bounds: WaitBounds, started: number, dea
     };
     let buf = '';
     let skipping = false;
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      for (let rest = d; rest.length > 0;) {
-        const i = rest.indexOf('\n');
-        const part = i >= 0 ? rest.slice(0, i) : rest;
-        rest = i >= 0 ? rest.slice(i + 1) : '';
-        if (!skipping) buf += part;
-        if (buf.length > MAX_LINE) {
-          // Too long to be a word of the protocol: skip to the end of the line.
-          buf = '';
-          skipping = true;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = () => {
+      const s = net.connect({ path: address });
+      sock = s;
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => {
+        for (let rest = d; rest.length > 0;) {
+          const i = rest.indexOf('\n');
+          const part = i >= 0 ? rest.slice(0, i) : rest;
+          rest = i >= 0 ? rest.slice(i + 1) : '';
+          if (!skipping) buf += part;
+          if (buf.length > MAX_LINE) {
+            // Too long to be a word of the protocol: skip to the end of the line.
+            buf = '';
+            skipping = true;
+          }
+          if (i >= 0) {
+            if (!skipping) onLine(buf);
+            buf = '';
+            skipping = false;
+          }
+          if (settled) return;
         }
-        if (i >= 0) {
-          if (!skipping) onLine(buf);
-          buf = '';
-          skipping = false;
+      });
+      s.on('close', () => {
+        if (s === sock && !retry) finish('released');
+      });
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        // Windows: no pipe to connect to. Whether the holder let go, died or is about to
+        // listen, its claim says (see the opening comment).
+        if (isPipe(address)) {
+          const claim = claimState(place.file);
+          if (claim !== 'pending') return finish(claim === 'stale' ? 'stale' : 'released');
+          retry = setTimeout(() => {
+            retry = undefined;
+            if (!settled) connect();
+          }, 20);
+          return;
         }
-        if (settled) return;
-      }
-    });
+        // Refused: a socket file whose holder died (SIGKILL) before it could remove it. It is
+        // stale only if it is still the same file: another process may have replaced it.
+        if (err.code === 'ECONNREFUSED' && before !== undefined && inode(address) === before) {
+          try { unlinkSync(address); debug('removed the lock of a keyrole that died'); } catch { /* someone else did */ }
+          return finish('stale');
+        }
+        // Gone (ENOENT): the holder let go between our listen and connect.
+        finish('released');
+      });
+    };
     // Armed at once, not on connect: nothing the other end does (or does not do) comes
     // before the deadline.
     arm();
-    sock.on('close', () => finish('released'));
-    sock.on('error', (err: NodeJS.ErrnoException) => {
-      // Refused: a socket file whose holder died (SIGKILL) before it could remove it. It is
-      // stale only if it is still the same file: another process may have replaced it.
-      if (err.code === 'ECONNREFUSED' && before !== undefined && inode(address) === before) {
-        try { unlinkSync(address); debug('removed the lock of a keyrole that died'); } catch { /* someone else did */ }
-        return finish('stale');
-      }
-      // Gone (ENOENT): the holder let go between our listen and connect.
-      finish('released');
-    });
+    connect();
   });
 }
 
@@ -354,9 +468,9 @@ export async function singleFlight<T>(
     debug(`cannot take the lock (${why}); going on without single flight`);
     return work({ setState() {}, fail() {}, release() {} });
   };
-  let address: string;
+  let address: LockPlace;
   try {
-    address = await lockAddress(name, privateDir);
+    address = await lockPlace(name, privateDir);
   } catch (err) {
     // A private directory keyrole cannot use (a read-only home, a foreign owner): the lock
     // only saves STS calls, so the fetch goes on; the store reports its own problems.
@@ -374,7 +488,7 @@ export async function singleFlight<T>(
     if (server) {
       debug(`took the lock ${name.slice(0, 8)} after ${Date.now() - started} ms`);
       const held = hold(server, address);
-      if (!isPipe(address)) sweepFailures(dirname(address), bounds);
+      sweepFailures(dirname(address.file), bounds);
       try {
         // Another process may have finished between our cache miss and taking the lock.
         const done = await ready();

@@ -128,7 +128,10 @@ function runOp(o: AddonOp): string | null | boolean | string[] {
     case 'get': return readValue(entry(o.service, o.account), process.platform);
     case 'set': writeValue(entry(o.service, o.account), o.value, process.platform); return null;
     case 'delete': return entry(o.service, o.account).deleteCredential();
-    case 'find': return loadKeyring().findCredentials(o.service).map((c) => c.account);
+    case 'find':
+      // Credential Manager's filter is a prefix and one trailing '*' (windowsFilter).
+      if (process.platform === 'win32') return windowsAccounts(o.service, loadKeyring().findCredentials(o.service, windowsFilter(o.service)).map((c) => c.account));
+      return loadKeyring().findCredentials(o.service).map((c) => c.account);
   }
 }
 
@@ -201,7 +204,7 @@ export async function keychainCallMain(): Promise<void> {
 
 function entry(service: string, account: string): EntryType {
   try {
-    return new (loadKeyring().Entry)(service, account, entryOptions());
+    return new (loadKeyring().Entry)(service, process.platform === 'win32' ? windowsUserName(service, account) : account, entryOptions());
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, `open ${service}/${account}`);
@@ -236,22 +239,60 @@ export function storedBytes(value: string): number {
 
 /** Why the platform's store cannot hold `value`, or undefined if it can. */
 export function valueProblem(value: string, platform: NodeJS.Platform): string | undefined {
-  const n = storedBytes(value);
+  const n = platform === 'win32' ? windowsBlob(value).length : storedBytes(value);
   if (platform === 'win32' && n > CREDENTIAL_MANAGER_MAX_BYTES) return `${n} bytes, over Credential Manager's ${CREDENTIAL_MANAGER_MAX_BYTES}`;
   return undefined;
 }
 
 type ValueEntry = Pick<EntryType, 'getPassword' | 'setPassword' | 'getSecret' | 'setSecret'>;
 
+// ---- Credential Manager: names and listing ----
+// CredEnumerateW's filter is a name prefix followed by one trailing `*` (documented so, and
+// Wine matches it). The addon names a credential `<account>.<service>` and lists a service
+// with the filter `*.<service>`, which matches nothing: list, cache list, cache clear and
+// doctor saw nothing stored (found by the Windows lane, test/windows.e2e.test.ts). So on
+// Windows keyrole gives the addon `<service>/<account>` as the user name, which makes the
+// target `<service>/<account>.<service>`, and lists `<service>/*`. (The addon's withTarget
+// would name the target directly, but on Windows it creates an empty credential for every
+// entry it opens, reads included.)
+// The addon's listing also decodes every blob it finds as UTF-16 and fails the whole call
+// on one it cannot (an odd length, a lone surrogate), so keyrole's blobs are written so
+// that they always decode: ASCII (keyrole's values are all JSON, where a non-ASCII
+// character can be written as a \u escape with the same meaning) padded with a space to an
+// even length, which JSON ignores. Still UTF-8 bytes, so still half the size of UTF-16.
+
+/** The user name keyrole gives the addon on Windows for an item (see above). */
+export function windowsUserName(service: string, account: string): string {
+  return `${service}/${account}`;
+}
+
+/** The CredEnumerateW filter for every item of `service`: its targets' prefix and one `*`. */
+export function windowsFilter(service: string): string {
+  return `${windowsUserName(service, '')}*`;
+}
+
+/** The accounts among the user names a Windows listing found. */
+export function windowsAccounts(service: string, userNames: string[]): string[] {
+  const prefix = windowsUserName(service, '');
+  return userNames.filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length));
+}
+
+/** The bytes keyrole stores for `value` in Credential Manager (see above). */
+export function windowsBlob(value: string): Buffer {
+  const ascii = value.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return Buffer.from(ascii.length % 2 === 0 ? ascii : `${ascii} `, 'ascii');
+}
+
 export function writeValue(e: ValueEntry, value: string, platform: NodeJS.Platform): void {
-  if (platform === 'win32') e.setSecret(Buffer.from(value, 'utf8'));
+  if (platform === 'win32') e.setSecret(windowsBlob(value));
   else e.setPassword(value);
 }
 
 export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | null {
   if (platform !== 'win32') return e.getPassword();
   const bytes = e.getSecret();
-  return bytes === null ? null : Buffer.from(bytes).toString('utf8');
+  // trimEnd: the padding (JSON.parse would skip it too).
+  return bytes === null ? null : Buffer.from(bytes).toString('utf8').trimEnd();
 }
 
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {

@@ -59,10 +59,13 @@ export function homeMismatch(env: NodeJS.ProcessEnv, platform: NodeJS.Platform):
 /**
  * The devices a prompt talks to, and how to open them. On Windows both console devices are
  * opened read-write: Node's TTY set-up asks the console for its mode, which a write-only
- * CONOUT$ handle cannot answer (ERR_TTY_INIT_FAILED).
+ * CONOUT$ handle cannot answer (ERR_TTY_INIT_FAILED). And by their device paths: Node
+ * (20.18 to 22.23 at least) turns a bare `CONIN$` into `\\?\<cwd>\CONIN$`, a file that
+ * does not exist, so every prompt said there was no terminal (nodejs/node #54161; found by
+ * the Windows lane, test/windows.e2e.test.ts).
  */
 export function consoleDevices(platform: NodeJS.Platform): { input: string; output: string; inputFlags: string; outputFlags: string } {
-  if (platform === 'win32') return { input: 'CONIN$', output: 'CONOUT$', inputFlags: 'r+', outputFlags: 'r+' };
+  if (platform === 'win32') return { input: '\\\\.\\CONIN$', output: '\\\\.\\CONOUT$', inputFlags: 'r+', outputFlags: 'r+' };
   return { input: '/dev/tty', output: '/dev/tty', inputFlags: 'r', outputFlags: 'w' };
 }
 

@@ -9,7 +9,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeEntry, paramsDigest, sameParams, canonicalParams, cacheKey, decodeEntry } from '../../src/credentials/cache.ts';
 import { encodeRecord } from '../../src/sso/record.ts';
-import { CREDENTIAL_MANAGER_MAX_BYTES, readValue, storedBytes, valueProblem, writeValue } from '../../src/keychain/keychain.ts';
+import { CREDENTIAL_MANAGER_MAX_BYTES, readValue, storedBytes, valueProblem, windowsAccounts, windowsBlob, windowsFilter, windowsUserName, writeValue } from '../../src/keychain/keychain.ts';
 import { newSessionToken } from '../../emulator/state.ts';
 import { spawnSync } from 'node:child_process';
 import {
@@ -60,7 +60,7 @@ describe('Windows Credential Manager: 2,560 bytes per credential', () => {
 
   test('a value over the limit is refused before the store is asked, on Windows only', () => {
     const value = 'x'.repeat(CREDENTIAL_MANAGER_MAX_BYTES + 1);
-    assert.match(valueProblem(value, 'win32') ?? '', /2561 bytes, over Credential Manager's 2560/);
+    assert.match(valueProblem(value, 'win32') ?? '', /2562 bytes, over Credential Manager's 2560/, 'the stored form, padded to an even length');
     assert.equal(valueProblem(value, 'linux'), undefined);
     assert.equal(valueProblem(value, 'darwin'), undefined);
     assert.equal(valueProblem('x'.repeat(CREDENTIAL_MANAGER_MAX_BYTES), 'win32'), undefined);
@@ -77,13 +77,34 @@ describe('Windows Credential Manager: 2,560 bytes per credential', () => {
     };
     const value = '{"profile":"prød"}';
     writeValue(fake, value, 'win32');
-    assert.equal((stored as unknown as Uint8Array).length, Buffer.byteLength(value));
-    assert.equal(readValue(fake, 'win32'), value);
+    assert.equal((stored as unknown as Uint8Array).length, Buffer.byteLength(windowsBlob(value)));
+    assert.deepEqual(JSON.parse(readValue(fake, 'win32')!), JSON.parse(value), 'the same JSON, its non-ASCII escaped');
     writeValue(fake, value, 'darwin');
     assert.equal(readValue(fake, 'darwin'), value);
     assert.deepEqual(calls, ['setSecret', 'getSecret', 'setPassword', 'getPassword']);
     stored = null;
     assert.equal(readValue(fake, 'win32'), null);
+  });
+});
+
+describe('Credential Manager listings (CredEnumerateW: a prefix and one trailing *)', () => {
+  test('an item\'s user name starts with its service, so the service\'s filter is a prefix that matches it and nothing of another service', () => {
+    const filter = windowsFilter('keyrole:source');
+    assert.match(filter, /^[^*]+\*$/, 'a prefix followed by one *');
+    const prefix = filter.slice(0, -1);
+    assert.ok(windowsUserName('keyrole:source', 'alice').startsWith(prefix));
+    assert.ok(!windowsUserName('keyrole:source-x', 'alice').startsWith(prefix));
+    assert.deepEqual(windowsAccounts('keyrole:source', [windowsUserName('keyrole:source', 'alice'), windowsUserName('keyrole:source', 'b.c/d'), 'other']), ['alice', 'b.c/d']);
+  });
+
+  test('every blob keyrole writes decodes as UTF-16, as the addon\'s listing decodes it: even length, no lone surrogate', () => {
+    const decoder = new TextDecoder('utf-16le', { fatal: true });
+    for (const value of ['{}', '{"a":1}', '{"profile":"prød"}', '{"p":"\u0600\u07ff"}', '{"e":"😀"}', JSON.stringify({ t: 'x'.repeat(2500) })]) {
+      const blob = windowsBlob(value);
+      assert.equal(blob.length % 2, 0, value);
+      assert.doesNotThrow(() => decoder.decode(blob), value);
+      assert.deepEqual(JSON.parse(blob.toString('utf8')), JSON.parse(value), value);
+    }
   });
 });
 
@@ -164,8 +185,8 @@ describe('Windows semantics, decided by pure functions', () => {
     assert.equal(homeMismatch({ HOME: '/home/x', USERPROFILE: 'C:\\Users\\a' }, 'linux'), undefined);
   });
 
-  test('console devices: read-write on Windows (a write-only CONOUT$ fails Node\'s TTY set-up)', () => {
-    assert.deepEqual(consoleDevices('win32'), { input: 'CONIN$', output: 'CONOUT$', inputFlags: 'r+', outputFlags: 'r+' });
+  test('console devices: read-write on Windows (a write-only CONOUT$ fails Node\'s TTY set-up), by their device paths (a bare CONIN$ becomes \\\\?\\<cwd>\\CONIN$)', () => {
+    assert.deepEqual(consoleDevices('win32'), { input: '\\\\.\\CONIN$', output: '\\\\.\\CONOUT$', inputFlags: 'r+', outputFlags: 'r+' });
     assert.deepEqual(consoleDevices('linux'), { input: '/dev/tty', output: '/dev/tty', inputFlags: 'r', outputFlags: 'w' });
   });
 

@@ -6,8 +6,9 @@ import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import { userHome } from '../../util/home.ts';
 import { ShlexError } from '../../config/shlex.ts';
-import { resolveOnPath, splitCommandLine } from '../../util/platform.ts';
+import { quoteWord, resolveOnPath, splitCommandLine } from '../../util/platform.ts';
 import { isFile } from '../../util/dirs.ts';
+import { selfCommand } from '../../util/self.ts';
 import { redactKeyId } from '../../util/debug.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
@@ -63,7 +64,7 @@ export function processLineCheck(ctx: DoctorContext): { checks: Check[]; line?: 
     if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which does not exist`, `fix the path, or write credential_process = keyrole process ${ctx.profile} with keyrole on PATH`)] };
   } else {
     resolved = findOnPath(exe);
-    if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which is not on PATH`, `write the full path to keyrole (${selfPaths()[0] ?? 'keyrole'}), or put it on PATH`)] };
+    if (!resolved) return { checks: [...checks, problem(name, `credential_process runs ${exe}, which is not on PATH`, `write the full command, credential_process = ${selfCommand()} process ${quoteWord(ctx.profile, process.platform)}, or put keyrole on PATH`)] };
   }
   try {
     // Windows has no execute bit (X_OK is F_OK there): what PATHEXT found is runnable.
