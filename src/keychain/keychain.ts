@@ -21,29 +21,46 @@ import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import { describeQuota, isQuotaError, kernelErrorMessage, kernelListing, keyQuota, legacyDelete, legacyGet, sealedDelete, sealedGet, sealedSet } from './kernel.ts';
+import { fileAccounts, fileDelete, fileGet, fileSet, storeExists } from './filestore.ts';
+import { requireIdentity, unlockedIdentity } from './unlocked.ts';
+import type { AgeIdentity } from './agefile.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 import type * as WorkerThreads from 'node:worker_threads';
 
 export const SOURCE_SERVICE = 'keyrole:source';
 
-export type StoreName = 'secret-service' | 'keyutils' | 'native';
+export type StoreName = 'secret-service' | 'keyutils' | 'file' | 'native';
 
 export function storeName(): StoreName {
+  const chosen = (process.env.KEYROLE_KEYCHAIN ?? '').trim();
+  if (chosen === 'file') return 'file';
   if (process.platform !== 'linux') return 'native';
-  const choice = (process.env.KEYROLE_KEYCHAIN || 'secret-service').trim();
+  if (!chosen && storeAutoSelected()) return 'file';
+  const choice = chosen || 'secret-service';
   if (choice === 'secret-service' || choice === 'keyutils') return choice;
-  throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default) or keyutils');
+  throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default), keyutils or file');
+}
+
+/**
+ * Whether the file store is used because nothing else can be (Linux, KEYROLE_KEYCHAIN
+ * unset, no D-Bus session: SSH servers, WSL, containers, CI). A session bus on which no
+ * Secret Service answers is reported as such (keychainError) with the fix, rather than
+ * probed on every call: the probe would cost the hot path a D-Bus round trip.
+ */
+export function storeAutoSelected(): boolean {
+  return process.platform === 'linux' && !(process.env.KEYROLE_KEYCHAIN ?? '').trim() && !process.env.DBUS_SESSION_BUS_ADDRESS;
 }
 
 function entryOptions(): EntryOptions {
   const store = storeName();
-  return store === 'native' ? {} : { linux: { store } };
+  return store === 'secret-service' || store === 'keyutils' ? { linux: { store } } : {};
 }
 
 function describeStore(): string {
   switch (storeName()) {
     case 'secret-service': return 'the Secret Service keychain';
     case 'keyutils': return 'the kernel keyring (keyutils)';
+    case 'file': return 'keyrole\'s file store';
     default: return process.platform === 'darwin' ? 'the macOS Keychain' : 'Windows Credential Manager';
   }
 }
@@ -165,10 +182,18 @@ export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | nu
   return bytes === null ? null : Buffer.from(bytes).toString('utf8');
 }
 
+/** The file store's key for a read or delete; undefined where no store exists yet (nothing in it). */
+function fileIdentity(action: string): AgeIdentity | undefined {
+  return unlockedIdentity() ?? (storeExists() ? requireIdentity(action) : undefined);
+}
+
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = storeName() === 'keyutils' ? keyutilsGet(service, account) : bounded(action, () => readValue(entry(service, account), process.platform));
+    const store = storeName();
+    const id = store === 'file' ? fileIdentity(action) : undefined;
+    value = store === 'file' ? (id ? fileGet(id, service, account) : null)
+      : store === 'keyutils' ? keyutilsGet(service, account) : bounded(action, () => readValue(entry(service, account), process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -187,7 +212,8 @@ export function setItem(service: string, account: string, value: string, action:
   try {
     const problem = valueProblem(value, process.platform);
     if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
-    if (storeName() === 'keyutils') sealedSet(service, account, value);
+    if (storeName() === 'file') fileSet(requireIdentity(action), service, account, value);
+    else if (storeName() === 'keyutils') sealedSet(service, account, value);
     else bounded(action, () => writeValue(entry(service, account), value, process.platform));
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
@@ -197,6 +223,10 @@ export function setItem(service: string, account: string, value: string, action:
 
 export function deleteItem(service: string, account: string, action: string): boolean {
   try {
+    if (storeName() === 'file') {
+      const id = fileIdentity(action);
+      return id ? fileDelete(id, service, account) : false;
+    }
     return storeName() === 'keyutils' ? sealedDelete(service, account) : bounded(action, () => entry(service, account).deleteCredential());
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
@@ -313,6 +343,10 @@ function keyutilsAccounts(service: string, action: string): string[] {
 
 export function listAccounts(service: string, action: string): string[] {
   if (storeName() === 'keyutils') return keyutilsAccounts(service, action);
+  if (storeName() === 'file') {
+    const id = fileIdentity(action);
+    return id ? fileAccounts(id, service) : [];
+  }
   try {
     return bounded(action, () => loadKeyring().findCredentials(service)).map((c) => c.account).sort();
   } catch (err) {
