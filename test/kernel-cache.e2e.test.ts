@@ -16,11 +16,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { chownSync } from 'node:fs';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { KEYROLE } from './support/run.ts';
+import { KEYROLE, run } from './support/run.ts';
+import { otherUser } from './support/users.ts';
+import { tempDir } from './support/tmp.ts';
 import { requireTool } from './support/tools.ts';
 import { homeKeys, kernelNameOf, keyBytes, keyctlWithPersistent, listedKeys } from './support/kernelkeys.ts';
-import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const CACHE = 'keyrole:cache';
@@ -205,6 +208,13 @@ describe('cache entries copied to the kernel keyring, sealed, and read there fir
     assert.equal(st, `600 ${(await w.run('id', ['-un'])).stdout.trim()}`);
   });
 
+  test('doctor names the kernel keyring\'s use and this user\'s quota', async () => {
+    const r = await kr(['doctor', `plain-${tag}`, '--no-network']);
+    assert.match(r.stdout, /^ok +kernel +holds the cache's fast copies, sealed under this home's key; \d+ of \d+ bytes and \d+ of \d+ keys in use for uid \d+ \(\/proc\/key-users\)$/m, r.stdout);
+    const off = await kr(['doctor', `plain-${tag}`, '--no-network'], { KEYROLE_KERNEL_CACHE: 'off' });
+    assert.match(off.stdout, /^skipped +kernel +cache copies are off/m, off.stdout);
+  });
+
   test('a write removes this home\'s expired copies (the per-user quota is not filled by them)', async () => {
     // Credentials that live 2 s: the copy expires while nothing reads it.
     await w.emu.behaviour({ credentialLifetimeSeconds: 2 });
@@ -300,5 +310,33 @@ describe('a cache entry belongs to one key in one keychain', () => {
     assert.notEqual(JSON.parse(next.stdout).AccessKeyId, JSON.parse(first.stdout).AccessKeyId);
     assert.deepEqual(await signers(a), [carol.accessKeyId], 'signed with the new key');
     assert.match(s.stdout, /^Removed 1 cached credential made with the key it replaced\.$/m);
+  });
+});
+
+describe('the kernel\'s per-user key quota (a user other than root: 20,000 bytes by default)', () => {
+  // root's quota is 25 MB; another local user has the kernel's default, which about fifteen
+  // cache entries fill. Everything runs as that user, in a session keyring of its own, with
+  // KEYROLE_KEYCHAIN=keyutils (it has no Secret Service), after other keys took the quota.
+  const asOther = (script: string, env: Record<string, string> = {}) => {
+    const other = otherUser();
+    const home = tempDir('quota-');
+    chownSync(home, other.uid, other.gid);
+    return run('setpriv', [`--reuid=${other.uid}`, `--regid=${other.gid}`, '--clear-groups', 'keyctl', 'session', '-', 'sh', '-c', script, KEYROLE],
+      { env: { HOME: home, PATH: '/usr/bin:/bin', KEYROLE_KEYCHAIN: 'keyutils', ...env }, cwd: '/' });
+  };
+  // Other keys take the quota: big ones first, then smaller, until the kernel refuses one byte.
+  const FILL = 'i=0; for n in 1500 200 20 1; do while head -c $n /dev/zero | keyctl padd user "fill$i" @s >/dev/null 2>&1; do i=$((i+1)); done; done; ';
+
+  test('doctor says when the quota is the reason, and a store refused for quota says so in one line', async () => {
+    requireTool('keyctl');
+    requireTool('setpriv');
+    // $0 is keyrole; the key arrives on stdin, as setup reads it.
+    const r = await asOther(`${FILL}"$0" doctor --no-network; printf '%s\\n%s\\n' "$ID" "$SECRET" | "$0" setup x --no-verify; echo "setup exit $?" >&2`, { ID: DEMO_ACCESS_KEY_ID, SECRET: DEMO_SECRET_ACCESS_KEY });
+    assert.match(r.stdout, /^warning +kernel +the kernel keyring's quota is (nearly )?full: \d+ of 20000 bytes and \d+ of \d+ keys in use for uid \d+ \(\/proc\/key-users\), so new sources and cache entries may not fit$/m, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ +fix: other programs' keys count too/m);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('keyrole:'));
+    assert.deepEqual(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^keyrole: the kernel keyring refused to let keyrole store source "x": this user's key quota is full \(\d+ of 20000 bytes/);
+    assert.match(r.stderr, /^setup exit 1$/m);
   });
 });

@@ -164,6 +164,9 @@ export function describeQuota(q: KeyQuota): string {
   return `${q.bytes} of ${q.maxBytes} bytes and ${q.keys} of ${q.maxKeys} keys in use for uid ${process.getuid?.()} (/proc/key-users)`;
 }
 
+/** What to do about a full quota. */
+export const QUOTA_FIX = 'other programs\' keys count too (keyctl show @u; keyctl show @s); keyrole cache clear removes this home\'s copies; root can raise the quota: sysctl kernel.keys.maxbytes / kernel.keys.maxkeys';
+
 /** Whether an addon error is the kernel refusing for quota (EDQUOT). */
 export function isQuotaError(err: unknown): boolean {
   return /quota/i.test(message(err));

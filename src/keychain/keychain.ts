@@ -20,7 +20,7 @@ import { printable } from '../util/printable.ts';
 import { duplicateItemsFix, unlockKeychainFix } from '../util/platform.ts';
 import { nodeRequire } from '../util/require.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
-import { describeQuota, isQuotaError, kernelErrorMessage, kernelListing, keyQuota, legacyDelete, legacyGet, sealedDelete, sealedGet, sealedSet } from './kernel.ts';
+import { QUOTA_FIX, describeQuota, isQuotaError, kernelErrorMessage, kernelListing, keyQuota, legacyDelete, legacyGet, sealedDelete, sealedGet, sealedSet } from './kernel.ts';
 import { fileAccounts, fileDelete, fileGet, fileSet, storeExists } from './filestore.ts';
 import { requireIdentity, unlockedIdentity } from './unlocked.ts';
 import type { AgeIdentity } from './agefile.ts';
@@ -72,6 +72,11 @@ export function keychainError(err: unknown, action: string): KeyroleError {
   if (/IsLocked|is locked|locked collection|prompt was dismissed/i.test(msg)) {
     return new KeyroleError('KeychainLocked', `${describeStore()} is locked, so keyrole cannot ${action}`,
       unlockKeychainFix(process.platform));
+  }
+  if (storeName() === 'keyutils' && isQuotaError(msg)) {
+    const q = keyQuota();
+    return new KeyroleError('KeyringQuota', `the kernel keyring refused to let keyrole ${action}: this user's key quota is full${q ? ` (${describeQuota(q)})` : ''}`,
+      QUOTA_FIX);
   }
   const ambiguous = /matched by (\d+) credentials/i.exec(msg);
   if (ambiguous) {

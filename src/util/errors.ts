@@ -41,7 +41,7 @@ const CODES = {
   // The keychain and the sources in it.
   AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainValueTooLarge: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
-  AmbiguousKeyInput: F, KeyringUnavailable: F, KeychainReadBack: F,
+  AmbiguousKeyInput: F, KeyringUnavailable: F, KeyringQuota: F, KeychainReadBack: F,
   // The file store (KEYROLE_KEYCHAIN=file).
   FileStoreLocked: F, FileStoreWrongPassphrase: F, FileStoreNoPassphrase: F, FileStoreMissing: F, FileStoreUnusable: F,
   PassphraseSourceFailed: F, PassphraseMismatch: F, BadUnlockTimeout: F, StoreMoveFailed: F,

@@ -5,7 +5,7 @@
 // bare Node start; `--debug` says so on the write), so doctor is where it is said.
 
 import { kernelTier, storeName } from '../../keychain/keychain.ts';
-import { describeQuota, keyQuota, type KeyQuota } from '../../keychain/kernel.ts';
+import { QUOTA_FIX, describeQuota, keyQuota, type KeyQuota } from '../../keychain/kernel.ts';
 import { readSealKey } from '../../keychain/seal.ts';
 import { fromError, ok, skipped, warning, type Check } from './check.ts';
 
@@ -27,8 +27,8 @@ export function kernelCheck(): Check {
     const q = keyQuota();
     const problem = q && quotaProblem(q);
     if (problem) {
-      return warning('kernel', `${problem}, so ${keyutils ? 'new sources and cache entries cannot be stored' : 'new cache entries are not copied there and hits read the Secret Service (slower)'}`,
-        'other programs\' keys count too (keyctl show @u; keyctl show @s); keyrole cache clear removes this home\'s copies; root can raise the quota: sysctl kernel.keys.maxbytes / kernel.keys.maxkeys');
+      return warning('kernel', `${problem}, so ${keyutils ? 'new sources and cache entries may not fit' : 'new cache entries may not be copied there, and hits then read the Secret Service (slower)'}`,
+        QUOTA_FIX);
     }
     return ok('kernel', `${keyutils ? 'holds the keychain' : 'holds the cache\'s fast copies'}, sealed under this home's key${q ? `; ${describeQuota(q)}` : ''}`);
   } catch (err) {
