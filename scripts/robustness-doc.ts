@@ -43,6 +43,10 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'Process and filesystem faults',
     intro: 'SIGKILL at fixed steps of a refresh (delivered by `strace --inject`, so the step is exact), a full filesystem (a 64 KiB tmpfs), a read-only home (a read-only tmpfs), and two builds of keyrole on one store.',
   },
+  filestore: {
+    title: 'The file store',
+    intro: 'keyrole\'s age-encrypted file store (no D-Bus session, `KEYROLE_KEYCHAIN=file`), through the built executable: SIGKILL spread over each kind of write (a refresh, creating the store, a move between stores, a passphrase change), unsafe directories and damaged files. After each kill the store opens and nothing stored before is lost; every refusal is a non-zero exit and one line on stderr.',
+  },
   users: {
     title: 'Another local user',
     intro: 'A real second account on the machine (`keyrole-other`, created by the suite) moves first: it binds the names keyrole listens on, sends what it likes to whoever connects, and reaches for the files keyrole keeps. Nothing it sends is printed or adopted, and keyrole never waits on it.',

@@ -84,6 +84,11 @@ describe('the file store, with no D-Bus session', () => {
       const holding = filesHolding(w.home, secret).filter((f) => f !== ppFile);
       assert.deepEqual(holding, [], `a secret in plaintext under HOME: ${holding.join(', ')}`);
     }
+    const doctor = await kr(['doctor', 'prod', '--no-network'], { KEYROLE_PASSPHRASE_FILE: undefined });
+    assert.match(doctor.stdout, /^ok +keychain +keyrole's file store \(chosen by itself: no D-Bus session\) in \S+ \(age, scrypt\) is unlocked until \d{4}-\d\d-\d\dT[\d:.]+Z \(1 source\)$/m);
+    await reboot();
+    const lockedDoctor = await kr(['doctor', 'prod', '--no-network'], { KEYROLE_PASSPHRASE_FILE: undefined });
+    assert.match(lockedDoctor.stdout, /^warning +keychain +keyrole's file store .* is locked in this session/m);
     // No file name says which profile, role or account.
     for (const f of snapshot(store).keys()) assert.doesNotMatch(f, /alice|prod|Admin|111122223333/);
   });

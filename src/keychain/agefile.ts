@@ -4,11 +4,13 @@
 // Why by hand, next to the age-encryption package (which keyrole uses for the
 // passphrase-wrapped store key, src/keychain/unlocked.ts): keyrole's keychain interface is
 // synchronous (getItem/setItem/deleteItem/listAccounts have some fifty callers), and the
-// package's API is asynchronous only and does X25519 through WebCrypto, which loads
-// node:crypto (8–13 ms, more than a cache hit's budget). The format is small, and this
-// module uses the same audited primitives the package itself uses (@noble/curves,
-// @noble/hashes, @noble/ciphers). The tests check it both ways against the package and
-// against Debian's `age`.
+// package's API is asynchronous only; loading it (with @noble/curves and the post-quantum
+// recipients) costs a cache hit far more than its budget. The format is small: the
+// symmetric parts use the audited @noble/hashes and @noble/ciphers the kernel seal already
+// loads, and X25519, needed only to write an entry, is node:crypto's (loaded then, like the
+// random bytes: a write waits for STS or a person anyway; @noble/curves' module set-up
+// alone measured over 100 ms on this project's loaded machine). The tests check the format
+// against the package (test/unit/agefile.test.ts) and Debian's `age` (test/filestore.e2e.test.ts).
 //
 // Every entry carries two stanzas that wrap the same file key:
 // - `X25519`, the standard recipient: `age -d -i identity.txt` decrypts the entry.
@@ -23,7 +25,6 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { base64nopad, bech32 } from '@scure/base';
-import { x25519 as curve } from '@noble/curves/ed25519.js';
 import { nodeRequire } from '../util/require.ts';
 
 const INTRO = 'age-encryption.org/v1\n';
@@ -58,17 +59,34 @@ export function decodeIdentity(text: string): Uint8Array | undefined {
   }
 }
 
+const crypto = () => nodeRequire()('node:crypto') as typeof import('node:crypto');
+
 export function randomBytes(n: number): Uint8Array {
-  return (nodeRequire()('node:crypto') as typeof import('node:crypto')).randomBytes(n);
+  return crypto().randomBytes(n);
 }
 
-// X25519 only where an entry is written (a cache miss, a setup): the scalar
-// multiplications cost tens of milliseconds cold, which a hit must not pay.
-const x25519 = () => curve;
+// X25519 through node:crypto's key objects: a raw scalar or point goes in as DER
+// (RFC 8410: PKCS#8 for the private key, SubjectPublicKeyInfo for the public one).
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+
+function privateKey(scalar: Uint8Array) {
+  return crypto().createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: 'der', type: 'pkcs8' });
+}
+
+function publicOf(scalar: Uint8Array): Uint8Array {
+  const der = crypto().createPublicKey(privateKey(scalar)).export({ format: 'der', type: 'spki' });
+  return Uint8Array.from(der.subarray(der.length - 32));
+}
+
+function shared(scalar: Uint8Array, point: Uint8Array): Uint8Array {
+  const publicKey = crypto().createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: 'der', type: 'spki' });
+  return Uint8Array.from(crypto().diffieHellman({ privateKey: privateKey(scalar), publicKey }));
+}
 
 /** `age1…`, the identity's public recipient. */
 export function recipientOf(secret: Uint8Array): string {
-  return bech32.encode('age', bech32.toWords(x25519().getPublicKey(secret)), false);
+  return bech32.encode('age', bech32.toWords(publicOf(secret)), false);
 }
 
 function stanzaBody(b: Uint8Array): string {
@@ -97,13 +115,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** `plain` as an age file to the identity (both stanzas). */
 export function encrypt(id: AgeIdentity, plain: Uint8Array): Uint8Array {
-  const x = x25519();
   const fileKey = randomBytes(16);
-  const recipient = x.getPublicKey(id.secret);
+  const recipient = publicOf(id.secret);
   const eph = randomBytes(32);
-  const share = x.getPublicKey(eph);
-  const shared = x.getSharedSecret(eph, recipient);
-  const xKey = hkdf(sha256, shared, concat([share, recipient]), utf8.encode('age-encryption.org/v1/X25519'), 32);
+  const share = publicOf(eph);
+  const xKey = hkdf(sha256, shared(eph, recipient), concat([share, recipient]), utf8.encode('age-encryption.org/v1/X25519'), 32);
   const wrapNonce = randomBytes(12);
   let header = INTRO
     + `-> X25519 ${base64nopad.encode(share)}\n` + stanzaBody(chacha20poly1305(xKey, ZERO_NONCE).encrypt(fileKey))
