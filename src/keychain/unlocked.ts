@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { decodeIdentity, encodeIdentity, identityFromSecret, randomBytes, recipientOf, type AgeIdentity } from './agefile.ts';
 import { KEY_FILE, RECIPIENT_FILE, keyFilePath, readStoreFile, storeDir, storeExists, storeRecipient } from './filestore.ts';
 import { sealedDelete, sealedGet, sealedSet } from './kernel.ts';
-import { passphrase, passphraseFromFile } from './passphrase.ts';
 
 export const SCRYPT_WORK_FACTOR = 18;
 const SESSION_SERVICE = 'keyrole:filestore';
@@ -130,6 +129,10 @@ export async function wrapIdentity(id: AgeIdentity, p: string): Promise<Uint8Arr
   return e.encrypt(`# keyrole file store identity (age-keygen format)\n${encodeIdentity(id.secret)}\n`);
 }
 
+// The passphrase sources (a terminal prompt, a child process) are loaded only to ask: a
+// cache hit in an unlocked session needs neither node:tty nor node:child_process.
+const passphrase: typeof import('./passphrase.ts').passphrase = async (...a) => (await import('./passphrase.ts')).passphrase(...a);
+
 /** Creates the store: a new identity, wrapped with a new passphrase. Two creators at once: the first one's stays. */
 async function createStore(): Promise<AgeIdentity> {
   const p = await passphrase('create keyrole\'s file store', { twice: true });
@@ -172,7 +175,7 @@ export async function changePassphrase(): Promise<void> {
   const old = await openKeyFile(await passphrase('unlock keyrole\'s file store'));
   // The new one from a file for scripts (KEYROLE_NEW_PASSPHRASE_FILE), else typed twice.
   const newFile = process.env.KEYROLE_NEW_PASSPHRASE_FILE;
-  const next = newFile ? passphraseFromFile(newFile, 'KEYROLE_NEW_PASSPHRASE_FILE') : await passphrase('change the passphrase', { twice: true, terminalOnly: true });
+  const next = newFile ? (await import('./passphrase.ts')).passphraseFromFile(newFile, 'KEYROLE_NEW_PASSPHRASE_FILE') : await passphrase('change the passphrase', { twice: true, terminalOnly: true });
   writeAtomic(keyFilePath(), await wrapIdentity(old, next));
   current = old;
 }
