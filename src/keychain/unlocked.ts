@@ -57,7 +57,11 @@ export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
   try {
     const v = JSON.parse(raw) as SessionCopy;
     const secret = decodeIdentity(v.identity);
-    if (!secret || !(v.until > Date.now())) return undefined;
+    if (!secret || !(v.until > Date.now())) {
+      // The kernel keeps a key until it is removed: an expired one goes now, not at reboot.
+      try { sealedDelete(SESSION_SERVICE, sessionAccount(recipient)); } catch { /* asked again anyway */ }
+      return undefined;
+    }
     return { id: identityFromSecret(secret), until: v.until };
   } catch {
     return undefined;
