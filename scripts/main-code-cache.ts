@@ -2,8 +2,9 @@
 // dist/keyrole.cjs the way scripts/sea-main.cjs does, runs its hot path in a throwaway
 // home, and writes V8's code cache, which then holds every function those runs compiled.
 //
-// The runs: `process` on a keychain-cached profile, answered by a stand-in Secret Service
-// on a private socket (a hit through the direct D-Bus client, src/keychain/secretservice.ts), then
+// The runs: `process` on a keychain-cached profile, from its sealed kernel-keyring copy and
+// then answered by a stand-in Secret Service on a private socket (a hit through the direct
+// D-Bus client, src/keychain/secretservice.ts), then
 // `process` on a file-cached profile whose entry this script stored beforehand (a file hit,
 // end to end). Neither touches the network or a real keychain.
 
@@ -98,23 +99,42 @@ const source = `(function (exports, require, module, __filename, __dirname) {${f
 const script = new vm.Script(source, { filename: 'keyrole.cjs' });
 const wrapper = script.runInThisContext() as (...a: unknown[]) => void;
 const require = createRequire(bundle);
-const runs = [['process', 'warmkc'], ['process', 'warm']];
+// The keychain hit twice: from its sealed copy in the kernel keyring (where this machine has
+// one: src/keychain/kernel.ts; opening it is the hit's own work, compiled here or on every
+// hit), then from the Secret Service with the copies off.
+const runs: { argv: string[]; env?: Record<string, string> }[] = [
+  { argv: ['process', 'warmkc'] },
+  { argv: ['process', 'warmkc'], env: { KEYROLE_KERNEL_CACHE: 'off' } },
+  { argv: ['process', 'warm'] },
+];
+const { sealedDelete, sealedSet } = await import('../src/keychain/kernel.ts');
+let kernelCopy = false;
+if (process.platform === 'linux') {
+  try {
+    sealedSet('keyrole:cache', keychainHit.key, keychainHit.value);
+    kernelCopy = true;
+  } catch { /* no kernel keyring here: the hit reads the Secret Service both times */ }
+}
 
 let last: string[] | undefined;
 
 function next(): void {
   // Both runs are hits; a failed one would leave its path out of the cache unnoticed.
   if (last && process.exitCode) throw new Error(`keyrole ${last.join(' ')} exited ${process.exitCode} in the code-cache run`);
-  const argv = runs.shift();
+  const run = runs.shift();
+  const argv = run?.argv;
   last = argv;
   if (!argv) {
     fs.writeFileSync(out, script.createCachedData());
+    if (kernelCopy) sealedDelete('keyrole:cache', keychainHit.key);
     bus.close();
     fs.rmSync(home, { recursive: true, force: true });
     process.exitCode = 0;
     return;
   }
   process.argv = [process.execPath, 'keyrole', ...argv];
+  delete process.env.KEYROLE_KERNEL_CACHE;
+  Object.assign(process.env, run?.env);
   const m = { exports: {} };
   // Each call runs the bundle's top level afresh (new module state) on the same compiled functions.
   wrapper(m.exports, require, m, bundle, dirname(bundle));

@@ -5,9 +5,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
 import { baseEnv } from './support/run.ts';
+import { dropHomeKeys } from './support/kernelkeys.ts';
 import { requireTool } from './support/tools.ts';
 import { Recorder, assertOneLine, normalise } from '../scripts/robustness-doc.ts';
 import { handMade, startFakeBus, type Answer, type FakeBus } from './support/fakebus.ts';
@@ -104,6 +106,9 @@ describe('robustness: keychain payloads', () => {
       const key = accounts[1];
       const real = JSON.parse(stored('keyrole:cache', key)) as Record<string, unknown>;
       plant('keyrole:cache', key, make(real));
+      // The Secret Service's entry is read where the kernel keyring holds no copy of it (after
+      // a reboot; the copy, read first, is test/kernel-cache.e2e's).
+      await dropHomeKeys(join(w.home, '.aws', 'keyrole'));
       const r = await proc(['--debug']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /is corrupt or foreign; it will be replaced|written for other parameters/);
