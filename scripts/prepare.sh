@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils bsdutils tmux strace chromium zsh fish gdb golang-go golang-github-aws-aws-sdk-go-v2-dev qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross"
+PACKAGES="gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils age bsdutils tmux strace chromium zsh fish gdb golang-go golang-github-aws-aws-sdk-go-v2-dev qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

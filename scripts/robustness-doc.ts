@@ -47,6 +47,10 @@ export const SECTIONS: Record<string, { title: string; intro: string }> = {
     title: 'A long-lived server',
     intro: '`keyrole serve` (the endpoint of `exec --server` too) running while its parts fail and come back: the real gnome-keyring stopped (SIGSTOP) and continued, a keychain call that never returns (a session bus that goes silent for new connections), a clock that is 20 minutes off and then right again (a shared libfaketime clock), and serve itself killed with SIGKILL. Requests are made as an SDK makes them; the answer is what every client shows.',
   },
+  filestore: {
+    title: 'The file store',
+    intro: 'keyrole\'s age-encrypted file store (no D-Bus session, `KEYROLE_KEYCHAIN=file`), through the built executable: SIGKILL spread over each kind of write (a refresh, creating the store, a move between stores, a passphrase change), unsafe directories and damaged files. After each kill the store opens and nothing stored before is lost; every refusal is a non-zero exit and one line on stderr.',
+  },
   users: {
     title: 'Another local user',
     intro: 'A real second account on the machine (`keyrole-other`, created by the suite) moves first: it binds the names keyrole listens on, sends what it likes to whoever connects, and reaches for the files keyrole keeps. Nothing it sends is printed or adopted, and keyrole never waits on it.',

@@ -6,6 +6,7 @@ import { debug, enableDebug } from './util/debug.ts';
 import { COMMANDS, findCommand } from './commands/index.ts';
 import { loadCommand } from './commands/load.ts';
 import { VERSION } from './util/version.ts';
+import { prepareStore } from './keychain/prepare.ts';
 
 /** The commands' summaries with their descriptions in one column. */
 function commandLines(): string {
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(command.help);
     return;
   }
+  await prepareStore(command.name);
   const mod = await loadCommand(command.name);
   await mod.main(rest);
 }

@@ -354,6 +354,30 @@ they are, and profiles that already point at a role are left alone.
 logout: signs out at IAM Identity Center and removes keyrole's token from the keychain.
 `,
   },
+  {
+    name: 'store',
+    summary: 'store move --to <store>  move every key to another keychain; store passphrase | lock | status',
+    help: `Usage: keyrole store move --to <secret-service | file | keyutils> [--from <store>]
+       keyrole store passphrase
+       keyrole store lock
+       keyrole store status
+
+move: copies every entry keyrole keeps (sources, cached credentials, MFA and SSO
+      sessions, client registrations) from the current store (KEYROLE_KEYCHAIN, or
+      --from) to another, reads each back, and only then removes the old one; run it again
+      after an interruption and it finishes the job. Then set KEYROLE_KEYCHAIN to the new
+      store (unset it for the Secret Service).
+passphrase: changes the file store's passphrase (the old one, then the new one twice at
+      the terminal, or KEYROLE_NEW_PASSPHRASE_FILE); no key is re-entered.
+lock: forgets the file store's unlocked key in this session (the next call asks again).
+status: where keyrole keeps its keys, and whether the file store is unlocked and until when.
+
+The file store (KEYROLE_KEYCHAIN=file; by itself without a D-Bus session) asks for its
+passphrase once per session: at the terminal, or from KEYROLE_PASSPHRASE_FILE (first
+line) or KEYROLE_PASSPHRASE_COMMAND (first line of its output, run by /bin/sh). The
+unlocked key is kept in the kernel keyring for KEYROLE_UNLOCK_TIMEOUT (default 8h; 0: never).
+`,
+  },
 ] as const satisfies readonly Command[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];

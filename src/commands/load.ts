@@ -25,6 +25,7 @@ const LOADERS: Record<CommandName, () => Promise<Main>> = {
   serve: () => import('./serve.ts'),
   status: () => import('./status.ts'),
   import: () => import('./import.ts'),
+  store: () => import('./store.ts'),
 };
 
 export function loadCommand(name: CommandName): Promise<Main> {

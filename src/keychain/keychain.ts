@@ -33,18 +33,34 @@ import { nodeRequire } from '../util/require.ts';
 import { switchedOff } from '../util/switch.ts';
 import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import { QUOTA_FIX, describeQuota, isQuotaError, kernelErrorMessage, kernelListing, keyQuota, legacyDelete, legacyGet, sealedDelete, sealedGet, sealedSet } from './kernel.ts';
+import { fileAccounts, fileDelete, fileGet, fileSet, storeExists } from './filestore.ts';
+import { requireIdentity, unlockedIdentity } from './unlocked.ts';
+import type { AgeIdentity } from './agefile.ts';
 import type { Entry as EntryType, EntryOptions } from '@napi-rs/keyring';
 import type * as WorkerThreads from 'node:worker_threads';
 
 export const SOURCE_SERVICE = 'keyrole:source';
 
-export type StoreName = 'secret-service' | 'keyutils' | 'native';
+export type StoreName = 'secret-service' | 'keyutils' | 'file' | 'native';
 
 export function storeName(): StoreName {
+  const chosen = (process.env.KEYROLE_KEYCHAIN ?? '').trim();
+  if (chosen === 'file') return 'file';
   if (process.platform !== 'linux') return 'native';
-  const choice = (process.env.KEYROLE_KEYCHAIN || 'secret-service').trim();
+  if (!chosen && storeAutoSelected()) return 'file';
+  const choice = chosen || 'secret-service';
   if (choice === 'secret-service' || choice === 'keyutils') return choice;
-  throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default) or keyutils');
+  throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default), keyutils or file');
+}
+
+/**
+ * Whether the file store is used because nothing else can be (Linux, KEYROLE_KEYCHAIN
+ * unset, no D-Bus session: SSH servers, WSL, containers, CI). A session bus on which no
+ * Secret Service answers is reported as such (keychainError) with the fix, rather than
+ * probed on every call: the probe would cost the hot path a D-Bus round trip.
+ */
+export function storeAutoSelected(): boolean {
+  return process.platform === 'linux' && !(process.env.KEYROLE_KEYCHAIN ?? '').trim() && !process.env.DBUS_SESSION_BUS_ADDRESS;
 }
 
 /**
@@ -58,13 +74,14 @@ export function volatileStoreNotice(): string | undefined {
 
 function entryOptions(): EntryOptions {
   const store = storeName();
-  return store === 'native' ? {} : { linux: { store } };
+  return store === 'secret-service' || store === 'keyutils' ? { linux: { store } } : {};
 }
 
 function describeStore(): string {
   switch (storeName()) {
     case 'secret-service': return 'the Secret Service keychain';
     case 'keyutils': return 'the kernel keyring (keyutils)';
+    case 'file': return 'keyrole\'s file store';
     default: return process.platform === 'darwin' ? 'the macOS Keychain' : 'Windows Credential Manager';
   }
 }
@@ -90,7 +107,7 @@ export function keychainError(err: unknown, action: string): KeyroleError {
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|ServiceUnknown|org\.freedesktop\.secrets|was not provided by any \.service|Connection refused|No such file or directory/i.test(msg)) {
     const why = process.env.DBUS_SESSION_BUS_ADDRESS ? 'no Secret Service answers on this D-Bus session' : 'there is no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)';
     return new KeyroleError('NoSecretService', `no Secret Service is running: ${why}, so keyrole cannot ${action}`,
-      'start gnome-keyring (or KeePassXC\'s Secret Service) in this session, or set KEYROLE_KEYCHAIN=keyutils to use the kernel keyring');
+      'start gnome-keyring (or KeePassXC\'s Secret Service) in this session, or set KEYROLE_KEYCHAIN=file to use keyrole\'s encrypted file store');
   }
   return new KeyroleError('KeychainError', `${describeStore()} failed when keyrole tried to ${action}: ${msg}`, 'check that the keychain is running and unlocked');
 }
@@ -295,10 +312,18 @@ export function readValue(e: ValueEntry, platform: NodeJS.Platform): string | nu
   return bytes === null ? null : Buffer.from(bytes).toString('utf8').trimEnd();
 }
 
+/** The file store's key for a read or delete; undefined where no store exists yet (nothing in it). */
+function fileIdentity(action: string): AgeIdentity | undefined {
+  return unlockedIdentity() ?? (storeExists() ? requireIdentity(action) : undefined);
+}
+
 export function getItem(service: string, account: string, action: string, checkLocked = true): string | null {
   let value: string | null;
   try {
-    value = storeName() === 'keyutils' ? keyutilsGet(service, account) : addon<string | null>(action, { op: 'get', service, account });
+    const store = storeName();
+    const id = store === 'file' ? fileIdentity(action) : undefined;
+    value = store === 'file' ? (id ? fileGet(id, service, account) : null)
+      : store === 'keyutils' ? keyutilsGet(service, account) : addon<string | null>(action, { op: 'get', service, account });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
     throw keychainError(err, action);
@@ -317,7 +342,8 @@ export function setItem(service: string, account: string, value: string, action:
   try {
     const problem = valueProblem(value, process.platform);
     if (problem) throw new KeyroleError('KeychainValueTooLarge', `${describeStore()} cannot hold what keyrole tried to store to ${action}: ${problem}`, 'use the file store for the cache (KEYROLE_CACHE=file); report this to keyrole with the size');
-    if (storeName() === 'keyutils') sealedSet(service, account, value);
+    if (storeName() === 'file') fileSet(requireIdentity(action), service, account, value);
+    else if (storeName() === 'keyutils') sealedSet(service, account, value);
     else addon(action, { op: 'set', service, account, value });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
@@ -327,6 +353,10 @@ export function setItem(service: string, account: string, value: string, action:
 
 export function deleteItem(service: string, account: string, action: string): boolean {
   try {
+    if (storeName() === 'file') {
+      const id = fileIdentity(action);
+      return id ? fileDelete(id, service, account) : false;
+    }
     return storeName() === 'keyutils' ? sealedDelete(service, account) : addon<boolean>(action, { op: 'delete', service, account });
   } catch (err) {
     if (err instanceof KeyroleError) throw err;
@@ -443,6 +473,10 @@ function keyutilsAccounts(service: string, action: string): string[] {
 
 export function listAccounts(service: string, action: string): string[] {
   if (storeName() === 'keyutils') return keyutilsAccounts(service, action);
+  if (storeName() === 'file') {
+    const id = fileIdentity(action);
+    return id ? fileAccounts(id, service) : [];
+  }
   try {
     return addon<string[]>(action, { op: 'find', service }).sort();
   } catch (err) {

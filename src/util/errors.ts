@@ -42,6 +42,9 @@ const CODES = {
   AddonUnavailable: F, NoSecretService: F, KeychainLocked: F, KeychainError: F, KeychainValueTooLarge: F, KeychainAmbiguous: F, KeychainTimeout: F, KeychainBadBus: F,
   SourceNotFound: F, SourceExists: F, SourceCorrupt: F, SourceFromNewerKeyrole: F, BadKey: F, BadKeyInput: F,
   AmbiguousKeyInput: F, KeyringUnavailable: F, KeyringQuota: F, KeychainReadBack: F,
+  // The file store (KEYROLE_KEYCHAIN=file).
+  FileStoreLocked: F, FileStoreWrongPassphrase: F, FileStoreNoPassphrase: F, FileStoreMissing: F, FileStoreUnusable: F,
+  PassphraseSourceFailed: F, PassphraseMismatch: F, BadUnlockTimeout: F, StoreMoveFailed: F,
   // The cache and the single-flight lock.
   BadCacheKey: F, CacheDirForeign: F, CacheDirSymlink: F, CacheDirUnusable: F, CacheDirWritable: F, CacheFileExposed: F, SealKeyUnsafe: F,
   CacheFileSymlink: F, CacheWriteFailed: F, LockTimeout: F, LockPrompt: F, LockUnusable: F,

@@ -69,6 +69,6 @@ export async function keyBytes(id: string): Promise<Buffer> {
 
 /** Removes every kernel key of this home (a world's teardown). */
 export async function dropHomeKeys(keyroleHome: string): Promise<void> {
-  const ids = [...homeKeys(keyroleHome, 'keyrole:cache'), ...homeKeys(keyroleHome, 'keyrole:source')].map((k) => k.id);
+  const ids = [...homeKeys(keyroleHome, 'keyrole:cache'), ...homeKeys(keyroleHome, 'keyrole:source'), ...homeKeys(keyroleHome, 'keyrole:filestore')].map((k) => k.id);
   if (ids.length) await keyctlWithPersistent('for id; do keyctl invalidate "0x$id" 2>/dev/null; done; true', ids);
 }

@@ -112,7 +112,7 @@ describe('encodeSource / decodeSource', () => {
 
 describe('keychainError', () => {
   const classify = (msg: string, env: Record<string, string | undefined> = {}) =>
-    withEnv({ KEYROLE_KEYCHAIN: undefined, DBUS_SESSION_BUS_ADDRESS: undefined, ...env }, () => keychainError(new Error(msg), 'read source "alice"'));
+    withEnv({ KEYROLE_KEYCHAIN: 'secret-service', DBUS_SESSION_BUS_ADDRESS: undefined, ...env }, () => keychainError(new Error(msg), 'read source "alice"'));
 
   test('a locked Secret Service collection is KeychainLocked', () => {
     const e = classify('zbus error: org.freedesktop.Secret.Error.IsLocked: Cannot get secret of a locked object');
@@ -131,7 +131,7 @@ describe('keychainError', () => {
     const e = classify(msg);
     assert.equal(e.code, 'NoSecretService');
     assert.match(e.message, /DBUS_SESSION_BUS_ADDRESS is unset/);
-    assert.match(e.fix ?? '', /KEYROLE_KEYCHAIN=keyutils/);
+    assert.match(e.fix ?? '', /KEYROLE_KEYCHAIN=file to use keyrole's encrypted file store/);
   });
 
   test('a D-Bus session without a Secret Service is NoSecretService, and says no one answers', () => {
@@ -160,8 +160,12 @@ describe('keychainError', () => {
   });
 
   test('storeName: secret-service by default on Linux, keyutils on request, anything else refused', () => {
-    assert.equal(withEnv({ KEYROLE_KEYCHAIN: undefined }, storeName), 'secret-service');
+    assert.equal(withEnv({ KEYROLE_KEYCHAIN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/0/bus' }, storeName), 'secret-service');
     assert.equal(withEnv({ KEYROLE_KEYCHAIN: 'keyutils' }, storeName), 'keyutils');
+    assert.equal(withEnv({ KEYROLE_KEYCHAIN: 'file', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/0/bus' }, storeName), 'file');
+    // No D-Bus session and no choice: the encrypted file store (SSH servers, WSL, containers, CI).
+    assert.equal(withEnv({ KEYROLE_KEYCHAIN: undefined, DBUS_SESSION_BUS_ADDRESS: undefined }, storeName), 'file');
+    assert.equal(withEnv({ KEYROLE_KEYCHAIN: 'secret-service', DBUS_SESSION_BUS_ADDRESS: undefined }, storeName), 'secret-service');
     assert.throws(() => withEnv({ KEYROLE_KEYCHAIN: 'kwallet' }, storeName), (e: unknown) => e instanceof KeyroleError && e.code === 'BadKeychainChoice');
   });
 });
