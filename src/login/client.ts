@@ -1,0 +1,158 @@
+// AWS Sign-In's CreateOAuth2Token (`POST <base>/v1/token`, service `signin`, rest-json,
+// unsigned, a DPoP proof on every call): where it is, the one bounded exchange, and one
+// line of cause and fix for each way it fails.
+//
+// Why not the SDK's SigninClient: it ships only in @aws-sdk/nested-clients, which the SDK
+// marks for its own internal use (no stable API promised), and the SDK's own login provider
+// still builds the DPoP proof by hand around it. One JSON POST through keyrole's connections
+// (src/aws/http.ts: proxies, AWS_CA_BUNDLE / ca_bundle, Node's TLS overrides ignored) is
+// less to depend on.
+//
+// The endpoint, by the SDK's endpoint rules for `signin` (its ruleset in
+// @aws-sdk/nested-clients/signin; test/unit/login-client.test.ts holds these hosts against
+// it): https://<region>.signin.aws.amazon.com in `aws`, the other partitions' own hosts,
+// signin-fips / dual-stack variants; AWS_ENDPOINT_URL_SIGNIN, [services] signin.endpoint_url
+// and endpoint_url first, as for every service (src/config/endpoints.ts configuredEndpoint).
+
+import { KeyroleError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
+import { debug } from '../util/debug.ts';
+import { requestHandler, withoutNodeTlsOverride } from '../aws/http.ts';
+import { configuredEndpoint, fipsDualStack, partition, type Configured } from '../config/endpoints.ts';
+import { checkRegion } from '../config/region.ts';
+import type { Section } from '../config/ini.ts';
+import type { AwsFiles } from '../config/files.ts';
+import type { CaBundle } from '../config/cabundle.ts';
+import { dpopProof } from './dpop.ts';
+
+export const SAME_DEVICE_CLIENT = 'arn:aws:signin:::devtools/same-device';
+export const CROSS_DEVICE_CLIENT = 'arn:aws:signin:::devtools/cross-device';
+
+const TIMEOUT_MS = 12_000;
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+// Hosts of the partitions whose sign-in host is not <region>.signin.<dnsSuffix>.
+const SIGNIN_HOSTS: Record<string, string> = {
+  aws: 'signin.aws.amazon.com',
+  'aws-cn': 'signin.amazonaws.cn',
+  'aws-us-gov': 'signin.amazonaws-us-gov.com',
+  'aws-eusc': 'signin.amazonaws-eusc.eu',
+  'aws-iso': 'signin.c2shome.ic.gov',
+  'aws-iso-b': 'signin.sc2shome.sgov.gov',
+  'aws-iso-e': 'signin.csphome.adc-e.uk',
+  'aws-iso-f': 'signin.csphome.hci.ic.gov',
+};
+
+/** The regional sign-in endpoint by the SDK's rules (no configured endpoint). */
+export function regionalSigninEndpoint(region: string, o: { fips?: boolean; dual?: boolean } = {}): string {
+  const p = partition(region);
+  if (o.fips && o.dual) return `https://signin-fips.${region}.${p.dualStackDnsSuffix}`;
+  // GovCloud's FIPS hosts are special cases in the rules: us-gov-west-1 has the partition's one host.
+  if (o.fips && p.id === 'aws-us-gov') return region === 'us-gov-west-1' ? 'https://signin-fips.amazonaws-us-gov.com' : `https://${region}.signin-fips.amazonaws-us-gov.com`;
+  if (o.fips) return `https://signin-fips.${region}.${p.dnsSuffix}`;
+  if (o.dual) return `https://signin.${region}.${p.dualStackDnsSuffix}`;
+  return `https://${region}.${SIGNIN_HOSTS[p.id] ?? `signin.${p.dnsSuffix}`}`;
+}
+
+/** The sign-in endpoint for a profile, and which setting chose it. */
+export function signinEndpoint(files: AwsFiles | undefined, profile: Section, region: string): Configured {
+  checkRegion(region, 'region');
+  const configured = configuredEndpoint(files, profile, 'signin');
+  if (configured) return { endpoint: configured.endpoint.replace(/\/+$/, ''), from: configured.from };
+  const fd = fipsDualStack(profile);
+  return { endpoint: regionalSigninEndpoint(region, fd), from: fd.fips || fd.dual ? fd.from : 'regional' };
+}
+
+export type TokenInput =
+  | { clientId: string; grantType: 'authorization_code'; code: string; codeVerifier: string; redirectUri: string }
+  | { clientId: string; grantType: 'refresh_token'; refreshToken: string };
+
+export interface TokenAnswer {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  refreshToken: string;
+  idToken?: string;
+}
+
+/** The one line for each refusal; `profile` names the profile to sign in again. */
+function refusal(status: number, type: string, error: string, profile: string): KeyroleError {
+  const again = `run: keyrole login ${profile}`;
+  switch (error) {
+    case 'TOKEN_EXPIRED':
+      return new KeyroleError('LoginExpired', `the AWS Sign-In session of profile ${profile} has ended (sessions last at most 12 hours)`, again);
+    case 'AUTHCODE_EXPIRED':
+      return new KeyroleError('LoginExpired', 'the sign-in took too long and its code expired', again);
+    case 'USER_CREDENTIALS_CHANGED':
+      return new KeyroleError('LoginCredentialsChanged', `the AWS Sign-In session of profile ${profile} ended because the password changed`, again);
+    case 'INSUFFICIENT_PERMISSIONS':
+      return new KeyroleError('LoginNotPermitted', `AWS Sign-In refused to refresh profile ${profile}: the identity may not call signin:CreateOAuth2Token`, 'attach the managed policy SignInLocalDevelopmentAccess to the user or role, then run: keyrole login ' + profile);
+    default:
+      if (status === 429 || type === 'TooManyRequestsError') return new KeyroleError('LoginThrottled', 'AWS Sign-In is throttling requests', 'try again in a minute');
+      if (status >= 500) return new KeyroleError('LoginServiceError', `AWS Sign-In failed (HTTP ${status}${type ? ` ${printable(type)}` : ''})`, 'try again later');
+      return new KeyroleError('LoginRefused', `AWS Sign-In refused the request (${printable(type || `HTTP ${status}`)}${error ? `: ${printable(error).slice(0, 80)}` : ''})`, again);
+  }
+}
+
+/** CreateOAuth2Token, with a proof signed by `dpopKey`. */
+export async function createOAuth2Token(endpoint: string, input: TokenInput, dpopKey: string, profile: string, caBundle?: CaBundle): Promise<TokenAnswer> {
+  const url = `${endpoint}/v1/token`;
+  const where = new URL(url).host;
+  const started = performance.now();
+  let answer: { status: number; type: string; body: string };
+  try {
+    answer = await withoutNodeTlsOverride(() => post(url, JSON.stringify(input), { 'content-type': 'application/json', dpop: dpopProof(dpopKey, url) }, caBundle));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : e.name === 'TooLarge' ? 'an answer too large' : printable(String(e.code ?? e.name ?? 'error'));
+    throw new KeyroleError('LoginUnreachable', `cannot reach AWS Sign-In at ${where} (${why})`, 'check the network or a proxy, and AWS_ENDPOINT_URL_SIGNIN if set');
+  }
+  debug(`AWS Sign-In ${where} answered CreateOAuth2Token (${input.grantType}) with HTTP ${answer.status} in ${(performance.now() - started).toFixed(1)} ms`);
+  let o: Record<string, unknown> = {};
+  try {
+    const v = JSON.parse(answer.body) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) o = v as Record<string, unknown>;
+  } catch { /* judged below */ }
+  if (answer.status !== 200) throw refusal(answer.status, answer.type.split(':')[0] ?? '', typeof o.error === 'string' ? o.error : '', profile);
+  const at = o.accessToken as Record<string, unknown> | undefined;
+  const ok = (v: unknown, re: RegExp) => typeof v === 'string' && re.test(v);
+  if (!at || !ok(at.accessKeyId, /^ASIA[A-Z0-9]{12,124}$/) || !ok(at.secretAccessKey, /^\S{16,128}$/) || !ok(at.sessionToken, /^\S{16,8192}$/)
+    || !ok(o.refreshToken, /^\S{1,8192}$/) || typeof o.expiresIn !== 'number' || !(o.expiresIn > 0 && o.expiresIn <= 43200)) {
+    throw new KeyroleError('LoginMalformed', `AWS Sign-In at ${where} answered CreateOAuth2Token with something that is not a token`, 'check AWS_ENDPOINT_URL_SIGNIN or the proxy');
+  }
+  return {
+    accessKeyId: at.accessKeyId as string, secretAccessKey: at.secretAccessKey as string, sessionToken: at.sessionToken as string,
+    expiresAt: Date.now() + o.expiresIn * 1000, refreshToken: o.refreshToken as string,
+    ...(typeof o.idToken === 'string' ? { idToken: o.idToken } : {}),
+  };
+}
+
+/** POST `body` to `url` without following redirects; bounded in time and size. */
+function post(url: string, body: string, headers: Record<string, string>, caBundle: CaBundle | undefined): Promise<{ status: number; type: string; body: string }> {
+  const h = requestHandler({ url, connectTimeoutMs: TIMEOUT_MS, requestTimeoutMs: TIMEOUT_MS, caBundle });
+  const secure = url.startsWith('https:');
+  const mod = (secure ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
+  return new Promise((resolve, reject) => {
+    const fail = (name: string) => { req.destroy(Object.assign(new Error(name), { name })); };
+    const timer = setTimeout(() => fail('TimeoutError'), TIMEOUT_MS);
+    const req = mod.request(url, { method: 'POST', agent: secure ? h.httpsAgent : h.httpAgent, headers: { ...headers, accept: 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) return fail('TooLarge');
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        const t = res.headers['x-amzn-errortype'];
+        resolve({ status: res.statusCode ?? 0, type: Array.isArray(t) ? t[0]! : t ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end(body);
+  });
+}
