@@ -308,8 +308,20 @@ scripts use (credentials: the sections of the credentials file, for import --pro
   },
   {
     name: 'login',
-    summary: 'login <profile|session>  sign in ahead of time: IAM Identity Center, or a new MFA code',
+    summary: 'login <profile|session>  sign in ahead of time: AWS Sign-In, IAM Identity Center, or a new MFA code',
     help: `Usage: keyrole login <profile | sso-session> [--use-device-code] [--no-browser]
+       keyrole login <profile> [--remote] [--no-browser] [--region <r>]     (AWS Sign-In)
+
+For AWS Sign-In (as aws login, AWS CLI 2.32+: your console credentials, no access key): a
+profile with keyrole_login_session, or a profile that does not exist yet, which is then
+written (region from --region, AWS_REGION or asked; keyrole_login_session from the
+sign-in; credential_process with this keyrole's path; the rest of the file untouched).
+Signs in in the browser on this machine (PKCE, a listener on 127.0.0.1); with --remote,
+and by itself over SSH or without a browser, on any device: paste the verification code
+the browser shows. The session (refresh token and DPoP key) goes to the keychain; keyrole
+refreshes its 15-minute credentials itself for up to 12 hours. A role on top: another
+profile with keyrole_source_profile = <this profile> and keyrole_role_arn (at most 1 h).
+Endpoint: AWS_ENDPOINT_URL_SIGNIN. keyrole logout <profile> ends the session.
 
 For a profile with keyrole_mfa_serial (or a chain down to one): asks for an MFA code at this
 terminal and renews the MFA session (or the role that takes the code) whatever it has

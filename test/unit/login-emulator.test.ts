@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startEmulator, type RunningEmulator } from '../../emulator/server.ts';
 import { DEMO_ACCOUNT_ID } from '../../emulator/seed.ts';
-import { createOAuth2Token, regionalSigninEndpoint, SAME_DEVICE_CLIENT, CROSS_DEVICE_CLIENT, type TokenAnswer } from '../../src/login/client.ts';
+import { createOAuth2Token, SAME_DEVICE_CLIENT, CROSS_DEVICE_CLIENT, type TokenAnswer } from '../../src/login/client.ts';
+import { regionalSigninEndpoint } from '../../src/login/endpoint.ts';
 import { dpopProof, newDpopKey } from '../../src/login/dpop.ts';
 import { codeChallenge, codeVerifier } from '../../src/sso/pkce.ts';
 
