@@ -179,6 +179,21 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.equal(after.codeGrants - before.codeGrants, 1);
   });
 
+  test('status, cache list, doctor and whoami know the session', async () => {
+    const st = await w.keyrole(['status', 'admin'], { env });
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, new RegExp(`AWS Sign-In session \\(${ALICE.replace(/[/]/g, '\\/')}\\): refreshes by itself for \\S.* \\(until \\S+Z\\); then keyrole login dev`));
+    const js = JSON.parse((await w.keyrole(['status', 'dev', '--json'], { env })).stdout) as { Login: { Session: string; InKeychain: boolean } };
+    assert.deepEqual([js.Login.Session, js.Login.InKeychain], [ALICE, true]);
+    const list = await w.keyrole(['cache', 'list'], { env });
+    assert.match(list.stdout, /AWS Sign-In session \(arn:aws:iam::\d{12}:user\/alice\): refreshes by itself.*; used by (admin, dev|dev, admin)/);
+    const who = await w.keyrole(['whoami', 'dev'], { env });
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(who.stdout, /user\/alice/);
+    const doc = await w.keyrole(['doctor', 'dev'], { env });
+    assert.match(doc.stdout, /AWS Sign-In session \(arn:aws:iam::\d{12}:user\/alice\): refreshes by itself.*refreshed at http:\/\/127\.0\.0\.1:\d+ \(AWS_ENDPOINT_URL_SIGNIN\)/);
+  });
+
   test('an ended session: a cold call without a terminal fails in one line naming keyrole login', async () => {
     await w.emu.control('POST', 'login/end-sessions');
     await w.keyrole(['cache', 'clear', 'dev'], { env });
@@ -186,5 +201,27 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^keyrole: the AWS Sign-In session of profile dev has ended \(sessions last at most 12 hours\)\W+run: keyrole login dev\n$/);
+  });
+
+  test('logout ends the session and every credential cached on it; then a call names keyrole login', async () => {
+    await w.emu.control('POST', 'login/behaviour', { autoAuthorize: true });
+    const script = join(w.home, 'fetch-browser.sh');
+    // A browser that only follows redirects: the loopback gets its code.
+    writeFileSync(script, `#!/bin/sh\ncurl -sL -o /dev/null "$1"\n`);
+    chmodSync(script, 0o755);
+    try {
+      const again = await w.keyrole(['login', 'admin'], { env: { ...env, BROWSER: script }, timeoutMs: 120_000 });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /profile dev uses it/, 'a role on top signs in its base profile');
+    } finally {
+      await w.emu.control('POST', 'login/behaviour', { autoAuthorize: false });
+    }
+    assert.equal((await w.keyrole(['process', 'admin'], { env })).code, 0);
+    const out = await w.keyrole(['logout', 'dev'], { env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^Signed out of arn:aws:iam::\d{12}:user\/alice \(profile dev\): the AWS Sign-In session is removed from the keychain and [2-9] cached credentials resting on it are removed\.\n$/);
+    const r = await w.keyrole(['process', 'admin'], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^keyrole: there is no AWS Sign-In session for profile dev in the keychain\W+run: keyrole login dev\n$/);
   });
 });

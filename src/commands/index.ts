@@ -350,6 +350,18 @@ Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
 `,
   },
   {
+    name: 'logout',
+    summary: 'logout <profile>  end an AWS Sign-In session and the credentials cached on it',
+    help: `Usage: keyrole logout <profile>
+
+For a profile with keyrole_login_session (or a role on top of one): removes the AWS Sign-In
+session (its refresh token and DPoP key) from the keychain, and every cached credential
+resting on it (the profile's, and any role's on top), in every cache store. AWS Sign-In has
+no sign-out call: the session ends at AWS by itself (12 hours at most). keyrole login
+<profile> signs in again. For IAM Identity Center: keyrole sso logout.
+`,
+  },
+  {
     name: 'sso',
     summary: 'sso populate <session>  write a profile per IAM Identity Center account/role (dry run first)\nsso logout <session>  sign out of IAM Identity Center and forget the token',
     help: `Usage: keyrole sso populate <sso-session> [--write] [--prefix <p>] [--region <r>] [--command <path>]

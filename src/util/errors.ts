@@ -58,7 +58,7 @@ const CODES = {
   FederationRefused: F, SigninMalformed: T,
   // AWS Sign-In sessions (`keyrole login` for a keyrole_login_session profile).
   LoginUnreachable: T, LoginThrottled: T, LoginServiceError: T, LoginMalformed: T,
-  LoginExpired: F, LoginCredentialsChanged: F, LoginNotPermitted: F, LoginRefused: F, LoginRequired: F, LoginDenied: F, BadLoginSession: F,
+  LoginExpired: F, LoginCredentialsChanged: F, LoginNotPermitted: F, LoginRefused: F, LoginRequired: F, LoginDenied: F, BadLoginSession: F, NotSignin: F,
 } as const satisfies Record<string, boolean>;
 
 /** Every failure keyrole names. */
