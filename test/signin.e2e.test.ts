@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
@@ -223,5 +224,42 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     const r = await w.keyrole(['process', 'admin'], { env });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^keyrole: there is no AWS Sign-In session for profile dev in the keychain\W+run: keyrole login dev\n$/);
+  });
+
+  test('import moves a session aws login left (its cache format) into the keychain; one that cannot refresh is left alone', async () => {
+    const minted = await w.emu.control<{ loginSession: string; token: { refreshToken: string } }>('POST', 'login/cli-session', {});
+    const dir = join(w.home, '.aws', 'login', 'cache');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${createHash('sha256').update(minted.loginSession).digest('hex')}.json`);
+    writeFileSync(file, JSON.stringify(minted.token, null, 2));
+    w.writeConfig(`${readFileSync(w.configPath, 'utf8')}\n[profile cli]\nlogin_session = ${minted.loginSession} # from aws login\nregion = eu-west-1\n`);
+    const dry = await w.keyrole(['import', '--dry-run'], { env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`AWS Sign-In sessions \\(aws login\\) to move into the keychain:\\n  profile cli: ${ALICE.replace(/[/]/g, '\\/')} from ${file.replace(/[/.]/g, '\\$&')}; the profile then runs keyrole\\n`));
+    assert.ok(existsSync(file));
+    await w.emu.control('POST', 'login/behaviour', { refusal: 'INSUFFICIENT_PERMISSIONS' });
+    try {
+      const refused = await w.keyrole(['import', '--yes'], { env });
+      assert.equal(refused.code, 0, refused.stderr);
+      assert.match(refused.stdout, /profile cli left as it is: the session could not be refreshed \(AWS Sign-In refused to refresh profile cli: the identity may not call signin:CreateOAuth2Token\); \S+ is kept/);
+      assert.ok(existsSync(file), 'the file stays');
+      assert.match(readFileSync(w.configPath, 'utf8'), /\nlogin_session = /);
+    } finally {
+      await w.emu.control('POST', 'login/behaviour', { refusal: null });
+    }
+    const before = await stats();
+    const r = await w.keyrole(['import', '--yes'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Moved 1 AWS Sign-In session \(cli\) into the keychain, removed the plaintext file, and rewrote /);
+    assert.equal((await stats()).refreshGrants - before.refreshGrants, 1, 'refreshed once on the way in');
+    assert.ok(!existsSync(file), 'the plaintext session is gone');
+    const config = readFileSync(w.configPath, 'utf8');
+    assert.match(config, new RegExp(`\\[profile cli\\]\\nkeyrole_login_session = ${ALICE.replace(/[/]/g, '\\/')} # from aws login\\nregion = eu-west-1\\ncredential_process = \\S+ process cli\\n`));
+    const p = await w.keyrole(['process', 'cli'], { env });
+    assert.equal(p.code, 0, p.stderr);
+    const cli = await w.run('aws', ['sts', 'get-caller-identity', '--profile', 'cli', '--query', 'Arn', '--output', 'text'], { env });
+    assert.equal(cli.stdout.trim(), ALICE, cli.stderr);
+    assert.deepEqual(filesContaining(w.home, minted.token.refreshToken), []);
+    assert.deepEqual(filesContaining(w.home, 'PRIVATE KEY'), []);
   });
 });
