@@ -16,24 +16,14 @@ import { createHash } from 'node:crypto';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
+import { chromiumBrowser } from './support/chromium.ts';
+import { until } from './support/until.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 
 const ALICE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:user/alice`;
 const ADMIN = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface LoginStats { authorize: number; createOAuth2Token: number; codeGrants: number; refreshGrants: number; refused: Record<string, number> }
-
-/** Waits for a condition a test cannot be told about: polls, with a generous bound. */
-async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every file under `dir` whose bytes contain `needle`. */
 function filesContaining(dir: string, needle: string): string[] {
@@ -64,16 +54,8 @@ describe('keyrole login with AWS Sign-In, and the session in the keychain', () =
   after(() => w?.stop());
 
   test('a new profile: headless Chromium as BROWSER, no terminal; the profile is written, the session kept, process serves a hit', async () => {
-    const chromium = requireTool('chromium');
     const rec = join(w.home, 'chromium');
-    mkdirSync(rec, { recursive: true });
-    const script = join(rec, 'browser.sh');
-    writeFileSync(script, `#!/bin/sh
-echo "$1" >> "${rec}/opened"
-HOME="${rec}" "${chromium}" ${CHROMIUM_FLAGS.join(' ')} --user-data-dir="${rec}/profile" --dump-dom "$1" > "${rec}/dom" 2>/dev/null
-echo $? > "${rec}/done"
-`);
-    chmodSync(script, 0o755);
+    const script = chromiumBrowser(rec);
     await w.emu.control('POST', 'login/behaviour', { autoAuthorize: true });
     try {
       const r = await w.keyrole(['login', 'dev', '--region', 'eu-west-1'], { env: { ...env, BROWSER: script }, timeoutMs: 180_000 });

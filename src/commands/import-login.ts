@@ -11,7 +11,7 @@
 // Roles whose source_profile is such a profile keep working: the AWS CLI then takes the
 // source's credentials from its credential_process.
 
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { configPath, credentialsPath, profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
 import { configSections, parseIni, readIniText } from '../config/ini.ts';
 import { backupFile, LineEditor, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
@@ -102,7 +102,7 @@ export async function importLoginSessions(o: { dryRun: boolean; yes: boolean }):
   if (!moved.length) return 0;
   // 3. The config: login_session renamed on its line, credential_process added.
   const path = configPath();
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const text = readIniText(path, 'config') ?? '';
   const edit = new LineEditor(text);
   for (const c of moved) edit.rename(configKey(c.profile), 'login_session', 'keyrole_login_session');
   let next = edit.text();

@@ -4,9 +4,8 @@
 // keyrole_login_session = the ID token's `sub`, credential_process with keyrole's absolute
 // path) with the config editor: comments and other sections stay as they were.
 
-import { readFileSync } from 'node:fs';
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
-import { configSections, parseIni, readIniFile } from '../config/ini.ts';
+import { configSections, parseIni, readIniFile, readIniText } from '../config/ini.ts';
 import { backupFile, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { checkRegion } from '../config/region.ts';
@@ -82,12 +81,7 @@ export async function signinNewProfile(files: AwsFiles, profile: string, flags: 
   const got = await run({ region, endpoint, caBundle: caBundleSetting(undefined) }, profile, flags);
   keepSession(got.record, undefined, profile);
   const path = configPath();
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyroleError('ConfigUnreadable', `cannot read ${path} (${(err as NodeJS.ErrnoException).code})`, 'fix its permissions, or point AWS_CONFIG_FILE elsewhere');
-  }
+  const text = readIniText(path, 'config') ?? '';
   const edit = setProfileValues(text, profile, [
     ['credential_process', `${selfCommand()} process ${shlexQuote(profile)}`],
     ['keyrole_login_session', got.record.session],

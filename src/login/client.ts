@@ -12,7 +12,7 @@
 import { KeyroleError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { debug } from '../util/debug.ts';
-import { requestHandler, withoutNodeTlsOverride } from '../aws/http.ts';
+import { boundedRequest, withoutNodeTlsOverride } from '../aws/http.ts';
 import type { CaBundle } from '../config/cabundle.ts';
 import { dpopProof } from './dpop.ts';
 
@@ -60,9 +60,12 @@ export async function createOAuth2Token(endpoint: string, input: TokenInput, dpo
   const url = `${endpoint}/v1/token`;
   const where = new URL(url).host;
   const started = performance.now();
-  let answer: { status: number; type: string; body: string };
+  let answer: { status: number; headers: import('node:http').IncomingHttpHeaders; body: string };
   try {
-    answer = await withoutNodeTlsOverride(() => post(url, JSON.stringify(input), { 'content-type': 'application/json', dpop: dpopProof(dpopKey, url) }, caBundle));
+    answer = await withoutNodeTlsOverride(() => boundedRequest(url, {
+      method: 'POST', body: JSON.stringify(input), timeoutMs: TIMEOUT_MS, maxBytes: MAX_ANSWER_BYTES, caBundle,
+      headers: { 'content-type': 'application/json', accept: 'application/json', dpop: dpopProof(dpopKey, url) },
+    }));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : e.name === 'TooLarge' ? 'an answer too large' : printable(String(e.code ?? e.name ?? 'error'));
@@ -74,7 +77,8 @@ export async function createOAuth2Token(endpoint: string, input: TokenInput, dpo
     const v = JSON.parse(answer.body) as unknown;
     if (v && typeof v === 'object' && !Array.isArray(v)) o = v as Record<string, unknown>;
   } catch { /* judged below */ }
-  if (answer.status !== 200) throw refusal(answer.status, answer.type.split(':')[0] ?? '', typeof o.error === 'string' ? o.error : '', profile);
+  const type = String(answer.headers['x-amzn-errortype'] ?? '').split(':')[0] ?? '';
+  if (answer.status !== 200) throw refusal(answer.status, type, typeof o.error === 'string' ? o.error : '', profile);
   const at = o.accessToken as Record<string, unknown> | undefined;
   const ok = (v: unknown, re: RegExp) => typeof v === 'string' && re.test(v);
   if (!at || !ok(at.accessKeyId, /^ASIA[A-Z0-9]{12,124}$/) || !ok(at.secretAccessKey, /^\S{16,128}$/) || !ok(at.sessionToken, /^\S{16,8192}$/)
@@ -86,32 +90,4 @@ export async function createOAuth2Token(endpoint: string, input: TokenInput, dpo
     expiresAt: Date.now() + o.expiresIn * 1000, refreshToken: o.refreshToken as string,
     ...(typeof o.idToken === 'string' ? { idToken: o.idToken } : {}),
   };
-}
-
-/** POST `body` to `url` without following redirects; bounded in time and size. */
-function post(url: string, body: string, headers: Record<string, string>, caBundle: CaBundle | undefined): Promise<{ status: number; type: string; body: string }> {
-  const h = requestHandler({ url, connectTimeoutMs: TIMEOUT_MS, requestTimeoutMs: TIMEOUT_MS, caBundle });
-  const secure = url.startsWith('https:');
-  const mod = (secure ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
-  return new Promise((resolve, reject) => {
-    const fail = (name: string) => { req.destroy(Object.assign(new Error(name), { name })); };
-    const timer = setTimeout(() => fail('TimeoutError'), TIMEOUT_MS);
-    const req = mod.request(url, { method: 'POST', agent: secure ? h.httpsAgent : h.httpAgent, headers: { ...headers, accept: 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) return fail('TooLarge');
-        chunks.push(chunk);
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        const t = res.headers['x-amzn-errortype'];
-        resolve({ status: res.statusCode ?? 0, type: Array.isArray(t) ? t[0]! : t ?? '', body: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', (err) => { clearTimeout(timer); reject(err); });
-    });
-    req.on('error', (err) => { clearTimeout(timer); reject(err); });
-    req.end(body);
-  });
 }
