@@ -121,11 +121,17 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     const after = await stats();
     assert.equal(after.refreshGrants - before.refreshGrants, 1);
     assert.equal(after.createOAuth2Token - before.createOAuth2Token, 1);
-    // The rotated refresh token was kept: the next cold call refreshes again.
-    await w.keyrole(['cache', 'clear', 'dev'], { env });
-    const again = await w.keyrole(['process', 'dev'], { env });
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal((await stats()).refreshGrants - after.refreshGrants, 1);
+    // The rotated refresh token was kept: the next cold call refreshes again, with no
+    // grace for a spent token (a retry of the same one would otherwise get the same answer).
+    await w.emu.control('POST', 'login/behaviour', { replaySeconds: 0 });
+    try {
+      await w.keyrole(['cache', 'clear', 'dev'], { env });
+      const again = await w.keyrole(['process', 'dev'], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await stats()).refreshGrants - after.refreshGrants, 1);
+    } finally {
+      await w.emu.control('POST', 'login/behaviour', { replaySeconds: 10 });
+    }
   });
 
   test('no plaintext refresh token or DPoP key anywhere under HOME', () => {
