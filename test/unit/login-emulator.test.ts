@@ -254,3 +254,27 @@ describe('sign-in endpoints', () => {
     }
   });
 });
+
+describe('the sign-in flow chosen, and what comes back from it', () => {
+  test('--remote by itself over SSH or without a browser, as the SSO device flow; the browser otherwise', async () => {
+    const { chooseLoginFlow } = await import('../../src/login/session.ts');
+    assert.deepEqual(chooseLoginFlow({}, { BROWSER: '/usr/bin/true' }), { remote: false, open: true });
+    assert.deepEqual(chooseLoginFlow({ noBrowser: true }, { BROWSER: '/usr/bin/true' }), { remote: false, open: false });
+    assert.equal(chooseLoginFlow({ remote: true }, { BROWSER: '/usr/bin/true' }).remote, true);
+    const ssh = chooseLoginFlow({}, { BROWSER: '/usr/bin/true', SSH_CONNECTION: '10.0.0.1 22 10.0.0.2 22' });
+    assert.equal(ssh.remote, true);
+    assert.match(ssh.note!, /^This is an SSH session \(SSH_CONNECTION is set\): signing in with a browser on any device \(keyrole login --remote\)/);
+  });
+
+  test('the pasted verification text must carry this sign-in\'s state; the ID token must name a session ARN', async () => {
+    const { parseVerification, sessionOf } = await import('../../src/login/session.ts');
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    assert.equal(parseVerification(` ${b64('state=s1&code=abc')}\n`, 's1'), 'abc');
+    assert.throws(() => parseVerification(b64('state=other&code=abc'), 's1'), { code: 'LoginDenied' });
+    assert.throws(() => parseVerification('not base64 at all', 's1'), { code: 'LoginDenied' });
+    const jwt = (sub: unknown) => `e30.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.sig`;
+    assert.equal(sessionOf(jwt(ALICE)), ALICE);
+    assert.throws(() => sessionOf(jwt('arn:aws:iam::1:user/x\n[default]')), { code: 'LoginMalformed' });
+    assert.throws(() => sessionOf(undefined), { code: 'LoginMalformed' });
+  });
+});
