@@ -168,7 +168,7 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.equal(after.codeGrants - before.codeGrants, 1);
   });
 
-  test('status, cache list, doctor and whoami know the session', async () => {
+  test('status, cache list, doctor, whoami and exec --server know the session', async () => {
     const st = await w.keyrole(['status', 'admin'], { env });
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, new RegExp(`AWS Sign-In session \\(${ALICE.replace(/[/]/g, '\\/')}\\): refreshes by itself for \\S.* \\(until \\S+Z\\); then keyrole login dev`));
@@ -179,6 +179,10 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     const who = await w.keyrole(['whoami', 'dev'], { env });
     assert.equal(who.code, 0, who.stderr);
     assert.match(who.stdout, /user\/alice/);
+    // exec --server: the AWS CLI gets the role on top through the endpoint, never through the environment's keys.
+    const served = await w.keyrole(['exec', '--server', 'admin', '--', 'aws', 'sts', 'get-caller-identity', '--query', 'Arn', '--output', 'text'], { env });
+    assert.equal(served.code, 0, served.stderr);
+    assert.match(served.stdout.trim(), /assumed-role\/Admin\//);
     const doc = await w.keyrole(['doctor', 'dev'], { env });
     assert.match(doc.stdout, /AWS Sign-In session \(arn:aws:iam::\d{12}:user\/alice\): refreshes by itself.*refreshed at http:\/\/127\.0\.0\.1:\d+ \(AWS_ENDPOINT_URL_SIGNIN\)/);
   });
