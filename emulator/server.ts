@@ -16,6 +16,7 @@ import { dispatchIam, IAM_NAMESPACE, isIamRequest } from './iam.ts';
 import { errorXml, STS_NAMESPACE } from './xml.ts';
 import { handleSso } from './sso.ts';
 import { handleSignin } from './signin.ts';
+import { handleLogin } from './login.ts';
 
 export { DEFAULT_SEED };
 export type { Seed };
@@ -235,6 +236,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (!url.pathname.startsWith('/_emulator/')) await delay(state.behaviour.latencyMs);
       for (const [k, v] of Object.entries(sso.headers)) res.setHeader(k, v);
       send(res, sso.status, sso.contentType, sso.body, sso.requestId);
+      return;
+    }
+    // AWS Sign-In (`aws login`: /v1/authorize, /v1/token, /_emulator/login/ controls): emulator/login.ts.
+    const login = handleLogin(state, req.method ?? 'GET', url, req.headers, body);
+    if (login) {
+      if (!url.pathname.startsWith('/_emulator/')) await delay(state.behaviour.latencyMs);
+      for (const [k, v] of Object.entries(login.headers)) res.setHeader(k, v);
+      send(res, login.status, login.contentType, login.body);
       return;
     }
     // The federation endpoint (console sign-in) and its stub console: emulator/signin.ts.

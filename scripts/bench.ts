@@ -4,6 +4,7 @@
 
 import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile } from '../test/support/world.ts';
 import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from '../test/support/emulator.ts';
@@ -98,6 +99,19 @@ async function main() {
     rows.push({ what: 'cache hit, keychain store (default: the entry\'s copy in the kernel keyring)', value: `${ms(hitKeychain)} (${(hitKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitKeychain / bare <= 1.35 ? 'met' : 'missed' });
     rows.push({ what: '… the entry in the Secret Service (where the kernel keyring refuses the copy; KEYROLE_KERNEL_CACHE=off)', value: `${ms(hitSecretService)} (${(hitSecretService / bare).toFixed(2)}×)` });
     rows.push({ what: 'cache hit, encrypted file store as the keychain (KEYROLE_KEYCHAIN=file, unlocked for the session)', value: `${ms(hitFileKeychain)} (${(hitFileKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitFileKeychain / bare <= 1.35 ? 'met' : 'missed' });
+
+    // 1b. a cache hit of an AWS Sign-In profile: a session as aws login leaves it, imported.
+    const minted = await w.emu.control<{ loginSession: string; token: unknown }>('POST', 'login/cli-session', {});
+    const loginDir = join(w.home, '.aws', 'login', 'cache');
+    mkdirSync(loginDir, { recursive: true });
+    writeFileSync(join(loginDir, `${createHash('sha256').update(minted.loginSession).digest('hex')}.json`), JSON.stringify(minted.token));
+    writeFileSync(w.configPath, `${readFileSync(w.configPath, 'utf8')}\n[profile login]\nlogin_session = ${minted.loginSession}\nregion = us-east-1\n`);
+    const loginEnv = { AWS_ENDPOINT_URL_SIGNIN: w.emu.url, KEYROLE_KERNEL_CACHE: 'on' };
+    const imported = await w.keyrole(['import', '--yes'], { env: loginEnv });
+    if (imported.code !== 0) throw new Error(`bench: keyrole import of the login session failed: ${imported.stderr}`);
+    await w.keyrole(['process', 'login'], { env: loginEnv });
+    const [bareL, hitLogin] = hyperfine([`${NODE24} -e 0`, `${KEYROLE} process login`], { ...env, AWS_ENDPOINT_URL_SIGNIN: w.emu.url }, runs * 2);
+    rows.push({ what: 'cache hit, AWS Sign-In profile (`keyrole_login_session`, keychain store)', value: `${ms(hitLogin)} (${(hitLogin / bareL).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitLogin / bareL <= 1.35 ? 'met' : 'missed' });
 
     // 2. added time per `aws sts get-caller-identity`
     await w.run(aws, ['sts', 'get-caller-identity', '--profile', 'native']); // warm the CLI's own cache

@@ -8,18 +8,19 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty, type PtyResult } from './support/pty.ts';
 import { baseEnv, KEYROLE, ROOT, requireBuild } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
+import { chromiumBrowser } from './support/chromium.ts';
+import { until } from './support/until.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 
 const START = 'https://keyrole-demo.awsapps.com/start';
 // keyrole opens a page file that forwards to the sign-in URL (src/util/pagefile.ts); BROWSER scripts follow it with this.
 const PAGE_URL = join(ROOT, 'test', 'fixtures', 'page-url.sh');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface SsoStats { registerClient: number; startDeviceAuthorization: number; authorize: number; authorizeRefused: number; createToken: { deviceCode: number; authorizationCode: number; refreshToken: number } }
 
@@ -28,17 +29,6 @@ sso_start_url = ${START}
 sso_region = eu-west-1
 ${scopes ? `sso_registration_scopes = ${scopes}\n` : ''}
 ${keyroleProfile('sso-admin', { region: 'eu-west-1', keyrole_sso_session: 'my-sso', keyrole_sso_account_id: DEMO_ACCOUNT_ID, keyrole_sso_role_name: 'AdministratorAccess' })}`;
-
-/** Waits for a condition a test cannot be told about: polls, with a generous bound. */
-async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** keyrole without a terminal, its stderr readable while it runs. */
 function started(args: string[], env: Record<string, string>) {
@@ -80,18 +70,8 @@ describe('keyrole login: the browser sign-in with PKCE, and the device flow wher
   after(() => w?.stop());
 
   test('headless Chromium as BROWSER, no terminal: one browser sign-in, the page says it worked, messages on stderr, then process works', async () => {
-    const chromium = requireTool('chromium');
     const rec = join(w.home, 'chromium');
-    mkdirSync(rec, { recursive: true });
-    const script = join(rec, 'browser.sh');
-    writeFileSync(script, `#!/bin/sh
-echo "$1" >> "${rec}/opened"
-url=$(${PAGE_URL} "$1")
-echo "$url" >> "${rec}/url"
-HOME="${rec}" "${chromium}" ${CHROMIUM_FLAGS.join(' ')} --user-data-dir="${rec}/profile" --dump-dom "$url" > "${rec}/dom" 2>/dev/null
-echo $? > "${rec}/done"
-`);
-    chmodSync(script, 0o755);
+    const script = chromiumBrowser(rec);
     await w.emu.control('POST', 'sso/behaviour', { autoAuthorize: true });
     try {
       const r = await w.keyrole(['login', 'my-sso'], { env: { ...env, BROWSER: script }, timeoutMs: 180_000 });

@@ -25,7 +25,7 @@ import type { AwsKeys } from './sts.ts';
 import type { CaBundle } from '../config/cabundle.ts';
 import { checkRegion } from '../config/region.ts';
 import { partition } from '../config/endpoints.ts';
-import { requestHandler, withoutNodeTlsOverride } from './http.ts';
+import { boundedRequest, withoutNodeTlsOverride } from './http.ts';
 
 export type ConsoleKind = 'role' | 'sso' | 'chained' | 'federation';
 export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
@@ -221,7 +221,7 @@ export async function requestSigninToken(endpoint: string, creds: Required<AwsKe
   const started = performance.now();
   let answer: { status: number; body: string };
   try {
-    answer = await withoutNodeTlsOverride(() => getCapped(signinTokenUrl(endpoint, creds, sessionDuration), caBundle));
+    answer = await withoutNodeTlsOverride(() => boundedRequest(signinTokenUrl(endpoint, creds, sessionDuration), { headers: { accept: 'application/json' }, timeoutMs: SIGNIN_TIMEOUT_MS, maxBytes: MAX_ANSWER_BYTES, caBundle }));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.name === 'TimeoutError' ? `no answer within ${SIGNIN_TIMEOUT_MS / 1000} s` : e.name === 'TooLarge' ? `an answer over ${MAX_ANSWER_BYTES / 1024} KB` : printable(String(e.code ?? e.name ?? 'error'));
@@ -229,28 +229,4 @@ export async function requestSigninToken(endpoint: string, creds: Required<AwsKe
   }
   debug(`federation endpoint ${where} answered getSigninToken with HTTP ${answer.status} in ${(performance.now() - started).toFixed(1)} ms${sessionDuration !== undefined ? ` (SessionDuration ${sessionDuration})` : ''}`);
   return parseSigninAnswer(answer.status, answer.body, where, profile);
-}
-
-/** GET `url` without following redirects; the body read up to MAX_ANSWER_BYTES, the whole exchange within SIGNIN_TIMEOUT_MS. */
-function getCapped(url: string, caBundle: CaBundle | undefined): Promise<{ status: number; body: string }> {
-  const h = requestHandler({ url, connectTimeoutMs: SIGNIN_TIMEOUT_MS, requestTimeoutMs: SIGNIN_TIMEOUT_MS, caBundle });
-  const secure = url.startsWith('https:');
-  const mod = (secure ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
-  return new Promise((resolve, reject) => {
-    const fail = (name: string) => { req.destroy(Object.assign(new Error(name), { name })); };
-    const timer = setTimeout(() => fail('TimeoutError'), SIGNIN_TIMEOUT_MS);
-    const req = mod.request(url, { agent: secure ? h.httpsAgent : h.httpAgent, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) return fail('TooLarge');
-        chunks.push(chunk);
-      });
-      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }); });
-      res.on('error', (err) => { clearTimeout(timer); reject(err); });
-    });
-    req.on('error', (err) => { clearTimeout(timer); reject(err); });
-    req.end();
-  });
 }

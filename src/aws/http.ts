@@ -129,3 +129,35 @@ export function requestHandler(o: HttpOptions): HandlerOptions {
     httpsAgent,
   };
 }
+
+export interface Answer { status: number; headers: import('node:http').IncomingHttpHeaders; body: string }
+
+/**
+ * One bounded HTTP exchange outside the SDK (the federation endpoint, AWS Sign-In's token
+ * call), through the same connections as every AWS call: no redirect followed, the answer
+ * read up to `maxBytes` (else an error named TooLarge), the whole exchange within
+ * `timeoutMs` (else TimeoutError).
+ */
+export function boundedRequest(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; maxBytes: number; caBundle: CaBundle | undefined }): Promise<Answer> {
+  const h = requestHandler({ url, connectTimeoutMs: o.timeoutMs, requestTimeoutMs: o.timeoutMs, caBundle: o.caBundle });
+  const secure = url.startsWith('https:');
+  const mod = (secure ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof import('node:https');
+  const headers = { ...o.headers, ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}) };
+  return new Promise((resolve, reject) => {
+    const fail = (name: string) => { req.destroy(Object.assign(new Error(name), { name })); };
+    const timer = setTimeout(() => fail('TimeoutError'), o.timeoutMs);
+    const req = mod.request(url, { method: o.method ?? 'GET', agent: secure ? h.httpsAgent : h.httpAgent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > o.maxBytes) return fail('TooLarge');
+        chunks.push(chunk);
+      });
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }); });
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end(o.body);
+  });
+}

@@ -7,8 +7,8 @@ import { resolveSettings } from '../config/settings.ts';
 import { formatLeft } from '../util/duration.ts';
 import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
 import { localUser, storeKindFor } from '../credentials/resolve.ts';
-import { keyUsers, layersOf, planAll, planProfile, ssoOf } from '../credentials/plan.ts';
-import { describeToken, tokenStatus } from '../credentials/status.ts';
+import { keyUsers, layersOf, planAll, planProfile, ssoOf, type Layer } from '../credentials/plan.ts';
+import { describeLogin, describeToken, loginStatus, tokenStatus } from '../credentials/status.ts';
 import { printable } from '../util/printable.ts';
 import type { CacheEntry } from '../credentials/cache.ts';
 import type { SsoRef } from '../config/settings.ts';
@@ -103,6 +103,20 @@ export async function ssoSignins(files: AwsFiles, now = Date.now()): Promise<{ l
   for (const { ref, profiles } of bySession.values()) {
     const t = await tokenStatus(ref, now, profiles[0]);
     out.push({ line: describeToken(t, now), profiles, loginName: t.loginName });
+  }
+  // AWS Sign-In sessions, one line each, the same way.
+  const byLogin = new Map<string, { layer: Layer; profiles: string[] }>();
+  for (const { profile, plan } of planAll(files)) {
+    const layer = layersOf(plan).find((l) => l.login);
+    if (!layer) continue;
+    const have = byLogin.get(layer.login!.session) ?? { layer, profiles: [] };
+    have.profiles.push(profile);
+    byLogin.set(layer.login!.session, have);
+  }
+  for (const { layer, profiles } of byLogin.values()) {
+    const name = layer.settings.profile ?? profiles[0]!;
+    const t = await loginStatus(layer.login!, name);
+    out.push({ line: describeLogin(t, now), profiles, loginName: name });
   }
   return out;
 }

@@ -103,9 +103,16 @@ function describe(plan: ImportPlan, cfgPath: string, credPath: string, existing:
 
 export async function importCommand(o: ImportOptions): Promise<void> {
   storeName(); // an invalid KEYROLE_KEYCHAIN fails before anything else
+  // AWS Sign-In sessions (aws login) first: their own plan, question and steps (import-login.ts).
+  const { importLoginSessions } = await import('./import-login.ts');
+  const sessions = o.only.length ? 0 : await importLoginSessions({ dryRun: o.dryRun, yes: o.yes });
   const existing = new Map<string, Existing>();
   const { cfgPath, credPath, configText, credentialsText, plan } = makePlan(o.force, o.only, existing);
   if (!plan.keys.length) {
+    if (sessions) {
+      if (o.dryRun) process.stdout.write('Dry run: nothing was changed. Run keyrole import to do it.\n');
+      return;
+    }
     process.stdout.write(describe(plan, cfgPath, credPath, existing));
     process.stdout.write(`Nothing to import: no long-term key in ${credPath} or ${cfgPath} that keyrole can move.\n`);
     return;

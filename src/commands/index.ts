@@ -308,8 +308,20 @@ scripts use (credentials: the sections of the credentials file, for import --pro
   },
   {
     name: 'login',
-    summary: 'login <profile|session>  sign in ahead of time: IAM Identity Center, or a new MFA code',
+    summary: 'login <profile|session>  sign in ahead of time: AWS Sign-In, IAM Identity Center, or a new MFA code',
     help: `Usage: keyrole login <profile | sso-session> [--use-device-code] [--no-browser]
+       keyrole login <profile> [--remote] [--no-browser] [--region <r>]     (AWS Sign-In)
+
+For AWS Sign-In (as aws login, AWS CLI 2.32+: your console credentials, no access key): a
+profile with keyrole_login_session, or a profile that does not exist yet, which is then
+written (region from --region, AWS_REGION or asked; keyrole_login_session from the
+sign-in; credential_process with this keyrole's path; the rest of the file untouched).
+Signs in in the browser on this machine (PKCE, a listener on 127.0.0.1); with --remote,
+and by itself over SSH or without a browser, on any device: paste the verification code
+the browser shows. The session (refresh token and DPoP key) goes to the keychain; keyrole
+refreshes its 15-minute credentials itself for up to 12 hours. A role on top: another
+profile with keyrole_source_profile = <this profile> and keyrole_role_arn (at most 1 h).
+Endpoint: AWS_ENDPOINT_URL_SIGNIN. keyrole logout <profile> ends the session.
 
 For a profile with keyrole_mfa_serial (or a chain down to one): asks for an MFA code at this
 terminal and renews the MFA session (or the role that takes the code) whatever it has
@@ -335,6 +347,18 @@ one sign-in: one browser tab. KEYROLE_NO_BROWSER=1 never opens a browser;
 KEYROLE_SSO_LOGIN_TIMEOUT (seconds, default 600) bounds the wait for the browser.
 
 Endpoints: AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL.
+`,
+  },
+  {
+    name: 'logout',
+    summary: 'logout <profile>  end an AWS Sign-In session and the credentials cached on it',
+    help: `Usage: keyrole logout <profile>
+
+For a profile with keyrole_login_session (or a role on top of one): removes the AWS Sign-In
+session (its refresh token and DPoP key) from the keychain, and every cached credential
+resting on it (the profile's, and any role's on top), in every cache store. AWS Sign-In has
+no sign-out call: the session ends at AWS by itself (12 hours at most). keyrole login
+<profile> signs in again. For IAM Identity Center: keyrole sso logout.
 `,
   },
   {

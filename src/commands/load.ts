@@ -20,6 +20,7 @@ const LOADERS: Record<CommandName, () => Promise<Main>> = {
   configure: () => import('./configure.ts'),
   completion: () => import('./completion.ts'),
   login: () => import('./login.ts'),
+  logout: () => import('./logout.ts'),
   sso: () => import('./sso.ts'),
   console: () => import('./console.ts'),
   serve: () => import('./serve.ts'),

@@ -29,8 +29,9 @@ export async function removeMain(argv: string[]): Promise<void> {
 function describeProfile(s: Settings): [string, string] {
   const uses = s.sourceKind === 'keychain' ? `source ${s.source}${s.mfaSerial ? ' + MFA' : ''}`
     : s.sourceKind === 'profile' ? `profile ${s.sourceProfile}`
+      : s.sourceKind === 'login' ? `AWS Sign-In ${s.login!.session}`
       : `IAM Identity Center ${s.sso!.session ?? s.sso!.startUrl} ${s.sso!.accountId}/${s.sso!.roleName}`;
-  return [uses, s.roleArn ?? (s.sourceKind === 'sso' ? '(the permission set)' : '(no role: GetSessionToken)')];
+  return [uses, s.roleArn ?? (s.sourceKind === 'sso' ? '(the permission set)' : s.sourceKind === 'login' ? '(the signed-in identity)' : '(no role: GetSessionToken)')];
 }
 
 export async function listCommand(): Promise<void> {

@@ -6,7 +6,7 @@
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { localUser } from '../credentials/user.ts';
-import { describeToken, personNeeded, profileStatus, type LayerStatus, type PersonNeeded, type ProfileStatus } from '../credentials/status.ts';
+import { describeLogin, describeToken, personNeeded, profileStatus, type LayerStatus, type PersonNeeded, type ProfileStatus } from '../credentials/status.ts';
 import { asksForCode } from '../credentials/plan.ts';
 import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
@@ -54,7 +54,7 @@ export function shortStatus(st: ProfileStatus, now: number): string {
   };
   const parts = [st.profile, compact(st.layers[0].expiration)];
   const need = personNeeded(st, now);
-  if (need) parts.push(need.what.includes('MFA') ? 'mfa' : 'sso', compact(need.by));
+  if (need) parts.push(need.what.includes('MFA') ? 'mfa' : need.what.includes('AWS Sign-In') ? 'login' : 'sso', compact(need.by));
   return parts.join(' ');
 }
 
@@ -65,6 +65,7 @@ function longStatus(st: ProfileStatus, now: number): string {
     if (i === 0 && l.layer.how) lines.push(`  how: ${l.layer.how}`);
   });
   if (st.sso) lines.push(`  ${describeToken(st.sso, now)}`);
+  if (st.login) lines.push(`  ${describeLogin(st.login, now)}`);
   const need = personNeeded(st, now);
   if (need) lines.push(`  next needs you: ${needLine(need, now)}`);
   lines.push(`  (${st.store} store)`);
@@ -80,6 +81,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     How: st.layers[0].layer.how ?? null,
     Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.servedAsIs })),
     Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
+    Login: st.login ? { Session: st.login.session, InKeychain: st.login.held, Ends: st.login.endsAt ? isoSeconds(st.login.endsAt) : null, EndsInSeconds: secs(st.login.endsAt) } : null,
     PersonNeeded: need ? { What: need.what, Login: need.login, AskFrom: isoSeconds(need.askFrom), At: isoSeconds(need.by), InSeconds: secs(need.by) } : null,
   };
 }

@@ -20,7 +20,7 @@ export const KEYROLE_KEYS: readonly string[] = [
   'keyrole_source', 'keyrole_source_profile', 'keyrole_role_arn', 'keyrole_duration_seconds', 'keyrole_role_session_name',
   'keyrole_mfa_serial', 'keyrole_mfa_on_assume', 'keyrole_mfa_process', 'keyrole_session_duration',
   'keyrole_external_id', 'keyrole_source_identity', 'keyrole_tags', 'keyrole_transitive_tag_keys', 'keyrole_policy_arns',
-  'keyrole_cache', 'keyrole_ntp_servers',
+  'keyrole_cache', 'keyrole_ntp_servers', 'keyrole_login_session',
   'keyrole_sso_session', 'keyrole_sso_start_url', 'keyrole_sso_region', 'keyrole_sso_account_id', 'keyrole_sso_role_name', 'keyrole_sso_registration_scopes',
 ];
 const KNOWN_KEYS = new Set(KEYROLE_KEYS);

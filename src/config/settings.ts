@@ -10,6 +10,7 @@ import { section, type AwsFiles } from './files.ts';
 import { checkProfileKeys, missingProfileHint, quote, shadowingKeys } from './checks.ts';
 import { resolveEndpoint, resolveRegion } from './endpoints.ts';
 import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
+import { LOGIN_SESSION_ARN, signinEndpoint, type LoginRef } from '../login/endpoint.ts';
 
 export interface Overrides {
   source?: string;
@@ -27,7 +28,7 @@ export interface SsoRef extends SsoSessionRef {
   roleName: string;
 }
 
-export type SourceKind = 'keychain' | 'profile' | 'sso';
+export type SourceKind = 'keychain' | 'profile' | 'sso' | 'login';
 
 export interface Tag { Key: string; Value: string }
 
@@ -40,6 +41,8 @@ export interface Settings {
   /** keyrole_source_profile: another profile whose credentials sign this one's AssumeRole. */
   sourceProfile: string | undefined;
   sso: SsoRef | undefined;
+  /** keyrole_login_session: an AWS Sign-In session (`keyrole login`) gives the credentials. */
+  login?: LoginRef;
   mfaSerial: string | undefined;
   /** keyrole_mfa_on_assume: send the MFA code with AssumeRole itself instead of a shared GetSessionToken session. */
   mfaOnAssume: boolean;
@@ -170,6 +173,8 @@ function flag(v: string | undefined, key: string, where: string): boolean {
   throw bad('BadFlag', key, v, where, 'write true or false');
 }
 
+const fromConfigured = (c: { endpoint: string; from: string }) => ({ endpoint: c.endpoint, endpointFrom: c.from });
+
 export function resolveSettings(files: AwsFiles, profileName: string | undefined, o: Overrides, localUser: string): Settings {
   let profile: Section = {};
   if (profileName !== undefined) {
@@ -190,7 +195,8 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   const keychainSource = o.source ?? profile.keyrole_source;
   const sourceProfile = o.source === undefined ? profile.keyrole_source_profile : undefined;
   const sso = o.source === undefined ? resolveSso(files, profile, where) : undefined;
-  const given = [keychainSource && 'keyrole_source', sourceProfile && 'keyrole_source_profile', sso && 'keyrole_sso_*'].filter(Boolean);
+  const loginSession = o.source === undefined ? profile.keyrole_login_session : undefined;
+  const given = [keychainSource && 'keyrole_source', sourceProfile && 'keyrole_source_profile', sso && 'keyrole_sso_*', loginSession && 'keyrole_login_session'].filter(Boolean);
   if (given.length > 1) {
     throw new KeyroleError('AmbiguousSource', `${where} names more than one source (${given.join(', ')})`, 'keep exactly one of them');
   }
@@ -206,8 +212,11 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   if (sourceProfile !== undefined && !section(files.config, sourceProfile)) {
     throw new KeyroleError('UnknownProfile', `${where} has keyrole_source_profile = ${sourceProfile}, which is not in ${files.configPath}`, `add [profile ${sourceProfile}] or fix the name`);
   }
-  const sourceKind: SourceKind = keychainSource ? 'keychain' : sourceProfile ? 'profile' : 'sso';
-  const source = keychainSource ?? (sourceProfile ? `profile:${sourceProfile}` : `sso:${sso!.startUrl}/${sso!.accountId}/${sso!.roleName}`);
+  if (loginSession !== undefined && !LOGIN_SESSION_ARN.test(loginSession)) {
+    throw new KeyroleError('BadLoginSession', `keyrole_login_session ${quote(loginSession)} in ${where} is not a session ARN`, `write the ARN keyrole login wrote (arn:aws:iam::123456789012:user/name), or run keyrole login ${profileName ?? '<profile>'}`);
+  }
+  const sourceKind: SourceKind = keychainSource ? 'keychain' : sourceProfile ? 'profile' : loginSession ? 'login' : 'sso';
+  const source = keychainSource ?? (sourceProfile ? `profile:${sourceProfile}` : loginSession ? `login:${loginSession}` : `sso:${sso!.startUrl}/${sso!.accountId}/${sso!.roleName}`);
 
   const roleArn = o.roleArn ?? profile.keyrole_role_arn;
   if (roleArn !== undefined && !ROLE_ARN.test(roleArn)) {
@@ -226,7 +235,7 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
     throw new KeyroleError('BadEndpoint', `STS endpoint ${quote(endpoint)} (from ${endpointFrom}) is not an http(s) URL`, 'fix or unset it');
   }
 
-  const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(keychainSource ?? sourceProfile ?? sso!.roleName, localUser);
+  const sessionName = o.sessionName ?? profile.keyrole_role_session_name ?? defaultSessionName(keychainSource ?? sourceProfile ?? (loginSession ? 'login' : sso!.roleName), localUser);
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
     throw new KeyroleError('BadSessionName', `role session name ${quote(sessionName)} is not valid for STS`, 'use 2 to 64 characters from letters, digits and +=,.@_-');
   }
@@ -250,8 +259,10 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
   const policyArns = list(profile.keyrole_policy_arns);
   for (const arn of policyArns) if (!/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/[\w+=,.@/-]+$/.test(arn)) throw bad('BadPolicyArn', 'policy ARN', arn, where, 'write keyrole_policy_arns = arn:aws:iam::aws:policy/ReadOnlyAccess, …');
 
+  const login: LoginRef | undefined = loginSession ? { session: loginSession, region, ...fromConfigured(signinEndpoint(files, profile, region)) } : undefined;
+
   return {
-    profile: profileName, sourceKind, source, sourceProfile, sso, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
+    profile: profileName, sourceKind, source, sourceProfile, sso, login, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
     region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), ntpServers: profile.keyrole_ntp_servers, sessionName, shadowing,
     mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,

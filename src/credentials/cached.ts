@@ -9,7 +9,7 @@ import { encodeEntry, lookup, paramsDigest, remainingMs, servedAsIs, type CacheE
 import { usableAfterFailedRenewal } from './windows.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { SIGN_IN_BOUNDS, singleFlight, waitBounds, type HeldLock } from './lock.ts';
-import { asksForCode, ssoOf, type Layer } from './plan.ts';
+import { asksForCode, loginOf, ssoOf, type Layer } from './plan.ts';
 import type { Fetched } from './providers/types.ts';
 
 export interface Resolved {
@@ -27,7 +27,9 @@ export interface Resolved {
 // a role whose IAM Identity Center sign-in ended, or whose MFA session needs a new code,
 // works to its own end. A refusal (any 4xx: AccessDenied, ExpiredToken, …) is never
 // answered that way: AWS said those credentials must not be used.
-const NEEDS_PERSON: ReadonlySet<string> = new Set(['MfaNoPrompt', 'SsoLoginRequired']);
+// An AWS Sign-In session that ended (or needs a sign-in) is a refusal of the refresh token, not
+// of the credentials it gave: those work to their end.
+const NEEDS_PERSON: ReadonlySet<string> = new Set(['MfaNoPrompt', 'SsoLoginRequired', 'LoginExpired', 'LoginRequired']);
 
 function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined {
   if (isTransient(err)) return 'transient';
@@ -64,7 +66,7 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
     }
     await storeEntry(store, key, encodeEntry(e), what, { durable: asksForCode(layer) });
     return e;
-  }, () => privateDir(keyroleHome()), waitBounds(ssoOf(layer) ? SIGN_IN_BOUNDS : undefined));
+  }, () => privateDir(keyroleHome()), waitBounds(ssoOf(layer) || loginOf(layer) ? SIGN_IN_BOUNDS : undefined));
   try {
     const entry = await attempt();
     return { entry, fromCache: !fetched, store };

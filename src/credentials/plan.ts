@@ -14,7 +14,10 @@
 //                  `under` is that session): assume.ts chooses
 //   sso-role       IAM Identity Center GetRoleCredentials (its token, keyed by the
 //                  sso-session, is below it: `ssoSession`)
-//   chained-role   AssumeRole signed by another profile's (or SSO's) temporary credentials
+//   login          an AWS Sign-In session's 15-minute credentials (CreateOAuth2Token with the
+//                  session's refresh token in the keychain: src/login), keyed by the session
+//   chained-role   AssumeRole signed by another profile's (or SSO's, or an AWS Sign-In
+//                  session's) temporary credentials
 //
 // How each role is assumed and for how long (AWS's 1-hour rule) is assume.ts's to say; the
 // planner asks it and puts its answer on the layer (`way`, `how`).
@@ -29,8 +32,10 @@ import { profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
 import { canonicalParams, fileStore, fnv1a64, keychainStore, type CacheStore } from './cache.ts';
 import { localUser } from './user.ts';
 import { checkedRoleWay, describeWay, type RoleWay } from './assume.ts';
+import { LOGIN_JUDGED_SECONDS } from './windows.ts';
+import type { LoginRef } from '../login/endpoint.ts';
 
-export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'chained-role';
+export type LayerKind = 'session' | 'mfa-session' | 'role' | 'sso-role' | 'login' | 'chained-role';
 
 export interface Layer {
   kind: LayerKind;
@@ -50,6 +55,8 @@ export interface Layer {
   under?: Layer;
   /** The IAM Identity Center session whose token this layer's call uses. */
   sso?: SsoRef;
+  /** The AWS Sign-In session whose refresh token this layer's call uses. */
+  login?: LoginRef;
   /** A role layer's way of being assumed (assume.ts). */
   way?: RoleWay;
   /** A role layer's way, for a person: --debug, doctor, status. */
@@ -86,14 +93,15 @@ function stsParams(s: Settings, way?: RoleWay): Record<string, unknown> {
   };
 }
 
-function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso' | 'way' | 'how'> = {}): Layer {
+function layer(kind: LayerKind, s: Settings, params: Record<string, unknown>, durationSeconds: number, label: string, extra: Pick<Layer, 'under' | 'sso' | 'login' | 'way' | 'how'> = {}): Layer {
   const canonical = canonicalParams(params);
   return { kind, settings: s, params, canonical, key: fnv1a64(canonical), durationSeconds, label, ...extra };
 }
 
 // ---- one test per kind: which layer a profile's settings make ----
 
-const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || (s.sourceKind === 'sso' && !!s.roleArn);
+const isChainedRole = (s: Settings): boolean => s.sourceKind === 'profile' || ((s.sourceKind === 'sso' || s.sourceKind === 'login') && !!s.roleArn);
+const isLogin = (s: Settings): boolean => s.sourceKind === 'login' && !s.roleArn;
 const isSsoRole = (s: Settings): boolean => s.sourceKind === 'sso' && !s.roleArn;
 const isRole = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.roleArn;
 const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!s.mfaSerial && !s.mfaOnAssume;
@@ -105,6 +113,7 @@ const isMfaSession = (s: Settings): boolean => s.sourceKind === 'keychain' && !!
 export function planProfile(files: AwsFiles, s: Settings, chain: string[] = [s.profile ?? '(command line)']): Layer {
   if (isChainedRole(s)) return planChainedRole(files, s, chain);
   if (isSsoRole(s)) return planSsoRole(s);
+  if (isLogin(s)) return planLogin(s);
   if (isRole(s)) return planRole(s);
   if (isMfaSession(s)) return planMfaSession(s);
   return layer('session', s, stsParams(s), s.durationSeconds, `a session of source "${s.source}"`);
@@ -130,6 +139,13 @@ function planSsoRole(s: Settings): Layer {
   return layer('sso-role', s, params, 3600, `IAM Identity Center role ${sso.roleName} in ${sso.accountId}`, { sso });
 }
 
+function planLogin(s: Settings): Layer {
+  const login = s.login!;
+  // The session, and where its refreshes go: a profile in another region or endpoint gets its own entry.
+  const params = { kind: 'login', session: login.session, region: login.region, endpoint: login.endpoint };
+  return layer('login', s, params, LOGIN_JUDGED_SECONDS, `the AWS Sign-In session ${login.session}`, { login });
+}
+
 function planChainedRole(files: AwsFiles, s: Settings, chain: string[]): Layer {
   let under: Layer;
   if (s.sourceKind === 'profile') {
@@ -140,11 +156,11 @@ function planChainedRole(files: AwsFiles, s: Settings, chain: string[]): Layer {
     const base = resolveSettings(files, baseName, {}, localUser());
     under = planProfile(files, base, [...chain, baseName]);
   } else {
-    under = planSsoRole(s);
+    under = s.sourceKind === 'login' ? planLogin(s) : planSsoRole(s);
   }
-  // Whatever another profile or SSO gives is temporary credentials: the 1-hour rule holds.
-  const via = s.sourceKind === 'profile' ? `profile ${under.settings.profile}` : 'IAM Identity Center';
-  const signer = s.sourceKind === 'profile' ? `profile ${under.settings.profile}'s credentials` : "IAM Identity Center's role credentials";
+  // Whatever another profile, SSO or AWS Sign-In gives is temporary credentials: the 1-hour rule holds.
+  const via = s.sourceKind === 'profile' ? `profile ${under.settings.profile}` : s.sourceKind === 'login' ? 'AWS Sign-In' : 'IAM Identity Center';
+  const signer = s.sourceKind === 'profile' ? `profile ${under.settings.profile}'s credentials` : s.sourceKind === 'login' ? "the AWS Sign-In session's credentials" : "IAM Identity Center's role credentials";
   const way = checkedRoleWay(s, signer);
   const params = { ...stsParams(s), base: under.canonical };
   return layer('chained-role', s, params, s.durationSeconds, `role ${s.roleArn} (via ${via})`, { under, sso: s.sourceKind === 'sso' ? s.sso : undefined, way, how: describeWay(s, way, signer) });
@@ -155,6 +171,11 @@ export function layersOf(top: Layer): Layer[] {
   const out: Layer[] = [];
   for (let l: Layer | undefined = top; l; l = l.under) out.push(l);
   return out;
+}
+
+/** The AWS Sign-In session under a plan, if any layer of it uses one. */
+export function loginOf(top: Layer): LoginRef | undefined {
+  return layersOf(top).find((l) => l.login)?.login;
 }
 
 /** The IAM Identity Center session under a plan, if any layer of it uses one. */

@@ -102,6 +102,10 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
         const { ssoRoleCredentials } = await import('../sso/sso.ts');
         return ssoRoleCredentials(sso, { interactive: !o.noTerminal, loginName, onPrompt: n });
       },
+      loginCredentials: async (login, s, n) => {
+        const { loginCredentials } = await import('../login/session.ts');
+        return loginCredentials(login, s.profile ?? '(command line)', s.caBundle, { interactive: !o.noTerminal, onPrompt: n });
+      },
       resolveUnder: async (under: Layer, n: Notify): Promise<CacheEntry> => (await resolveLayer(under, store, o, n)).entry,
     };
     return PROVIDERS[layer.kind](layer, deps, notify);

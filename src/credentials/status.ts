@@ -7,6 +7,7 @@ import type { Settings, SsoRef } from '../config/settings.ts';
 import { lookup, openStore, servedAsIs, type CacheEntry, type StoreKind } from './cache.ts';
 import { lastUse, renewFrom } from './windows.ts';
 import { asksForCode, layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
+import type { LoginRef } from '../login/endpoint.ts';
 import { localExpiration, storeKindFor } from './resolve.ts';
 import { formatLeft } from '../util/duration.ts';
 
@@ -36,6 +37,39 @@ export interface ProfileStatus {
   store: StoreKind;
   layers: LayerStatus[];
   sso: TokenStatus | undefined;
+  /** The AWS Sign-In session under the profile, if any. */
+  login?: LoginStatus;
+}
+
+export interface LoginStatus {
+  session: string;
+  /** The profile with keyrole_login_session: what `keyrole login` takes. */
+  profile: string;
+  /** Whether the keychain holds the session. */
+  held: boolean;
+  /** 12 hours after the sign-in, when known. */
+  endsAt: Date | undefined;
+}
+
+/** The AWS Sign-In session behind a plan, from the keychain alone: no network. */
+export async function loginStatus(ref: LoginRef, profile: string): Promise<LoginStatus> {
+  const { readRecord, sessionEnd } = await import('../login/record.ts');
+  let r;
+  try {
+    r = readRecord(ref.session);
+  } catch { /* keychain unreadable: said as not held */ }
+  return { session: ref.session, profile, held: !!r, endsAt: r ? sessionEnd(r) : undefined };
+}
+
+/** The one line status, doctor and cache list show for an AWS Sign-In session. */
+export function describeLogin(t: LoginStatus, now: number): string {
+  const head = `AWS Sign-In session (${t.session})`;
+  if (!t.held) return `${head}: none in the keychain; keyrole login ${t.profile} signs in`;
+  if (!t.endsAt) return `${head}: refreshes by itself until it ends (12 hours after the sign-in at most); then keyrole login ${t.profile}`;
+  const left = t.endsAt.getTime() - now;
+  const until = t.endsAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (left <= 0) return `${head}: ended ${until}; keyrole login ${t.profile} signs in again`;
+  return `${head}: refreshes by itself for ${formatLeft(left)} (until ${until}); then keyrole login ${t.profile}`;
 }
 
 export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: string, now = Date.now()): Promise<ProfileStatus> {
@@ -47,7 +81,9 @@ export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: st
     layers.push({ layer, entry, expiration: entry && localExpiration(entry), servedAsIs: !!entry && servedAsIs(entry, layer.durationSeconds, now) });
   }
   const ref = ssoOf(plan);
-  return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now, s.profile) };
+  const loginLayer = layersOf(plan).find((l) => l.login);
+  const login = loginLayer ? await loginStatus(loginLayer.login!, loginLayer.settings.profile ?? s.profile ?? '(command line)') : undefined;
+  return { profile: s.profile ?? '(command line)', store: store.kind, layers, sso: ref && await tokenStatus(ref, now, s.profile), ...(login ? { login } : {}) };
 }
 
 /**
@@ -123,6 +159,11 @@ export function personNeeded(st: ProfileStatus, now = Date.now()): PersonNeeded 
     // sign-in is asked for only when a call finds it spent, or by keyrole login.
     const by = lastUse(t.expiresAt);
     found.push({ what: `the IAM Identity Center sign-in of ${t.session}`, login: t.loginName, askFrom: by, by });
+  }
+  const l = st.login;
+  if (l?.endsAt) {
+    // Nothing renews an AWS Sign-In session: at its 12-hour end a person signs in again.
+    found.push({ what: `the AWS Sign-In session ${l.session}`, login: l.profile, askFrom: l.endsAt, by: l.endsAt });
   }
   return found.filter((f) => f.by.getTime() > now - 3600_000).sort((a, b) => a.by.getTime() - b.by.getTime())[0];
 }

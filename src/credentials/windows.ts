@@ -28,6 +28,14 @@ export function refreshWindowMs(durationSeconds: number): number {
   return Math.min(REFRESH_WINDOW_MS, (durationSeconds * 1000) / 2);
 }
 
+/**
+ * AWS Sign-In's credentials last 15 minutes; botocore and the JS SDK refresh them 5 minutes
+ * before their end, and so does keyrole: judged as a session of this length (the refresh
+ * window is half of it). The login layer's durationSeconds (src/credentials/plan.ts).
+ */
+export const LOGIN_REFRESH_WINDOW_MS = 5 * 60_000;
+export const LOGIN_JUDGED_SECONDS = (2 * LOGIN_REFRESH_WINDOW_MS) / 1000;
+
 /** Whether something with `leftMs` to go is served as it is, without renewing it. */
 export function servedAsIs(leftMs: number, durationSeconds: number): boolean {
   return leftMs >= refreshWindowMs(durationSeconds);

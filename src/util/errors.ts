@@ -59,6 +59,9 @@ const CODES = {
   // The console (federation sign-in).
   SigninUnreachable: T, FederationDenied: F, NoConsole: F, ConsoleNeedsMfa: F, ConsoleDurationChained: F, BadDestination: F, BadSigninUrl: F,
   FederationRefused: F, SigninMalformed: T,
+  // AWS Sign-In sessions (`keyrole login` for a keyrole_login_session profile).
+  LoginUnreachable: T, LoginThrottled: T, LoginServiceError: T, LoginMalformed: T,
+  LoginExpired: F, LoginCredentialsChanged: F, LoginNotPermitted: F, LoginRefused: F, LoginRequired: F, LoginDenied: F, BadLoginSession: F, NotSignin: F,
 } as const satisfies Record<string, boolean>;
 
 /** Every failure keyrole names. */

@@ -17,6 +17,7 @@ import { kernelCheck } from './kernel.ts';
 import { sourceCheck } from './source.ts';
 import { cacheCheck } from './cache.ts';
 import { ssoCheck } from './sso.ts';
+import { loginCheck } from './login.ts';
 import { cliCacheCheck } from './clicache.ts';
 import { identityCheck } from './identity.ts';
 import { plaintextCheck } from './plaintext.ts';
@@ -55,6 +56,8 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   checks.push(await cacheCheck(ctx));
   const sso = await ssoCheck(ctx);
   if (sso) checks.push(sso);
+  const login = await loginCheck(ctx);
+  if (login) checks.push(login);
   checks.push(cliCacheCheck(ctx));
   checks.push(...lineChecks);
   if (line && network && ctx.settings) checks.push(await runProcessLine(ctx, line));

@@ -7,11 +7,13 @@ import { resolveMfaSession } from './mfa-session.ts';
 import { resolveRole } from './role.ts';
 import { resolveSsoRole } from './sso-role.ts';
 import { resolveChainedRole } from './chained-role.ts';
+import { resolveLogin } from './login.ts';
 
 export const PROVIDERS: Record<LayerKind, Provider> = {
   'session': resolveSession,
   'mfa-session': resolveMfaSession,
   'role': resolveRole,
   'sso-role': resolveSsoRole,
+  'login': resolveLogin,
   'chained-role': resolveChainedRole,
 };

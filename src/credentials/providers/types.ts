@@ -8,6 +8,7 @@ import type { AssumeRoleInput, AwsKeys, MfaInput, StsTarget, TempCredentials } f
 import type { Settings, SsoRef } from '../../config/settings.ts';
 import type { CacheEntry } from '../cache.ts';
 import type { Layer } from '../plan.ts';
+import type { LoginRef } from '../../login/endpoint.ts';
 
 /** A person is being asked (or no longer is): waiters on every lock up the chain use the prompt bound. */
 export type Notify = (state: 'prompt' | 'working') => void;
@@ -23,6 +24,8 @@ export interface ProviderDeps {
   /** Gets a code (terminal, GUI, mfa_process) and runs the call with it; retries a mistyped code once at a terminal. */
   withMfaCode(s: Settings, notify: Notify, call: (code: string) => Promise<TempCredentials>): Promise<TempCredentials>;
   ssoRoleCredentials(sso: SsoRef, notify: Notify, loginName: string | undefined): Promise<TempCredentials>;
+  /** An AWS Sign-In session's credentials (a refresh; a new sign-in offered at a terminal when the session ended). */
+  loginCredentials(login: LoginRef, s: Settings, notify: Notify): Promise<TempCredentials>;
   /** The credentials of the layer below, through the cache. */
   resolveUnder(layer: Layer, notify: Notify): Promise<CacheEntry>;
 }
