@@ -3,11 +3,11 @@
 // A private HOME, a real gnome-keyring on a private D-Bus, the built executable, and the
 // real AWS CLI as the caller. Prints what happens at each step.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKeyring } from '../test/support/keyring.ts';
 import { startEmulatorProcess, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, DEMO_ACCOUNT_ID } from '../test/support/emulator.ts';
-import { KEYROLE, keyrole, run, requireBuild } from '../test/support/run.ts';
+import { KEYROLE, ROOT, keyrole, run, requireBuild } from '../test/support/run.ts';
 import { requireTool } from '../test/support/tools.ts';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -67,12 +67,32 @@ async function main(): Promise<void> {
     console.log(indent(Object.entries(stats.calls).map(([k, v]) => `${k}: ${v}`).join('\n')));
     console.log(`   One AssumeRole for ${1 + 1 + 1} credential requests: the rest came from the cache.`);
 
+    step('No long-term key at all: keyrole login signs in with AWS Sign-In (as aws login does) and writes a profile');
+    // The emulator approves the sign-in page as a person would; BROWSER follows keyrole's page
+    // file to it (keyrole never puts the /authorize URL on a browser's argv).
+    await emu.control('POST', 'login/behaviour', { autoAuthorize: true });
+    const browser = join(keyring.home, 'browser.sh');
+    writeFileSync(browser, `#!/bin/sh\ncurl -sSL -o /dev/null "$(${join(ROOT, 'test', 'fixtures', 'page-url.sh')} "$1")"\n`);
+    chmodSync(browser, 0o755);
+    const signinEnv = { ...env, AWS_ENDPOINT_URL_SIGNIN: emu.url, BROWSER: browser };
+    show('keyrole login dev --region eu-west-1');
+    const login = await keyrole(['login', 'dev', '--region', 'eu-west-1'], { env: signinEnv });
+    if (login.code !== 0) throw new Error(login.stderr);
+    console.log(indent(login.stderr));
+    console.log(indent(readFileSync(join(keyring.home, '.aws', 'config'), 'utf8').split('[profile dev]')[1]!.replace(/^/, '[profile dev]')));
+    show('aws sts get-caller-identity --profile dev');
+    const dev = await run(aws, ['sts', 'get-caller-identity', '--profile', 'dev', '--query', 'Arn', '--output', 'text'], { env: signinEnv });
+    if (dev.code !== 0) throw new Error(dev.stderr);
+    console.log(indent(dev.stdout));
+    console.log('   The session (refresh token and DPoP key) is in the keychain; no key or token is in any file.');
+
     step('keyrole cache list');
-    const list = await keyrole(['cache', 'list'], { env });
+    const list = await keyrole(['cache', 'list'], { env: signinEnv });
     console.log(indent(list.stdout));
     console.log(`\n${bold('Demo complete.')}`);
   } finally {
     // The kernel keyring's copy would outlive the demo (the user's persistent keyring).
+    await keyrole(['logout', 'dev'], { env: { ...env, AWS_ENDPOINT_URL_SIGNIN: emu.url } }).catch(() => undefined);
     await keyrole(['cache', 'clear'], { env }).catch(() => undefined);
     await emu.stop();
     await keyring.stop();

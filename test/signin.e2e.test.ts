@@ -188,6 +188,18 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.match(doc.stdout, /AWS Sign-In session \(arn:aws:iam::\d{12}:user\/alice\): refreshes by itself.*refreshed at http:\/\/127\.0\.0\.1:\d+ \(AWS_ENDPOINT_URL_SIGNIN\)/);
   });
 
+  test('console: a role on top of the session opens the console; the session itself is refused in one line that says what works', async () => {
+    const consoleEnv = { ...env, KEYROLE_SIGNIN_URL: `${w.emu.url}/federation` };
+    const role = await w.keyrole(['console', 'admin', '--url'], { env: consoleEnv });
+    assert.equal(role.code, 0, role.stderr);
+    assert.match(role.stdout.trim(), new RegExp(`^${w.emu.url}/federation\\?Action=login&Issuer=keyrole&Destination=[^&]+&SigninToken=[\\w-]{200,}$`));
+    const own = await w.keyrole(['console', 'dev', '--url'], { env: consoleEnv });
+    assert.equal(own.code, 1);
+    assert.equal(own.stdout, '');
+    assert.match(own.stderr, /^keyrole: profile dev is an AWS Sign-In session: .*neither; sign in to the console in the browser .* keyrole_source_profile = dev and keyrole_role_arn.*\n$/);
+    assert.equal(own.stderr.split('\n').length, 2, 'one line');
+  });
+
   test('an ended session: a cold call without a terminal fails in one line naming keyrole login', async () => {
     await w.emu.control('POST', 'login/end-sessions');
     await w.keyrole(['cache', 'clear', 'dev'], { env });

@@ -142,6 +142,13 @@ export function consolePlan(top: Layer, o: { duration?: number; allowNoMfa?: boo
   const kind = consoleKind(top);
   const s = top.settings;
   const where = s.profile ? `profile ${s.profile}` : 'the command line';
+  // An AWS Sign-In session is neither of the two ways in keyrole knows: it holds no long-term
+  // key for GetFederationToken, and its credentials are not a role's, which is what
+  // getSigninToken takes. The person signed in to the console to make the session anyway.
+  if (top.kind === 'login') {
+    throw new KeyroleError('ConsoleLoginSession', `${where} is an AWS Sign-In session: keyrole opens the console with role credentials or with a long-term key (GetFederationToken), and this session has neither`,
+      `sign in to the console in the browser as you did for keyrole login, or put a role on top (a profile with keyrole_source_profile = ${s.profile ?? '<this profile>'} and keyrole_role_arn) and run keyrole console on that profile`);
+  }
   switch (kind) {
     case 'federation':
       if (s.mfaSerial && !o.allowNoMfa) {

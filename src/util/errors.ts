@@ -57,7 +57,7 @@ const CODES = {
   // The credential endpoint (exec --server, serve).
   EndpointFailed: F, EndpointRefused: F, PortInUse: F, StaleServeToken: F,
   // The console (federation sign-in).
-  SigninUnreachable: T, FederationDenied: F, NoConsole: F, ConsoleNeedsMfa: F, ConsoleDurationChained: F, BadDestination: F, BadSigninUrl: F,
+  SigninUnreachable: T, FederationDenied: F, NoConsole: F, ConsoleNeedsMfa: F, ConsoleLoginSession: F, ConsoleDurationChained: F, BadDestination: F, BadSigninUrl: F,
   FederationRefused: F, SigninMalformed: T,
   // AWS Sign-In sessions (`keyrole login` for a keyrole_login_session profile).
   LoginUnreachable: T, LoginThrottled: T, LoginServiceError: T, LoginMalformed: T,
