@@ -241,7 +241,7 @@ describe('MFA', () => {
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /^long: role \S+MfaAdmin: 11 h 59 min left/m);
     assert.match(st.stdout, /^ {2}how: AssumeRole for 43200 s with source "\S+"'s long-term key and an MFA code sent with it/m);
-    assert.match(st.stdout, /next needs you: role \S+MfaAdmin, assumed with an MFA code each time, in 11 h 4\d min/);
+    assert.match(st.stdout, /next needs you: role \S+MfaAdmin, assumed with an MFA code each time, by \S+Z \(in 11 h 5\d min\); keyrole asks from \S+Z where it can; keyrole login long renews it now/);
     const doc = await w.keyrole(['doctor', 'long', '--no-network'], { env: u.env });
     assert.match(doc.stdout, /profile +long in .*: source \S+, role \S+MfaAdmin, 43200 s, .*; AssumeRole for 43200 s with source "\S+"'s long-term key and an MFA code sent with it/);
     // A profile of the same source up to an hour still takes the shared session, and says so.

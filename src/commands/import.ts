@@ -140,8 +140,6 @@ export async function importCommand(o: ImportOptions): Promise<void> {
   }
 
   // 1. The keychain, each key read back before any file changes.
-  const notice = plan.keys.length ? volatileStoreNotice() : undefined;
-  if (notice) process.stderr.write(`keyrole: ${notice}\n`);
   for (const k of plan.keys) {
     if (existing.get(k.name) !== 'same') await storeSource(k.name, { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, storedAt: new Date().toISOString() });
     const back = readSource(k.name);
@@ -149,6 +147,9 @@ export async function importCommand(o: ImportOptions): Promise<void> {
       throw new KeyroleError('KeychainReadBack', `source "${k.name}" read back from the keychain differs from what was stored`, 'no file was changed; check the keychain (keyrole list) and run keyrole import again');
     }
   }
+  // After the keys are stored and read back, not before: a failure above is one line.
+  const notice = plan.keys.length ? volatileStoreNotice() : undefined;
+  if (notice) process.stderr.write(`keyrole: ${notice}\n`);
 
   // 2. The config (a backup first, unless the config itself held secrets: that copy would keep them).
   let backup: string | undefined;

@@ -119,11 +119,12 @@ export async function setupCommand(o: SetupOptions): Promise<void> {
       say('Checking the key with STS (GetCallerIdentity)…');
       say(`The key works: ${printable(await verifyKey(o, pair))}`);
     }
-    const notice = volatileStoreNotice();
-    if (notice) process.stderr.write(`keyrole: ${notice}\n`);
     const keys: SourceKeys = { ...pair, storedAt: new Date().toISOString() };
     const { storeSource } = await import('./sources.ts');
     const ended = await storeSource(o.name, keys);
+    // After the store, not before: a store that fails is one line, and the notice is about keys that are kept.
+    const notice = volatileStoreNotice();
+    if (notice) process.stderr.write(`keyrole: ${notice}\n`);
     process.stdout.write(`Stored source "${o.name}" (${redactKeyId(keys.accessKeyId)}) in the keychain.\n`);
     if (ended) process.stdout.write(`Removed ${ended} cached credential${ended === 1 ? '' : 's'} made with the key it replaced.\n`);
   } finally {

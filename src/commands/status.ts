@@ -33,7 +33,6 @@ function timeLeft(d: Date | undefined, now: number): string {
 }
 
 /** `14:05:00Z`, or `in 9 min (14:05:00Z)`: a moment as a person reads it. */
-const at = (d: Date, now: number) => (d.getTime() > now ? `in ${formatLeft(d.getTime() - now)} (${isoSeconds(d)})` : `now (since ${isoSeconds(d)})`);
 
 /** What the next call does with a layer inside its refresh window. */
 function renewal(l: LayerStatus, st: ProfileStatus): string {
@@ -93,5 +92,6 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
  */
 export function needLine(need: PersonNeeded, now: number): string {
   const asks = need.askFrom.getTime() < need.by.getTime() && need.askFrom.getTime() > now ? `; keyrole asks from ${isoSeconds(need.askFrom)} where it can` : '';
-  return `${need.what}, by ${at(need.by, now)}${asks}; keyrole login ${need.login} renews it now`;
+  const by = need.by.getTime() > now ? `by ${isoSeconds(need.by)} (in ${formatLeft(need.by.getTime() - now)})` : `now (since ${isoSeconds(need.by)})`;
+  return `${need.what}, ${by}${asks}; keyrole login ${need.login} renews it now`;
 }

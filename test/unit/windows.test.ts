@@ -56,7 +56,7 @@ describe('one rule for time', () => {
     assert.ok(warnAt(need.askFrom).getTime() <= NOW, 'due now, 14 min before the session is asked for');
     assert.ok(warnAt(personNeeded(mfaStatus(43200, NOW + 31 * MIN, NOW + 50 * MIN), NOW)!.askFrom).getTime() > NOW, 'not due 16 min before it is asked for');
     assert.match(warning(need, st, 'prod', 'python3', NOW), /^the MFA session of source "alice" \(MFA device \S+\) behind profile prod ends in 28 min \(\d\d:\d\d\); keyrole serves the credentials it holds until \d\d:\d\d and renews them while it can; run keyrole login prod in another terminal to keep python3 supplied$/);
-    assert.match(needLine(need, NOW), /^the MFA session .*, by in 28 min \(\S+Z\); keyrole asks from \S+Z where it can; keyrole login prod renews it now$/);
+    assert.match(needLine(need, NOW), /^the MFA session .*, by \S+Z \(in 28 min\); keyrole asks from \S+Z where it can; keyrole login prod renews it now$/);
   });
 
   test('a short MFA session is asked for at half its length, as the cache does', () => {
