@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { baseEnv, KEYROLE } from './support/run.ts';
+import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
 import { requireTool } from './support/tools.ts';
 import { chromiumBrowser } from './support/chromium.ts';
 import { until } from './support/until.ts';
@@ -212,8 +212,8 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
   test('logout ends the session and every credential cached on it; then a call names keyrole login', async () => {
     await w.emu.control('POST', 'login/behaviour', { autoAuthorize: true });
     const script = join(w.home, 'fetch-browser.sh');
-    // A browser that only follows redirects: the loopback gets its code.
-    writeFileSync(script, `#!/bin/sh\ncurl -sL -o /dev/null "$1"\n`);
+    // A browser that only follows keyrole's page file and the redirects: the loopback gets its code.
+    writeFileSync(script, `#!/bin/sh\ncurl -sL -o /dev/null "$(${join(ROOT, 'test', 'fixtures', 'page-url.sh')} "$1")"\n`);
     chmodSync(script, 0o755);
     try {
       const again = await w.keyrole(['login', 'admin'], { env: { ...env, BROWSER: script }, timeoutMs: 120_000 });
