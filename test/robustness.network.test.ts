@@ -375,7 +375,7 @@ describe('robustness: a hostile federation endpoint', () => {
     /cannot reach the federation endpoint at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, 'closed');
 
   // The section's rows: the 22 cases of the STS block above and these 7.
-  rec.docTest(29);
+  rec.docTest(30);
 });
 
 /** A CA and a certificate for localhost and 127.0.0.1, made with openssl in `dir`. */
