@@ -192,8 +192,10 @@ https://signin.aws.amazon.com/federation, signin.amazonaws.cn, signin.amazonaws-
 The endpoint of exec --server for programs keyrole does not start. Prints the lines to run
 in the program's environment (unset the credential variables that would win over the
 endpoint; AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (a 0600
-file in keyrole's private directory, removed when it stops), AWS_REGION and
-AWS_DEFAULT_REGION) and serves until interrupted.
+file in keyrole's private directory, removed however serve stops), and for older SDKs
+AWS_CONTAINER_AUTHORIZATION_TOKEN read from that file by the shell (never on an argv),
+AWS_REGION and AWS_DEFAULT_REGION) and serves until interrupted. keyrole doctor, run in the
+program's environment, says which form its clients need.
   --port <n>   a fixed port on 127.0.0.1 (default: a free one)
 `,
   },
