@@ -73,7 +73,11 @@ describe('robustness: network and service faults', () => {
   let entry: string;
   let before_: Buffer;
   let baselineMs = 0;
-  const bound = () => STS_BOUND_MS + baselineMs;
+  // The design bound, plus what this machine takes right now for a whole run (start, config,
+  // keychain, exit: measured beside each case), twice: once for the run under test's own
+  // start and exit, once for how late its deadline timer fires on a loaded machine (seen:
+  // 242 ms past 12 s with a 230 ms run; the lateness grows with the load the run measures).
+  const bound = () => STS_BOUND_MS + 2 * baselineMs;
   const cacheDir = () => join(w.home, '.aws', 'keyrole', 'cache');
 
   before(async () => {
@@ -124,7 +128,7 @@ describe('robustness: network and service faults', () => {
       if (o.attempts !== undefined) assert.equal(await attempts(), o.attempts, 'attempts made');
       assertCacheUntouched();
       await measureFailingRun();
-      assert.ok(r.ms < bound(), `ended after ${r.ms.toFixed(0)} ms; the bound is ${STS_BOUND_MS} ms plus this machine's ${baselineMs.toFixed(0)} ms for a whole run`);
+      assert.ok(r.ms < bound(), `ended after ${r.ms.toFixed(0)} ms; the bound is ${STS_BOUND_MS} ms plus twice this machine's ${baselineMs.toFixed(0)} ms for a whole run`);
       t.diagnostic(`ended after ${r.ms.toFixed(0)} ms`);
       rec.add(name, what, expected, `exit ${r.code}: ${normalise(r.stderr, [w.home])}; cache entry unchanged`);
     });
@@ -136,7 +140,7 @@ describe('robustness: network and service faults', () => {
       const r = await make();
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stderr, '');
-      assert.ok(r.ms < bound(), `ended after ${r.ms.toFixed(0)} ms; the bound is ${STS_BOUND_MS} ms plus this machine's ${baselineMs.toFixed(0)} ms for a whole run`);
+      assert.ok(r.ms < bound(), `ended after ${r.ms.toFixed(0)} ms; the bound is ${STS_BOUND_MS} ms plus twice this machine's ${baselineMs.toFixed(0)} ms for a whole run`);
       if (o.minMs !== undefined) assert.ok(r.ms >= o.minMs, `ended after ${r.ms.toFixed(0)} ms, expected at least ${o.minMs}`);
       if (o.attempts !== undefined) assert.equal(await attempts(), o.attempts, 'attempts made');
       assert.notDeepEqual(fs.readFileSync(entry), before_, 'the refreshed entry was stored');
