@@ -282,9 +282,17 @@ describe('keyrole doctor and the keychain', () => {
     }
   });
 
-  test('no D-Bus session (so no Secret Service) is a problem, with the alternatives', async () => {
+  test('no D-Bus session: the encrypted file store is chosen by itself, and doctor says so and how to create it', async () => {
     const home = tempHome();
     const r = await keyrole(['doctor', '--no-network'], { env: { HOME: home } });
-    assertProblem(r, 'keychain', /no Secret Service is running: there is no D-Bus session/, /KEYROLE_KEYCHAIN=keyutils/);
+    const l = line(r, 'keychain', 'warning');
+    assert.match(l.text, /keyrole's file store \(chosen by itself: no D-Bus session\) is not created yet/);
+    assert.match(l.fix ?? '', /keyrole setup <source>/);
+  });
+
+  test('a D-Bus session where no Secret Service answers is a problem, with the alternatives', async () => {
+    const home = tempHome();
+    const r = await keyrole(['doctor', '--no-network'], { env: { HOME: home, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'no-bus')}` } });
+    assertProblem(r, 'keychain', /no Secret Service is running: no Secret Service answers on this D-Bus session/, /KEYROLE_KEYCHAIN=file/);
   });
 });

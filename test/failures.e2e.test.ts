@@ -185,13 +185,25 @@ describe('keychain unavailable', () => {
     }
   });
 
-  test('no D-Bus session at all is reported as such, not as a missing source', async () => {
+  test('no D-Bus session at all: keyrole says once that it uses its encrypted file store; then each failure is one line', async () => {
     const home = tempHome();
     const cfg = `${home}/config`;
     (await import('node:fs')).writeFileSync(cfg, keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }));
+    const first = await keyrole(['process', 'prod'], { env: { HOME: home, AWS_CONFIG_FILE: cfg } });
+    assert.notEqual(first.code, 0);
+    assert.equal(first.stdout, '');
+    assert.match(first.stderr, /^keyrole: no D-Bus session \(DBUS_SESSION_BUS_ADDRESS is unset\), so keyrole keeps its keys in its encrypted file store in .*\n/, 'the choice is said');
     const r = await keyrole(['process', 'prod'], { env: { HOME: home, AWS_CONFIG_FILE: cfg } });
-    assertFails(r, /no Secret Service is running: there is no D-Bus session.*KEYROLE_KEYCHAIN=keyutils/);
-    const s = await keyrole(['setup', 'alice'], { env: { HOME: home }, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
-    assertFails(s, /no Secret Service is running/);
+    assertFails(r, /source "alice" is not in keyrole's file store.*keyrole setup alice/);
+    const s = await keyrole(['setup', 'alice', '--no-verify'], { env: { HOME: home }, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
+    assertFails(s, /the file store is locked and there is no terminal.*KEYROLE_PASSPHRASE_FILE.*KEYROLE_PASSPHRASE_COMMAND/);
+  });
+
+  test('a D-Bus session where no Secret Service answers is reported as such, with the file store as the way out', async () => {
+    const home = tempHome();
+    const cfg = `${home}/config`;
+    (await import('node:fs')).writeFileSync(cfg, keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }));
+    const r = await keyrole(['process', 'prod'], { env: { HOME: home, AWS_CONFIG_FILE: cfg, DBUS_SESSION_BUS_ADDRESS: `unix:path=${home}/no-bus` } });
+    assertFails(r, /no Secret Service is running: no Secret Service answers on this D-Bus session.*KEYROLE_KEYCHAIN=file/);
   });
 });
