@@ -15,8 +15,8 @@ import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { chownSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { KEYROLE, run } from './support/run.ts';
 import { otherUser } from './support/users.ts';
@@ -317,11 +317,26 @@ describe('the kernel\'s per-user key quota (a user other than root: 20,000 bytes
   // root's quota is 25 MB; another local user has the kernel's default, which about fifteen
   // cache entries fill. Everything runs as that user, in a session keyring of its own, with
   // KEYROLE_KEYCHAIN=keyutils (it has no Secret Service), after other keys took the quota.
+  // The built executable (and its addon) where the other user can run it: the checkout may sit
+  // in a directory only its owner can enter, as a fresh clone under `mktemp -d` does in CI.
+  let reachable: string | undefined;
+  const otherKeyrole = (): string => {
+    if (reachable) return reachable;
+    const dir = tempDir('other-bin-');
+    chmodSync(dir, 0o755);
+    for (const name of ['keyrole', 'keyrole-keyring.linux-x64.node']) {
+      const from = join(dirname(KEYROLE), name);
+      if (!existsSync(from)) continue;
+      copyFileSync(from, join(dir, name));
+      chmodSync(join(dir, name), 0o755);
+    }
+    return (reachable = join(dir, 'keyrole'));
+  };
   const asOther = (script: string, env: Record<string, string> = {}) => {
     const other = otherUser();
     const home = tempDir('quota-');
     chownSync(home, other.uid, other.gid);
-    return run('setpriv', [`--reuid=${other.uid}`, `--regid=${other.gid}`, '--clear-groups', 'keyctl', 'session', '-', 'sh', '-c', script, KEYROLE],
+    return run('setpriv', [`--reuid=${other.uid}`, `--regid=${other.gid}`, '--clear-groups', 'keyctl', 'session', '-', 'sh', '-c', script, otherKeyrole()],
       { env: { HOME: home, PATH: '/usr/bin:/bin', KEYROLE_KEYCHAIN: 'keyutils', ...env }, cwd: '/' });
   };
   // Other keys take the quota: big ones first, then smaller, until the kernel refuses one byte.
