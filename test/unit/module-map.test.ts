@@ -20,3 +20,12 @@ test('regression: the module map in CONTRIBUTING.md names every module under src
 test('every module opens with a comment that says what it is for (the map is made of them)', () => {
   assert.doesNotMatch(renderMap(), /\(no opening comment\)/);
 });
+
+test("the README's Development section names every module under src/ and no other", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Development'), readme.indexOf('\n## ', readme.indexOf('## Development') + 1));
+  const named = [...section.matchAll(/`([\w/.-]+\.ts)`/g)].map((m) => m[1]);
+  const modules = sourceModules();
+  assert.deepEqual(modules.filter((m) => !named.includes(m)), [], 'modules missing from the README\'s Development section');
+  assert.deepEqual(named.filter((m) => !modules.includes(m)), [], 'the README names modules that are gone');
+});
