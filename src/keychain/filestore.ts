@@ -25,15 +25,14 @@
 //   age -d -o identity.txt ~/.aws/keyrole/store/store.key.age     (asks the passphrase)
 //   age -d -i identity.txt ~/.aws/keyrole/store/entries/<name>.age
 
-import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { existingPrivateDir, keyroleHome, privateDir } from '../util/home.ts';
+import { existingPrivateDir, keyroleHome, privateDir, readPrivateFile } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { KeyroleError } from '../util/errors.ts';
-import { openToOthers } from '../util/platform.ts';
 import { decrypt, encrypt, type AgeIdentity } from './agefile.ts';
 
 export const KEY_FILE = 'store.key.age';
@@ -52,25 +51,7 @@ const FIX = 'remove it or fix it (a regular file of yours, not open to others), 
 
 /** A file of the store's, read without following links and refused when unsafe; undefined when missing. */
 export function readStoreFile(path: string): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new KeyroleError('FileStoreUnusable', `${path} is a symbolic link`, FIX);
-    throw new KeyroleError('FileStoreUnusable', `cannot read ${path} (${code})`, FIX);
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (!st.isFile()) throw new KeyroleError('FileStoreUnusable', `${path} is not a regular file`, FIX);
-    if (uid !== undefined && st.uid !== uid) throw new KeyroleError('FileStoreUnusable', `${path} belongs to another user (uid ${st.uid})`, FIX);
-    if (openToOthers(st.mode)) throw new KeyroleError('FileStoreUnusable', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, FIX);
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return readPrivateFile(path, 'FileStoreUnusable', FIX);
 }
 
 /** Whether a store exists here (its key file does); its directory is checked on the way. */

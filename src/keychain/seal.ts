@@ -30,14 +30,12 @@
 // and a 24-byte random nonce never needs a counter. node:crypto is loaded only to make
 // random bytes (a write: a cache miss, which waits for STS anyway).
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { existingPrivateDir, keyroleHome, privateDir } from '../util/home.ts';
+import { existingPrivateDir, keyroleHome, privateDir, readPrivateFile } from '../util/home.ts';
 import { writeAtomic } from '../util/atomic.ts';
-import { openToOthers } from '../util/platform.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { nodeRequire } from '../util/require.ts';
 
@@ -72,28 +70,10 @@ export function readSealKey(): SealKey | undefined {
   const home = keyroleHome();
   if (!existingPrivateDir(home)) return undefined;
   const path = join(home, SEAL_KEY_FILE);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new KeyroleError('SealKeyUnsafe', `${path} is a symbolic link`, FIX);
-    throw new KeyroleError('SealKeyUnsafe', `cannot read ${path} (${code})`, FIX);
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (!st.isFile()) throw new KeyroleError('SealKeyUnsafe', `${path} is not a regular file`, FIX);
-    if (uid !== undefined && st.uid !== uid) throw new KeyroleError('SealKeyUnsafe', `${path} belongs to another user (uid ${st.uid})`, FIX);
-    if (openToOthers(st.mode)) throw new KeyroleError('SealKeyUnsafe', `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, FIX);
-    const b = new Uint8Array(KEY_BYTES + 1);
-    const n = readSync(fd, b, 0, b.length, 0);
-    if (n !== KEY_BYTES) throw new KeyroleError('SealKeyUnsafe', `${path} is not a key keyrole wrote (${n} bytes)`, FIX);
-    return fromBytes(b.subarray(0, KEY_BYTES));
-  } finally {
-    closeSync(fd);
-  }
+  const b = readPrivateFile(path, 'SealKeyUnsafe', FIX);
+  if (b === undefined) return undefined;
+  if (b.length !== KEY_BYTES) throw new KeyroleError('SealKeyUnsafe', `${path} is not a key keyrole wrote (${b.length} bytes)`, FIX);
+  return fromBytes(new Uint8Array(b.buffer, b.byteOffset, KEY_BYTES));
 }
 
 /** This home's key, made on first use (a write). Two processes making it at once agree on the first one linked. */

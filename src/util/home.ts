@@ -2,10 +2,10 @@
 // ~/.aws/keyrole) and the check every directory that may hold a secret passes: the
 // credential cache, the clock memory, the used-MFA-code record, the locks.
 
-import { Stats, chmodSync, lstatSync } from 'node:fs';
+import { Stats, chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { awsHome, defaultKeyroleHome, writableByOthers } from './platform.ts';
-import { KeyroleError } from './errors.ts';
+import { awsHome, defaultKeyroleHome, openToOthers, writableByOthers } from './platform.ts';
+import { KeyroleError, type ErrorCode } from './errors.ts';
 import { makeDirs } from './dirs.ts';
 
 /** The home directory as the AWS CLI finds it (src/util/platform.ts: USERPROFILE on Windows, HOME elsewhere). */
@@ -59,4 +59,31 @@ function checkPrivateDir(dir: string, create: boolean): string | undefined {
   if (uid !== undefined && st.uid !== uid) throw new KeyroleError('CacheDirForeign', `${dir} belongs to another user (uid ${st.uid})`, fix);
   if (writableByOthers(st.mode)) throw new KeyroleError('CacheDirWritable', `${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`, fix);
   return dir;
+}
+
+/**
+ * A file of keyrole's own that holds a secret (the kernel keyring's sealing key, the file
+ * store's files), read without following links, and refused with `code` and `fix` when it is
+ * not a regular file of this user's closed to others; undefined when it does not exist.
+ */
+export function readPrivateFile(path: string, code: ErrorCode, fix: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT') return undefined;
+    if (errno === 'ELOOP') throw new KeyroleError(code, `${path} is a symbolic link`, fix);
+    throw new KeyroleError(code, `cannot read ${path} (${errno})`, fix);
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile()) throw new KeyroleError(code, `${path} is not a regular file`, fix);
+    if (uid !== undefined && st.uid !== uid) throw new KeyroleError(code, `${path} belongs to another user (uid ${st.uid})`, fix);
+    if (openToOthers(st.mode)) throw new KeyroleError(code, `${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)})`, fix);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
