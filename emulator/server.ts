@@ -273,6 +273,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   // on a busy machine and reused a socket the server had just shut ("socket hang up"). AWS's
   // endpoints keep idle connections for about a minute; the SDK's agent reuses them.
   server.keepAliveTimeout = 65_000;
+  // Node closes a connection whose next request's headers have not arrived within
+  // headersTimeout (60 s by default), counted from the end of the last response, so an idle
+  // keep-alive socket died at 60 s while the client (told "timeout=65") still reused it:
+  // the bench's control call after a minute of hyperfine failed with "other side closed".
+  server.headersTimeout = 70_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

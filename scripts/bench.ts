@@ -246,6 +246,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`bench failed: ${(err as Error).message}`);
+  console.error(`bench failed: ${(err as Error).message}${(err as Error).cause ? ` (${String((err as Error).cause)})` : ''}`);
   process.exitCode = 1;
 });
