@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { isDpopKey } from './dpop.ts';
+import { jsonObject } from '../util/json.ts';
 
 export const LOGIN_SERVICE = 'keyrole:login';
 /** AWS: a session lasts up to 12 hours from the sign-in. */
@@ -36,13 +37,8 @@ export function encodeRecord(r: LoginRecord): string {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 export function decodeRecord(raw: string): LoginRecord | undefined {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!o || typeof o !== 'object' || o.v !== 1) return undefined;
+  const o = jsonObject(raw);
+  if (o?.v !== 1) return undefined;
   const session = str(o.session);
   const clientId = str(o.clientId);
   const refreshToken = str(o.refreshToken);

@@ -7,6 +7,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
+import { jsonObject } from '../util/json.ts';
 
 /** A session's record in the keychain: the client registration and, once logged in, the token. */
 export interface SsoRecord {
@@ -72,13 +73,8 @@ export function date(v: unknown): Date | undefined {
 
 /** Undefined for anything keyrole did not write. */
 export function decodeRecord(raw: string): SsoRecord | undefined {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'sso-session') return undefined;
+  const v = jsonObject(raw);
+  if (v?.keyrole !== 1 || v.kind !== 'sso-session') return undefined;
   const startUrl = s(v.startUrl);
   const region = s(v.region);
   if (!startUrl || !region) return undefined;

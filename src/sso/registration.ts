@@ -9,6 +9,7 @@ import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
 import { date, REGISTRATION_REUSE_MS, s } from './record.ts';
 import { registerClient, type ClientGrant } from './client.ts';
+import { jsonObject } from '../util/json.ts';
 
 export const CLIENT_SERVICE = 'keyrole:sso-client';
 
@@ -25,13 +26,8 @@ export function registrationAccount(ref: SsoSessionRef, grant: ClientGrant): str
 
 /** A stored registration that may serve this session and grant now: keyrole's, for the same directory, with more than a day left. */
 export function decodeRegistration(raw: string, ref: SsoSessionRef, grant: ClientGrant, now: number): Registration | undefined {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'sso-client' || v.grant !== grant) return undefined;
+  const v = jsonObject(raw);
+  if (v?.keyrole !== 1 || v.kind !== 'sso-client' || v.grant !== grant) return undefined;
   // A changed start URL or region is another directory: its registration is of no use.
   if (v.startUrl !== ref.startUrl || v.region !== ref.ssoRegion) return undefined;
   const clientId = s(v.clientId);
