@@ -7,9 +7,9 @@
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
-import { date, REGISTRATION_REUSE_MS, s } from './record.ts';
+import { date, REGISTRATION_REUSE_MS } from './record.ts';
 import { registerClient, type ClientGrant } from './client.ts';
-import { jsonObject } from '../util/json.ts';
+import { jsonObject, nonEmpty } from '../util/json.ts';
 
 export const CLIENT_SERVICE = 'keyrole:sso-client';
 
@@ -30,8 +30,8 @@ export function decodeRegistration(raw: string, ref: SsoSessionRef, grant: Clien
   if (v?.keyrole !== 1 || v.kind !== 'sso-client' || v.grant !== grant) return undefined;
   // A changed start URL or region is another directory: its registration is of no use.
   if (v.startUrl !== ref.startUrl || v.region !== ref.ssoRegion) return undefined;
-  const clientId = s(v.clientId);
-  const clientSecret = s(v.clientSecret);
+  const clientId = nonEmpty(v.clientId);
+  const clientSecret = nonEmpty(v.clientSecret);
   const registrationExpiresAt = date(v.expiresAt);
   const scopes = Array.isArray(v.scopes) ? v.scopes : [];
   if ([...scopes].sort().join(' ') !== [...ref.registrationScopes].sort().join(' ')) return undefined;
