@@ -150,12 +150,15 @@ interface ProcResult {
   error?: NodeJS.ErrnoException;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<ProcResult> {
+// A limit only against a hung process: the AWS CLI takes 10 s or more just to start on a busy
+// machine, and a test runs several at once (30 s killed them there, with an empty stderr).
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<ProcResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       const spawnError = error && typeof error.code === 'string' ? (error as NodeJS.ErrnoException) : undefined;
-      resolve({ code, stdout, stderr, ...(spawnError ? { error: spawnError } : {}) });
+      const killed = error?.killed ? `\n(${cmd} was killed after ${timeoutMs / 1000} s)` : '';
+      resolve({ code, stdout, stderr: `${stderr}${killed}`, ...(spawnError ? { error: spawnError } : {}) });
     });
   });
 }
