@@ -2,51 +2,45 @@
 import { ERROR_SHAPES, type EmulatorState, type ErrorShape, type Fault, type FaultKind } from './state.ts';
 import { totp } from './totp.ts';
 import { accessKeysView } from './iam.ts';
-
-export interface ControlResult {
-  status: number;
-  body: unknown;
-}
+import { ControlError, controlBody, type ControlResult } from './http.ts';
 
 const FAULT_KINDS: readonly FaultKind[] = ['error', 'reset', 'hang', 'badxml', 'wrongContentType'];
 
-class BadRequest extends Error {}
-
 function object(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new BadRequest('expected a JSON object');
+  if (typeof body !== 'object' || Array.isArray(body)) throw new ControlError('expected a JSON object');
   return body as Record<string, unknown>;
 }
 
 function optString(o: Record<string, unknown>, key: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new BadRequest(`'${key}' must be a string`);
+  if (typeof v !== 'string') throw new ControlError(`'${key}' must be a string`);
   return v;
 }
 
 function reqString(o: Record<string, unknown>, key: string): string {
   const v = optString(o, key);
-  if (v === undefined) throw new BadRequest(`'${key}' is required`);
+  if (v === undefined) throw new ControlError(`'${key}' is required`);
   return v;
 }
 
 function optNumber(o: Record<string, unknown>, key: string): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadRequest(`'${key}' must be a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(`'${key}' must be a number`);
   return v;
 }
 
 function parseFault(raw: unknown): Fault {
   const o = object(raw);
   const kind = optString(o, 'kind') ?? 'error';
-  if (!FAULT_KINDS.includes(kind as FaultKind)) throw new BadRequest(`fault kind must be one of ${FAULT_KINDS.join(', ')}`);
+  if (!FAULT_KINDS.includes(kind as FaultKind)) throw new ControlError(`fault kind must be one of ${FAULT_KINDS.join(', ')}`);
   const times = optNumber(o, 'times') ?? 1;
-  if (!Number.isInteger(times) || times < 1) throw new BadRequest("'times' must be a positive integer");
+  if (!Number.isInteger(times) || times < 1) throw new ControlError("'times' must be a positive integer");
   const status = optNumber(o, 'status');
   if (status !== undefined && (!Number.isInteger(status) || status < 100 || status > 599)) {
-    throw new BadRequest("'status' must be an HTTP status code");
+    throw new ControlError("'status' must be an HTTP status code");
   }
   const code = optString(o, 'code');
   const message = optString(o, 'message');
@@ -78,7 +72,7 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
       const o = object(body);
       const deny = o['deny'];
       if (deny !== undefined && !(Array.isArray(deny) && deny.every((d) => typeof d === 'string'))) {
-        throw new BadRequest("'deny' must be an array of action names");
+        throw new ControlError("'deny' must be an array of action names");
       }
       const added = state.addUser(reqString(o, 'userName'), optString(o, 'accountId'));
       // An explicit Deny in the user's identity policy, e.g. ["sts:GetFederationToken"].
@@ -88,10 +82,10 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
     case 'POST /_emulator/roles': {
       const o = object(body);
       const requireMfa = o['requireMfa'];
-      if (requireMfa !== undefined && typeof requireMfa !== 'boolean') throw new BadRequest("'requireMfa' must be a boolean");
+      if (requireMfa !== undefined && typeof requireMfa !== 'boolean') throw new ControlError("'requireMfa' must be a boolean");
       const trusted = o['trustedPrincipals'];
       if (trusted !== undefined && !(Array.isArray(trusted) && trusted.every((t) => typeof t === 'string'))) {
-        throw new BadRequest("'trustedPrincipals' must be an array of strings");
+        throw new ControlError("'trustedPrincipals' must be an array of strings");
       }
       const max = optNumber(o, 'maxSessionDuration');
       const ext = optString(o, 'requireExternalId');
@@ -133,25 +127,25 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
       const b = state.behaviour;
       const latency = optNumber(o, 'latencyMs');
       if (latency !== undefined) {
-        if (latency < 0) throw new BadRequest("'latencyMs' must be >= 0");
+        if (latency < 0) throw new ControlError("'latencyMs' must be >= 0");
         b.latencyMs = latency;
       }
       if ('credentialLifetimeSeconds' in o) {
         const v = o['credentialLifetimeSeconds'];
         if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-          throw new BadRequest("'credentialLifetimeSeconds' must be a non-negative number or null");
+          throw new ControlError("'credentialLifetimeSeconds' must be a non-negative number or null");
         }
         b.credentialLifetimeSeconds = v as number | null;
       }
       const shape = optString(o, 'errorShape');
       if (shape !== undefined) {
-        if (!ERROR_SHAPES.includes(shape as ErrorShape)) throw new BadRequest(`'errorShape' must be one of ${ERROR_SHAPES.join(', ')}`);
+        if (!ERROR_SHAPES.includes(shape as ErrorShape)) throw new ControlError(`'errorShape' must be one of ${ERROR_SHAPES.join(', ')}`);
         b.errorShape = shape as ErrorShape;
       }
       const offset = optNumber(o, 'clockOffsetMs');
       if (offset !== undefined) b.clockOffsetMs = offset;
       if (o['faults'] !== undefined) {
-        if (!Array.isArray(o['faults'])) throw new BadRequest("'faults' must be an array");
+        if (!Array.isArray(o['faults'])) throw new ControlError("'faults' must be an array");
         // Replaces the queue: tests state the whole fault plan in one call.
         b.faults = o['faults'].map(parseFault);
       }
@@ -168,15 +162,10 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
 }
 
 export function handleControl(state: EmulatorState, method: string, path: string, rawBody: Buffer): ControlResult {
-  let body: unknown;
   try {
-    body = rawBody.length > 0 ? JSON.parse(rawBody.toString('utf8')) : undefined;
-  } catch {
-    return { status: 400, body: { error: 'body is not valid JSON' } };
-  }
-  try {
-    return route(state, method, path, body);
+    return route(state, method, path, controlBody(rawBody));
   } catch (err) {
+    // A ControlError, or a state change the emulator refuses (its message says why).
     if (err instanceof Error) return { status: 400, body: { error: err.message } };
     throw err;
   }

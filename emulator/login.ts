@@ -25,6 +25,8 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EmulatorState, User } from './state.ts';
+import { isoSeconds } from './sts.ts';
+import { perEmulator, withControlBody, type AuthorizationRequest, type ControlResult, esc, header, isChallenge, jsonBody, JsonError, jsonOperation, jsonReply, page, redirect, repeatedParam, verifierMatches, type Reply } from './http.ts';
 
 export const SAME_DEVICE_CLIENT = 'arn:aws:signin:::devtools/same-device';
 export const CROSS_DEVICE_CLIENT = 'arn:aws:signin:::devtools/cross-device';
@@ -59,16 +61,8 @@ export interface LoginStats {
   refused: Record<string, number>;
 }
 
-interface Authorization {
-  id: string;
-  clientId: string;
-  redirectUri: string;
-  state: string;
-  challenge: string;
+interface Authorization extends AuthorizationRequest {
   status: 'pending' | 'approved';
-  code?: string;
-  expiresAt: number;
-  used: boolean;
 }
 
 interface LoginSession {
@@ -105,41 +99,13 @@ function freshStats(): LoginStats {
   return { authorize: 0, authorizeRefused: 0, createOAuth2Token: 0, codeGrants: 0, refreshGrants: 0, refused: {} };
 }
 
-const states = new WeakMap<EmulatorState, LoginState>();
-function loginState(state: EmulatorState): LoginState {
-  let s = states.get(state);
-  if (!s) states.set(state, (s = new LoginState()));
-  return s;
-}
+const loginState = perEmulator(() => new LoginState());
 
-class LoginError extends Error {
-  readonly status: number;
-  readonly type: string;
-  readonly error: string;
-  constructor(status: number, type: string, error: string, message: string) {
-    super(message);
-    this.status = status;
-    this.type = type;
-    this.error = error;
-  }
-}
-const validation = (m: string) => new LoginError(400, 'ValidationException', 'INVALID_REQUEST', m);
-const invalidGrant = (m: string) => new LoginError(400, 'ValidationException', 'invalid_grant', m);
-const denied = (status: number, error: string, m: string) => new LoginError(status, 'AccessDeniedException', error, m);
-
-export interface LoginReply {
-  status: number;
-  contentType: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const page = (status: number, title: string, body: string): LoginReply => ({
-  status, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
-  body: `<!DOCTYPE html><html><head><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>\n`,
-});
-const redirect = (to: string): LoginReply => ({ status: 302, contentType: 'text/plain', headers: { Location: to, 'Cache-Control': 'no-store' }, body: '' });
+// {error, message}; the record of the call names the error (TOKEN_EXPIRED, invalid_grant…).
+const loginError = (status: number, type: string, error: string, message: string) => new JsonError(status, type, { error, message }, error);
+const validation = (m: string) => loginError(400, 'ValidationException', 'INVALID_REQUEST', m);
+const invalidGrant = (m: string) => loginError(400, 'ValidationException', 'invalid_grant', m);
+const denied = (status: number, error: string, m: string) => loginError(status, 'AccessDeniedException', error, m);
 
 function userOf(state: EmulatorState, ls: LoginState): User {
   const users = [...state.users.values()];
@@ -156,21 +122,15 @@ function sameDeviceRedirect(uri: string): boolean {
     && u.pathname === '/oauth/callback' && !u.search && !u.hash && !u.username && !u.password;
 }
 
-function withParams(uri: string, params: Record<string, string>): string {
-  const u = new URL(uri);
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  return u.href;
-}
-
-function approve(ls: LoginState, now: number, a: Authorization): LoginReply {
+function approve(ls: LoginState, now: number, a: Authorization): Reply {
   a.status = 'approved';
   a.code = randomBytes(32).toString('base64url');
   a.expiresAt = now + ls.behaviour.authCodeLifetimeSeconds * 1000;
   ls.codes.set(a.code, a);
-  return redirect(withParams(a.redirectUri, { code: a.code, state: a.state }));
+  return redirect(a.redirectUri, { code: a.code, state: a.state });
 }
 
-function authorize(ls: LoginState, now: number, base: string, method: string, q: URLSearchParams, body: Buffer): LoginReply {
+function authorize(ls: LoginState, now: number, base: string, method: string, q: URLSearchParams, body: Buffer): Reply {
   const refuse = (why: string) => {
     ls.stats.authorizeRefused++;
     return page(400, 'Sign-in request refused', `<p>${esc(why)}</p>`);
@@ -181,7 +141,8 @@ function authorize(ls: LoginState, now: number, base: string, method: string, q:
     return approve(ls, now, a);
   }
   if (method !== 'GET') return refuse('GET or POST only.');
-  for (const k of new Set(q.keys())) if (q.getAll(k).length > 1) return refuse(`The parameter ${k} was given more than once.`);
+  const twice = repeatedParam(q);
+  if (twice !== undefined) return refuse(`The parameter ${twice} was given more than once.`);
   const clientId = q.get('client_id') ?? '';
   const redirectUri = q.get('redirect_uri') ?? '';
   if (clientId === SAME_DEVICE_CLIENT) {
@@ -195,7 +156,7 @@ function authorize(ls: LoginState, now: number, base: string, method: string, q:
   if (!state) return refuse('A state is required.');
   if (q.get('response_type') !== 'code') return refuse('response_type must be code.');
   const challenge = q.get('code_challenge') ?? '';
-  if (q.get('code_challenge_method') !== 'SHA-256' || !/^[\w-]{43}$/.test(challenge)) return refuse('PKCE with SHA-256 is required.');
+  if (q.get('code_challenge_method') !== 'SHA-256' || !isChallenge(challenge)) return refuse('PKCE with SHA-256 is required.');
   if (q.get('scope') !== 'openid') return refuse('scope must be openid.');
   ls.stats.authorize++;
   const a: Authorization = { id: randomBytes(18).toString('base64url'), clientId, redirectUri, state, challenge, status: 'pending', expiresAt: now + 600_000, used: false };
@@ -207,7 +168,7 @@ function authorize(ls: LoginState, now: number, base: string, method: string, q:
 }
 
 /** The cross-device page: the verification text a person copies into the CLI. */
-function confirmation(q: URLSearchParams): LoginReply {
+function confirmation(q: URLSearchParams): Reply {
   const code = q.get('code');
   const state = q.get('state');
   if (!code || !state) return page(400, 'Sign-in not confirmed', '<p>No code.</p>');
@@ -305,9 +266,7 @@ function createToken(state: EmulatorState, ls: LoginState, now: number, o: Recor
     if (a.used) throw invalidGrant('The authorization code was already used');
     if (a.expiresAt <= now) throw denied(401, 'AUTHCODE_EXPIRED', 'The authorization code has expired');
     if (a.redirectUri !== redirectUri) throw invalidGrant('The redirectUri does not match the authorization request');
-    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== a.challenge) {
-      throw invalidGrant('The code verifier does not match the challenge');
-    }
+    if (!verifierMatches(verifier, a.challenge)) throw invalidGrant('The code verifier does not match the challenge');
     a.used = true;
     const s: LoginSession = { id: randomUUID(), user: userOf(state, ls), endsAt: now + ls.behaviour.sessionLifetimeSeconds * 1000, jkt, clientId };
     ls.sessions.set(s.id, s);
@@ -329,7 +288,7 @@ function createToken(state: EmulatorState, ls: LoginState, now: number, o: Recor
     rt.answered = { at: now, body };
     return body;
   }
-  throw new LoginError(400, 'ValidationException', 'unsupported_grant_type', `Unsupported grantType ${grant}`);
+  throw loginError(400, 'ValidationException', 'unsupported_grant_type', `Unsupported grantType ${grant}`);
 }
 
 /** Mints a session as `aws login` leaves it in its cache (for import and SDK tests). */
@@ -343,20 +302,14 @@ function cliCacheSession(state: EmulatorState, ls: LoginState, now: number, o: R
   return {
     loginSession: s.user.arn,
     token: {
-      accessToken: { ...a.accessToken, accountId: s.user.accountId, expiresAt: new Date(now + expiresIn * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      accessToken: { ...a.accessToken, accountId: s.user.accountId, expiresAt: isoSeconds(now + expiresIn * 1000) },
       tokenType: 'aws_sigv4', clientId: SAME_DEVICE_CLIENT, refreshToken: a.refreshToken, idToken: a.idToken,
       dpopKey: privateKey.export({ format: 'pem', type: 'sec1' }),
     },
   };
 }
 
-function control(state: EmulatorState, ls: LoginState, method: string, path: string, raw: Buffer): { status: number; body: unknown } {
-  let o: Record<string, unknown> = {};
-  try {
-    if (raw.length) o = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return { status: 400, body: { error: 'expected JSON' } };
-  }
+function control(state: EmulatorState, ls: LoginState, method: string, path: string, o: Record<string, unknown>): ControlResult {
   const now = state.now();
   switch (`${method} ${path}`) {
     case 'GET /_emulator/login/stats':
@@ -392,43 +345,26 @@ function control(state: EmulatorState, ls: LoginState, method: string, path: str
   }
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v.join(',') : v;
-}
-
 /** Answers an AWS Sign-In request or a /_emulator/login/ control; undefined for anything else. */
-export function handleLogin(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): LoginReply | undefined {
+export function handleLogin(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): Reply | undefined {
   const ls = loginState(state);
   const path = url.pathname;
   const base = `http://${header(headers, 'host') ?? '127.0.0.1'}`;
   if (path.startsWith('/_emulator/login/')) {
-    const r = control(state, ls, method, path, body);
-    return { status: r.status, contentType: 'application/json', headers: {}, body: `${JSON.stringify(r.body)}\n` };
+    const r = withControlBody(body, (o) => control(state, ls, method, path, o));
+    return jsonReply(r.status, r.body);
   }
   if (path === '/v1/authorize') return authorize(ls, state.now(), base, method, url.searchParams, body);
   if (path === '/v1/sessions/confirmation' && method === 'GET') return confirmation(url.searchParams);
   if (path !== '/v1/token' || method !== 'POST') return undefined;
   const now = state.now();
   ls.stats.createOAuth2Token++;
-  let status = 200;
-  let out: Record<string, unknown>;
-  const extra: Record<string, string> = {};
-  try {
+  const { reply, error } = jsonOperation(state, 'CreateOAuth2Token', now, () => {
     // The exact URL the client called (no query: CreateOAuth2Token has none).
     if (url.search) throw validation('Unexpected query string');
     const jkt = checkDpop(ls, now, header(headers, 'dpop'), `${base}/v1/token`);
-    let o: unknown;
-    try { o = JSON.parse(body.toString('utf8')); } catch { throw validation('The request body is not valid JSON'); }
-    if (!o || typeof o !== 'object' || Array.isArray(o)) throw validation('The request body must be a JSON object');
-    out = createToken(state, ls, now, o as Record<string, unknown>, jkt);
-  } catch (err) {
-    if (!(err instanceof LoginError)) throw err;
-    status = err.status;
-    out = { error: err.error, message: err.message };
-    extra['x-amzn-ErrorType'] = err.type;
-    ls.stats.refused[err.error] = (ls.stats.refused[err.error] ?? 0) + 1;
-  }
-  state.record({ action: 'CreateOAuth2Token', accessKeyId: null, ok: status === 200, status, time: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(status !== 200 ? { code: String(out.error) } : {}) });
-  return { status, contentType: 'application/json', headers: extra, body: JSON.stringify(out) };
+    return createToken(state, ls, now, jsonBody(body, validation), jkt);
+  });
+  if (error) ls.stats.refused[error.code] = (ls.stats.refused[error.code] ?? 0) + 1;
+  return reply;
 }

@@ -17,6 +17,7 @@ import { errorXml, STS_NAMESPACE } from './xml.ts';
 import { handleSso } from './sso.ts';
 import { handleSignin } from './signin.ts';
 import { handleLogin } from './login.ts';
+import { jsonReply, type Reply } from './http.ts';
 
 export { DEFAULT_SEED };
 export type { Seed };
@@ -105,6 +106,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     res.setHeader('Content-Type', contentType);
     res.setHeader('Content-Length', Buffer.byteLength(body));
     res.end(body);
+  };
+
+  /** A reply of the JSON and browser services (emulator/http.ts). */
+  const reply = (res: ServerResponse, r: Reply): void => {
+    for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+    send(res, r.status, r.contentType, r.body, r.requestId);
   };
 
   /** An STS or IAM error in the shape the emulator is set to answer in (Behaviour.errorShape). */
@@ -229,33 +236,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (err instanceof BodyTooLarge) send(res, 413, 'text/plain', 'Request entity too large\n');
       return;
     }
-    // IAM Identity Center (SSO-OIDC, the portal, /_emulator/sso/ controls): emulator/sso.ts.
-    const sso = handleSso(state, req.method ?? 'GET', url, req.headers, body);
-    if (sso) {
-      // The same latency as STS (behaviour latencyMs), so that parallel callers meet a refresh in flight.
-      if (!url.pathname.startsWith('/_emulator/')) await delay(state.behaviour.latencyMs);
-      for (const [k, v] of Object.entries(sso.headers)) res.setHeader(k, v);
-      send(res, sso.status, sso.contentType, sso.body, sso.requestId);
-      return;
-    }
-    // AWS Sign-In (`aws login`: /v1/authorize, /v1/token, /_emulator/login/ controls): emulator/login.ts.
-    const login = handleLogin(state, req.method ?? 'GET', url, req.headers, body);
-    if (login) {
-      if (!url.pathname.startsWith('/_emulator/')) await delay(state.behaviour.latencyMs);
-      for (const [k, v] of Object.entries(login.headers)) res.setHeader(k, v);
-      send(res, login.status, login.contentType, login.body);
+    const method = req.method ?? 'GET';
+    const isControl = url.pathname.startsWith('/_emulator/');
+    // IAM Identity Center (SSO-OIDC, the portal, /_emulator/sso/ controls): emulator/sso.ts;
+    // AWS Sign-In (`aws login`: /v1/authorize, /v1/token, /_emulator/login/ controls):
+    // emulator/login.ts. Both with the same latency as STS (behaviour latencyMs), so that
+    // parallel callers meet a refresh in flight.
+    const slow = handleSso(state, method, url, req.headers, body) ?? handleLogin(state, method, url, req.headers, body);
+    if (slow) {
+      if (!isControl) await delay(state.behaviour.latencyMs);
+      reply(res, slow);
       return;
     }
     // The federation endpoint (console sign-in) and its stub console: emulator/signin.ts.
-    const signin = handleSignin(state, req.method ?? 'GET', url, req.headers, body);
+    const signin = handleSignin(state, method, url, req.headers, body);
     if (signin) {
-      for (const [k, v] of Object.entries(signin.headers)) res.setHeader(k, v);
-      send(res, signin.status, signin.contentType, signin.body);
+      reply(res, signin);
       return;
     }
-    if (url.pathname.startsWith('/_emulator/')) {
-      const result = handleControl(state, req.method ?? 'GET', url.pathname, body);
-      send(res, result.status, 'application/json', `${JSON.stringify(result.body)}\n`);
+    if (isControl) {
+      const result = handleControl(state, method, url.pathname, body);
+      reply(res, jsonReply(result.status, result.body));
       return;
     }
     await handleSts(req, res, url, body);

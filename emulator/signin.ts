@@ -14,6 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EmulatorState, Session } from './state.ts';
+import { isoSeconds } from './sts.ts';
+import { esc, jsonReply, perEmulator, type Reply } from './http.ts';
 
 const TOKEN_LIFETIME_MS = 15 * 60 * 1000;
 const CONSOLE_HOSTS = /^(?:[a-z0-9-]+\.)?console\.(?:aws\.amazon\.com|amazonaws\.cn|amazonaws-us-gov\.com)$/;
@@ -49,24 +51,10 @@ class SigninState {
   stats: SigninStats = { getSigninToken: 0, refused: 0, login: 0, loginRefused: 0 };
 }
 
-const states = new WeakMap<EmulatorState, SigninState>();
-function signinState(state: EmulatorState): SigninState {
-  let s = states.get(state);
-  if (!s) states.set(state, (s = new SigninState()));
-  return s;
-}
-
-export interface SigninReply {
-  status: number;
-  contentType: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const signinState = perEmulator(() => new SigninState());
 
 /** AWS answers a bad request at the federation endpoint with a servlet-style HTML error page. */
-function refusal(message: string): SigninReply {
+function refusal(message: string): Reply {
   return {
     status: 400,
     contentType: 'text/html; charset=utf-8',
@@ -92,7 +80,7 @@ function permissionsOf(s: Session): string {
   }
 }
 
-function getSigninToken(state: EmulatorState, st: SigninState, q: URLSearchParams): SigninReply {
+function getSigninToken(state: EmulatorState, st: SigninState, q: URLSearchParams): Reply {
   const refuse = (m: string) => {
     st.stats.refused++;
     return refusal(m);
@@ -129,7 +117,7 @@ function getSigninToken(state: EmulatorState, st: SigninState, q: URLSearchParam
   return { status: 200, contentType: 'application/json', headers: {}, body: JSON.stringify({ SigninToken: signinToken }) };
 }
 
-function login(state: EmulatorState, st: SigninState, q: URLSearchParams): SigninReply {
+function login(state: EmulatorState, st: SigninState, q: URLSearchParams): Reply {
   const refuse = (m: string) => {
     st.stats.loginRefused++;
     return refusal(m);
@@ -162,13 +150,13 @@ function login(state: EmulatorState, st: SigninState, q: URLSearchParams): Signi
   };
 }
 
-function consolePage(state: EmulatorState, st: SigninState, headers: IncomingHttpHeaders): SigninReply {
+function consolePage(state: EmulatorState, st: SigninState, headers: IncomingHttpHeaders): Reply {
   const cookie = String(headers.cookie ?? '').split(/;\s*/).find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
   const c = cookie ? st.consoles.get(cookie) : undefined;
   if (!c || c.expiresAt <= state.now()) {
     return { status: 401, contentType: 'text/html; charset=utf-8', headers: {}, body: '<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Not signed in</h1></body></html>\n' };
   }
-  const iso = new Date(c.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = isoSeconds(c.expiresAt);
   return {
     status: 200,
     contentType: 'text/html; charset=utf-8',
@@ -184,26 +172,25 @@ function consolePage(state: EmulatorState, st: SigninState, headers: IncomingHtt
   };
 }
 
-function control(st: SigninState, method: string, path: string): SigninReply {
-  const json = (status: number, body: unknown): SigninReply => ({ status, contentType: 'application/json', headers: {}, body: `${JSON.stringify(body)}\n` });
+function control(st: SigninState, method: string, path: string): Reply {
   switch (`${method} ${path}`) {
     case 'GET /_emulator/signin/stats':
-      return json(200, { ...st.stats, consoles: [...st.consoles.values()] });
+      return jsonReply(200, { ...st.stats, consoles: [...st.consoles.values()] });
     case 'POST /_emulator/signin/reset-stats':
       st.stats = { getSigninToken: 0, refused: 0, login: 0, loginRefused: 0 };
       st.consoles.clear();
-      return json(200, { ok: true });
+      return jsonReply(200, { ok: true });
     case 'POST /_emulator/signin/age-tokens':
       // Moves every unused sign-in token past its 15 minutes, for the expiry test.
       for (const t of st.tokens.values()) t.issuedAt -= TOKEN_LIFETIME_MS + 1000;
-      return json(200, { ok: true });
+      return jsonReply(200, { ok: true });
     default:
-      return json(404, { error: `unknown control endpoint ${method} ${path}` });
+      return jsonReply(404, { error: `unknown control endpoint ${method} ${path}` });
   }
 }
 
 /** Answers a federation, stub-console or /_emulator/signin/ request; undefined for anything else. */
-export function handleSignin(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): SigninReply | undefined {
+export function handleSignin(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): Reply | undefined {
   const st = signinState(state);
   const path = url.pathname;
   if (path.startsWith('/_emulator/signin/')) return control(st, method, path);

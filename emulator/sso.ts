@@ -16,6 +16,8 @@ import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { DEMO_ACCOUNT_ID } from './seed.ts';
 import type { EmulatorState, Role } from './state.ts';
+import { isoSeconds } from './sts.ts';
+import { perEmulator, withControlBody, type AuthorizationRequest, type ControlResult, esc, header, isChallenge, jsonBody, JsonError, jsonOperation, jsonReply, page, redirect, repeatedParam, verifierMatches, type Reply } from './http.ts';
 
 export interface SsoAccount {
   accountId: string;
@@ -66,20 +68,11 @@ interface Client {
   issuerUrl?: string;
 }
 
-/** An /authorize request waiting on the Allow page, then the code it was answered with. */
-interface Authorization {
-  id: string;
-  clientId: string;
-  redirectUri: string;
-  state: string;
-  challenge: string;
+interface Authorization extends AuthorizationRequest {
   scopes: string[];
   status: 'pending' | 'approved' | 'denied';
-  code?: string;
   user?: string;
-  expiresAt: number;
-  /** Set by the one CreateToken that may redeem the code; a replay revokes what it issued. */
-  used: boolean;
+  /** What the code was exchanged for: a replay of the code revokes it. */
   issued: string[];
 }
 
@@ -184,40 +177,19 @@ export class SsoState {
 }
 
 // One SSO directory per emulator instance, without touching EmulatorState's shape.
-const states = new WeakMap<EmulatorState, SsoState>();
-
-export function ssoState(state: EmulatorState): SsoState {
-  let s = states.get(state);
-  if (!s) {
-    s = new SsoState();
-    states.set(state, s);
-  }
-  return s;
-}
+export const ssoState: (state: EmulatorState) => SsoState = perEmulator(() => new SsoState());
 
 // ---- errors, as AWS sends them ----
 
-class SsoHttpError extends Error {
-  readonly status: number;
-  readonly type: string;
-  readonly body: Record<string, string>;
-  constructor(status: number, type: string, body: Record<string, string>) {
-    super(type);
-    this.status = status;
-    this.type = type;
-    this.body = body;
-  }
-}
-
 // SSO-OIDC: {error, error_description}; the SDKs pick the exception from x-amzn-ErrorType.
 const oidcError = (status: number, type: string, error: string, description?: string) =>
-  new SsoHttpError(status, type, description === undefined ? { error } : { error, error_description: description });
+  new JsonError(status, type, description === undefined ? { error } : { error, error_description: description });
 const invalidRequest = (d: string) => oidcError(400, 'InvalidRequestException', 'invalid_request', d);
 const invalidClient = (d: string) => oidcError(401, 'InvalidClientException', 'invalid_client', d);
 const unauthorizedClient = (d: string) => oidcError(400, 'UnauthorizedClientException', 'unauthorized_client', d);
 const invalidGrant = (d: string) => oidcError(400, 'InvalidGrantException', 'invalid_grant', d);
 // The portal: {message}.
-const portalError = (status: number, type: string, message: string) => new SsoHttpError(status, type, { message });
+const portalError = (status: number, type: string, message: string) => new JsonError(status, type, { message });
 const unauthorized = () => portalError(401, 'UnauthorizedException', 'Session token not found or invalid');
 
 // ---- ids that look like AWS's ----
@@ -242,16 +214,10 @@ export function reservedRoleName(roleName: string, accountId: string): string {
 
 // ---- request helpers ----
 
+/** An OIDC call's body (none reads as {}: the missing parameters are named). */
 function json(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw oidcError(400, 'SerializationException', 'invalid_request', 'The request body is not valid JSON');
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('The request body must be a JSON object');
-  return v as Record<string, unknown>;
+  return jsonBody(body, (m, notJson) => (notJson ? oidcError(400, 'SerializationException', 'invalid_request', m) : invalidRequest(m)));
 }
 
 function str(o: Record<string, unknown>, key: string, required: boolean): string | undefined {
@@ -264,18 +230,6 @@ function str(o: Record<string, unknown>, key: string, required: boolean): string
   return v;
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-export interface SsoReply {
-  status: number;
-  contentType: string;
-  headers: Record<string, string>;
-  body: string;
-  requestId: string;
-}
 
 const OIDC_PATHS: Record<string, string> = {
   'POST /client/register': 'RegisterClient',
@@ -457,22 +411,11 @@ function redirectAllowed(client: Client, uri: string): boolean {
   });
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function page(status: number, title: string, body: string): AuthorizeReply {
-  return { status, headers: {}, html: `<!DOCTYPE html><html><head><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>\n` };
+function redirectTo(a: Pick<Authorization, 'redirectUri' | 'state'>, params: Record<string, string>): Reply {
+  return redirect(a.redirectUri, a.state ? { ...params, state: a.state } : params);
 }
 
-interface AuthorizeReply { status: number; headers: Record<string, string>; html: string }
-
-function redirectTo(a: Pick<Authorization, 'redirectUri' | 'state'>, params: Record<string, string>): AuthorizeReply {
-  const u = new URL(a.redirectUri);
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  if (a.state) u.searchParams.set('state', a.state);
-  return { status: 302, headers: { Location: u.href }, html: '' };
-}
-
-function approve(sso: SsoState, now: number, a: Authorization, deny: boolean): AuthorizeReply {
+function approve(sso: SsoState, now: number, a: Authorization, deny: boolean): Reply {
   if (deny) {
     a.status = 'denied';
     return redirectTo(a, { error: 'access_denied', error_description: 'The user denied the authorization request' });
@@ -494,7 +437,7 @@ function approve(sso: SsoState, now: number, a: Authorization, deny: boolean): A
  * registration is refused too. Then the Allow page, or a redirect with a code
  * (autoAuthorize). POST /authorize is the Allow page's form.
  */
-function authorize(sso: SsoState, now: number, method: string, q: URLSearchParams, body: Buffer): AuthorizeReply {
+function authorize(sso: SsoState, now: number, method: string, q: URLSearchParams, body: Buffer): Reply {
   const refuse = (why: string) => {
     sso.stats.authorizeRefused++;
     return page(400, 'Authorization refused', `<p>${esc(why)}</p>`);
@@ -506,7 +449,8 @@ function authorize(sso: SsoState, now: number, method: string, q: URLSearchParam
     return approve(sso, now, a, !!form.get('deny'));
   }
   if (method !== 'GET') return refuse('GET or POST only.');
-  for (const k of new Set(q.keys())) if (q.getAll(k).length > 1) return refuse(`The parameter ${k} was given more than once.`);
+  const twice = repeatedParam(q);
+  if (twice !== undefined) return refuse(`The parameter ${twice} was given more than once.`);
   const client = sso.clients.get(q.get('client_id') ?? '');
   if (!client || client.expiresAt <= now) return refuse('Unknown or expired client_id.');
   if (!client.grantTypes.includes(AUTH_CODE_GRANT)) return refuse('The client is not registered for the authorization_code grant.');
@@ -517,7 +461,7 @@ function authorize(sso: SsoState, now: number, method: string, q: URLSearchParam
   const base = { redirectUri, state };
   if (q.get('response_type') !== 'code') return redirectTo(base, { error: 'unsupported_response_type' });
   const challenge = q.get('code_challenge') ?? '';
-  if (q.get('code_challenge_method') !== 'S256' || !/^[\w-]{43}$/.test(challenge)) return redirectTo(base, { error: 'invalid_request', error_description: 'PKCE with S256 is required' });
+  if (q.get('code_challenge_method') !== 'S256' || !isChallenge(challenge)) return redirectTo(base, { error: 'invalid_request', error_description: 'PKCE with S256 is required' });
   const scopes = (q.get('scopes') ?? '').split(/[\s,]+/).filter(Boolean);
   if (scopes.some((x) => !client.scopes.includes(x))) return redirectTo(base, { error: 'invalid_scope' });
   sso.stats.authorize++;
@@ -549,9 +493,7 @@ function redeemCode(sso: SsoState, now: number, client: Client, o: Record<string
   a.used = true;
   if (a.expiresAt <= now) throw invalidGrant('Authorization code has expired');
   if (redirectUri !== a.redirectUri) throw invalidGrant('The redirect URI does not match the authorization request');
-  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier) || createHash('sha256').update(verifier, 'ascii').digest('base64url') !== a.challenge) {
-    throw invalidGrant('The code verifier does not match the code challenge');
-  }
+  if (!verifierMatches(verifier, a.challenge)) throw invalidGrant('The code verifier does not match the code challenge');
   sso.stats.createToken.authorizationCode++;
   const out = issueGrant(sso, now, client.clientId, client.issuerUrl ?? '', client.scopes, a.user ?? SSO_DEFAULT_USER) as { accessToken: string; refreshToken?: string };
   a.issued.push(out.accessToken, ...(out.refreshToken ? [out.refreshToken] : []));
@@ -643,7 +585,6 @@ function devicePage(sso: SsoState, q: URLSearchParams, method: string, body: Buf
   const form = method === 'POST' ? new URLSearchParams(body.toString('utf8')) : q;
   const code = (form.get('user_code') ?? '').toUpperCase();
   const d = [...sso.devices.values()].find((x) => x.userCode === code);
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   if (method === 'POST' && d && d.status === 'pending') {
     d.status = form.get('deny') ? 'denied' : 'approved';
     d.user = SSO_DEFAULT_USER;
@@ -665,19 +606,19 @@ function devicePage(sso: SsoState, q: URLSearchParams, method: string, body: Buf
  * Answers an SSO-OIDC, SSO portal, device page or /_emulator/sso/ control request;
  * undefined for anything else (STS, IAM, other controls).
  */
-export function handleSso(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): SsoReply | undefined {
+export function handleSso(state: EmulatorState, method: string, url: URL, headers: IncomingHttpHeaders, body: Buffer): Reply | undefined {
   const requestId = randomUUID();
   const sso = ssoState(state);
   const path = url.pathname;
   const key = `${method} ${path}`;
   if (path.startsWith('/_emulator/sso/')) {
-    const r = ssoControl(state, sso, method, path, body);
-    return { status: r.status, contentType: 'application/json', headers: {}, body: `${JSON.stringify(r.body)}\n`, requestId };
+    const r = withControlBody(body, (o) => ssoControl(state, sso, method, path, o));
+    return { ...jsonReply(r.status, r.body), requestId };
   }
   if (path === '/authorize') {
     const a = authorize(sso, state.now(), method, url.searchParams, body);
-    state.record({ action: 'Authorize', accessKeyId: null, ok: a.status < 400, status: a.status, time: new Date(state.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
-    return { status: a.status, contentType: 'text/html; charset=utf-8', headers: { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', ...a.headers }, body: a.html, requestId };
+    state.record({ action: 'Authorize', accessKeyId: null, ok: a.status < 400, status: a.status, time: isoSeconds(state.now()) });
+    return { ...a, requestId };
   }
   if (path === '/device') {
     const p = devicePage(sso, url.searchParams, method, body);
@@ -689,20 +630,17 @@ export function handleSso(state: EmulatorState, method: string, url: URL, header
   const host = header(headers, 'host') ?? '127.0.0.1';
   // The portal's region is in its host name on AWS (portal.sso.REGION.amazonaws.com).
   const region = /\.([a-z]{2}(?:-[a-z]+)+-\d)\./.exec(host)?.[1] ?? 'us-east-1';
-  let status = 200;
-  let out: unknown;
-  const extra: Record<string, string> = {};
-  try {
+  const { reply } = jsonOperation(state, action, now, () => {
     // Error faults queued for this action (by its exact name) apply to SSO as they do to STS.
     const fault = state.behaviour.faults.some((f) => f.action === action) ? state.takeFault(action) : undefined;
-    if (fault) throw new SsoHttpError(fault.status ?? 500, fault.code ?? 'InternalServerException', { message: fault.message ?? 'An internal error has occurred', error: 'server_error' });
+    if (fault) throw new JsonError(fault.status ?? 500, fault.code ?? 'InternalServerException', { message: fault.message ?? 'An internal error has occurred', error: 'server_error' });
     switch (action) {
-      case 'RegisterClient': out = registerClient(sso, now, json(body)); break;
-      case 'StartDeviceAuthorization': out = startDeviceAuthorization(sso, now, json(body), `http://${host}`); break;
-      case 'CreateToken': out = createToken(sso, now, json(body)); break;
-      case 'GetRoleCredentials': out = getRoleCredentials(state, sso, now, url.searchParams, headers, region); break;
-      case 'ListAccounts': out = listAccounts(sso, now, url.searchParams, headers); break;
-      case 'ListAccountRoles': out = listAccountRoles(sso, now, url.searchParams, headers); break;
+      case 'RegisterClient': return registerClient(sso, now, json(body));
+      case 'StartDeviceAuthorization': return startDeviceAuthorization(sso, now, json(body), `http://${host}`);
+      case 'CreateToken': return createToken(sso, now, json(body));
+      case 'GetRoleCredentials': return getRoleCredentials(state, sso, now, url.searchParams, headers, region);
+      case 'ListAccounts': return listAccounts(sso, now, url.searchParams, headers);
+      case 'ListAccountRoles': return listAccountRoles(sso, now, url.searchParams, headers);
       case 'Logout': {
         const token = header(headers, 'x-amz-sso_bearer_token');
         const g = token === undefined ? undefined : sso.accessTokens.get(token);
@@ -710,33 +648,15 @@ export function handleSso(state: EmulatorState, method: string, url: URL, header
         g.revoked = true;
         for (const r of sso.refreshTokens.values()) if (r.clientId === g.clientId && r.user === g.user) r.revoked = true;
         sso.stats.logout++;
-        out = {};
-        break;
+        return {};
       }
     }
-  } catch (err) {
-    if (!(err instanceof SsoHttpError)) throw err;
-    status = err.status;
-    out = err.body;
-    extra['x-amzn-ErrorType'] = `${err.type}:http://internal.amazon.com/coral/com.amazonaws.switchboard.portal/`;
-  }
-  state.record({ action, accessKeyId: null, ok: status === 200, status, time: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(status !== 200 ? { code: extra['x-amzn-ErrorType']!.split(':')[0] } : {}) });
-  return { status, contentType: 'application/json', headers: extra, body: JSON.stringify(out), requestId };
+    return undefined;
+  }, ':http://internal.amazon.com/coral/com.amazonaws.switchboard.portal/');
+  return { ...reply, requestId };
 }
 
 // ---- test controls ----
-
-interface ControlResult {
-  status: number;
-  body: unknown;
-}
-
-function controlBody(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  const v = JSON.parse(body.toString('utf8')) as unknown;
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
-  return v as Record<string, unknown>;
-}
 
 function pendingView(sso: SsoState, now: number) {
   return [...sso.devices.values()]
@@ -746,13 +666,7 @@ function pendingView(sso: SsoState, now: number) {
 
 const NUMERIC_BEHAVIOUR = ['authCodeLifetimeSeconds', 'accessTokenLifetimeSeconds', 'refreshTokenLifetimeSeconds', 'deviceCodeLifetimeSeconds', 'interval', 'registrationLifetimeSeconds', 'pageSize'] as const;
 
-function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: string, raw: Buffer): ControlResult {
-  let o: Record<string, unknown>;
-  try {
-    o = controlBody(raw);
-  } catch (err) {
-    return { status: 400, body: { error: (err as Error).message } };
-  }
+function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: string, o: Record<string, unknown>): ControlResult {
   const now = state.now();
   const key = `${method} ${path}`;
   switch (key) {
@@ -831,10 +745,10 @@ function ssoControl(state: EmulatorState, sso: SsoState, method: string, path: s
         status: 200,
         body: {
           ...grant,
-          expiresAt: new Date(now + lifetime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          expiresAt: isoSeconds(now + lifetime * 1000),
           clientId: client.clientId,
           clientSecret: client.clientSecret,
-          registrationExpiresAt: new Date(client.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          registrationExpiresAt: isoSeconds(client.expiresAt),
         },
       };
     }

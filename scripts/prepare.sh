@@ -6,21 +6,30 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="gnome-keyring dbus libsecret-tools chrony faketime libfaketime oathtool awscli hyperfine keyutils age bsdutils tmux strace chromium zsh fish gdb golang-go golang-github-aws-aws-sdk-go-v2-dev qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross"
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+
+# Installs those of the Debian packages $1 that are missing (apt-get, as root). $2 says who
+# needs them (empty: the suite), $3 is added to the advice when not root.
+apt_ensure() {
+  missing=""
+  for p in $1; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -n "$missing" ] || return 0
   if [ "$(id -u)" -ne 0 ]; then
-    echo "prepare: these Debian packages are missing and installing them needs root:$missing" >&2
-    echo "prepare: run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
+    if [ -z "$2" ]; then
+      echo "prepare: these Debian packages are missing and installing them needs root:$missing" >&2
+    else
+      echo "prepare: $2 needs these Debian packages, and installing them needs root:$missing" >&2
+    fi
+    echo "prepare: run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing$3" >&2
     exit 1
   fi
-  echo "prepare: installing Debian packages:$missing" >&2
+  echo "prepare: installing Debian packages${2:+ for $2}:$missing" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+}
+apt_ensure "$PACKAGES" "" ""
 
 # The AWS CLI v1 (botocore) is one of the real callers; machines of this kind have it on PATH.
 if ! command -v aws >/dev/null 2>&1; then
@@ -59,21 +68,7 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ "${KEYROLE_WINDOWS_LANE:-
   # Windows Node 22 (what a new user installs) and the oldest Node the npm channel claims
   # that Wine starts (20.16/20.17 do not; 24 does not start under Wine 8.0 at all).
   WIN_NODES="22.23.3 20.18.0"
-  win_missing=""
-  for p in $WIN_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || win_missing="$win_missing $p"
-  done
-  if [ -n "$win_missing" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "prepare: the Windows lane needs these Debian packages, and installing them needs root:$win_missing" >&2
-      echo "prepare: run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$win_missing (or set KEYROLE_WINDOWS_LANE=off)" >&2
-      exit 1
-    fi
-    echo "prepare: installing Debian packages for the Windows lane:$win_missing" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends $win_missing >/dev/null
-  fi
+  apt_ensure "$WIN_PACKAGES" "the Windows lane" " (or set KEYROLE_WINDOWS_LANE=off)"
   win="node_modules/.cache/keyrole-windows"
   mkdir -p "$win"
   win_pack() { # $1 package spec, $2 destination directory: npm pack, unpacked whole

@@ -143,20 +143,11 @@ export const IAM_ERRORS: Record<string, { code: ErrorCode; cause: string; fix: s
   Throttling: { code: 'IamThrottled', cause: 'IAM throttled {what} ({msg})', fix: 'wait a minute and retry' },
 };
 
-// The SDK names modelled errors <Code>Exception; the Query protocol sends <Code>.
-const ALIASES: Record<string, string> = {
-  AccessDeniedException: 'AccessDenied',
-  LimitExceededException: 'LimitExceeded',
-  NoSuchEntityException: 'NoSuchEntity',
-  InvalidUserTypeException: 'InvalidUserType',
-  InvalidInputException: 'InvalidInput',
-  ConcurrentModificationException: 'ConcurrentModification',
-  EntityTemporarilyUnmodifiableException: 'EntityTemporarilyUnmodifiable',
-  ServiceFailureException: 'ServiceFailure',
-  ExpiredTokenException: 'ExpiredToken',
-  ThrottlingException: 'Throttling',
-  RequestLimitExceeded: 'Throttling',
-};
+/** The row of IAM_ERRORS for an error name: the SDK names a modelled error <Code>Exception, the Query protocol sends <Code>. */
+function rowKey(name: string): string | undefined {
+  const key = name.replace(/Exception$/, '');
+  return Object.hasOwn(IAM_ERRORS, key) ? key : undefined;
+}
 
 /** One line of cause and fix for every way an IAM call fails. */
 export function iamError(err: unknown, t: IamTarget, what: string): KeyroleError {
@@ -175,13 +166,13 @@ export function iamError(err: unknown, t: IamTarget, what: string): KeyroleError
   }
   // The Query protocol's <Code> on a generic exception, when the SDK has no class for it.
   const queryCode = typeof (err as { Code?: unknown })?.Code === 'string' ? (err as { Code: string }).Code : '';
-  const key = ALIASES[f.code] ?? ALIASES[queryCode] ?? (Object.hasOwn(IAM_ERRORS, f.code) ? f.code : Object.hasOwn(IAM_ERRORS, queryCode) ? queryCode : undefined);
+  // Any other throttling (the SDK's list: RequestLimitExceeded, SlowDown, HTTP 429…) reads as Throttling's row.
+  const key = rowKey(f.code) ?? rowKey(queryCode) ?? (isThrottling(f) ? 'Throttling' : undefined);
   if (key) {
     const row = IAM_ERRORS[key];
     const fill = (s: string) => s.replace('{what}', what).replace('{msg}', msg).replace('{where}', where);
     return new KeyroleError(row.code, fill(row.cause), fill(row.fix));
   }
-  if (isThrottling(f)) return new KeyroleError('IamThrottled', `IAM throttled ${what} (${msg})`, 'wait a minute and retry');
   const shown = `${f.code}${f.status ? ` (HTTP ${f.status})` : ''}`;
   if (isRefusal(f)) return new KeyroleError('IamRefused', `IAM refused ${what}: ${shown}: ${msg}`, `check the source user's IAM permissions and the IAM endpoint (${where})`);
   return new KeyroleError('IamError', `IAM ${what} failed: ${shown}: ${msg}`, `retry later; check the IAM endpoint (${where})`);

@@ -7,6 +7,7 @@ import { debug } from '../util/debug.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
 import { writableByOthers } from '../util/platform.ts';
+import { jsonObject } from '../util/json.ts';
 
 /** A remembered measurement is dropped when wall and monotonic time disagree by more (the clock was set). */
 export const CLOCK_STEP_MS = 2_000;
@@ -59,13 +60,8 @@ const optStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : 
 
 /** The memory file's contents, or an empty memory for anything keyrole did not write whole. */
 export function parseMemory(text: string): ClockMemory {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return { v: 1 };
-  }
-  if (!v || typeof v !== 'object' || v.v !== 1) return { v: 1 };
+  const v = jsonObject(text);
+  if (v?.v !== 1) return { v: 1 };
   const out: ClockMemory = { v: 1 };
   const n = v.ntp as Record<string, unknown> | undefined;
   if (n && typeof n === 'object' && num(n.at) && num(n.mono) && typeof n.servers === 'string' && typeof n.ok === 'boolean' && (!n.ok || num(n.offsetMs))) {

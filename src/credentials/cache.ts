@@ -16,6 +16,7 @@ import { deleteItem, getItem, getItemFast, kernelCopiesPossible, kernelDelete, k
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 import { servedAsIs as servedAsIsLeft } from './windows.ts';
+import { jsonObject } from '../util/json.ts';
 
 export type StoreKind = 'keychain' | 'file' | 'none';
 
@@ -172,13 +173,8 @@ const MAX_STORED_OFFSET_MS = 15 * 60_000;
  * The credentials are checked as they were when they entered (src/credentials/shape.ts).
  */
 export function decodeEntry(raw: string): CacheEntry | undefined {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'cache') return undefined;
+  const v = jsonObject(raw);
+  if (v?.keyrole !== 1 || v.kind !== 'cache') return undefined;
   if (!str(v.Expiration) || !str(v.source) || !str(v.params)) return undefined;
   const expiration = new Date(v.Expiration);
   if (credentialProblem({ accessKeyId: v.AccessKeyId, secretAccessKey: v.SecretAccessKey, sessionToken: v.SessionToken, expiration })) return undefined;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { userHome } from '../util/home.ts';
 import { isDpopKey } from './dpop.ts';
 import { sessionKey, type LoginRecord } from './record.ts';
+import { jsonObject } from '../util/json.ts';
 
 /** Where the AWS CLI keeps a session's file. */
 export function awsCachePath(arn: string, e: NodeJS.ProcessEnv = process.env): string {
@@ -25,13 +26,9 @@ export function readAwsCache(arn: string, region: string): { path: string; recor
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return { path, problem: `it cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   }
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return { path, problem: 'it is not JSON' };
-  }
-  const at = (o?.accessToken ?? {}) as Record<string, unknown>;
+  const o = jsonObject(raw);
+  if (!o) return { path, problem: 'it is not a JSON object' };
+  const at = (o.accessToken ?? {}) as Record<string, unknown>;
   if (typeof o.refreshToken !== 'string' || !o.refreshToken || typeof o.clientId !== 'string' || !o.clientId) return { path, problem: 'it holds no refresh token or client' };
   if (!isDpopKey(o.dpopKey)) return { path, problem: 'its dpopKey is not a P-256 private key' };
   const accountId = typeof at.accountId === 'string' && /^\d{12}$/.test(at.accountId) ? at.accountId : /::(\d{12}):/.exec(arn)?.[1];

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { isDpopKey } from './dpop.ts';
+import { jsonObject, nonEmpty } from '../util/json.ts';
 
 export const LOGIN_SERVICE = 'keyrole:login';
 /** AWS: a session lasts up to 12 hours from the sign-in. */
@@ -33,25 +34,18 @@ export function encodeRecord(r: LoginRecord): string {
   return JSON.stringify({ v: 1, ...r, signedInAt: r.signedInAt?.toISOString() });
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-
 export function decodeRecord(raw: string): LoginRecord | undefined {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!o || typeof o !== 'object' || o.v !== 1) return undefined;
-  const session = str(o.session);
-  const clientId = str(o.clientId);
-  const refreshToken = str(o.refreshToken);
-  const region = str(o.region);
+  const o = jsonObject(raw);
+  if (o?.v !== 1) return undefined;
+  const session = nonEmpty(o.session);
+  const clientId = nonEmpty(o.clientId);
+  const refreshToken = nonEmpty(o.refreshToken);
+  const region = nonEmpty(o.region);
   if (!session || !clientId || !refreshToken || !region || !isDpopKey(o.dpopKey)) return undefined;
-  const at = str(o.signedInAt) ? new Date(o.signedInAt as string) : undefined;
+  const at = nonEmpty(o.signedInAt) ? new Date(o.signedInAt as string) : undefined;
   return {
     session, clientId, refreshToken, dpopKey: o.dpopKey, region,
-    ...(str(o.accountId) ? { accountId: o.accountId as string } : {}),
+    ...(nonEmpty(o.accountId) ? { accountId: o.accountId as string } : {}),
     ...(at && !Number.isNaN(at.getTime()) ? { signedInAt: at } : {}),
   };
 }

@@ -8,7 +8,8 @@ import { debug } from '../util/debug.ts';
 import { writeAtomic } from '../util/atomic.ts';
 import { userHome } from '../util/home.ts';
 import { sessionId, type SsoSessionRef } from './session.ts';
-import { date, s, type SsoRecord } from './record.ts';
+import { date, type SsoRecord } from './record.ts';
+import { nonEmpty } from '../util/json.ts';
 
 /** ~/.aws/sso/cache/<sha1(sso-session name | start URL)>.json, the AWS CLI's and the JS SDK's token file. */
 export async function awsCacheFile(ref: SsoSessionRef): Promise<string> {
@@ -35,10 +36,10 @@ export async function readAwsCache(ref: SsoSessionRef): Promise<AwsCacheToken | 
     return undefined;
   }
   if (!raw || typeof raw !== 'object') return undefined;
-  const accessToken = s(raw.accessToken);
+  const accessToken = nonEmpty(raw.accessToken);
   const expiresAt = date(raw.expiresAt);
   if (!accessToken || !expiresAt) return undefined;
-  const startUrl = s(raw.startUrl);
+  const startUrl = nonEmpty(raw.startUrl);
   if (startUrl !== undefined && startUrl !== ref.startUrl) {
     debug(`${path} is for ${startUrl}, not ${ref.startUrl}; ignoring it`);
     return undefined;
@@ -48,14 +49,14 @@ export async function readAwsCache(ref: SsoSessionRef): Promise<AwsCacheToken | 
     raw,
     record: {
       startUrl: ref.startUrl,
-      region: s(raw.region) ?? ref.ssoRegion,
+      region: nonEmpty(raw.region) ?? ref.ssoRegion,
       scopes: ref.registrationScopes,
-      clientId: s(raw.clientId),
-      clientSecret: s(raw.clientSecret),
+      clientId: nonEmpty(raw.clientId),
+      clientSecret: nonEmpty(raw.clientSecret),
       registrationExpiresAt: date(raw.registrationExpiresAt),
       accessToken,
       expiresAt,
-      refreshToken: s(raw.refreshToken),
+      refreshToken: nonEmpty(raw.refreshToken),
     },
   };
 }

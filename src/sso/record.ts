@@ -7,6 +7,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
+import { jsonObject, nonEmpty } from '../util/json.ts';
 
 /** A session's record in the keychain: the client registration and, once logged in, the token. */
 export interface SsoRecord {
@@ -57,13 +58,9 @@ export function encodeRecord(r: SsoRecord): string {
   });
 }
 
-
-/** A non-empty string, else undefined. */
-export const s = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-
 /** A time as the AWS tools write it, else undefined. */
 export function date(v: unknown): Date | undefined {
-  const raw = s(v);
+  const raw = nonEmpty(v);
   if (!raw) return undefined;
   // Older AWS CLI versions wrote "2019-11-14T04:05:45UTC".
   const d = new Date(raw.replace(/UTC$/, 'Z'));
@@ -72,29 +69,24 @@ export function date(v: unknown): Date | undefined {
 
 /** Undefined for anything keyrole did not write. */
 export function decodeRecord(raw: string): SsoRecord | undefined {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'sso-session') return undefined;
-  const startUrl = s(v.startUrl);
-  const region = s(v.region);
+  const v = jsonObject(raw);
+  if (v?.keyrole !== 1 || v.kind !== 'sso-session') return undefined;
+  const startUrl = nonEmpty(v.startUrl);
+  const region = nonEmpty(v.region);
   if (!startUrl || !region) return undefined;
   const scopes = Array.isArray(v.scopes) ? v.scopes.filter((x): x is string => typeof x === 'string') : [];
-  const accessToken = s(v.accessToken);
+  const accessToken = nonEmpty(v.accessToken);
   const expiresAt = date(v.expiresAt);
   return {
     startUrl,
     region,
     scopes,
-    clientId: s(v.clientId),
-    clientSecret: s(v.clientSecret),
+    clientId: nonEmpty(v.clientId),
+    clientSecret: nonEmpty(v.clientSecret),
     registrationExpiresAt: date(v.registrationExpiresAt),
     // A token without a readable expiry is no token.
     ...(accessToken && expiresAt ? { accessToken, expiresAt } : {}),
-    refreshToken: s(v.refreshToken),
+    refreshToken: nonEmpty(v.refreshToken),
     obtainedAt: date(v.obtainedAt),
   };
 }

@@ -7,8 +7,9 @@
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, setItem } from '../keychain/keychain.ts';
 import { describeSession, sessionId, type SsoSessionRef } from './session.ts';
-import { date, REGISTRATION_REUSE_MS, s } from './record.ts';
+import { date, REGISTRATION_REUSE_MS } from './record.ts';
 import { registerClient, type ClientGrant } from './client.ts';
+import { jsonObject, nonEmpty } from '../util/json.ts';
 
 export const CLIENT_SERVICE = 'keyrole:sso-client';
 
@@ -25,17 +26,12 @@ export function registrationAccount(ref: SsoSessionRef, grant: ClientGrant): str
 
 /** A stored registration that may serve this session and grant now: keyrole's, for the same directory, with more than a day left. */
 export function decodeRegistration(raw: string, ref: SsoSessionRef, grant: ClientGrant, now: number): Registration | undefined {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object' || v.keyrole !== 1 || v.kind !== 'sso-client' || v.grant !== grant) return undefined;
+  const v = jsonObject(raw);
+  if (v?.keyrole !== 1 || v.kind !== 'sso-client' || v.grant !== grant) return undefined;
   // A changed start URL or region is another directory: its registration is of no use.
   if (v.startUrl !== ref.startUrl || v.region !== ref.ssoRegion) return undefined;
-  const clientId = s(v.clientId);
-  const clientSecret = s(v.clientSecret);
+  const clientId = nonEmpty(v.clientId);
+  const clientSecret = nonEmpty(v.clientSecret);
   const registrationExpiresAt = date(v.expiresAt);
   const scopes = Array.isArray(v.scopes) ? v.scopes : [];
   if ([...scopes].sort().join(' ') !== [...ref.registrationScopes].sort().join(' ')) return undefined;

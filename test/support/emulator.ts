@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './run.ts';
 import { endWithRun } from './tmp.ts';
+import { firstLine } from './firstline.ts';
 import type { AssumeRoleCarried } from '../../emulator/carried.ts';
 
 export { DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL, DEMO_MFA_SECRET } from '../../emulator/seed.ts';
@@ -27,20 +28,7 @@ export interface EmulatorProcess {
 
 export async function startEmulatorProcess(args: string[] = []): Promise<EmulatorProcess> {
   const child = endWithRun(spawn(process.execPath, [join(ROOT, 'emulator', 'main.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the emulator did not start within 30 s')), 30_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve((JSON.parse(out.slice(0, nl)) as { url: string }).url);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
+  const url = (JSON.parse(await firstLine(child, 'the emulator')) as { url: string }).url;
   const control = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${url}/_emulator/${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     const text = await res.text();

@@ -5,6 +5,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { endWithRun, tempDir } from './tmp.ts';
 import { requireTool } from './tools.ts';
+import { firstLine } from './firstline.ts';
 
 export interface KeyringSession {
   home: string;
@@ -23,20 +24,7 @@ function startBus(home: string): Promise<{ bus: ChildProcess; address: string }>
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'pipe', 'ignore'],
   }));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('dbus-daemon did not print its address within 30 s')), 30_000);
-    bus.stdout!.setEncoding('utf8');
-    bus.stdout!.on('data', (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve({ bus, address: out.slice(0, nl).trim() });
-      }
-    });
-    bus.once('error', reject);
-  });
+  return firstLine(bus, 'dbus-daemon').then((line) => ({ bus, address: line.trim() }));
 }
 
 function secretsOwned(env: NodeJS.ProcessEnv): boolean {

@@ -52,6 +52,18 @@ describe('iamError', () => {
     for (const row of Object.values(IAM_ERRORS)) assert.ok(covered.has(row.code), row.code);
   });
 
+  test('every row is reached by the SDK\'s exception name (<Code>Exception) and by the Query code; RequestLimitExceeded throttles', () => {
+    for (const [code, row] of Object.entries(IAM_ERRORS)) {
+      assert.equal(map(svc(`${code}Exception`, 'm')).code, row.code, `${code}Exception`);
+      assert.equal(map(svc(code, 'm')).code, row.code, code);
+    }
+    for (const other of [svc('RequestLimitExceeded', 'Rate exceeded'), svc('SlowDown', 'Rate exceeded'), svc('Weird', 'Rate exceeded', 429)]) {
+      const e = map(other);
+      assert.equal(e.code, 'IamThrottled');
+      assert.equal(e.message, 'IAM throttled CreateAccessKey (Rate exceeded)');
+    }
+  });
+
   test('a Query-protocol Code on a generic exception is mapped too', () => {
     const e = map(Object.assign(new Error('Cannot exceed quota for AccessKeysPerUser: 2'), { name: 'IAMServiceException', Code: 'LimitExceeded', $metadata: { httpStatusCode: 409 } }));
     assert.equal(e.code, 'AccessKeyLimit');

@@ -191,6 +191,8 @@ describe('AWS Sign-In in the emulator', () => {
   });
 
   test('refusals map to one line each: TOKEN_EXPIRED, USER_CREDENTIALS_CHANGED, INSUFFICIENT_PERMISSIONS', async () => {
+    const refused = async () => (await control<{ refused: Record<string, number> }>('GET', 'stats')).refused;
+    const before = await refused();
     const { key, answer } = await signIn();
     const grant = { clientId: SAME_DEVICE_CLIENT, grantType: 'refresh_token' as const, refreshToken: answer.refreshToken };
     try {
@@ -205,6 +207,11 @@ describe('AWS Sign-In in the emulator', () => {
     const r = await rawToken(grant, dpopProof(key, `${emu.url}/v1/token`));
     assert.deepEqual([r.status, r.type, r.body.error], [401, 'AccessDeniedException', 'TOKEN_EXPIRED']);
     await assert.rejects(createOAuth2Token(emu.url, grant, key, 'dev'), (e: Error & { code: string; fix: string }) => e.code === 'LoginExpired' && /12 hours/.test(e.message) && e.fix === 'run: keyrole login dev');
+    // The emulator counts refusals by the body's error, not by the exception type.
+    const after = await refused();
+    for (const [error, n] of [['USER_CREDENTIALS_CHANGED', 1], ['INSUFFICIENT_PERMISSIONS', 1], ['TOKEN_EXPIRED', 2]] as const) {
+      assert.equal((after[error] ?? 0) - (before[error] ?? 0), n, error);
+    }
   });
 
   test("the JS SDK's fromLoginCredentials refreshes a CLI-format session against the emulator", async () => {
