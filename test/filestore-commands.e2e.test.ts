@@ -4,15 +4,15 @@
 // (the code from oathtool typed at a pseudo-terminal, the MFA session kept in the store),
 // IAM Identity Center (keyrole login, the device flow, an SSO role), AWS Sign-In (keyrole
 // login, keyrole_login_session, the JS SDK), status, doctor (the store, unlocked until
-// when, or locked), cache list and clear, exec --server and serve (the AWS CLI and boto3
-// through the endpoint, still answering after the session's unlocked key is gone), logout,
-// remove and list. One world and one scrypt unlock for most of it: the callers run without
-// any passphrase source, on the session's unlocked key.
+// when), cache list and clear, logout, remove and list; then exec --server (the AWS CLI)
+// and serve (boto3) still answering after the session's unlocked key is gone, and doctor on
+// the locked store. One world and one scrypt (the store's creation): every later call,
+// the callers' too, runs with no passphrase source, on the session's unlocked key.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyroleProfile, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, ROOT, type RunResult } from './support/run.ts';
@@ -77,7 +77,6 @@ describe('every command on the file store, with no D-Bus session', () => {
     const bob = await w.emu.addUser('bob');
     const credPath = join(w.home, '.aws', 'credentials');
     writeFileSync(credPath, `[user1]\naws_access_key_id = ${bob.accessKeyId}\naws_secret_access_key = ${bob.secretAccessKey}\n`, { mode: 0o600 });
-    assert.equal(arnOf(await aws(['sts', 'get-caller-identity', '--profile', 'user1', '--query', 'Arn'])), bob.arn, 'the plaintext key works before');
     const r = await kr(['import', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Imported 1 key \(user1\)/);
@@ -188,81 +187,76 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.equal(await calls('AssumeRole'), before + 1, 'a miss after the clear');
   });
 
-  test('exec --server: the AWS CLI through the endpoint, before and after the session\'s unlocked key is gone', async () => {
-    // 12-second credentials: every request to the endpoint is a miss that reads alice from the
-    // store (srv, a cache entry of its own, is used by these two tests only: nothing
-    // longer-lived is cached for it).
-    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
-    const dir = join(w.home, 'exec-server');
-    try {
-      const script = `mkdir -p "$D"
-        aws sts get-caller-identity --query Arn --output text > "$D/first" || exit 11
-        : > "$D/ready"
-        while [ ! -e "$D/go" ]; do sleep 0.1; done
-        aws sts get-caller-identity --query Arn --output text > "$D/second" || exit 12`;
-      const run = kr(['exec', '--server', 'srv', '--', 'sh', '-c', script], { D: dir });
-      await until('the first call through the endpoint', () => (existsSync(join(dir, 'ready')) ? true : undefined));
-      await f.reboot();
-      assertOneLine(await kr(['process', 'prod']), /file store is locked/);
-      const before = await calls('AssumeRole');
-      writeFileSync(join(dir, 'go'), '');
-      const r = await run;
-      assert.equal(r.code, 0, r.stderr);
-      for (const call of ['first', 'second']) assert.match(readFileSync(join(dir, call), 'utf8'), /assumed-role\/Admin\//, call);
-      assert.ok(await calls('AssumeRole') > before, `the second call was a miss served with the store key exec --server keeps\n${r.stderr}`);
-    } finally {
-      await w.emu.behaviour({ credentialLifetimeSeconds: null });
-    }
-  });
-
-  test('serve: boto3 with serve\'s lines, unlocked once at its start, still served after the session\'s key is gone', async () => {
-    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
-    // Unlocked with the passphrase file at its start (the session's key is gone since the last test).
-    const child = spawn(KEYROLE, ['serve', 'srv'], { env: baseEnv({ ...w.env, ...caller, KEYROLE_PASSPHRASE_FILE: f.ppFile }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      await until('serve to say it serves', () => (/serving srv at/.test(err) ? true : child.exitCode !== null ? assert.fail(`serve exited: ${err}`) : undefined));
-      const lines = join(w.home, 'serve-lines.sh');
-      writeFileSync(lines, out);
-      const boto3 = () => w.run('sh', ['-c', '. "$1"; exec python3 -c \'import boto3; print(boto3.client("sts").get_caller_identity()["Arn"])\'', 'sh', lines], { env: caller, timeoutMs: 120_000 });
-      assert.match(arnOf(await boto3()), /assumed-role\/Admin\//);
-      await f.reboot();
-      assertOneLine(await kr(['process', 'prod']), /file store is locked/);
-      const before = await calls('AssumeRole');
-      assert.match(arnOf(await boto3()), /assumed-role\/Admin\//);
-      assert.ok(await calls('AssumeRole') > before, 'a miss, served with the store key serve keeps');
-    } finally {
-      child.kill('SIGINT');
-      await exited;
-      await w.emu.behaviour({ credentialLifetimeSeconds: null });
-    }
-  });
-
-  test('doctor says the store is locked; a locked store without a passphrase source fails in one line', async () => {
-    const doc = await kr(['doctor', 'prod', '--no-network']);
-    assert.match(doc.stdout, /^warning +keychain +keyrole's file store .* is locked in this session/m);
-    assertOneLine(await kr(['list']), /file store is locked and there is no terminal .*KEYROLE_PASSPHRASE_FILE/);
-  });
-
   test('logout ends the AWS Sign-In session kept in the store', async () => {
-    const out = await kr(['logout', 'dev'], { KEYROLE_PASSPHRASE_FILE: f.ppFile });
+    const out = await kr(['logout', 'dev']);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^Signed out of arn:aws:iam::\d{12}:user\/alice \(profile dev\): the AWS Sign-In session is removed from the keychain/);
     assertOneLine(await kr(['process', 'dev']), /there is no AWS Sign-In session for profile dev in the keychain\W+run: keyrole login dev/);
   });
 
   test('remove and list: a source and the credentials made with it leave the store', async () => {
-    const r = await kr(['remove', 'alice', '--force']);
+    const r = await kr(['remove', 'user1', '--force']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Removed source "alice" and \d+ cached credentials? made with it/m);
+    assert.match(r.stdout, /^Removed source "user1" and 1 cached credential made with it/m);
     const list = await kr(['list']);
     assert.equal(list.code, 0, list.stderr);
-    assert.doesNotMatch(list.stdout, /^alice /m);
-    assert.match(list.stdout, /^user1 +AKIA…\w{4} +user1$/m);
-    assertOneLine(await kr(['process', 'prod']), /source "alice" is not in .*keyrole setup alice/);
+    assert.doesNotMatch(list.stdout, /^user1 +AKIA/m);
+    assert.match(list.stdout, /^alice +AKIA…\w{4} +mfa, mfa-ro, prod, srv$/m);
+    assertOneLine(await kr(['process', 'user1']), /source "user1" is not in .*keyrole setup user1/);
+  });
+
+  test('exec --server (the AWS CLI) and serve (boto3) still answer after the session\'s unlocked key is gone: they keep the store key for their whole life', async () => {
+    // 12-second credentials: every request to either endpoint is a miss that reads alice from
+    // the store (srv, a cache entry of its own, is asked only here: nothing longer-lived is
+    // cached for it).
+    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
+    const dir = join(w.home, 'exec-server');
+    const serve = spawn(KEYROLE, ['serve', 'srv'], { env: baseEnv({ ...w.env, ...caller }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let lines = '';
+    let err = '';
+    serve.stdout.setEncoding('utf8').on('data', (d: string) => { lines += d; });
+    serve.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const served = new Promise((r) => serve.once('exit', r));
+    mkdirSync(dir);
+    // exec --server's child: one AWS CLI call, then another once the test says go.
+    const script = `
+        aws sts get-caller-identity --query Arn --output text > "$D/first" || exit 11
+        : > "$D/ready"
+        n=0; while [ ! -e "$D/go" ] && [ $n -lt 6000 ]; do sleep 0.1; n=$((n+1)); done
+        aws sts get-caller-identity --query Arn --output text > "$D/second" || exit 12`;
+    const exec = kr(['exec', '--server', 'srv', '--', 'sh', '-c', script], { D: dir });
+    try {
+      await until('serve to say it serves', () => (/serving srv at/.test(err) ? true : serve.exitCode !== null ? assert.fail(`serve exited: ${err}`) : undefined));
+      const linesFile = join(w.home, 'serve-lines.sh');
+      writeFileSync(linesFile, lines);
+      const boto3 = () => w.run('sh', ['-c', '. "$1"; exec python3 -c \'import boto3; print(boto3.client("sts").get_caller_identity()["Arn"])\'', 'sh', linesFile], { env: caller, timeoutMs: 120_000 });
+      assert.match(arnOf(await boto3()), /assumed-role\/Admin\//);
+      await until('exec --server\'s first call', () => (existsSync(join(dir, 'ready')) ? true : undefined));
+
+      await f.reboot();
+      assertOneLine(await kr(['process', 'srv']), /file store is locked/);
+      const before = await calls('AssumeRole');
+      assert.match(arnOf(await boto3()), /assumed-role\/Admin\//);
+      const afterServe = await calls('AssumeRole');
+      assert.ok(afterServe > before, 'serve: a miss, served with the store key it keeps');
+      writeFileSync(join(dir, 'go'), '');
+      const r = await exec;
+      assert.equal(r.code, 0, r.stderr);
+      for (const call of ['first', 'second']) assert.match(readFileSync(join(dir, call), 'utf8'), /assumed-role\/Admin\//, call);
+      assert.ok(await calls('AssumeRole') > afterServe, 'exec --server: a miss, served with the store key it keeps');
+    } finally {
+      // The child's wait ends whatever failed above, and exec with it.
+      writeFileSync(join(dir, 'go'), '');
+      await exec;
+      serve.kill('SIGINT');
+      await served;
+      await w.emu.behaviour({ credentialLifetimeSeconds: null });
+    }
+  });
+
+  test('locked: doctor says so; a command without a passphrase source fails in one line', async () => {
+    const doc = await kr(['doctor', 'prod', '--no-network']);
+    assert.match(doc.stdout, /^warning +keychain +keyrole's file store .* is locked in this session/m);
+    assertOneLine(await kr(['list']), /file store is locked and there is no terminal .*KEYROLE_PASSPHRASE_FILE/);
   });
 });
