@@ -187,6 +187,11 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.equal(await calls('AssumeRole'), before + 1, 'a miss after the clear');
   });
 
+  test('exec: the AWS CLI as the command, with the role\'s credentials from the store in its environment', async () => {
+    const r = await kr(['exec', 'prod', '--', 'aws', 'sts', 'get-caller-identity', '--query', 'Arn', '--output', 'text']);
+    assert.match(arnOf(r), /^arn:aws:sts::\d{12}:assumed-role\/Admin\//);
+  });
+
   test('logout ends the AWS Sign-In session kept in the store', async () => {
     const out = await kr(['logout', 'dev']);
     assert.equal(out.code, 0, out.stderr);
