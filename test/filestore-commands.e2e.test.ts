@@ -264,4 +264,16 @@ new STSClient({ profile: 'dev', region: 'eu-west-1' }).send(new GetCallerIdentit
     assert.match(doc.stdout, /^warning +keychain +keyrole's file store .* is locked in this session/m);
     assertOneLine(await kr(['list']), /file store is locked and there is no terminal .*KEYROLE_PASSPHRASE_FILE/);
   });
+
+  test('regression (status asked for the file store\'s passphrase at the terminal, inside a shell prompt\'s `status --short`): status never asks; a locked store is said', async () => {
+    // What docs/usage.md puts in PS1, at a real terminal with the store locked.
+    const r = await onPty(`${KEYROLE} status --short prod 2>/dev/null`, [], { HOME: w.home }, 60_000);
+    assert.equal(r.code, 0, r.screen);
+    assert.equal(r.screen.trim(), 'prod locked');
+    assertOneLine(await kr(['status', 'prod']), /file store is locked in this session, and status never asks for its passphrase\W+unlock it with a keyrole command that reads it, at a terminal \(keyrole list\), or set KEYROLE_PASSPHRASE_FILE/);
+    // KEYROLE_PASSPHRASE_FILE asks nobody: status unlocks with it.
+    const unattended = await kr(['status', 'prod'], { KEYROLE_PASSPHRASE_FILE: f.ppFile });
+    assert.equal(unattended.code, 0, unattended.stderr);
+    assert.match(unattended.stdout, /^prod: role \S+Admin: /m);
+  });
 });
