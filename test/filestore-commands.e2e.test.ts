@@ -5,9 +5,11 @@
 // IAM Identity Center (keyrole login, the device flow, an SSO role), AWS Sign-In (keyrole
 // login, keyrole_login_session, the JS SDK), status, doctor (the store, unlocked until
 // when), cache list and clear, logout, remove and list; then exec --server (the AWS CLI)
-// and serve (boto3) still answering after the session's unlocked key is gone, and doctor on
-// the locked store. One world and one scrypt (the store's creation): every later call,
-// the callers' too, runs with no passphrase source, on the session's unlocked key.
+// and serve (boto3) still answering after the session's unlocked key is gone, doctor on the
+// locked store, and status, which never asks for the passphrase (a shell prompt's
+// `status --short` at a real terminal). One world, and two scrypts (the store's creation,
+// status's unlock at the end): every other call, the callers' too, runs with no passphrase
+// source, on the session's unlocked key.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,8 @@
 // `keyrole status [profile] [--json | --short]`: time left on the profile's credentials, on
 // the MFA session and the SSO token behind them, from the cache alone (no network, no SDK),
-// fast enough for a shell prompt. The profile defaults to the one `keyrole exec` runs
-// (KEYROLE_EXEC), then AWS_PROFILE.
+// fast enough for a shell prompt, so it never asks for the file store's passphrase (a locked
+// store is said: src/keychain/prepare.ts). The profile defaults to the one `keyrole exec`
+// runs (KEYROLE_EXEC), then AWS_PROFILE.
 
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
