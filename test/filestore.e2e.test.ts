@@ -8,47 +8,28 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { keyroleProfile, type World } from './support/world.ts';
 import { DEMO_ACCESS_KEY_ID, DEMO_ACCOUNT_ID, DEMO_SECRET_ACCESS_KEY } from './support/emulator.ts';
 import { KEYROLE } from './support/run.ts';
 import { onPty } from './support/pty.ts';
 import { requireTool } from './support/tools.ts';
-import { dropHomeKeys } from './support/kernelkeys.ts';
+import { fileStoreWorld, filesHolding, snapshot, PASSPHRASE, type FileStoreWorld } from './support/filestore.ts';
 import { assertOneLine } from '../scripts/robustness-doc.ts';
 
-const PASSPHRASE = 'correct horse battery staple';
 const PROMPT = /Passphrase for keyrole's file store: /g;
 
-/** Every file under `dir` with its bytes. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.set(join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name)).toString('hex'));
-  }
-  return out;
-}
-
-/** Files under `dir` whose bytes contain `needle`. */
-function filesHolding(dir: string, needle: string): string[] {
-  return [...snapshot(dir)].filter(([, hex]) => Buffer.from(hex, 'hex').includes(needle)).map(([p]) => p);
-}
-
 describe('the file store, with no D-Bus session', () => {
+  let f: FileStoreWorld;
   let w: World;
   let store: string;
   let ppFile: string;
-  let noBus: Record<string, string | undefined>;
   const assumes = async () => (await w.emu.stats()).calls.AssumeRole ?? 0;
-  const kr = (args: string[], env: Record<string, string | undefined> = {}, input?: string) => w.keyrole(args, { env: { ...noBus, ...env }, input, timeoutMs: 120_000 });
-  /** The session's unlocked key gone, as after a reboot: this home's kernel keys are dropped. */
-  const reboot = () => dropHomeKeys(join(w.home, '.aws', 'keyrole'));
+  const kr: FileStoreWorld['kr'] = (...a) => f.kr(...a);
+  const reboot = () => f.reboot();
 
   before(async () => {
-    w = await startWorld();
-    store = join(w.home, '.aws', 'keyrole', 'store');
-    ppFile = join(w.home, 'passphrase');
-    writeFileSync(ppFile, `${PASSPHRASE}\n`, { mode: 0o600 });
-    noBus = { DBUS_SESSION_BUS_ADDRESS: undefined, KEYROLE_PASSPHRASE_FILE: ppFile };
+    f = await fileStoreWorld();
+    ({ w, store, ppFile } = f);
     w.writeConfig(keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin` }));
   });
   after(async () => {

@@ -1,7 +1,8 @@
 // `keyrole status [profile] [--json | --short]`: time left on the profile's credentials, on
 // the MFA session and the SSO token behind them, from the cache alone (no network, no SDK),
-// fast enough for a shell prompt. The profile defaults to the one `keyrole exec` runs
-// (KEYROLE_EXEC), then AWS_PROFILE.
+// fast enough for a shell prompt, so it never asks for the file store's passphrase (a locked
+// store is said: src/keychain/prepare.ts). The profile defaults to the one `keyrole exec`
+// runs (KEYROLE_EXEC), then AWS_PROFILE.
 
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
@@ -9,7 +10,8 @@ import { localUser } from '../credentials/user.ts';
 import { describeLogin, describeToken, personNeeded, profileStatus, type LayerStatus, type PersonNeeded, type ProfileStatus } from '../credentials/status.ts';
 import { asksForCode } from '../credentials/plan.ts';
 import { isoSeconds } from '../credentials/blob.ts';
-import { usageError } from '../util/errors.ts';
+import { KeyroleError, usageError } from '../util/errors.ts';
+import { fileStoreLocked } from '../keychain/prepare.ts';
 import { formatLeft } from '../util/duration.ts';
 import { parseCommand } from './args.ts';
 import { profileArg } from './session.ts';
@@ -18,6 +20,11 @@ export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('status', argv, { json: { type: 'boolean' }, short: { type: 'boolean' }, cache: { type: 'string' } });
   if (positionals.length > 1) throw usageError(`status takes one profile, got ${positionals.length}`, 'keyrole status [profile]');
   const profile = profileArg('status', positionals[0]);
+  // Never a passphrase prompt (src/keychain/prepare.ts): in a shell prompt, `status --short` says locked.
+  if (fileStoreLocked()) {
+    if (v.short) return void process.stdout.write(`${profile} locked\n`);
+    throw new KeyroleError('FileStoreLocked', 'keyrole\'s file store is locked in this session, and status never asks for its passphrase', 'unlock it with a keyrole command that reads it, at a terminal (keyrole list), or set KEYROLE_PASSPHRASE_FILE');
+  }
   const files = await loadAwsFiles();
   const st = await profileStatus(files, resolveSettings(files, profile, {}, localUser()), v.cache);
   const now = Date.now();
