@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   if (positionals.length > 1) throw usageError(`status takes one profile, got ${positionals.length}`, 'keyrole status [profile]');
   const profile = profileArg('status', positionals[0]);
   const files = await loadAwsFiles();
-  const st = await profileStatus(files, resolveSettings(files, profile, {}, localUser()), v.cache);
+  const st = await profileStatus(files, resolveSettings(files, profile, { cache: v.cache }, localUser()));
   const now = Date.now();
   if (v.json) return void process.stdout.write(`${JSON.stringify(statusJson(st, now), null, 2)}\n`);
   if (v.short) return void process.stdout.write(`${shortStatus(st, now)}\n`);

@@ -2,7 +2,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheKey, paramsDigest, decodeEntry, encodeEntry, servedAsIs, remainingMs, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { cacheKey, paramsDigest, decodeEntry, encodeEntry, servedAsIs, remainingMs, lookup, noStore, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { parseStoreKind } from '../../src/config/cachestore.ts';
 import { refreshWindowMs, REFRESH_WINDOW_MS } from '../../src/credentials/windows.ts';
 import { planProfile, layersOf, type LayerKind } from '../../src/credentials/plan.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../../src/config/settings.ts';
@@ -89,10 +90,11 @@ describe('planProfile (src/credentials/plan.ts): the parameters that go into the
     region: 'eu-west-1', regionFrom: 'x', endpoint: undefined, endpointFrom: 'x', sessionName: 'keyrole-alice-bob', shadowing: [],
     sourceKind: 'keychain', sourceProfile: undefined, sso: undefined, mfaSerial: undefined, mfaOnAssume: false, mfaProcess: undefined,
     sessionDurationSeconds: 43200, externalId: undefined, sourceIdentity: undefined, tags: [], transitiveTagKeys: [], policyArns: [], durationExplicit: false,
+    cache: { value: 'keychain', from: 'the default' },
   };
 
   test('profiles with the same parameters share an entry', () => {
-    assert.equal(keyFor({ ...s, profile: 'other', regionFrom: 'y', endpointFrom: 'y', shadowing: ['role_arn'] }), keyFor(s));
+    assert.equal(keyFor({ ...s, profile: 'other', regionFrom: 'y', endpointFrom: 'y', shadowing: ['role_arn'], cache: { value: 'file', from: '--cache' } }), keyFor(s));
   });
 
   test('the default regional endpoint and the same URL given explicitly share an entry', () => {
