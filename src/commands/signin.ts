@@ -49,7 +49,7 @@ async function run(t: Target, profile: string, flags: SigninFlags): Promise<Sign
   });
 }
 
-/** The fresh credentials into the cache entry the profile's login layer reads. */
+/** The credentials the sign-in just gave, into the cache entry the profile's login layer reads. */
 async function cacheCredentials(files: AwsFiles, s: Settings, got: SignedIn): Promise<void> {
   const layer = layersOf(planProfile(files, s)).find((l) => l.kind === 'login');
   if (!layer) return;

@@ -78,7 +78,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     Profile: st.profile,
     Store: st.store,
     How: st.layers[0].layer.how ?? null,
-    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.servedAsIs })),
+    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), ServedAsIs: l.servedAsIs })),
     Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
     Login: st.login ? { Session: st.login.session, InKeychain: st.login.held, Ends: st.login.endsAt ? isoSeconds(st.login.endsAt) : null, EndsInSeconds: secs(st.login.endsAt) } : null,
     PersonNeeded: need ? { What: need.what, Login: need.login, AskFrom: isoSeconds(need.askFrom), At: isoSeconds(need.by), InSeconds: secs(need.by) } : null,

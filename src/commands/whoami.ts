@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<void> {
   const p = await profileSession(profile, { cache: v.cache });
   const c = p.credentials;
   // The clock is checked here even on a cache hit: whoami answers "does this work?", and
-  // with a clock AWS rejects the AWS CLI fails however fresh the cached credentials are.
+  // with a clock AWS rejects the AWS CLI fails however long the cached credentials have left.
   const t = { ...await target(p.settings), clockOffsetMs: p.entry.clockOffsetMs };
   const id = await getCallerIdentity({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }, t);
   const left = p.expiration.getTime() - Date.now();

@@ -27,7 +27,7 @@ export function serverProvider(p: { files: AwsFiles; settings: Settings }): () =
   let last: Resolved | undefined;
   return async () => {
     if (last && servedAsIs(last.entry, durationSeconds, Date.now())) {
-      debug('endpoint: the last answer is still fresh; served from memory');
+      debug('endpoint: the last answer is still served as it is (outside its refresh window); answered from memory');
     } else {
       newRun();
       last = await resolveCredentials(p.files, p.settings, { noTerminal: true });

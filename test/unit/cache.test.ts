@@ -275,7 +275,7 @@ describe('refresh window', () => {
     assert.equal(refreshWindowMs(1799), 899_500);
   });
 
-  test('a fresh 900 s session is served from the cache (the window never exceeds the session)', () => {
+  test('a new 900 s session is served from the cache (the window never exceeds the session)', () => {
     assert.equal(servedAsIs(entry(900_000), 900, NOW), true);
   });
 });
@@ -285,7 +285,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(remainingMs(entry(20 * MIN), NOW), 20 * MIN);
   });
 
-  test('exactly at the window boundary is fresh; one millisecond less is not', () => {
+  test('exactly at the window boundary is served as it is; one millisecond less is not', () => {
     assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW), true);
     assert.equal(servedAsIs(entry(15 * MIN - 1), 3600, NOW), false);
     assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW + 1), false);
@@ -300,7 +300,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(servedAsIs(e, 3600, NOW), true);
     assert.equal(servedAsIs(e, 3600, NOW + 1), false);
     assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, ahead), 3600, NOW), false);
-    // The same expiration without the offset would still look fresh.
+    // The same expiration without the offset would still be served as it is.
     assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, 0), 3600, NOW), true);
   });
 
@@ -312,7 +312,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(servedAsIs(e, 3600, NOW + 1), false);
   });
 
-  test('expired entries are never fresh', () => {
+  test('expired entries are never served as they are', () => {
     assert.equal(servedAsIs(entry(-1), 900, NOW), false);
     assert.ok(remainingMs(entry(-MIN), NOW) < 0);
   });
