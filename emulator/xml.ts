@@ -43,7 +43,7 @@ export function errorXml(type: string, code: string, message: string, requestId:
   const root: XmlNode = [
     'ErrorResponse',
     [
-      // moto and LocalStack wrap the error in <Errors> (FACTS.md: STS answers in the wild).
+      // moto and LocalStack wrap the error in <Errors> (STS answers in the wild: keyrole reads both shapes).
       shape === 'errors' ? ['Errors', [error]] : error,
       ['RequestId', requestId],
     ],

@@ -6,7 +6,8 @@ import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { formatLeft } from '../util/duration.ts';
 import { decodeEntry, fileStore, keychainStore, openStore, remainingMs, type CacheStore } from '../credentials/cache.ts';
-import { localUser, storeKindFor } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
+import { storeKind } from '../config/cachestore.ts';
 import { keyUsers, layersOf, planAll, planProfile, ssoOf, type Layer } from '../credentials/plan.ts';
 import { describeLogin, describeToken, loginStatus, tokenStatus } from '../credentials/status.ts';
 import { printable } from '../util/printable.ts';
@@ -49,7 +50,7 @@ export async function cacheRows(now = Date.now()): Promise<{ rows: CacheRow[]; p
   let users: ReturnType<typeof keyUsers> = new Map();
   try {
     const files = await loadAwsFiles();
-    users = keyUsers(files, (s) => storeKindFor(files, s));
+    users = keyUsers(files, (s) => storeKind(s.cache));
   } catch (err) {
     problems.push(`profile names (the config cannot be read: ${err instanceof KeyroleError ? err.message : (err as Error).message})`);
   }
@@ -181,7 +182,7 @@ export async function cacheClearCommand(profile: string | undefined, allLayers =
  */
 async function clearProfile(files: AwsFiles, profile: string, allLayers: boolean): Promise<void> {
   const s = resolveSettings(files, profile, {}, localUser());
-  const store = openStore(storeKindFor(files, s));
+  const store = openStore(storeKind(s.cache));
   const [top, ...below] = layersOf(planProfile(files, s));
   const out: string[] = [];
   if (await store.delete(top.key)) out.push(`Cleared the cached credentials of profile ${profile}: ${top.label} (${store.kind} store).`);

@@ -12,7 +12,7 @@ import { DURATION_MAX, DURATION_MIN, MFA_SERIAL, parseDuration, resolveSettings,
 import { printable } from '../util/printable.ts';
 import { shadowingKeys } from '../config/checks.ts';
 import { configSections, parseIni, readIniFile } from '../config/ini.ts';
-import { localUser } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
 import { listSources, sourceExists } from '../keychain/keychain.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';

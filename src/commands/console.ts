@@ -20,8 +20,10 @@ import {
 } from '../aws/federation.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { parseCommand } from './args.ts';
-import { profileArg, profileSession } from './session.ts';
-import { stsTarget } from '../credentials/resolve.ts';
+import { profileArg } from './session.ts';
+import { resolveCredentials } from '../credentials/resolve.ts';
+import { stsTarget } from '../credentials/target.ts';
+import type { AwsFiles } from '../config/files.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('console', argv, {
@@ -35,7 +37,7 @@ export async function main(argv: string[]): Promise<void> {
   if (positionals.length > 1) throw usageError(`console takes one profile, got ${positionals.length}`, 'keyrole console [profile]');
   const profile = profileArg('console', positionals[0]);
   const files = await loadAwsFiles();
-  const s = resolveSettings(files, profile, {}, localUser());
+  const s = resolveSettings(files, profile, { cache: v.cache }, localUser());
 
   // Everything that can be refused without AWS is refused first.
   const region = v.region ?? s.region;
@@ -46,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
   const plan = consolePlan(planProfile(files, s), { duration, allowNoMfa: v['no-mfa'] });
   debug(`console for profile ${profile}: ${plan.kind} credentials, region ${region} (${partition}), federation endpoint ${new URL(endpoint).host}, destination ${destination}`);
 
-  const creds = await consoleCredentials(profile, s, plan, v.cache);
+  const creds = await consoleCredentials(files, s, plan);
   const token = await requestSigninToken(endpoint, creds, plan.sessionDuration, profile, s.caBundle);
   const url = loginUrl(endpoint, token, destination);
 
@@ -63,8 +65,8 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /** Role and SSO profiles: their own credentials, as `keyrole process` gets them. No role: a GetFederationToken session. */
-async function consoleCredentials(profile: string, s: Settings, plan: ConsolePlan, cache: string | undefined): Promise<TempCredentials> {
-  if (plan.kind !== 'federation') return (await profileSession(profile, cache)).credentials;
+async function consoleCredentials(files: AwsFiles, s: Settings, plan: ConsolePlan): Promise<TempCredentials> {
+  if (plan.kind !== 'federation') return (await resolveCredentials(files, s)).entry.credentials;
   const { loadSource } = await import('../keychain/keychain.ts');
   const { getFederationToken } = await import('../aws/federation-token.ts');
   const keys = await loadSource(s.source);

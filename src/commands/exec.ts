@@ -17,7 +17,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { parseCommand } from './args.ts';
 import { EXEC_OPTIONS, splitExecArgv } from './exec-args.ts';
-import { profileArg, profileSession } from './session.ts';
+import { profileArg, profileSession, type ProfileSession } from './session.ts';
 import { formatLeft } from '../util/duration.ts';
 import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
 import { watchForPerson } from '../server/warn.ts';
@@ -100,8 +100,8 @@ export async function main(argv: string[]): Promise<void> {
 
   // Anything that needs a person (an MFA code, an SSO sign-in) is asked now, before the
   // command owns the terminal.
-  const p = await profileSession(profile, v.cache);
-  if (v.server) return execServer(cmd, profile, p, v.cache);
+  const p = await profileSession(profile, { cache: v.cache });
+  if (v.server) return execServer(cmd, profile, p);
   const c = p.credentials;
   const env = childEnv(process.env, { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: p.expiration, region: p.settings.region, profile });
   debug(`exec ${cmd[0]} with profile ${profile}'s credentials (expire ${isoSeconds(p.expiration)})`);
@@ -110,11 +110,11 @@ export async function main(argv: string[]): Promise<void> {
   process.exit(code);
 }
 
-async function execServer(cmd: string[], profile: string, p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined): Promise<void> {
+async function execServer(cmd: string[], profile: string, p: ProfileSession): Promise<void> {
   const shadow = shadowingDefault(p.files);
   if (shadow) process.stderr.write(`keyrole: ${shadow}, which the SDKs in ${cmd[0]} would use instead of keyrole's endpoint; move those settings out of [default]\n`);
-  const endpoint = await serveProfile(p, cache);
-  const watch = watchForPerson({ files: p.files, settings: p.settings, cacheFlag: cache, profile, what: cmd[0] });
+  const endpoint = await serveProfile(p);
+  const watch = watchForPerson({ files: p.files, settings: p.settings, profile, what: cmd[0] });
   debug(`exec ${cmd[0]} with profile ${profile}'s credentials from ${endpoint.url}`);
   let code: number;
   try {
@@ -131,12 +131,12 @@ async function execServer(cmd: string[], profile: string, p: Awaited<ReturnType<
  * (cache, single flight, clock check, MFA session, SSO, chains), never prompting on the
  * terminal it shares with the program it serves.
  */
-export async function serveProfile(p: Awaited<ReturnType<typeof profileSession>>, cache: string | undefined, port?: number): Promise<Endpoint> {
+export async function serveProfile(p: ProfileSession, port?: number): Promise<Endpoint> {
   longLived();
   let lastError = { line: '', at: 0 };
   return startEndpoint({
     port,
-    provide: serverProvider(p, cache),
+    provide: serverProvider(p),
     onError: (err) => {
       // An SDK retries a failed fetch (botocore three times): the same cause is said once a minute.
       const line = printable(err.line());

@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
   const format = (v.format ?? 'env') as Format;
   if (!FORMATS.includes(format)) throw usageError(`--format ${JSON.stringify(v.format)} is not one keyrole knows`, `use one of ${FORMATS.join(', ')}`);
   const profile = profileArg('export', positionals[0]);
-  const p = await profileSession(profile, v.cache);
+  const p = await profileSession(profile, { cache: v.cache });
   process.stderr.write(`keyrole: ${profile}'s exported credentials expire at ${isoSeconds(p.expiration)} (in ${formatLeft(p.expiration.getTime() - Date.now())}) and do not refresh; for longer work use keyrole exec --server ${profile} -- …, or keyrole serve ${profile}\n`);
   if (format === 'json') {
     process.stdout.write(`${credentialBlob(p.credentials, p.expiration)}\n`);

@@ -117,8 +117,8 @@ Exit status: 0 when no problem was found (warnings allowed), 1 otherwise.
     summary: 'whoami [profile]         show the account, ARN and time left of a profile\'s credentials',
     help: `Usage: keyrole whoami [profile] [--json]
 
-Gets the profile's credentials (from the cache when fresh) and asks STS who they are
-(GetCallerIdentity): account, ARN, user id, and when they expire.
+Gets the profile's credentials (from the cache while outside their refresh window) and
+asks STS who they are (GetCallerIdentity): account, ARN, user id, and when they expire.
 `,
   },
   {

@@ -11,7 +11,7 @@
 import { loadAwsFiles, section, type AwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { localUser } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
 import { describeSession, loginName, sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { ssoLogin } from '../sso/sso.ts';
 import { stderrScreen, terminalScreen, type Screen } from '../sso/screen.ts';
@@ -96,11 +96,12 @@ async function loginSso(ref: SsoSessionRef, name: string, flags: FlowFlags): Pro
  * of `exec --server`, IDEs) find them: the warning before a session ends sends people here.
  */
 async function loginMfa(files: AwsFiles, profile: string): Promise<void> {
-  const { resolveCredentials, localExpiration } = await import('../credentials/resolve.ts');
+  const { resolveCredentials } = await import('../credentials/resolve.ts');
+  const { localExpiration } = await import('../credentials/cache.ts');
   const { profileStatus } = await import('../credentials/status.ts');
   const { asksForCode } = await import('../credentials/plan.ts');
   const s = resolveSettings(files, profile, {}, localUser());
-  const { entry } = await resolveCredentials(files, s, undefined, { renew: true });
+  const { entry } = await resolveCredentials(files, s, { renew: true });
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const renewed = (await profileStatus(files, s)).layers.find((l) => asksForCode(l.layer) && l.expiration);
   const what = renewed && renewed.layer.kind === 'mfa-session' ? `${renewed.layer.label} lasts until ${iso(renewed.expiration!)}, for every role of that source; ` : '';

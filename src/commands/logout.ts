@@ -7,7 +7,7 @@
 
 import { loadAwsFiles } from '../config/files.ts';
 import { resolveSettings } from '../config/settings.ts';
-import { localUser } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
 import { deleteEntries, entriesUnder, layersOf } from '../credentials/plan.ts';
 import { forgetRecord } from '../login/record.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';

@@ -6,7 +6,9 @@ import { loadAwsFiles } from '../config/files.ts';
 import { describeSettings, resolveSettings, type Overrides } from '../config/settings.ts';
 import { debug } from '../util/debug.ts';
 import { credentialBlob } from '../credentials/blob.ts';
-import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
+import { resolveCredentials } from '../credentials/resolve.ts';
+import { localExpiration } from '../credentials/cache.ts';
+import { localUser } from '../credentials/user.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 
@@ -27,16 +29,14 @@ export async function main(argv: string[]): Promise<void> {
   if (profile === undefined && v.source === undefined) throw usageError('process needs a profile name', 'write credential_process = keyrole process <profile>');
   return processCommand({
     profile,
-    cache: v.cache,
     mfaToken: v['mfa-token'],
-    overrides: { mfaSerial: v['mfa-serial'], source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, endpointUrl: v['endpoint-url'], sessionName: v['session-name'] },
+    overrides: { cache: v.cache, mfaSerial: v['mfa-serial'], source: v.source, roleArn: v['role-arn'], duration: v.duration, region: v.region, endpointUrl: v['endpoint-url'], sessionName: v['session-name'] },
   });
 }
 
 export interface ProcessOptions {
   profile: string | undefined;
   overrides: Overrides;
-  cache?: string;
   mfaToken?: string;
 }
 
@@ -48,7 +48,7 @@ export async function processCommand(o: ProcessOptions): Promise<void> {
   if (s.shadowing.length) {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);
   }
-  const { entry } = await resolveCredentials(files, s, o.cache, { mfaToken: o.mfaToken });
+  const { entry } = await resolveCredentials(files, s, { mfaToken: o.mfaToken });
   writeStdout(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
 }
 

@@ -84,8 +84,8 @@ export async function main(argv: string[]): Promise<void> {
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw usageError(`--port ${JSON.stringify(v.port)} is not a port number`, 'give 1 to 65535, or leave it out for a free port');
   const profile = profileArg('serve', positionals[0]);
   // A person is asked now (MFA, SSO), while keyrole has the terminal.
-  const p = await profileSession(profile, v.cache);
-  const endpoint = await serveProfile(p, v.cache, port);
+  const p = await profileSession(profile, { cache: v.cache });
+  const endpoint = await serveProfile(p, port);
   const tokenFile = join(privateDir(keyroleHome()), `serve-${endpoint.port}.token`);
   const removeToken = keepTokenFile(tokenFile, endpoint.token);
   process.on('exit', removeToken);
@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
   const shadow = shadowingDefault(p.files);
   if (shadow) process.stderr.write(`keyrole: ${shadow}, which SDKs without AWS_PROFILE use instead of this endpoint\n`);
   process.stderr.write(`keyrole: serving ${profile} at ${endpoint.url}; Ctrl-C stops\n`);
-  const watch = watchForPerson({ files: p.files, settings: p.settings, cacheFlag: v.cache, profile, what: 'the programs using it' });
+  const watch = watchForPerson({ files: p.files, settings: p.settings, profile, what: 'the programs using it' });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -2,11 +2,12 @@
 // (whoami, exec, export): the same cache and STS path as `keyrole process`.
 
 import { loadAwsFiles, type AwsFiles } from '../config/files.ts';
-import { resolveSettings, type Settings } from '../config/settings.ts';
-import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
+import { resolveSettings, type Overrides, type Settings } from '../config/settings.ts';
+import { resolveCredentials } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
 import { usageError } from '../util/errors.ts';
 import { EXEC_MARKER } from './exec-marker.ts';
-import type { CacheEntry } from '../credentials/cache.ts';
+import { localExpiration, type CacheEntry } from '../credentials/cache.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 
 export interface ProfileSession {
@@ -30,9 +31,10 @@ export function profileArg(cmd: string, positional: string | undefined): string 
   return p;
 }
 
-export async function profileSession(profile: string, cache?: string): Promise<ProfileSession> {
+/** The profile's credentials; `o` carries the command's own flags (--cache). */
+export async function profileSession(profile: string, o: Overrides = {}): Promise<ProfileSession> {
   const files = await loadAwsFiles();
-  const settings = resolveSettings(files, profile, {}, localUser());
-  const { entry, fromCache } = await resolveCredentials(files, settings, cache);
+  const settings = resolveSettings(files, profile, o, localUser());
+  const { entry, fromCache } = await resolveCredentials(files, settings);
   return { files, settings, entry, credentials: entry.credentials, expiration: localExpiration(entry), fromCache };
 }

@@ -14,7 +14,8 @@ import { signinEndpoint } from '../login/endpoint.ts';
 import { caBundleSetting } from '../config/cabundle.ts';
 import { chooseLoginFlow, credentialsOf, keepSession, signIn, type SignedIn, type Target } from '../login/session.ts';
 import { sessionEnd } from '../login/record.ts';
-import { localUser, storeKindFor } from '../credentials/resolve.ts';
+import { localUser } from '../credentials/user.ts';
+import { storeKind } from '../config/cachestore.ts';
 import { planProfile, layersOf } from '../credentials/plan.ts';
 import { encodeEntry, openStore, paramsDigest } from '../credentials/cache.ts';
 import { storeEntry } from '../credentials/cached.ts';
@@ -48,11 +49,11 @@ async function run(t: Target, profile: string, flags: SigninFlags): Promise<Sign
   });
 }
 
-/** The fresh credentials into the cache entry the profile's login layer reads. */
+/** The credentials the sign-in just gave, into the cache entry the profile's login layer reads. */
 async function cacheCredentials(files: AwsFiles, s: Settings, got: SignedIn): Promise<void> {
   const layer = layersOf(planProfile(files, s)).find((l) => l.kind === 'login');
   if (!layer) return;
-  const store = openStore(storeKindFor(files, s));
+  const store = openStore(storeKind(s.cache));
   const entry = { profile: s.profile, source: s.source, credentials: credentialsOf(got.answer, got.record.accountId), clockOffsetMs: 0, params: paramsDigest(layer.canonical), storedAt: new Date() };
   await storeEntry(store, layer.key, encodeEntry(entry), layer.label);
 }

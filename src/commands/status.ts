@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new KeyroleError('FileStoreLocked', 'keyrole\'s file store is locked in this session, and status never asks for its passphrase', 'unlock it with a keyrole command that reads it, at a terminal (keyrole list), or set KEYROLE_PASSPHRASE_FILE');
   }
   const files = await loadAwsFiles();
-  const st = await profileStatus(files, resolveSettings(files, profile, {}, localUser()), v.cache);
+  const st = await profileStatus(files, resolveSettings(files, profile, { cache: v.cache }, localUser()));
   const now = Date.now();
   if (v.json) return void process.stdout.write(`${JSON.stringify(statusJson(st, now), null, 2)}\n`);
   if (v.short) return void process.stdout.write(`${shortStatus(st, now)}\n`);
@@ -85,7 +85,7 @@ function statusJson(st: ProfileStatus, now: number): Record<string, unknown> {
     Profile: st.profile,
     Store: st.store,
     How: st.layers[0].layer.how ?? null,
-    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), Fresh: l.servedAsIs })),
+    Layers: st.layers.map((l) => ({ Kind: l.layer.kind, Label: l.layer.label, Cached: !!l.entry, Expiration: l.expiration ? isoSeconds(l.expiration) : null, ExpiresInSeconds: secs(l.expiration), ServedAsIs: l.servedAsIs })),
     Sso: st.sso ? { Session: st.sso.session, Expiration: st.sso.expiresAt ? isoSeconds(st.sso.expiresAt) : null, ExpiresInSeconds: secs(st.sso.expiresAt), Refreshable: st.sso.refreshable, From: st.sso.from } : null,
     Login: st.login ? { Session: st.login.session, InKeychain: st.login.held, Ends: st.login.endsAt ? isoSeconds(st.login.endsAt) : null, EndsInSeconds: secs(st.login.endsAt) } : null,
     PersonNeeded: need ? { What: need.what, Login: need.login, AskFrom: isoSeconds(need.askFrom), At: isoSeconds(need.by), InSeconds: secs(need.by) } : null,

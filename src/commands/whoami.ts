@@ -6,17 +6,17 @@ import { isoSeconds } from '../credentials/blob.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { profileArg, profileSession } from './session.ts';
-import { target } from '../credentials/resolve.ts';
+import { target } from '../credentials/target.ts';
 import { formatLeft } from '../util/duration.ts';
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('whoami', argv, { json: { type: 'boolean' }, cache: { type: 'string' } });
   if (positionals.length > 1) throw usageError(`whoami takes one profile, got ${positionals.length}`, 'keyrole whoami [profile]');
   const profile = profileArg('whoami', positionals[0]);
-  const p = await profileSession(profile, v.cache);
+  const p = await profileSession(profile, { cache: v.cache });
   const c = p.credentials;
   // The clock is checked here even on a cache hit: whoami answers "does this work?", and
-  // with a clock AWS rejects the AWS CLI fails however fresh the cached credentials are.
+  // with a clock AWS rejects the AWS CLI fails however long the cached credentials have left.
   const t = { ...await target(p.settings), clockOffsetMs: p.entry.clockOffsetMs };
   const id = await getCallerIdentity({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }, t);
   const left = p.expiration.getTime() - Date.now();

@@ -23,6 +23,11 @@
 // Edits are line-level: renamed keys keep their line (indentation, trailing comment),
 // removed lines go, added keys go after the section's last setting (configedit.ts), and
 // every other byte stays.
+//
+// planImport is a sequence of named steps, each a function of what came before (no disk, no
+// keychain: `existing` is asked, not looked up): collectKeySections, applyOnly,
+// compareWithExisting, then until nothing changes resolveProfiles, rewriteFiles, readBack and
+// keysStillNeeded; last describeProfiles. Notes are written in that order.
 
 import { configSections, parseIni, type Sections } from './ini.ts';
 import { LineEditor, setProfileValues } from './configedit.ts';
@@ -87,15 +92,17 @@ export interface PlanOptions {
   localUser: string;
 }
 
-type Resolution = { ok: true; sourceKey: 'keyrole_source' | 'keyrole_source_profile'; deps: Set<string> } | { ok: false; why: string; deps: Set<string> };
+/** The key sections found: those to import, and the names keyrole leaves alone (temporary or unusable keys). */
+export interface KeySections {
+  candidates: Map<string, KeyToImport>;
+  /** Names whose key keyrole does not import: a profile that needs one keeps it where it is. */
+  temporary: Set<string>;
+}
 
-export function planImport(o: PlanOptions): ImportPlan {
-  const notes: string[] = [];
-  const credAll: Sections = parseIni(o.credentialsText);
-  const cfg: Sections = configSections(parseIni(o.configText));
-  const names = profileNames(cfg);
+type Paths = Pick<PlanOptions, 'configPath' | 'credentialsPath'>;
 
-  // 1. The key sections: the credentials file's, and static keys written in the config.
+/** Step 1: the key sections, the credentials file's first, then static keys written in the config. */
+export function collectKeySections(o: Paths, credAll: Sections, cfg: Sections, notes: string[]): KeySections {
   const candidates = new Map<string, KeyToImport>();
   const temporary = new Set<string>();
   const consider = (name: string, sec: Record<string, string | undefined>, where: 'credentials' | 'config') => {
@@ -125,133 +132,158 @@ export function planImport(o: PlanOptions): ImportPlan {
     if (temporary.has(name)) return;
     candidates.set(name, { name, accessKeyId: id, secretAccessKey: secret, from: [where] });
   };
-  for (const name of profileNames(credAll, 'credentials')) {
-    const sec = credAll[name];
-    if (sec.aws_access_key_id !== undefined || sec.aws_secret_access_key !== undefined) consider(name, sec, 'credentials');
+  const hasKey = (sec: Record<string, string | undefined>) => sec.aws_access_key_id !== undefined || sec.aws_secret_access_key !== undefined;
+  for (const name of profileNames(credAll, 'credentials')) if (hasKey(credAll[name])) consider(name, credAll[name], 'credentials');
+  for (const name of profileNames(cfg)) if (hasKey(cfg[name])) consider(name, cfg[name], 'config');
+  return { candidates, temporary };
+}
+
+/** Step 2: `--profile` names: only those key sections; a name with no key section is a note. */
+export function applyOnly(ks: KeySections, only: string[] | undefined, o: Paths, notes: string[]): void {
+  if (!only?.length) return;
+  for (const n of only) {
+    if (!ks.candidates.has(n) && !ks.temporary.has(n)) notes.push(`${n}: no long-term key section of that name in ${o.credentialsPath} or ${o.configPath}`);
   }
-  for (const name of names) {
-    const sec = cfg[name];
-    if (sec.aws_access_key_id !== undefined || sec.aws_secret_access_key !== undefined) consider(name, sec, 'config');
-  }
-  if (o.only?.length) {
-    for (const n of o.only) {
-      if (!candidates.has(n) && !temporary.has(n)) notes.push(`${n}: no long-term key section of that name in ${o.credentialsPath} or ${o.configPath}`);
-    }
-    for (const n of [...candidates.keys()]) if (!o.only.includes(n)) candidates.delete(n);
-  }
-  for (const k of [...candidates.values()]) {
-    const state = o.existing(k.name, k.accessKeyId, k.secretAccessKey);
-    if (state === 'different' && !o.force) {
-      candidates.delete(k.name);
+  for (const n of [...ks.candidates.keys()]) if (!only.includes(n)) ks.candidates.delete(n);
+}
+
+/** Step 3: a key the keychain already holds differently (or unreadably) under the same name stays, unless --force. */
+export function compareWithExisting(ks: KeySections, existing: PlanOptions['existing'], force: boolean, notes: string[]): void {
+  for (const k of [...ks.candidates.values()]) {
+    const state = existing(k.name, k.accessKeyId, k.secretAccessKey);
+    if (state === 'different' && !force) {
+      ks.candidates.delete(k.name);
       notes.push(`${k.name} left alone: the keychain already holds a different key as source "${k.name}"; pass --force to replace it with this one, or keyrole remove ${k.name} first`);
-    } else if (state === 'unreadable' && !o.force) {
-      candidates.delete(k.name);
+    } else if (state === 'unreadable' && !force) {
+      ks.candidates.delete(k.name);
       notes.push(`${k.name} left alone: the keychain holds an entry for source "${k.name}" that keyrole cannot read; pass --force to replace it`);
     }
   }
+}
 
-  // 2. Which profiles can run through keyrole, given the keys imported; a profile that
-  // cannot, but needs one of them, keeps that key where it is. Repeat until nothing changes.
-  const converted = new Map<string, Resolution & { ok: true }>();
-  const hows = new Map<string, string>();
-  let edited: { configText: string; credentialsText: string } | undefined;
-  for (;;) {
-    converted.clear();
-    const iterNotes: string[] = [];
-    const memo = new Map<string, Resolution>();
-    const resolve = (p: string, chain: string[]): Resolution => {
-      const known = memo.get(p);
-      if (known) return known;
-      const sec = cfg[p];
-      const r = ((): Resolution => {
-        if (chain.includes(p)) return { ok: false, why: `its source_profile chain is a cycle (${[...chain, p].join(' → ')})`, deps: new Set() };
-        const sp = sec.source_profile;
-        if (sec.credential_source !== undefined) return { ok: false, why: 'it uses credential_source (the environment, EC2 or ECS), not a stored key', deps: new Set() };
-        if (sec.web_identity_token_file !== undefined) return { ok: false, why: 'it uses web_identity_token_file, not a stored key', deps: new Set() };
-        if (sp === undefined) return { ok: false, why: 'it has role_arn but no source_profile', deps: new Set() };
-        const spSec = cfg[sp];
-        if (sp === p || !spSec?.role_arn || (spSec && usesKeyrole(spSec))) {
-          if (sp !== p && spSec && usesKeyrole(spSec)) return { ok: true, sourceKey: 'keyrole_source_profile', deps: new Set() };
-          if (candidates.has(sp)) return { ok: true, sourceKey: 'keyrole_source', deps: new Set([sp]) };
-          if (temporary.has(sp)) return { ok: false, why: `its source_profile ${sp} holds a key keyrole does not import (see above)`, deps: new Set() };
-          return { ok: false, why: `its source_profile ${sp} has no long-term key being imported`, deps: new Set() };
-        }
-        const base = resolve(sp, [...chain, p]);
-        return base.ok ? { ok: true, sourceKey: 'keyrole_source_profile', deps: base.deps } : { ok: false, why: `its source_profile ${sp} cannot be converted`, deps: base.deps };
-      })();
-      memo.set(p, r);
-      return r;
-    };
-    const failed: { profile: string; why: string; deps: Set<string> }[] = [];
-    for (const p of names) {
-      const sec = cfg[p];
-      if (usesKeyrole(sec)) continue;
-      if (sec.role_arn !== undefined) {
-        const r = resolve(p, []);
-        if (r.ok) converted.set(p, r);
-        else failed.push({ profile: p, why: r.why, deps: r.deps });
-      }
-    }
+/** How a role profile's source_profile becomes keyrole's, and the key sections it rests on. */
+export type Resolution = { ok: true; sourceKey: 'keyrole_source' | 'keyrole_source_profile'; deps: Set<string> } | { ok: false; why: string; deps: Set<string> };
+export type Converted = Map<string, Resolution & { ok: true }>;
+export interface Failed { profile: string; why: string; deps: Set<string> }
 
-    // The new texts.
-    const cfgEdit = new LineEditor(o.configText);
-    const credEdit = new LineEditor(o.credentialsText);
-    for (const k of candidates.values()) {
-      if (k.from.includes('credentials')) { credEdit.remove(k.name, 'aws_access_key_id'); credEdit.remove(k.name, 'aws_secret_access_key'); }
-      if (k.from.includes('config')) { cfgEdit.remove(configKey(k.name), 'aws_access_key_id'); cfgEdit.remove(configKey(k.name), 'aws_secret_access_key'); }
-    }
-    for (const [p, r] of converted) {
-      const key = configKey(p);
-      for (const [from, to] of Object.entries(RENAMED)) cfgEdit.rename(key, from, to);
-      cfgEdit.rename(key, 'source_profile', r.sourceKey);
-    }
-    let configText = cfgEdit.text();
-    const additions: [string, [string, string][]][] = [];
-    for (const p of converted.keys()) additions.push([p, [['credential_process', `${o.command} process ${shlexQuote(p)}`]]]);
-    for (const k of candidates.values()) {
-      if (converted.has(k.name)) continue;
-      const sec = cfg[k.name];
-      if (sec && usesKeyrole(sec)) {
-        iterNotes.push(`profile ${k.name} already runs keyrole and is kept as it is; its plaintext key ${k.from.includes('credentials') ? 'in the credentials file ' : ''}shadowed it until now`);
-        continue;
-      }
-      if (sec?.role_arn !== undefined) continue; // a role profile that could not be converted: reported below
-      additions.push([k.name, [['credential_process', `${o.command} process ${shlexQuote(k.name)}`], ['keyrole_source', k.name]]]);
-    }
-    for (const [p, values] of additions) configText = setProfileValues(configText, p, values).text;
-    const credentialsText = credEdit.text();
+/**
+ * Step 4: which role profiles can run through keyrole with the keys being imported (botocore's
+ * source_profile rules, in the opening comment), and why the others cannot.
+ */
+export function resolveProfiles(cfg: Sections, ks: KeySections): { converted: Converted; failed: Failed[] } {
+  const memo = new Map<string, Resolution>();
+  const resolve = (p: string, chain: string[]): Resolution => {
+    const known = memo.get(p);
+    if (known) return known;
+    const r = resolveSource(cfg, ks, p, chain, resolve);
+    memo.set(p, r);
+    return r;
+  };
+  const converted: Converted = new Map();
+  const failed: Failed[] = [];
+  for (const p of profileNames(cfg)) {
+    const sec = cfg[p];
+    if (usesKeyrole(sec) || sec.role_arn === undefined) continue;
+    const r = resolve(p, []);
+    if (r.ok) converted.set(p, r);
+    else failed.push({ profile: p, why: r.why, deps: r.deps });
+  }
+  return { converted, failed };
+}
 
-    // Every converted profile must read back as keyrole would run it, with nothing shadowing it.
-    const files: AwsFiles = { configPath: o.configPath, credentialsPath: o.credentialsPath, config: configSections(parseIni(configText)), credentials: parseIni(credentialsText), configText };
-    for (const [p] of additions) {
-      try {
-        // The planner too: it refuses what AWS would (a chained role over an hour), and says how the role will be assumed.
-        const how = planProfile(files, resolveSettings(files, p, {}, o.localUser)).how;
-        if (how) hows.set(p, how);
-        const shadow = shadowingKeys(files, p);
-        if (shadow.length) throw new Error(`it also sets ${shadow.join(', ')}, which the AWS CLI would use instead of keyrole`);
-      } catch (err) {
-        const r = converted.get(p);
-        failed.push({ profile: p, why: (err as Error).message, deps: r ? r.deps : new Set([p]) });
-      }
+/** One role profile's source, given how the profiles it names resolve (`up`, memoized by the caller). */
+function resolveSource(cfg: Sections, ks: KeySections, p: string, chain: string[], up: (p: string, chain: string[]) => Resolution): Resolution {
+  const sec = cfg[p];
+  if (chain.includes(p)) return { ok: false, why: `its source_profile chain is a cycle (${[...chain, p].join(' → ')})`, deps: new Set() };
+  const sp = sec.source_profile;
+  if (sec.credential_source !== undefined) return { ok: false, why: 'it uses credential_source (the environment, EC2 or ECS), not a stored key', deps: new Set() };
+  if (sec.web_identity_token_file !== undefined) return { ok: false, why: 'it uses web_identity_token_file, not a stored key', deps: new Set() };
+  if (sp === undefined) return { ok: false, why: 'it has role_arn but no source_profile', deps: new Set() };
+  const spSec = cfg[sp];
+  if (sp === p || !spSec?.role_arn || (spSec && usesKeyrole(spSec))) {
+    if (sp !== p && spSec && usesKeyrole(spSec)) return { ok: true, sourceKey: 'keyrole_source_profile', deps: new Set() };
+    if (ks.candidates.has(sp)) return { ok: true, sourceKey: 'keyrole_source', deps: new Set([sp]) };
+    if (ks.temporary.has(sp)) return { ok: false, why: `its source_profile ${sp} holds a key keyrole does not import (see above)`, deps: new Set() };
+    return { ok: false, why: `its source_profile ${sp} has no long-term key being imported`, deps: new Set() };
+  }
+  const base = up(sp, [...chain, p]);
+  return base.ok ? { ok: true, sourceKey: 'keyrole_source_profile', deps: base.deps } : { ok: false, why: `its source_profile ${sp} cannot be converted`, deps: base.deps };
+}
+
+/** The rewritten texts, and the profiles that got a credential_process line (to read back). */
+export interface Rewritten { configText: string; credentialsText: string; additions: string[] }
+
+/** Step 5: the new texts: key lines removed, role keys renamed, credential_process (and keyrole_source) added. */
+export function rewriteFiles(o: Pick<PlanOptions, 'configText' | 'credentialsText' | 'command'>, cfg: Sections, ks: KeySections, converted: Converted, notes: string[]): Rewritten {
+  const cfgEdit = new LineEditor(o.configText);
+  const credEdit = new LineEditor(o.credentialsText);
+  for (const k of ks.candidates.values()) {
+    if (k.from.includes('credentials')) { credEdit.remove(k.name, 'aws_access_key_id'); credEdit.remove(k.name, 'aws_secret_access_key'); }
+    if (k.from.includes('config')) { cfgEdit.remove(configKey(k.name), 'aws_access_key_id'); cfgEdit.remove(configKey(k.name), 'aws_secret_access_key'); }
+  }
+  for (const [p, r] of converted) {
+    const key = configKey(p);
+    for (const [from, to] of Object.entries(RENAMED)) cfgEdit.rename(key, from, to);
+    cfgEdit.rename(key, 'source_profile', r.sourceKey);
+  }
+  let configText = cfgEdit.text();
+  const additions: [string, [string, string][]][] = [];
+  for (const p of converted.keys()) additions.push([p, [['credential_process', `${o.command} process ${shlexQuote(p)}`]]]);
+  for (const k of ks.candidates.values()) {
+    if (converted.has(k.name)) continue;
+    const sec = cfg[k.name];
+    if (sec && usesKeyrole(sec)) {
+      notes.push(`profile ${k.name} already runs keyrole and is kept as it is; its plaintext key ${k.from.includes('credentials') ? 'in the credentials file ' : ''}shadowed it until now`);
+      continue;
     }
-    // A key section whose own profile has a role it cannot keep is still imported (its
-    // key is not that profile's credential), unless a failed profile needs it.
-    const drop = new Set<string>();
-    for (const f of failed) for (const d of f.deps) if (candidates.has(d)) drop.add(d);
-    if (!drop.size) {
-      for (const f of failed) iterNotes.push(`profile ${f.profile} left as it is: ${f.why}`);
-      notes.push(...iterNotes);
-      edited = { configText, credentialsText };
-      break;
-    }
-    for (const d of drop) {
-      const by = failed.filter((f) => f.deps.has(d)).map((f) => f.profile);
-      notes.push(`${d} left alone: profile${by.length > 1 ? 's' : ''} ${by.join(', ')} still need${by.length > 1 ? '' : 's'} its key and cannot run through keyrole (${failed.find((f) => f.deps.has(d))!.why})`);
-      candidates.delete(d);
+    if (sec?.role_arn !== undefined) continue; // a role profile that could not be converted: reported by resolveProfiles
+    additions.push([k.name, [['credential_process', `${o.command} process ${shlexQuote(k.name)}`], ['keyrole_source', k.name]]]);
+  }
+  for (const [p, values] of additions) configText = setProfileValues(configText, p, values).text;
+  return { configText, credentialsText: credEdit.text(), additions: additions.map(([p]) => p) };
+}
+
+/**
+ * Step 6: every profile given a credential_process line must read back as keyrole would run
+ * it (the planner too: it refuses what AWS would, a chained role over an hour, and says how
+ * the role will be assumed, into `hows`), with nothing shadowing it; those that do not fail.
+ */
+export function readBack(o: Paths & { localUser: string }, w: Rewritten, converted: Converted, hows: Map<string, string>): Failed[] {
+  const files: AwsFiles = { configPath: o.configPath, credentialsPath: o.credentialsPath, config: configSections(parseIni(w.configText)), credentials: parseIni(w.credentialsText), configText: w.configText };
+  const failed: Failed[] = [];
+  for (const p of w.additions) {
+    try {
+      const how = planProfile(files, resolveSettings(files, p, {}, o.localUser)).how;
+      if (how) hows.set(p, how);
+      const shadow = shadowingKeys(files, p);
+      if (shadow.length) throw new Error(`it also sets ${shadow.join(', ')}, which the AWS CLI would use instead of keyrole`);
+    } catch (err) {
+      const r = converted.get(p);
+      failed.push({ profile: p, why: (err as Error).message, deps: r ? r.deps : new Set([p]) });
     }
   }
+  return failed;
+}
 
+/**
+ * Step 7: the key sections a failed profile still needs: they stay where they are, with a note
+ * naming who needs them. A key section whose own profile has a role it cannot keep is still
+ * imported (its key is not that profile's credential), unless a failed profile needs it.
+ */
+export function keysStillNeeded(failed: Failed[], ks: KeySections): Map<string, string> {
+  const drop = new Map<string, string>();
+  for (const f of failed) {
+    for (const d of f.deps) {
+      if (!ks.candidates.has(d) || drop.has(d)) continue;
+      const by = failed.filter((x) => x.deps.has(d)).map((x) => x.profile);
+      drop.set(d, `${d} left alone: profile${by.length > 1 ? 's' : ''} ${by.join(', ')} still need${by.length > 1 ? '' : 's'} its key and cannot run through keyrole (${failed.find((x) => x.deps.has(d))!.why})`);
+    }
+  }
+  return drop;
+}
+
+/** Last step: what each profile becomes, for the plan shown to the person. */
+export function describeProfiles(cfg: Sections, ks: KeySections, converted: Converted, hows: Map<string, string>): ProfileChange[] {
   const profiles: ProfileChange[] = [];
   for (const [p, r] of converted) {
     const sec = cfg[p];
@@ -259,17 +291,45 @@ export function planImport(o: PlanOptions): ImportPlan {
     const how = hows.get(p);
     profiles.push({ profile: p, description: `role ${sec.role_arn} with ${r.sourceKey === 'keyrole_source' ? `source ${sec.source_profile}` : `profile ${sec.source_profile}'s credentials`}${carried.length ? ` (${carried.join(', ')} carried over)` : ''}${how ? `: ${how}` : ''}` });
   }
-  for (const k of candidates.values()) {
+  for (const k of ks.candidates.values()) {
     if (converted.has(k.name) || (cfg[k.name] && usesKeyrole(cfg[k.name]))) continue;
     profiles.push({ profile: k.name, description: `source ${k.name}, no role (a GetSessionToken session)${cfg[k.name] ? '' : ', a new profile'}` });
   }
-  return {
-    keys: [...candidates.values()],
-    profiles,
-    notes,
-    configText: edited.configText,
-    credentialsText: edited.credentialsText,
-    configChanged: edited.configText !== o.configText,
-    credentialsChanged: edited.credentialsText !== o.credentialsText,
-  };
+  return profiles;
+}
+
+export function planImport(o: PlanOptions): ImportPlan {
+  const notes: string[] = [];
+  const cfg: Sections = configSections(parseIni(o.configText));
+  const ks = collectKeySections(o, parseIni(o.credentialsText), cfg, notes);
+  applyOnly(ks, o.only, o, notes);
+  compareWithExisting(ks, o.existing, o.force, notes);
+
+  // Which profiles can run through keyrole, given the keys imported; a profile that cannot,
+  // but needs one of them, keeps that key where it is. Repeat until nothing changes.
+  const hows = new Map<string, string>();
+  for (;;) {
+    const { converted, failed } = resolveProfiles(cfg, ks);
+    const roundNotes: string[] = [];
+    const rewritten = rewriteFiles(o, cfg, ks, converted, roundNotes);
+    failed.push(...readBack(o, rewritten, converted, hows));
+    const drop = keysStillNeeded(failed, ks);
+    if (!drop.size) {
+      for (const f of failed) roundNotes.push(`profile ${f.profile} left as it is: ${f.why}`);
+      notes.push(...roundNotes);
+      return {
+        keys: [...ks.candidates.values()],
+        profiles: describeProfiles(cfg, ks, converted, hows),
+        notes,
+        configText: rewritten.configText,
+        credentialsText: rewritten.credentialsText,
+        configChanged: rewritten.configText !== o.configText,
+        credentialsChanged: rewritten.credentialsText !== o.credentialsText,
+      };
+    }
+    for (const [d, note] of drop) {
+      notes.push(note);
+      ks.candidates.delete(d);
+    }
+  }
 }

@@ -9,6 +9,7 @@ import type { Section } from './ini.ts';
 import { section, type AwsFiles } from './files.ts';
 import { checkProfileKeys, missingProfileHint, quote, shadowingKeys } from './checks.ts';
 import { resolveEndpoint, resolveRegion } from './endpoints.ts';
+import { cacheChoice, type CacheChoice } from './cachestore.ts';
 import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { LOGIN_SESSION_ARN, signinEndpoint, type LoginRef } from '../login/endpoint.ts';
 
@@ -20,6 +21,8 @@ export interface Overrides {
   region?: string;
   endpointUrl?: string;
   sessionName?: string;
+  /** --cache: wins over KEYROLE_CACHE and keyrole_cache (src/config/cachestore.ts). */
+  cache?: string;
 }
 
 /** An IAM Identity Center role: the sso-session (or legacy start URL, src/sso/session.ts) and the account/role. */
@@ -66,6 +69,8 @@ export interface Settings {
   caBundle?: CaBundle;
   /** keyrole_ntp_servers as written: parsed by the clock check only when NTP is due (src/clock/servers.ts). */
   ntpServers?: string;
+  /** The cache store chosen (--cache, KEYROLE_CACHE, keyrole_cache, the keychain), checked when opened: storeKind (src/config/cachestore.ts). */
+  cache: CacheChoice;
   sessionName: string;
   /** Keys in this profile that make the AWS CLI or an SDK skip credential_process. */
   shadowing: string[];
@@ -263,7 +268,8 @@ export function resolveSettings(files: AwsFiles, profileName: string | undefined
 
   return {
     profile: profileName, sourceKind, source, sourceProfile, sso, login, roleArn, durationSeconds, durationExplicit: durationRaw !== undefined,
-    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), ntpServers: profile.keyrole_ntp_servers, sessionName, shadowing,
+    region, regionFrom, endpoint, endpointFrom, caBundle: caBundleSetting(profile, profileName), ntpServers: profile.keyrole_ntp_servers,
+    cache: cacheChoice(o.cache, profile, profileName), sessionName, shadowing,
     mfaSerial, mfaOnAssume: flag(profile.keyrole_mfa_on_assume, 'keyrole_mfa_on_assume', where), mfaProcess: profile.keyrole_mfa_process, sessionDurationSeconds,
     externalId, sourceIdentity, tags: parseTags(profile.keyrole_tags, where), transitiveTagKeys: list(profile.keyrole_transitive_tag_keys), policyArns,
   };

@@ -2,7 +2,7 @@
 // forces, in one place. The planner (plan.ts) asks it while it lays out the layers; --debug,
 // `doctor`, `status` and the console (aws/federation.ts) show or follow what it said.
 //
-// The rule (FACTS.md, "The 1-hour rule"): AssumeRole called with temporary credentials of
+// The rule (the IAM User Guide, "Role chaining"): AssumeRole called with temporary credentials of
 // any kind (another role's, a GetSessionToken session's even with MFA, IAM Identity Center's
 // role credentials, an AWS Sign-In session's) may ask for at most 3600 s; STS answers more
 // with "ValidationError: The requested DurationSeconds exceeds the 1 hour session limit for

@@ -17,8 +17,8 @@ import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 import { servedAsIs as servedAsIsLeft } from './windows.ts';
 import { jsonObject } from '../util/json.ts';
+import type { StoreKind } from '../config/cachestore.ts';
 
-export type StoreKind = 'keychain' | 'file' | 'none';
 
 export interface CacheEntry {
   /**
@@ -134,6 +134,11 @@ export function sameParams(stored: string, canonical: string): boolean {
 /** Milliseconds the entry has left on the server's clock, estimated from the local clock. */
 export function remainingMs(e: CacheEntry, localNow: number): number {
   return e.credentials.expiration.getTime() - (localNow + e.clockOffsetMs);
+}
+
+/** Expiration in the local clock's frame, so the caller refreshes on time by its own clock. */
+export function localExpiration(e: CacheEntry): Date {
+  return new Date(e.credentials.expiration.getTime() - e.clockOffsetMs);
 }
 
 /** Whether the entry is served as it is, without renewing it (src/credentials/windows.ts servedAsIs). */
@@ -337,12 +342,6 @@ export function fileStore(): CacheStore {
 
 export function noStore(): CacheStore {
   return { kind: 'none', where: 'nowhere', get: async () => null, put: async () => {}, delete: async () => false, list: async () => [], keys: async () => [] };
-}
-
-export function parseStoreKind(raw: string, from: string): StoreKind {
-  const v = raw.trim().toLowerCase();
-  if (v === 'keychain' || v === 'file' || v === 'none') return v;
-  throw new KeyroleError('BadCacheChoice', `${from} = ${JSON.stringify(raw)} is not a cache store keyrole knows`, 'use keychain (the default), file or none');
 }
 
 export function openStore(kind: StoreKind): CacheStore {

@@ -8,7 +8,7 @@ import { KeyroleError, isTransient } from '../util/errors.ts';
 import { encodeEntry, lookup, paramsDigest, remainingMs, servedAsIs, type CacheEntry, type CacheStore } from './cache.ts';
 import { usableAfterFailedRenewal } from './windows.ts';
 import { keyroleHome, privateDir } from '../util/home.ts';
-import { SIGN_IN_BOUNDS, singleFlight, waitBounds, type HeldLock } from './lock.ts';
+import { SIGN_IN_BOUNDS, singleFlight, waitBounds, type HeldLock, type WaitBounds } from './lock.ts';
 import { asksForCode, loginOf, ssoOf, type Layer } from './plan.ts';
 import type { Fetched } from './providers/types.ts';
 
@@ -40,6 +40,15 @@ function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined
  * `renewSince`: serve nothing stored before this moment (`keyrole login` of an MFA profile
  * renews the session whatever it has left); what another process stored after it counts.
  */
+/**
+ * How long a waiter on this layer's lock waits for its holder: a layer over an IAM Identity
+ * Center or AWS Sign-In session may be held by a browser sign-in, so its waiters wait as
+ * long as that may take (SIGN_IN_BOUNDS), not an MFA prompt's two minutes.
+ */
+export function waitBoundsFor(layer: Layer): WaitBounds {
+  return waitBounds(ssoOf(layer) || loginOf(layer) ? SIGN_IN_BOUNDS : undefined);
+}
+
 export async function cached(store: CacheStore, layer: Layer, fetch: (lock: HeldLock) => Promise<Fetched>, o: { renewSince?: number } = {}): Promise<Resolved> {
   const { key, canonical, label: what, durationSeconds } = layer;
   let stale: CacheEntry | undefined;
@@ -66,7 +75,7 @@ export async function cached(store: CacheStore, layer: Layer, fetch: (lock: Held
     }
     await storeEntry(store, key, encodeEntry(e), what, { durable: asksForCode(layer) });
     return e;
-  }, () => privateDir(keyroleHome()), waitBounds(ssoOf(layer) || loginOf(layer) ? SIGN_IN_BOUNDS : undefined));
+  }, () => privateDir(keyroleHome()), waitBoundsFor(layer));
   try {
     const entry = await attempt();
     return { entry, fromCache: !fetched, store };

@@ -4,11 +4,11 @@
 
 import type { AwsFiles } from '../config/files.ts';
 import type { Settings, SsoRef } from '../config/settings.ts';
-import { lookup, openStore, servedAsIs, type CacheEntry, type StoreKind } from './cache.ts';
+import { localExpiration, lookup, openStore, servedAsIs, type CacheEntry } from './cache.ts';
+import { storeKind, type StoreKind } from '../config/cachestore.ts';
 import { lastUse, renewFrom } from './windows.ts';
 import { asksForCode, layersOf, planProfile, ssoOf, type Layer } from './plan.ts';
 import type { LoginRef } from '../login/endpoint.ts';
-import { localExpiration, storeKindFor } from './resolve.ts';
 import { formatLeft } from '../util/duration.ts';
 
 export interface LayerStatus {
@@ -72,8 +72,8 @@ export function describeLogin(t: LoginStatus, now: number): string {
   return `${head}: refreshes by itself for ${formatLeft(left)} (until ${until}); then keyrole login ${t.profile}`;
 }
 
-export async function profileStatus(files: AwsFiles, s: Settings, cacheFlag?: string, now = Date.now()): Promise<ProfileStatus> {
-  const store = openStore(storeKindFor(files, s, cacheFlag));
+export async function profileStatus(files: AwsFiles, s: Settings, now = Date.now()): Promise<ProfileStatus> {
+  const store = openStore(storeKind(s.cache));
   const plan = planProfile(files, s);
   const layers: LayerStatus[] = [];
   for (const layer of layersOf(plan)) {

@@ -10,6 +10,11 @@
 // (src/credentials/status.ts) and the endpoint's warning (src/server/warn.ts) all ask this
 // module, so "needs you at 14:05" in `status`, the warning and the first prompt agree.
 // It imports nothing: the cache hit loads it.
+//
+// The words, one meaning each, wherever time is judged: "served as it is" (outside the
+// refresh window: servedAsIs), "renewed" (from renewFrom on), "usable after a failed renewal"
+// (usableAfterFailedRenewal, until lastUse), "expired" (past its end). "Fresh" is not one of
+// them: in keyrole it means only newly made (a random token, a new process).
 
 /**
  * botocore's advisory refresh window: a long-lived botocore client re-runs the helper on

@@ -20,11 +20,11 @@ const CHECK_EVERY_MS = 60_000;
 
 export interface Watch { stop(): void }
 
-export function watchForPerson(o: { files: AwsFiles; settings: Settings; cacheFlag?: string; profile: string; what: string }): Watch {
+export function watchForPerson(o: { files: AwsFiles; settings: Settings; profile: string; what: string }): Watch {
   const warned = new Set<number>();
   const check = async () => {
     try {
-      const st = await profileStatus(o.files, o.settings, o.cacheFlag);
+      const st = await profileStatus(o.files, o.settings);
       const need = personNeeded(st);
       if (!need) return;
       if (Date.now() < warnAt(need.askFrom).getTime() || warned.has(need.by.getTime())) return;

@@ -2,8 +2,8 @@
 // (dist/keyrole.cjs) on a Windows Node. On a real Windows host that is the Node running the
 // tests, started natively (and on macOS the same tests run natively with the macOS
 // Keychain: .github/workflows/cross-platform.yml runs them on both). On Linux it is Windows Node under Wine, with the real Credential
-// Manager addon, as scripts/prepare.sh installs it (../shared ENVIRONMENT.md "Other
-// platforms" has the recipe), talking to the emulator on this machine:
+// Manager addon, as scripts/prepare.sh installs it (docs/platforms.md and
+// CONTRIBUTING.md "Setting up" have the recipe), talking to the emulator on this machine:
 // - one Wine prefix (node_modules/.cache/keyrole-windows/prefix, made once by prepare.sh)
 //   and one wineserver, started persistent for the lane and stopped after it, so each
 //   command does not pay for a server start;

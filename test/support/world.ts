@@ -23,7 +23,7 @@ export interface World {
   stop(): Promise<void>;
 }
 
-/** A profile in SPEC.md's shape, pointing at the built executable by absolute path. */
+/** A profile in the shape the README shows, pointing at the built executable by absolute path. */
 export function keyroleProfile(name: string, lines: Record<string, string | number>): string {
   const body = Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n');
   return `[profile ${name}]\ncredential_process = ${KEYROLE} process ${name}\n${body}\n`;

@@ -2,7 +2,8 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheKey, paramsDigest, decodeEntry, encodeEntry, servedAsIs, remainingMs, lookup, noStore, parseStoreKind, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { cacheKey, paramsDigest, decodeEntry, encodeEntry, servedAsIs, remainingMs, lookup, noStore, type CacheEntry, type CacheStore } from '../../src/credentials/cache.ts';
+import { parseStoreKind } from '../../src/config/cachestore.ts';
 import { refreshWindowMs, REFRESH_WINDOW_MS } from '../../src/credentials/windows.ts';
 import { planProfile, layersOf, type LayerKind } from '../../src/credentials/plan.ts';
 import { resolveSettings, type Settings, type SsoRef } from '../../src/config/settings.ts';
@@ -89,10 +90,11 @@ describe('planProfile (src/credentials/plan.ts): the parameters that go into the
     region: 'eu-west-1', regionFrom: 'x', endpoint: undefined, endpointFrom: 'x', sessionName: 'keyrole-alice-bob', shadowing: [],
     sourceKind: 'keychain', sourceProfile: undefined, sso: undefined, mfaSerial: undefined, mfaOnAssume: false, mfaProcess: undefined,
     sessionDurationSeconds: 43200, externalId: undefined, sourceIdentity: undefined, tags: [], transitiveTagKeys: [], policyArns: [], durationExplicit: false,
+    cache: { value: 'keychain', from: 'the default' },
   };
 
   test('profiles with the same parameters share an entry', () => {
-    assert.equal(keyFor({ ...s, profile: 'other', regionFrom: 'y', endpointFrom: 'y', shadowing: ['role_arn'] }), keyFor(s));
+    assert.equal(keyFor({ ...s, profile: 'other', regionFrom: 'y', endpointFrom: 'y', shadowing: ['role_arn'], cache: { value: 'file', from: '--cache' } }), keyFor(s));
   });
 
   test('the default regional endpoint and the same URL given explicitly share an entry', () => {
@@ -273,7 +275,7 @@ describe('refresh window', () => {
     assert.equal(refreshWindowMs(1799), 899_500);
   });
 
-  test('a fresh 900 s session is served from the cache (the window never exceeds the session)', () => {
+  test('a new 900 s session is served from the cache (the window never exceeds the session)', () => {
     assert.equal(servedAsIs(entry(900_000), 900, NOW), true);
   });
 });
@@ -283,7 +285,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(remainingMs(entry(20 * MIN), NOW), 20 * MIN);
   });
 
-  test('exactly at the window boundary is fresh; one millisecond less is not', () => {
+  test('exactly at the window boundary is served as it is; one millisecond less is not', () => {
     assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW), true);
     assert.equal(servedAsIs(entry(15 * MIN - 1), 3600, NOW), false);
     assert.equal(servedAsIs(entry(15 * MIN), 3600, NOW + 1), false);
@@ -298,7 +300,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(servedAsIs(e, 3600, NOW), true);
     assert.equal(servedAsIs(e, 3600, NOW + 1), false);
     assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, ahead), 3600, NOW), false);
-    // The same expiration without the offset would still look fresh.
+    // The same expiration without the offset would still be served as it is.
     assert.equal(servedAsIs(entry(15 * MIN + ahead - 1, 0), 3600, NOW), true);
   });
 
@@ -310,7 +312,7 @@ describe('servedAsIs / remainingMs', () => {
     assert.equal(servedAsIs(e, 3600, NOW + 1), false);
   });
 
-  test('expired entries are never fresh', () => {
+  test('expired entries are never served as they are', () => {
     assert.equal(servedAsIs(entry(-1), 900, NOW), false);
     assert.ok(remainingMs(entry(-MIN), NOW) < 0);
   });

@@ -14,8 +14,7 @@ import { clockError, clockFix, describeOffset } from '../../src/clock/messages.t
 import { clockSession } from '../../src/clock/clock.ts';
 import { parseMemory, readMemory, stillValid, writeMemory } from '../../src/clock/memory.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
-import { localExpiration } from '../../src/credentials/resolve.ts';
-import type { CacheEntry } from '../../src/credentials/cache.ts';
+import { localExpiration, type CacheEntry } from '../../src/credentials/cache.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const MIN = 60_000;

@@ -7,6 +7,7 @@ import { resolveEndpoint, regionalStsEndpoint } from '../../src/config/endpoints
 import { shadowingKeys } from '../../src/config/checks.ts';
 import { type AwsFiles, type Section } from '../../src/config/files.ts';
 import { withEnv as withEnvVars } from '../support/env.ts';
+import { storeKind } from '../../src/config/cachestore.ts';
 import { throwsKeyroleError } from '../support/errors.ts';
 
 const STS_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
@@ -23,7 +24,7 @@ const AWS_VARS = [
 ];
 
 /** Runs fn with only `vars` of the AWS_* variables above set, then restores the environment. */
-const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => withEnvVars(vars, fn, AWS_VARS);
+const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => withEnvVars(vars, fn, [...AWS_VARS, 'KEYROLE_CACHE']);
 
 function files(config: Record<string, Section>, credentials: Record<string, Section> = {}): AwsFiles {
   return { configPath: '/nonexistent/keyrole-unit/config', credentialsPath: '/nonexistent/keyrole-unit/credentials', config, credentials };
@@ -390,5 +391,35 @@ describe('defaultSessionName', () => {
     const s = resolve({ p: { keyrole_source: 'alice' } }, 'p', {}, {}, 'Jane Doe (Ops) ü');
     assert.match(s.sessionName, STS_SESSION_NAME);
     assert.ok(s.sessionName.startsWith('keyrole-alice-Jane_Doe'), s.sessionName);
+  });
+});
+
+describe('resolveSettings: the cache store (keyrole_cache moved into Settings; docs/configuration.md gives the order)', () => {
+  const cfg = (extra: Section = {}) => ({ prod: { keyrole_source: 'alice', keyrole_role_arn: ROLE, ...extra } });
+
+  test('--cache wins over KEYROLE_CACHE and keyrole_cache', () => {
+    const s = resolve(cfg({ keyrole_cache: 'keychain' }), 'prod', { cache: 'none' }, { KEYROLE_CACHE: 'file' });
+    assert.deepEqual(s.cache, { value: 'none', from: '--cache' });
+    assert.equal(storeKind(s.cache), 'none');
+  });
+
+  test('KEYROLE_CACHE wins over keyrole_cache', () => {
+    const s = resolve(cfg({ keyrole_cache: 'none' }), 'prod', {}, { KEYROLE_CACHE: 'file' });
+    assert.equal(storeKind(s.cache), 'file');
+  });
+
+  test("the profile's keyrole_cache, else the keychain", () => {
+    assert.equal(storeKind(resolve(cfg({ keyrole_cache: 'file' }), 'prod').cache), 'file');
+    assert.equal(storeKind(resolve(cfg(), 'prod').cache), 'keychain');
+  });
+
+  test('a bad keyrole_cache does not stop the profile resolving (remove and sso logout clear it all the same); opening its store names it', () => {
+    const s = resolve(cfg({ keyrole_cache: 'disk' }), 'prod');
+    throwsKeyroleError(() => storeKind(s.cache), 'BadCacheChoice', { message: /^keyrole_cache in profile prod = "disk" is not a cache store keyrole knows/ });
+  });
+
+  test('a bad --cache names the flag', () => {
+    const s = resolve(cfg({ keyrole_cache: 'file' }), 'prod', { cache: 'disk' });
+    throwsKeyroleError(() => storeKind(s.cache), 'BadCacheChoice', { message: /^--cache = "disk"/ });
   });
 });

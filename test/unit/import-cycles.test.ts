@@ -15,7 +15,7 @@ function modules(dir: string): string[] {
     e.isDirectory() ? modules(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
 }
 
-// `from './x.ts'` (import, import type, export … from) and `import('./x.ts')`.
+// `from './<module>.ts'` (import, import type, export … from) and `import('./<module>.ts')`.
 const SPECIFIER = /\bfrom\s+'(\.{1,2}\/[^']+)'|\bimport\s*\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
 
 function importGraph(files: string[]): Map<string, string[]> {

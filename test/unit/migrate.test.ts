@@ -1,9 +1,10 @@
 // keyrole import's plan (src/config/migrate.ts), from text alone: the cases the e2e test
 // does not run through the AWS CLI.
 
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planImport, type PlanOptions } from '../../src/config/migrate.ts';
+import { applyOnly, collectKeySections, compareWithExisting, keysStillNeeded, planImport, resolveProfiles, type PlanOptions } from '../../src/config/migrate.ts';
+import { configSections, parseIni } from '../../src/config/ini.ts';
 
 const ID = 'AKIAKEYROLEDEMO00001';
 const SECRET = 'keyroleDemoSecret/DoNotUse+0000000000000';
@@ -102,4 +103,54 @@ test('CRLF files keep their line ends', () => {
   const p = plan('[profile u]\r\nregion = eu-west-1\r\n', `[u]\r\naws_access_key_id = ${ID}\r\naws_secret_access_key = ${SECRET}\r\n# kept\r\n`);
   assert.equal(p.credentialsText, '[u]\r\n# kept\r\n');
   assert.equal(p.configText, '[profile u]\r\nregion = eu-west-1\r\ncredential_process = /bin/keyrole process u\r\nkeyrole_source = u\r\n');
+});
+
+// planImport's steps, one by one (src/config/migrate.ts: the named steps planImport runs).
+describe('planImport, step by step', () => {
+  const paths = { configPath: '/c', credentialsPath: '/k' };
+  const sections = (text: string) => configSections(parseIni(text));
+
+  test('collectKeySections: the same key in both files is one key from both; different keys are left alone with a note', () => {
+    const notes: string[] = [];
+    const same = collectKeySections(paths, parseIni(keys('u')), sections(`[profile u]\n${keys('u').split('\n').slice(1).join('\n')}`), notes);
+    assert.deepEqual(same.candidates.get('u')?.from, ['credentials', 'config']);
+    assert.deepEqual(notes, []);
+    const differ = collectKeySections(paths, parseIni(keys('u')), sections(`[profile u]\naws_access_key_id = AKIAKEYROLEDEMO00002\naws_secret_access_key = ${SECRET}\n`), notes);
+    assert.equal(differ.candidates.size, 0);
+    assert.ok(differ.temporary.has('u'));
+    assert.match(notes[0], /^u left alone: the credentials file and the config hold different keys/);
+  });
+
+  test('applyOnly keeps the named key sections and notes a name with none', () => {
+    const notes: string[] = [];
+    const ks = collectKeySections(paths, parseIni(keys('u') + keys('v')), {}, notes);
+    applyOnly(ks, ['v', 'w'], paths, notes);
+    assert.deepEqual([...ks.candidates.keys()], ['v']);
+    assert.deepEqual(notes, ['w: no long-term key section of that name in /k or /c']);
+  });
+
+  test('compareWithExisting: a different stored key stays unless forced', () => {
+    const notes: string[] = [];
+    const ks = collectKeySections(paths, parseIni(keys('u')), {}, notes);
+    compareWithExisting(ks, () => 'different', true, notes);
+    assert.equal(ks.candidates.size, 1);
+    compareWithExisting(ks, () => 'different', false, notes);
+    assert.equal(ks.candidates.size, 0);
+    assert.match(notes[0], /^u left alone: the keychain already holds a different key as source "u"/);
+  });
+
+  test('resolveProfiles: a chain rests on the key of its base; a cycle is named', () => {
+    const cfg = sections(`[profile a]\nrole_arn = ${ROLE}\nsource_profile = u\n[profile b]\nrole_arn = ${ROLE}\nsource_profile = a\n[profile x]\nrole_arn = ${ROLE}\nsource_profile = y\n[profile y]\nrole_arn = ${ROLE}\nsource_profile = x\n`);
+    const ks = collectKeySections(paths, parseIni(keys('u')), cfg, []);
+    const { converted, failed } = resolveProfiles(cfg, ks);
+    assert.deepEqual(converted.get('a'), { ok: true, sourceKey: 'keyrole_source', deps: new Set(['u']) });
+    assert.deepEqual(converted.get('b'), { ok: true, sourceKey: 'keyrole_source_profile', deps: new Set(['u']) });
+    assert.deepEqual(failed.map((f) => [f.profile, f.why]), [['x', 'its source_profile y cannot be converted'], ['y', 'its source_profile x cannot be converted']]);
+  });
+
+  test('keysStillNeeded names every failed profile that needs a key, once per key', () => {
+    const ks = collectKeySections(paths, parseIni(keys('u')), {}, []);
+    const drop = keysStillNeeded([{ profile: 'a', why: 'because', deps: new Set(['u']) }, { profile: 'b', why: 'other', deps: new Set(['u']) }], ks);
+    assert.deepEqual([...drop], [['u', 'u left alone: profiles a, b still need its key and cannot run through keyrole (because)']]);
+  });
 });

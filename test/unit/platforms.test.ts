@@ -154,7 +154,7 @@ print(json.dumps(out))`;
 
 describe('Windows semantics, decided by pure functions', () => {
   test('stat modes: Node reports 0666 on Windows, so no mode check refuses anything there', () => {
-    // What Windows Node's fs.statSync reports for a new file and a directory (ENVIRONMENT.md, under wine).
+    // What Windows Node's fs.statSync reports for a new file and a directory (measured under Wine).
     for (const mode of [0o100666, 0o40666, 0o100444]) {
       assert.equal(writableByOthers(mode, 'win32'), false);
       assert.equal(openToOthers(mode, 'win32'), false);

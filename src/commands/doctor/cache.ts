@@ -2,7 +2,7 @@
 // `keyrole status` reads it).
 
 import { remainingMs } from '../../credentials/cache.ts';
-import { storeKindFor } from '../../credentials/resolve.ts';
+import { storeKind } from '../../config/cachestore.ts';
 import { profileStatus } from '../../credentials/status.ts';
 import { isoSeconds } from '../../credentials/blob.ts';
 import { formatLeft } from '../../util/duration.ts';
@@ -12,9 +12,9 @@ export async function cacheCheck(ctx: DoctorContext): Promise<Check> {
   const s = ctx.settings;
   if (!s || !ctx.files) return skipped('cache', 'no usable profile');
   try {
-    if (storeKindFor(ctx.files, s) === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
+    if (storeKind(s.cache) === 'none') return ok('cache', 'caching is off for this profile (every call goes to STS)');
     const now = ctx.now();
-    const st = await profileStatus(ctx.files, s, undefined, now);
+    const st = await profileStatus(ctx.files, s, now);
     const { entry: e, expiration, servedAsIs } = st.layers[0];
     if (!e || !expiration) return ok('cache', `nothing cached in the ${st.store} store; the next call goes to STS`);
     const left = remainingMs(e, now);

@@ -7,7 +7,7 @@ import { clockConfig } from '../../clock/servers.ts';
 import { clockFix, describeOffset } from '../../clock/messages.ts';
 import { queryNtp } from '../../clock/measure.ts';
 import { signedSeconds } from '../../util/duration.ts';
-import { stsTarget } from '../../credentials/resolve.ts';
+import { stsTarget } from '../../credentials/target.ts';
 import { resolveEndpoint, resolveRegion } from '../../config/endpoints.ts';
 import { fromError, ok, problem, skipped, warning, type Check, type DoctorContext } from './check.ts';
 

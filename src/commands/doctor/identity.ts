@@ -1,6 +1,8 @@
 // doctor's identity check: STS says who the profile's credentials are.
 
-import { resolveCredentials, localExpiration, stsTarget } from '../../credentials/resolve.ts';
+import { resolveCredentials } from '../../credentials/resolve.ts';
+import { localExpiration } from '../../credentials/cache.ts';
+import { stsTarget } from '../../credentials/target.ts';
 import { getCallerIdentity, type AwsKeys } from '../../aws/sts.ts';
 import { formatLeft } from '../../util/duration.ts';
 import { fromError, ok, skipped, warning, type Check, type DoctorContext } from './check.ts';

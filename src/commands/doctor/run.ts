@@ -4,7 +4,7 @@
 
 import { loadAwsFiles, section, type AwsFiles } from '../../config/files.ts';
 import { resolveSettings } from '../../config/settings.ts';
-import { localUser } from '../../credentials/resolve.ts';
+import { localUser } from '../../credentials/user.ts';
 import { debug } from '../../util/debug.ts';
 import { fromError, type Check, type DoctorContext } from './check.ts';
 import { clockCheck } from './clock.ts';
