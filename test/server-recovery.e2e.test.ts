@@ -8,14 +8,14 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { sessionBusPath } from '../src/keychain/dbus.ts';
 import { existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
+import { keyroleProfile, resetWorld, worldWithSource, type World } from './support/world.ts';
+import { KEYROLE, ROOT } from './support/run.ts';
+import { get, serve } from './support/server.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
 import { tempDir } from './support/tmp.ts';
@@ -25,18 +25,6 @@ const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const NODE24 = join(ROOT, 'node_modules', '.bin', 'node');
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
-/** GET with the given headers; resolves with the status and body. */
-function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** Waits for a condition no event announces (a file another process removes); polls with a generous bound. */
 async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
@@ -44,43 +32,6 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-interface Serving {
-  child: ChildProcess;
-  lines: string;
-  url: string;
-  tokenFile: string;
-  token: string;
-  stderr(): string;
-  /** GET / as an SDK does, with the token and the Host it expects. */
-  ask(): Promise<{ status: number; body: string }>;
-  stop(): Promise<void>;
-}
-
-/** `keyrole serve <profile>` in the background, once it says it is serving. */
-async function serve(w: World, profile: string, env: Record<string, string> = {}): Promise<Serving> {
-  const child = spawn(KEYROLE, ['serve', profile], { env: baseEnv({ ...w.env, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  const exited = new Promise((r) => child.once('exit', r));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; if (/serving \S+ at/.test(err)) resolve(); });
-    child.once('exit', () => reject(new Error(`serve exited: ${err}`)));
-  });
-  const url = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(out)![1]!;
-  const tokenFile = /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='?([^'\n]+)'?/.exec(out)![1]!;
-  const token = readFileSync(tokenFile, 'utf8');
-  return {
-    child, lines: out, url, tokenFile, token,
-    stderr: () => err,
-    ask: () => get(url, { authorization: token, host: new URL(url).host }),
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-      await exited;
-    },
-  };
 }
 
 /** The pid of the gnome-keyring that owns org.freedesktop.secrets on the world's bus. */
@@ -124,21 +75,15 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
 
   before(async () => {
     requireTool('dbus-send');
-    w = await startWorld();
-    w.writeConfig(keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 }));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await worldWithSource(keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 }));
   });
   after(() => w?.stop());
-  beforeEach(async () => {
-    await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
-    await w.keyrole(['cache', 'clear']);
-    await w.emu.resetStats();
-  });
+  beforeEach(() => resetWorld(w));
 
   test('regression (one stalled Secret Service call failed every later request until serve restarted): gnome-keyring stopped and continued under serve, which answers afterwards', async () => {
     // 12-second credentials are never fresh enough to keep: every request reads the keychain.
     await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     const pid = keyringPid(w);
     try {
       assert.equal((await s.ask()).status, 200);
@@ -164,7 +109,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
   });
 
   test('the endpoint memoizes its answer: while it is fresh, a request needs no keychain (answered with gnome-keyring stopped) and no STS call', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     const pid = keyringPid(w);
     try {
       const first = await s.ask();
@@ -194,7 +139,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
     const dir = tempDir('faketime-');
     const clock = join(dir, 'offset');
     writeFileSync(clock, '+0\n');
-    const s = await serve(w, 'srv', {
+    const s = await serve(w, ['srv'], {
       KEYROLE_NTP: 'off', LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1',
     });
     try {
@@ -215,7 +160,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
   });
 
   test('regression (a serve killed with SIGKILL left serve-PORT.token for whoever listens on the port next): the token file is gone however serve ends', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     assert.equal(statSync(s.tokenFile).mode & 0o777, 0o600);
     s.child.kill('SIGKILL');
     await s.stop();
@@ -225,7 +170,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
   });
 
   test('a refused request gets 403 with keyrole\'s reason as Code/Message, and keyrole says on its stderr why', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     try {
       const host = new URL(s.url).host;
       for (const [headers, why] of [
@@ -255,7 +200,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
   test('regression (an unanswered keychain call tripped the addon\'s watchdog, which SIGKILLed the whole server): the call that hangs fails its request; serve lives and answers the next', async () => {
     await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
     const front = await busInFront(w);
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off', DBUS_SESSION_BUS_ADDRESS: front.address });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off', DBUS_SESSION_BUS_ADDRESS: front.address });
     const env = { ...process.env, ...w.env };
     const lock = (member: 'Lock' | 'Unlock') => execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', `org.freedesktop.Secret.Service.${member}`, 'array:objpath:/org/freedesktop/secrets/collection/login'], { env, encoding: 'utf8' });
     try {
@@ -290,9 +235,7 @@ describe('serve prints what every client reads, and every client shows why a req
 
   before(async () => {
     for (const t of ['python3', 'aws', '/usr/bin/aws', 'strace', 'go']) requireTool(t);
-    w = await startWorld();
-    w.writeConfig(keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE }));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await worldWithSource(keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE }));
     dir = tempDir('serve-clients-');
     // Debian's Go SDK v2 (GOPATH mode: Debian ships its sources under /usr/share/gocode).
     goSts = join(dir, 'go-sts');
@@ -317,7 +260,7 @@ describe('serve prints what every client reads, and every client shows why a req
   }
 
   test('boto3, the AWS CLI v1 and v2.9, the JS SDK v3 and the Go SDK v2 get credentials with exactly the lines serve prints; the token is on no argv', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     try {
       assert.ok(!s.lines.includes(s.token), 'the lines name the token file, never the token');
       const linesFile = join(dir, 'lines.sh');
@@ -340,7 +283,7 @@ describe('serve prints what every client reads, and every client shows why a req
   });
 
   test('a refused request: each client shows keyrole\'s one-line reason, and keyrole\'s stderr says it too', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     try {
       const linesFile = join(dir, 'lines.sh');
       writeFileSync(linesFile, s.lines);
@@ -373,7 +316,7 @@ describe('serve prints what every client reads, and every client shows why a req
     }
   });
   test('doctor in the client\'s environment says which token variable its client needs, and asks the endpoint as an SDK would', async () => {
-    const s = await serve(w, 'srv', { KEYROLE_NTP: 'off' });
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
     try {
       const linesFile = join(dir, 'lines.sh');
       writeFileSync(linesFile, s.lines);
