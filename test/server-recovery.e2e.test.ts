@@ -258,6 +258,15 @@ describe('serve prints what every client reads, and every client shows why a req
   async function inServeShell(linesFile: string, extra: string, argv: string[]) {
     return w.run('sh', ['-c', `. "$1"\n${extra}\nshift; exec "$@"`, 'sh', linesFile, ...argv], { env: { KR_ROOT: ROOT }, timeoutMs: 120_000 });
   }
+  /**
+   * Every client at once, each in its own shell (independent programs, as on a developer's
+   * machine; one after another they cost a start of Python, Node or Go each, on two cores).
+   */
+  async function eachClient(linesFile: string, extra: string) {
+    const list = clients();
+    const results = await Promise.all(list.map(([, argv]) => inServeShell(linesFile, extra, argv)));
+    return list.map(([name], i) => [name, results[i]] as const);
+  }
 
   test('boto3, the AWS CLI v1 and v2.9, the JS SDK v3 and the Go SDK v2 get credentials with exactly the lines serve prints; the token is on no argv', async () => {
     const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
@@ -265,8 +274,7 @@ describe('serve prints what every client reads, and every client shows why a req
       assert.ok(!s.lines.includes(s.token), 'the lines name the token file, never the token');
       const linesFile = join(dir, 'lines.sh');
       writeFileSync(linesFile, s.lines);
-      for (const [name, argv] of clients()) {
-        const r = await inServeShell(linesFile, '', argv);
+      for (const [name, r] of await eachClient(linesFile, '')) {
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         assert.match(r.stdout.trim(), /^arn:aws:sts::\d{12}:assumed-role\/Admin\//, name);
       }
@@ -291,8 +299,7 @@ describe('serve prints what every client reads, and every client shows why a req
       writeFileSync(wrong, 'not-the-token', { mode: 0o600 });
       // A token of an earlier run: in the variable and in the file.
       const stale = `export AWS_CONTAINER_AUTHORIZATION_TOKEN=not-the-token AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=${wrong}`;
-      for (const [name, argv] of clients()) {
-        const r = await inServeShell(linesFile, stale, argv);
+      for (const [name, r] of await eachClient(linesFile, stale)) {
         assert.notEqual(r.code, 0, name);
         if (/default chain/.test(name)) { assert.match(r.stderr, /Could not load credentials from any providers/); continue; }
         assert.match(r.stderr, /keyrole: refused a request whose Authorization header is not this endpoint's token/, `${name} shows keyrole's reason:\n${r.stderr}`);
@@ -302,8 +309,7 @@ describe('serve prints what every client reads, and every client shows why a req
       await w.keyrole(['cache', 'clear']);
       await w.emu.behaviour({ faults: [{ action: 'AssumeRole', kind: 'error', code: 'AccessDenied', status: 403, message: 'User is not authorized to perform: sts:AssumeRole', times: 1000 }] });
       try {
-        for (const [name, argv] of clients()) {
-          const r = await inServeShell(linesFile, '', argv);
+        for (const [name, r] of await eachClient(linesFile, '')) {
           assert.notEqual(r.code, 0, name);
           if (/default chain/.test(name)) continue;
           assert.match(r.stderr, /keyrole: .*AssumeRole/, `${name} shows keyrole's reason:\n${r.stderr}`);
