@@ -20,7 +20,7 @@ const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 // before or after the current one too, so a code stays good for at least 30 s after it is
 // read, and a second code for one device is the next window's (test/support/totp.ts).
 
-describe('MFA', () => {
+const mfa = () => describe('MFA', () => {
   let w: World;
   const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
   let n = 0;
@@ -321,7 +321,7 @@ const EXPECTED_CALL = {
   sourceIdentity: 'alice-laptop',
 };
 
-describe('role chaining and role parameters', () => {
+const roleChaining = () => describe('role chaining and role parameters', () => {
   let w: World;
   before(async () => {
     w = await startWorld();
@@ -451,4 +451,10 @@ describe('role chaining and role parameters', () => {
     assert.deepEqual((await lastAssumeRole(ROLE('Partner'))).tags, [{ key: 'team', value: 'core' }, { key: 'env', value: 'dev' }]);
   });
 
+});
+
+// The two suites share nothing (each its world: keyring, emulator, home), so they run side by side.
+describe('MFA and role chaining', { concurrency: true }, () => {
+  mfa();
+  roleChaining();
 });

@@ -70,7 +70,7 @@ async function busInFront(w: World): Promise<{ address: string; silent(on: boole
 
 const SRV = keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 });
 
-describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong clock, a SIGKILL', () => {
+const recovers = () => describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong clock, a SIGKILL', () => {
   const rec = new Recorder('server', 'test/server-recovery.e2e.test.ts');
   // The hung keychain call waits out keyrole's 30-second bound, and it leaves its world's
   // collection locked: it runs in a world of its own, beside the other cases (one world, one
@@ -247,7 +247,7 @@ describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong
   rec.docTest(6);
 });
 
-describe('serve prints what every client reads, and every client shows why a request was refused', () => {
+const everyClient = () => describe('serve prints what every client reads, and every client shows why a request was refused', () => {
   let w: World;
   let dir: string;
   let goSts: string;
@@ -358,4 +358,10 @@ describe('serve prints what every client reads, and every client shows why a req
     const gone = await inServeShell(join(dir, 'lines.sh'), '', [KEYROLE, 'doctor', '--no-network']);
     assert.match(gone.stdout, /^problem +credential endpoint +AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names \S+, which cannot be read \(ENOENT\): the keyrole serve that wrote it has stopped/m, gone.stdout);
   });
+});
+
+// The two suites share nothing (each its worlds), so they run side by side.
+describe('serve recovers, and every client reads it', { concurrency: true }, () => {
+  recovers();
+  everyClient();
 });
