@@ -20,7 +20,7 @@ const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 // before or after the current one too, so a code stays good for at least 30 s after it is
 // read, and a second code for one device is the next window's (test/support/totp.ts).
 
-const mfa = () => describe('MFA', () => {
+const mfa = () => describe('MFA', { concurrency: 1 }, () => {
   let w: World;
   const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
   let n = 0;
@@ -321,7 +321,7 @@ const EXPECTED_CALL = {
   sourceIdentity: 'alice-laptop',
 };
 
-const roleChaining = () => describe('role chaining and role parameters', () => {
+const roleChaining = () => describe('role chaining and role parameters', { concurrency: 1 }, () => {
   let w: World;
   before(async () => {
     w = await startWorld();

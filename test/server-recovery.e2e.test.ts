@@ -70,7 +70,7 @@ async function busInFront(w: World): Promise<{ address: string; silent(on: boole
 
 const SRV = keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 });
 
-const recovers = () => describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong clock, a SIGKILL', () => {
+const recovers = () => describe('a long-lived keyrole recovers: serve under a stopped keychain, a wrong clock, a SIGKILL', { concurrency: 1 }, () => {
   const rec = new Recorder('server', 'test/server-recovery.e2e.test.ts');
   // The hung keychain call waits out keyrole's 30-second bound, and it leaves its world's
   // collection locked: it runs in a world of its own, beside the other cases (one world, one
@@ -81,7 +81,7 @@ const recovers = () => describe('a long-lived keyrole recovers: serve under a st
   before(() => requireTool('dbus-send'));
 
   describe('side by side', { concurrency: true }, () => {
-    describe('one world, one fault after another', () => {
+    describe('one world, one fault after another', { concurrency: 1 }, () => {
       let w: World;
       const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
 
@@ -247,7 +247,7 @@ const recovers = () => describe('a long-lived keyrole recovers: serve under a st
   rec.docTest(6);
 });
 
-const everyClient = () => describe('serve prints what every client reads, and every client shows why a request was refused', () => {
+const everyClient = () => describe('serve prints what every client reads, and every client shows why a request was refused', { concurrency: 1 }, () => {
   let w: World;
   let dir: string;
   let goSts: string;
