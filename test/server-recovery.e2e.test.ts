@@ -40,6 +40,16 @@ function keyringPid(w: World): number {
   return Number(/uint32 (\d+)/.exec(out)![1]);
 }
 
+/** What `f` gets while process `pid` is stopped (SIGSTOP); it is continued (SIGCONT) whatever happens. */
+async function whileStopped<T>(pid: number, f: () => Promise<T>): Promise<T> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await f();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
 /**
  * A session bus in front of the world's: it forwards every connection to the real bus until
  * told to go silent, after which new connections are accepted and never answered (a daemon
@@ -101,13 +111,7 @@ const recovers = () => describe('a long-lived keyrole recovers: serve under a st
         const pid = keyringPid(w);
         try {
           assert.equal((await s.ask()).status, 200);
-          process.kill(pid, 'SIGSTOP');
-          let stalled;
-          try {
-            stalled = await s.ask();
-          } finally {
-            process.kill(pid, 'SIGCONT');
-          }
+          const stalled = await whileStopped(pid, () => s.ask());
           assert.equal(stalled.status, 424, stalled.body);
           assert.match((JSON.parse(stalled.body) as { Message: string }).Message, /^keyrole: the Secret Service did not answer/);
           const after = await s.ask();
@@ -129,13 +133,7 @@ const recovers = () => describe('a long-lived keyrole recovers: serve under a st
           const first = await s.ask();
           assert.equal(first.status, 200);
           const assumed = await calls('AssumeRole');
-          process.kill(pid, 'SIGSTOP');
-          let second;
-          try {
-            second = await s.ask();
-          } finally {
-            process.kill(pid, 'SIGCONT');
-          }
+          const second = await whileStopped(pid, () => s.ask());
           assert.equal(second.status, 200, second.body);
           assert.equal(second.body, first.body, 'the same answer, from memory');
           assert.equal(await calls('AssumeRole'), assumed);
@@ -277,6 +275,13 @@ const everyClient = () => describe('serve prints what every client reads, and ev
   async function inServeShell(linesFile: string, extra: string, argv: string[]) {
     return w.run('sh', ['-c', `. "$1"\n${extra}\nshift; exec "$@"`, 'sh', linesFile, ...argv], { env: { KR_ROOT: ROOT }, timeoutMs: 120_000 });
   }
+  /** serve, and the lines it printed in a file, as a user saves them to evaluate in a shell. */
+  async function serveWithLines() {
+    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
+    const linesFile = join(dir, 'lines.sh');
+    writeFileSync(linesFile, s.lines);
+    return { s, linesFile };
+  }
   /**
    * Every client at once, each in its own shell (independent programs, as on a developer's
    * machine; one after another they cost a start of Python, Node or Go each, on two cores).
@@ -288,11 +293,9 @@ const everyClient = () => describe('serve prints what every client reads, and ev
   }
 
   test('boto3, the AWS CLI v1 and v2.9, the JS SDK v3 and the Go SDK v2 get credentials with exactly the lines serve prints; the token is on no argv', async () => {
-    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
+    const { s, linesFile } = await serveWithLines();
     try {
       assert.ok(!s.lines.includes(s.token), 'the lines name the token file, never the token');
-      const linesFile = join(dir, 'lines.sh');
-      writeFileSync(linesFile, s.lines);
       for (const [name, r] of await eachClient(linesFile, '')) {
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         assert.match(r.stdout.trim(), /^arn:aws:sts::\d{12}:assumed-role\/Admin\//, name);
@@ -310,10 +313,8 @@ const everyClient = () => describe('serve prints what every client reads, and ev
   });
 
   test('a refused request: each client shows keyrole\'s one-line reason, and keyrole\'s stderr says it too', async () => {
-    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
+    const { s, linesFile } = await serveWithLines();
     try {
-      const linesFile = join(dir, 'lines.sh');
-      writeFileSync(linesFile, s.lines);
       const wrong = join(dir, 'wrong.token');
       writeFileSync(wrong, 'not-the-token', { mode: 0o600 });
       // A token of an earlier run: in the variable and in the file.
@@ -341,10 +342,8 @@ const everyClient = () => describe('serve prints what every client reads, and ev
     }
   });
   test('doctor in the client\'s environment says which token variable its client needs, and asks the endpoint as an SDK would', async () => {
-    const s = await serve(w, ['srv'], { KEYROLE_NTP: 'off' });
+    const { s, linesFile } = await serveWithLines();
     try {
-      const linesFile = join(dir, 'lines.sh');
-      writeFileSync(linesFile, s.lines);
       const fileOnly = await inServeShell(linesFile, 'unset AWS_CONTAINER_AUTHORIZATION_TOKEN', [KEYROLE, 'doctor', '--no-network']);
       assert.match(fileOnly.stdout, /^warning +credential endpoint +only AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is set; clients that read only AWS_CONTAINER_AUTHORIZATION_TOKEN get 403: boto3\/botocore before 1\.34\.41, .*AWS CLI v2 before 2\.15\.0, .*Go SDK v2 before/m, fileOnly.stdout);
       assert.match(fileOnly.stdout, /fix: for those, also: export AWS_CONTAINER_AUTHORIZATION_TOKEN="\$\(cat \S+serve-\d+\.token\)"/);
