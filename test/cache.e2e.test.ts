@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
+import { keyroleProfile, resetWorld, worldWithSource, type World } from './support/world.ts';
 import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
 import { killAfterAnswer, tally, writeWindowMs, type KillOutcome } from './support/kill.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
@@ -23,21 +23,15 @@ describe('credential cache', () => {
   const assumeCalls = async () => (await w.emu.stats()).calls.AssumeRole ?? 0;
 
   before(async () => {
-    w = await startWorld();
-    w.writeConfig([
+    w = await worldWithSource([
       keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('twin', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }),
       keyroleProfile('short', { keyrole_source: 'alice', keyrole_role_arn: ROLE('ReadOnly'), keyrole_duration_seconds: 900 }),
       keyroleProfile('filed', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin'), keyrole_cache: 'file' }),
     ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
   });
   after(() => w?.stop());
-  beforeEach(async () => {
-    await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
-    await w.keyrole(['cache', 'clear']);
-    await w.emu.resetStats();
-  });
+  beforeEach(() => resetWorld(w));
 
   const proc = async (profile: string, args: string[] = [], env?: Record<string, string>): Promise<Blob> => {
     const r = await w.keyrole(['process', profile, ...args], { env });

@@ -100,13 +100,12 @@ describe('keyrole import', () => {
   };
   // The role session name: botocore's default is botocore-session-<time>, keyrole's keyrole-<source>-<user>; a set one is kept.
   const role = (arn: string) => arn.replace(/(assumed-role\/[^/]+)\/(?!me-admin$).*$/, '$1/*');
-  const identities = async () => ({
-    default: await whoami('default'),
-    user1: await whoami('user1'),
-    admin: await whoami('admin'),
-    deploy: role(await whoami('deploy')),
-    partner: role(await whoami('partner')),
-  });
+  // The five AWS CLI runs are independent callers (as five terminals would be), so they run at
+  // once: each CLI start costs most of a second of the processor, and there are two.
+  const identities = async () => {
+    const [d, user1, admin, deploy, partner] = await Promise.all(['default', 'user1', 'admin', 'deploy', 'partner'].map(whoami));
+    return { default: d, user1, admin, deploy: role(deploy), partner: role(partner) };
+  };
   const clean = async () => {
     for (const s of ['default', 'user1']) await w.keyrole(['remove', s, '--force']);
     await w.keyrole(['cache', 'clear']);

@@ -4,32 +4,23 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startWorld, keyroleProfile, type World } from './support/world.ts';
 import { onPty } from './support/pty.ts';
 import { requireTool } from './support/tools.ts';
 import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
-import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { DEMO_ACCOUNT_ID, DEMO_MFA_SERIAL } from './support/emulator.ts';
+import { totp } from './support/totp.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
 
-/** The current TOTP code for a device, from oathtool; `step` shifts it by 30 s steps. */
-function totp(step = 0, secret = DEMO_MFA_SECRET): string {
-  requireTool('oathtool');
-  const args = ['--totp', '-b', secret];
-  if (step) args.push('-N', `now ${step >= 0 ? '+' : ''}${step * 30} seconds`);
-  return execFileSync('oathtool', args, { encoding: 'utf8' }).trim();
-}
+// No test waits for a fresh TOTP window: STS, and the emulator, take a code of the window
+// before or after the current one too, so a code stays good for at least 30 s after it is
+// read, and a second code for one device is the next window's (test/support/totp.ts).
 
-/** Waits until at least `seconds` remain in the current 30 s TOTP window, so a code stays valid for the test. */
-async function freshWindow(seconds = 10) {
-  const left = 30 - (Math.floor(Date.now() / 1000) % 30);
-  if (left < seconds) await new Promise((r) => setTimeout(r, left * 1000 + 200));
-}
-
-describe('MFA', () => {
+const mfa = () => describe('MFA', { concurrency: 1 }, () => {
   let w: World;
   const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
   let n = 0;
@@ -50,7 +41,7 @@ describe('MFA', () => {
       keyroleProfile('readonly', { ...base, keyrole_role_arn: ROLE('ReadOnly') }),
       ...Object.entries(extra).map(([p, lines]) => keyroleProfile(p, { ...base, ...lines })),
     ].join('\n'));
-    return { name, serial: dev.serial, code: (step = 0) => totp(step, dev.secret), secret: dev.secret, env: { AWS_CONFIG_FILE: cfg } };
+    return { name, serial: dev.serial, code: (step = 0) => totp(dev.secret, step), secret: dev.secret, env: { AWS_CONFIG_FILE: cfg } };
   }
 
   before(async () => {
@@ -71,7 +62,6 @@ describe('MFA', () => {
 
   test('the AWS CLI at a terminal: one prompt on /dev/tty, then a second role of the same source needs no code', async () => {
     requireTool('aws');
-    await freshWindow();
     const u = await mfaUser();
     const env = { ...w.env, ...u.env, PATH: process.env.PATH ?? '' };
     const r = await onPty('aws sts get-caller-identity --profile admin --output text --query Arn', [[new RegExp(`MFA code for ${u.serial} \\(profile admin\\): `), `${u.code()}\r`]], env);
@@ -87,7 +77,6 @@ describe('MFA', () => {
   });
 
   test('keyrole login primes the MFA session at a terminal; later calls without one need no code', async () => {
-    await freshWindow();
     const u = await mfaUser();
     const r = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code()}\r`]], { ...w.env, ...u.env });
     assert.equal(r.code, 0, r.screen);
@@ -102,7 +91,6 @@ describe('MFA', () => {
   });
 
   test('regression (keyrole login of an MFA profile ignored the code and said "signed in" while 15 min or more remained): it renews the session with the code', async () => {
-    await freshWindow();
     const u = await mfaUser();
     const first = await onPty(`${KEYROLE} login admin`, [[/MFA code for .*: /, `${u.code()}\r`]], { ...w.env, ...u.env });
     assert.equal(first.code, 0, first.screen);
@@ -133,7 +121,6 @@ describe('MFA', () => {
   });
 
   test('--mfa-token and KEYROLE_MFA_TOKEN serve scripts', async () => {
-    await freshWindow();
     const u = await mfaUser();
     const a = await w.keyrole(['process', 'admin', '--mfa-token', u.code()], { env: u.env });
     assert.equal(a.code, 0, a.stderr);
@@ -144,7 +131,6 @@ describe('MFA', () => {
 
   test('keyrole_mfa_process provides the code without a terminal', async () => {
     requireTool('oathtool');
-    await freshWindow();
     const u = await mfaUser({ viaprocess: { keyrole_role_arn: ROLE('MfaAdmin') } });
     const cfg = u.env.AWS_CONFIG_FILE;
     writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[profile viaprocess]', `[profile viaprocess]\nkeyrole_mfa_process = oathtool --totp -b ${u.secret}`));
@@ -159,7 +145,6 @@ describe('MFA', () => {
    * Returns the runs and how many codes were asked for.
    */
   async function parallelCallers(count: number, extra: Record<string, string | number> = {}): Promise<{ runs: RunResult[]; asked: number }> {
-    await freshWindow(15);
     const u = await mfaUser();
     const counter = join(w.home, `asked-${u.name}`);
     writeFileSync(counter, '');
@@ -185,7 +170,6 @@ describe('MFA', () => {
   });
 
   test('a wrong code at the terminal gets one more try', async () => {
-    await freshWindow();
     const u = await mfaUser();
     const bad = u.code() === '000000' ? '111111' : '000000';
     const r = await onPty(`${KEYROLE} process admin`, [
@@ -197,7 +181,6 @@ describe('MFA', () => {
   });
 
   test('a code already used is named as such', async () => {
-    await freshWindow();
     const u = await mfaUser();
     const code = u.code();
     const a = await w.keyrole(['process', 'admin', '--mfa-token', code], { env: u.env });
@@ -209,7 +192,6 @@ describe('MFA', () => {
   });
 
   test('keyrole_mfa_on_assume sends the code with AssumeRole itself (no shared session)', async () => {
-    await freshWindow();
     const u = await mfaUser({ onassume: { keyrole_role_arn: ROLE('MfaAdmin'), keyrole_mfa_on_assume: 'true' } });
     const r = await w.keyrole(['process', 'onassume', '--mfa-token', u.code()], { env: u.env });
     assert.equal(r.code, 0, r.stderr);
@@ -221,7 +203,6 @@ describe('MFA', () => {
   // session, which AWS refuses ("exceeds the 1 hour session limit for roles assumed by role
   // chaining"), so the profile failed on every refresh.
   test("regression: an MFA role at 43200 s sends the code with AssumeRole and lasts 12 h; --debug, status and doctor say so", async () => {
-    await freshWindow();
     const u = await mfaUser({ long: { keyrole_role_arn: ROLE('MfaAdmin'), keyrole_duration_seconds: '43200' } });
     const r = await w.keyrole(['process', 'long', '--debug', '--mfa-token', u.code()], { env: u.env });
     assert.equal(r.code, 0, r.stderr);
@@ -263,11 +244,10 @@ describe('MFA', () => {
   // with AssumeRole) into a keyrole profile that AWS refused on every refresh.
   test('regression: an imported botocore MFA profile at 43200 s works through the real AWS CLI at a terminal', async () => {
     requireTool('aws');
-    await freshWindow(20);
     const name = `imp${++n}`;
     const user = await w.emu.addUser(name);
     const dev = await w.emu.control<{ serial: string; secret: string }>('POST', 'mfa', { serial: `arn:aws:iam::${DEMO_ACCOUNT_ID}:mfa/${name}`, userName: name });
-    const code = (step: number) => totp(step, dev.secret);
+    const code = (step: number) => totp(dev.secret, step);
     const cfg = join(w.home, `${name}.config`);
     const creds = join(w.home, `${name}.credentials`);
     writeFileSync(creds, `[${name}]\naws_access_key_id = ${user.accessKeyId}\naws_secret_access_key = ${user.secretAccessKey}\n`, { mode: 0o600 });
@@ -341,7 +321,7 @@ const EXPECTED_CALL = {
   sourceIdentity: 'alice-laptop',
 };
 
-describe('role chaining and role parameters', () => {
+const roleChaining = () => describe('role chaining and role parameters', { concurrency: 1 }, () => {
   let w: World;
   before(async () => {
     w = await startWorld();
@@ -471,4 +451,10 @@ describe('role chaining and role parameters', () => {
     assert.deepEqual((await lastAssumeRole(ROLE('Partner'))).tags, [{ key: 'team', value: 'core' }, { key: 'env', value: 'dev' }]);
   });
 
+});
+
+// The two suites share nothing (each its world: keyring, emulator, home), so they run side by side.
+describe('MFA and role chaining', { concurrency: true }, () => {
+  mfa();
+  roleChaining();
 });

@@ -68,7 +68,7 @@ function hostile(handler: (s: Socket) => void): Promise<Hostile> {
   })));
 }
 
-describe('robustness: network and service faults', () => {
+const stsFaults = () => describe('robustness: network and service faults', { concurrency: 1 }, () => {
   let w: World;
   let entry: string;
   let before_: Buffer;
@@ -299,7 +299,7 @@ describe('robustness: network and service faults', () => {
 
 // `keyrole console` against a hostile or broken federation endpoint (KEYROLE_SIGNIN_URL):
 // one line, within the 12 s bound, nothing printed from the answer unchecked, no page left.
-describe('robustness: a hostile federation endpoint', () => {
+const federation = () => describe('robustness: a hostile federation endpoint', { concurrency: 1 }, () => {
   let w: World;
   // The sign-in call's design bound (src/aws/federation.ts, SIGNIN_TIMEOUT_MS), plus what a
   // whole `console --url` run costs on this machine now: the slower of a successful one and
@@ -437,7 +437,7 @@ async function countingProxy(): Promise<Listening & { connects: string[]; reques
   return { port: (srv.address() as { port: number }).port, connects, requests, close() { for (const x of socks) x.destroy(); srv.closeAllConnections(); srv.close(); } };
 }
 
-describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)', () => {
+const proxies = () => describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)', { concurrency: 1 }, () => {
   const tls = new Recorder('endpoint', 'test/robustness.network.test.ts');
   let w: World;
   let dir: string;
@@ -556,4 +556,15 @@ describe('robustness: proxies and TLS trust (issue 14: network like the AWS CLI)
   });
 
   tls.docTest(7);
+});
+
+// The proxy and TLS suite has a world and a section of docs/robustness.md of its own and no
+// time bound, so it runs beside the STS and federation suites (one after the other: they
+// fill one section, in order).
+describe('robustness: the network', { concurrency: true }, () => {
+  describe('STS, then the federation endpoint', { concurrency: 1 }, () => {
+    stsFaults();
+    federation();
+  });
+  proxies();
 });

@@ -5,15 +5,15 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { baseEnv, KEYROLE } from './support/run.ts';
+import { keyroleProfile, resetWorld, worldWithSource, type World } from './support/world.ts';
+import { serve as serveIn, type Serving } from './support/server.ts';
 import { assertOneLine } from '../scripts/robustness-doc.ts';
 import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
+import { totp } from './support/totp.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 
@@ -26,32 +26,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Serving { child: ChildProcess; stdout(): string; stderr(): string; stop(): Promise<void> }
-
 describe('serve --port and the desktop notification', () => {
   let w: World;
   const running: Serving[] = [];
 
-  /** `keyrole serve <args>` once it says it is serving (or fails if it exits first). */
+  /** `keyrole serve <args>`, once it says it is serving; killed after the suite if a test left it running. */
   async function serve(args: string[], env: Record<string, string> = {}): Promise<Serving> {
-    const child = spawn(KEYROLE, ['serve', ...args], { env: baseEnv({ ...w.env, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    const exited = new Promise((r) => child.once('exit', r));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; if (/serving \S+ at/.test(err)) resolve(); });
-      child.once('exit', () => reject(new Error(`serve exited: ${err}`)));
-    });
-    const s = {
-      child,
-      stdout: () => out,
-      stderr: () => err,
-      async stop() {
-        child.kill('SIGINT');
-        await exited;
-      },
-    };
+    const s = await serveIn(w, args, env);
     running.push(s);
     return s;
   }
@@ -71,21 +52,16 @@ describe('serve --port and the desktop notification', () => {
   before(async () => {
     requireTool('aws');
     requireTool('oathtool');
-    w = await startWorld();
-    w.writeConfig([
+    w = await worldWithSource([
       keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE }),
       keyroleProfile('mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: DEMO_MFA_SERIAL }),
     ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
   });
   after(async () => {
     for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
     await w?.stop();
   });
-  beforeEach(async () => {
-    await w.emu.behaviour({ credentialLifetimeSeconds: null });
-    await w.keyrole(['cache', 'clear']);
-  });
+  beforeEach(() => resetWorld(w));
 
   test('serve --port N listens on that port, and the AWS CLI gets the role through it', async () => {
     const port = await freePort();
@@ -125,7 +101,7 @@ describe('serve --port and the desktop notification', () => {
     chmodSync(join(bin, 'notify-send'), 0o755);
     // 10-minute credentials: the MFA session behind the role ends within the 15-minute warning time.
     await w.emu.behaviour({ credentialLifetimeSeconds: 600 });
-    const code = execFileSync('oathtool', ['--totp', '-b', DEMO_MFA_SECRET], { encoding: 'utf8' }).trim();
+    const code = totp(DEMO_MFA_SECRET);
     const s = await serve(['mfa'], { KEYROLE_MFA_TOKEN: code, DISPLAY: ':99', PATH: `${bin}:${process.env.PATH}` });
     try {
       await until(() => /behind profile mfa ends in/.test(s.stderr()), 'the warning on stderr');

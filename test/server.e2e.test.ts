@@ -8,73 +8,39 @@
 
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { request } from 'node:http';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startWorld, keyroleProfile, type World } from './support/world.ts';
-import { baseEnv, KEYROLE, ROOT } from './support/run.ts';
+import { keyroleProfile, resetWorld, worldWithSource, type World } from './support/world.ts';
+import { KEYROLE, ROOT } from './support/run.ts';
 import { DEMO_ACCOUNT_ID, DEMO_MFA_SECRET, DEMO_MFA_SERIAL } from './support/emulator.ts';
 import { onPty } from './support/pty.ts';
 import { requireTool } from './support/tools.ts';
 import { tempDir } from './support/tmp.ts';
+import { get, listening, serve } from './support/server.ts';
+import { codes } from './support/totp.ts';
 
 const ROLE = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 const NODE24 = join(ROOT, 'node_modules', '.bin', 'node');
+const PROFILES = [
+  keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 }),
+  keyroleProfile('mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: DEMO_MFA_SERIAL }),
+].join('\n');
 
-/** GET with the given headers; resolves with the status and body. */
-function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** Codes of alice's MFA device that STS has not seen yet (the emulator takes each window's code once). */
+const freshCode = codes(DEMO_MFA_SECRET);
 
-/** Whether anything still listens on the endpoint's port. */
-function listening(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = createConnection({ host: u.hostname, port: Number(u.port) });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/** A TOTP code STS has not seen: the next 30-second window's when this one's code was used already. */
-let lastWindow = -1;
-async function freshCode(): Promise<string> {
-  const window = () => Math.floor(Date.now() / 30_000);
-  while (window() === lastWindow) await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
-  lastWindow = window();
-  return execFileSync('oathtool', ['--totp', '-b', DEMO_MFA_SECRET], { encoding: 'utf8' }).trim();
-}
-
-describe('exec --server and serve: a credential endpoint that refreshes', () => {
+const endpoint = () => describe('exec --server and serve: a credential endpoint that refreshes', { concurrency: 1 }, () => {
   let w: World;
   const calls = async (action: string) => (await w.emu.stats()).calls[action] ?? 0;
 
   before(async () => {
-    requireTool('python3');
     requireTool('oathtool');
-    w = await startWorld();
-    w.writeConfig([
-      keyroleProfile('srv', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_duration_seconds: 900 }),
-      keyroleProfile('mfa', { region: 'eu-west-1', keyrole_source: 'alice', keyrole_role_arn: ROLE, keyrole_mfa_serial: DEMO_MFA_SERIAL }),
-    ].join('\n'));
-    assert.equal((await w.setup('alice')).code, 0);
+    w = await worldWithSource(PROFILES);
   });
   after(() => w?.stop());
-  beforeEach(async () => {
-    await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
-    await w.keyrole(['cache', 'clear']);
-    await w.emu.resetStats();
-  });
+  beforeEach(() => resetWorld(w));
 
   test('the child gets the endpoint and a token, and no frozen keys or profile', async () => {
     const r = await w.keyrole(['exec', 'srv', '--server', '--', 'env'], { env: { AWS_PROFILE: 'srv', AWS_ACCESS_KEY_ID: 'AKIAFROMSHELL0000000', AWS_SECRET_ACCESS_KEY: 'x' } });
@@ -98,23 +64,15 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
   });
 
   test('serve: 403 and keyrole\'s reason, nothing else, without the token, with a wrong one, or with a Host that is not its address (DNS rebinding)', async () => {
-    const child = spawn(KEYROLE, ['serve', 'srv'], { env: baseEnv(w.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    const serving = new Promise<void>((resolve, reject) => {
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (/serving srv at/.test(err)) resolve(); });
-      child.once('exit', () => reject(new Error(`serve exited: ${err}`)));
-    });
-    const exited = new Promise((r) => child.once('exit', r));
+    const s = await serve(w, ['srv']);
     try {
-      await serving;
-      const url = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(out)![1];
+      const out = s.lines;
+      const url = s.url;
       assert.match(out, /^unset AWS_ACCESS_KEY_ID .*AWS_WEB_IDENTITY_TOKEN_FILE .*AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\b/m, out);
       assert.match(out, /^export AWS_CONTAINER_AUTHORIZATION_TOKEN="\$\(cat \S+\)"$/m, 'the token itself too, for SDKs that read only that variable');
-      const tokenFile = /AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='?([^'\n]+)'?/.exec(out)![1];
+      const { tokenFile, token } = s;
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
-      const token = readFileSync(tokenFile, 'utf8');
+      assert.equal(readFileSync(tokenFile, 'utf8'), token);
       const host = new URL(url).host;
 
       for (const [what, headers] of [
@@ -139,81 +97,11 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
       assert.equal(c.AccountId, DEMO_ACCOUNT_ID);
       assert.equal((await get(`${url}other`, { authorization: token, host })).status, 404);
 
-      child.kill('SIGINT');
-      await exited;
+      await s.stop();
       assert.equal(existsSync(tokenFile), false, 'the token file is removed when serve stops');
       assert.equal(await listening(url), false);
     } finally {
-      child.kill('SIGKILL');
-    }
-  });
-
-  test('boto3 as the long-running child: every call succeeds across several expiries of 12-second credentials', async () => {
-    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
-    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '30', '3', '150'], { timeoutMs: 200_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { calls: number; keys: string[]; arn: string; seconds: number };
-    assert.ok(out.seconds >= 30 && out.keys.length >= 3, `ran ${out.seconds} s (${out.calls} calls) past 12-second credentials with ${out.keys.length} keys`);
-    assert.match(out.arn, /assumed-role\/Admin\//, 'the role of the profile, from the endpoint');
-    // Credentials this short are never fresh enough for keyrole to reuse, so each of boto3's
-    // fetches is one AssumeRole, and no more: botocore fetches once when the session loads
-    // its credentials, then once per call (they are always inside its 10-minute window) and
-    // once more when the loop reads the key (its access_key property refreshes too); one
-    // more primed the cache before the command started.
-    const assumed = await calls('AssumeRole');
-    assert.ok(assumed >= out.keys.length && assumed <= 2 * out.calls + 2, `${assumed} AssumeRole calls for ${out.calls} calls and ${out.keys.length} keys`);
-  });
-
-  test('four boto3 clients in the child: one STS call per refresh however many clients ask', async () => {
-    // keyrole serves a 900-second role from its cache until half of it is left (450 s):
-    // 470-second credentials are served ~20 s, then refreshed once for all four clients,
-    // which ask on every call (boto3 refreshes on every call under 10 minutes).
-    await w.emu.behaviour({ credentialLifetimeSeconds: 470 });
-    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '25', '2', '150', '4'], { timeoutMs: 200_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; calls: number };
-    assert.match(out.arn, /assumed-role\/Admin\//);
-    assert.ok(out.keys.length >= 2, 'the credentials were refreshed while the clients ran');
-    assert.equal(await calls('AssumeRole'), out.keys.length, `exactly one AssumeRole per set of credentials, shared by four clients over ${out.calls} calls`);
-    for (const seen of out.perClient) assert.ok(seen.length >= 2, 'every client moved on to the refreshed credentials');
-  });
-
-  test('the JS SDK v3 with two clients as the child: every call succeeds across several expiries of 12-second credentials', async () => {
-    await w.emu.behaviour({ credentialLifetimeSeconds: 12 });
-    const r = await w.keyrole(['exec', 'srv', '--server', '--', NODE24, join(FIXTURES, 'jssdk-loop.mjs'), '30', '3', '2', '150'], { env: { KR_ROOT: ROOT }, timeoutMs: 200_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; seconds: number };
-    assert.match(out.arn, /assumed-role\/Admin\//);
-    assert.ok(out.seconds >= 30, 'ran past two lifetimes');
-    for (const seen of out.perClient) assert.ok(seen.length >= 3, 'each client refreshed through the endpoint');
-    assert.ok(await calls('AssumeRole') >= out.keys.length);
-  });
-
-  test('AWS CLI v1 and v2 as the child: every call succeeds across several expiries', async () => {
-    await w.emu.behaviour({ credentialLifetimeSeconds: 8 });
-    requireTool('/usr/bin/aws');
-    // Each CLI run asks the endpoint afresh; the loop outlives three 8-second lifetimes.
-    const script = `
-      start=$(date +%s); n=0
-      while [ $(( $(date +%s) - start )) -lt 26 ]; do
-        aws sts get-caller-identity --query Arn --output text >> "$OUT" || exit 11
-        /usr/bin/aws sts get-caller-identity --endpoint-url "$AWS_ENDPOINT_URL_STS" --query Arn --output text >> "$OUT" || exit 12
-        /usr/bin/aws configure export-credentials --format env >> "$OUT.keys" || exit 13
-        n=$((n+1))
-      done
-      echo "$n"`;
-    const dir = tempDir('server-cli-');
-    try {
-      const out = join(dir, 'arns');
-      const r = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', script], { env: { OUT: out }, timeoutMs: 200_000 });
-      assert.equal(r.code, 0, r.stderr);
-      const arns = readFileSync(out, 'utf8').trim().split('\n');
-      assert.ok(arns.length >= 4, `${arns.length} calls`);
-      for (const a of arns) assert.match(a, /assumed-role\/Admin\//);
-      const keys = new Set([...readFileSync(`${out}.keys`, 'utf8').matchAll(/^export AWS_ACCESS_KEY_ID=(\S+)$/gm)].map((m) => m[1]));
-      assert.ok(keys.size >= 2, 'the CLI saw refreshed credentials');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      s.child.kill('SIGKILL');
     }
   });
 
@@ -291,4 +179,99 @@ describe('exec --server and serve: a credential endpoint that refreshes', () => 
     assert.notEqual(cold.code, 0);
     assert.ok(connections > 0, `a call that needs STS went through the proxy recorder: ${cold.stderr}`);
   });
+});
+
+// Children that run for half a minute of real time, across several expiries of short-lived
+// credentials: they wait on the clock, not the processor, so they run side by side, each in a
+// world of its own (its keyring, its emulator, whose counts are its child's alone).
+const longRunning = () => describe('exec --server: long-running children across several expiries', { concurrency: true }, () => {
+  const worlds: World[] = [];
+  const calls = async (w: World, action: string) => (await w.emu.stats()).calls[action] ?? 0;
+  /** A world whose emulator issues credentials that last `lifetime` seconds. */
+  async function world(lifetime: number): Promise<World> {
+    const w = await worldWithSource(PROFILES);
+    worlds.push(w);
+    await w.emu.behaviour({ credentialLifetimeSeconds: lifetime });
+    return w;
+  }
+
+  before(() => requireTool('python3'));
+  after(async () => { await Promise.all(worlds.map((w) => w.stop())); });
+
+  test('boto3 as the long-running child: every call succeeds across several expiries of 12-second credentials', async () => {
+    const w = await world(12);
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '30', '3', '150'], { timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { calls: number; keys: string[]; arn: string; seconds: number };
+    assert.ok(out.seconds >= 30 && out.keys.length >= 3, `ran ${out.seconds} s (${out.calls} calls) past 12-second credentials with ${out.keys.length} keys`);
+    assert.match(out.arn, /assumed-role\/Admin\//, 'the role of the profile, from the endpoint');
+    // Credentials this short are never fresh enough for keyrole to reuse, so each of boto3's
+    // fetches is one AssumeRole, and no more: botocore fetches once when the session loads
+    // its credentials, then once per call (they are always inside its 10-minute window) and
+    // once more when the loop reads the key (its access_key property refreshes too); one
+    // more primed the cache before the command started.
+    const assumed = await calls(w, 'AssumeRole');
+    assert.ok(assumed >= out.keys.length && assumed <= 2 * out.calls + 2, `${assumed} AssumeRole calls for ${out.calls} calls and ${out.keys.length} keys`);
+  });
+
+  test('four boto3 clients in the child: one STS call per refresh however many clients ask', async () => {
+    // keyrole serves a 900-second role from its cache until half of it is left (450 s):
+    // 470-second credentials are served ~20 s, then refreshed once for all four clients,
+    // which ask on every call (boto3 refreshes on every call under 10 minutes).
+    const w = await world(470);
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', 'python3', join(FIXTURES, 'boto3-loop.py'), '25', '2', '150', '4'], { timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; calls: number };
+    assert.match(out.arn, /assumed-role\/Admin\//);
+    assert.ok(out.keys.length >= 2, 'the credentials were refreshed while the clients ran');
+    assert.equal(await calls(w, 'AssumeRole'), out.keys.length, `exactly one AssumeRole per set of credentials, shared by four clients over ${out.calls} calls`);
+    for (const seen of out.perClient) assert.ok(seen.length >= 2, 'every client moved on to the refreshed credentials');
+  });
+
+  test('the JS SDK v3 with two clients as the child: every call succeeds across several expiries of 12-second credentials', async () => {
+    const w = await world(12);
+    const r = await w.keyrole(['exec', 'srv', '--server', '--', NODE24, join(FIXTURES, 'jssdk-loop.mjs'), '30', '3', '2', '150'], { env: { KR_ROOT: ROOT }, timeoutMs: 200_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { perClient: string[][]; keys: string[]; arn: string; seconds: number };
+    assert.match(out.arn, /assumed-role\/Admin\//);
+    assert.ok(out.seconds >= 30, 'ran past two lifetimes');
+    for (const seen of out.perClient) assert.ok(seen.length >= 3, 'each client refreshed through the endpoint');
+    assert.ok(await calls(w, 'AssumeRole') >= out.keys.length);
+  });
+
+  test('AWS CLI v1 and v2 as the child: every call succeeds across several expiries', async () => {
+    const w = await world(8);
+    requireTool('/usr/bin/aws');
+    // Each CLI run asks the endpoint afresh; the loop outlives three 8-second lifetimes, and
+    // makes two rounds at least however slow a busy machine makes each CLI start (bounded).
+    const script = `
+      start=$(date +%s); n=0
+      while [ $(( $(date +%s) - start )) -lt 26 ] || [ "$n" -lt 2 ]; do
+        [ $(( $(date +%s) - start )) -lt 150 ] || exit 14
+        aws sts get-caller-identity --query Arn --output text >> "$OUT" || exit 11
+        /usr/bin/aws sts get-caller-identity --endpoint-url "$AWS_ENDPOINT_URL_STS" --query Arn --output text >> "$OUT" || exit 12
+        /usr/bin/aws configure export-credentials --format env >> "$OUT.keys" || exit 13
+        n=$((n+1))
+      done
+      echo "$n"`;
+    const dir = tempDir('server-cli-');
+    try {
+      const out = join(dir, 'arns');
+      const r = await w.keyrole(['exec', 'srv', '--server', '--', 'sh', '-c', script], { env: { OUT: out }, timeoutMs: 200_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const arns = readFileSync(out, 'utf8').trim().split('\n');
+      assert.ok(arns.length >= 4, `${arns.length} calls`);
+      for (const a of arns) assert.match(a, /assumed-role\/Admin\//);
+      const keys = new Set([...readFileSync(`${out}.keys`, 'utf8').matchAll(/^export AWS_ACCESS_KEY_ID=(\S+)$/gm)].map((m) => m[1]));
+      assert.ok(keys.size >= 2, 'the CLI saw refreshed credentials');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// The two suites share nothing (each its worlds), so they run side by side.
+describe('exec --server and serve', { concurrency: true }, () => {
+  endpoint();
+  longRunning();
 });

@@ -61,14 +61,29 @@ export async function startWorld(o: { emulatorArgs?: string[]; keyring?: boolean
   };
 }
 
+/** A world with `config` as its ~/.aws/config and `source`'s keys (the emulator's demo user's) stored. */
+export async function worldWithSource(config: string, source = 'alice'): Promise<World> {
+  const w = await startWorld();
+  w.writeConfig(config);
+  const s = await w.setup(source);
+  if (s.code !== 0) {
+    await w.stop();
+    throw new Error(`keyrole setup ${source} failed: ${s.stderr}`);
+  }
+  return w;
+}
+
+/** Between the tests of one world: the emulator behaving normally with its counts at zero, keyrole's cache empty. */
+export async function resetWorld(w: World): Promise<void> {
+  await w.emu.behaviour({ latencyMs: 0, credentialLifetimeSeconds: null, faults: [] });
+  await w.keyrole(['cache', 'clear']);
+  await w.emu.resetStats();
+}
+
 /** A world with alice's keys stored and two profiles for one role: `prod` on the file store, `kc` on the keychain store. */
 export async function twoStoreWorld(roleArn: string): Promise<World> {
-  const w = await startWorld();
-  w.writeConfig([
+  return worldWithSource([
     keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: roleArn, keyrole_cache: 'file' }),
     keyroleProfile('kc', { keyrole_source: 'alice', keyrole_role_arn: roleArn }),
   ].join('\n'));
-  const s = await w.setup('alice');
-  if (s.code !== 0) throw new Error(`keyrole setup alice failed: ${s.stderr}`);
-  return w;
 }
