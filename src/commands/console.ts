@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
 /** Role and SSO profiles: their own credentials, as `keyrole process` gets them. No role: a GetFederationToken session. */
 async function consoleCredentials(profile: string, s: Settings, plan: ConsolePlan, cache: string | undefined): Promise<TempCredentials> {
   if (plan.kind !== 'federation') return (await profileSession(profile, cache)).credentials;
-  const { loadSource } = await import('../keychain/keychain.ts');
+  const { loadSource } = await import('../keychain/sources.ts');
   const { getFederationToken } = await import('../aws/federation-token.ts');
   const keys = await loadSource(s.source);
   const name = federationName(s.source);

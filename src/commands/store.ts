@@ -9,7 +9,9 @@
 import { CACHE_SERVICE } from '../credentials/cache.ts';
 import { SSO_SERVICE } from '../sso/record.ts';
 import { CLIENT_SERVICE } from '../sso/registration.ts';
-import { deleteItem, getItem, listAccounts, setItem, SOURCE_SERVICE, storeName, type StoreName } from '../keychain/keychain.ts';
+import { deleteItem, getItem, listAccounts, setItem } from '../keychain/keychain.ts';
+import { SOURCE_SERVICE } from '../keychain/sourcekeys.ts';
+import { storeName, type StoreName } from '../keychain/selection.ts';
 import { changePassphrase, lockSession, prepareFileStore, sessionKey, unlockTimeoutMs } from '../keychain/unlocked.ts';
 import { storeDir, storeExists } from '../keychain/filestore.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';

@@ -8,7 +8,7 @@ import { KeyroleError } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import type { HeldLock } from './lock.ts';
-import { loadSource } from '../keychain/keychain.ts';
+import { loadSource } from '../keychain/sources.ts';
 import type { StsTarget, TempCredentials } from '../aws/sts.ts';
 import { section, type AwsFiles } from '../config/files.ts';
 import type { Settings } from '../config/settings.ts';

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateDir } from '../util/home.ts';
-import { storeAutoSelected, storeName } from './keychain.ts';
+import { storeAutoSelected, storeName } from './selection.ts';
 import { storeDir } from './filestore.ts';
 import { prepareFileStore } from './unlocked.ts';
 import { readStoreFile } from './filestore.ts';

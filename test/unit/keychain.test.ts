@@ -2,7 +2,9 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeSource, encodeSource, keychainError, keyShapeProblem, storeName } from '../../src/keychain/keychain.ts';
+import { decodeSource, encodeSource, keyShapeProblem } from '../../src/keychain/sourcekeys.ts';
+import { keychainError } from '../../src/keychain/failure.ts';
+import { storeName } from '../../src/keychain/selection.ts';
 import { encodeEntry } from '../../src/credentials/cache.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 

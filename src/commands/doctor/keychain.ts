@@ -1,10 +1,13 @@
 // doctor's keychain check: reachable and unlocked.
 
-import { getItem, listSources, storeName, SOURCE_SERVICE } from '../../keychain/keychain.ts';
+import { getItem } from '../../keychain/keychain.ts';
+import { listSources } from '../../keychain/sources.ts';
+import { storeName } from '../../keychain/selection.ts';
+import { SOURCE_SERVICE } from '../../keychain/sourcekeys.ts';
 import { fromError, ok, warning, type Check } from './check.ts';
 import { storeDir, storeExists } from '../../keychain/filestore.ts';
 import { sessionKey } from '../../keychain/unlocked.ts';
-import { storeAutoSelected } from '../../keychain/keychain.ts';
+import { storeAutoSelected } from '../../keychain/selection.ts';
 
 /** The file store: where, why, and whether this session has it unlocked (doctor never asks the passphrase). */
 function fileStoreCheck(): Check {
