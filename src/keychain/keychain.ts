@@ -12,19 +12,20 @@
 // ends of the bus, most of a keychain cache hit and of a miss's write. Whatever the direct
 // client cannot answer for certain (no unix socket, a locked collection, two matching
 // items) goes to the addon, which reports it as it always has; a silent or broken bus
-// fails at once instead (secretservice.ts).
+// fails at once instead (secretservice.ts). A bus on which nobody owns the Secret Service's
+// name is where keyrole may use its file store by itself (src/keychain/selection.ts).
 
 import { KeyroleError, oneLine } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
+import { NoSecretServiceOnBus, readSecret, SecretServiceDeferred, writeSecret } from './secretservice.ts';
 import { sealedDelete, sealedSet } from './kernel.ts';
 import { fileAccounts, fileDelete, fileGet, fileSet, storeExists } from './filestore.ts';
-import { requireIdentity, unlockedIdentity } from './unlocked.ts';
+import { prepareFileStore, requireIdentity, unlockedIdentity } from './unlocked.ts';
 import { addon } from './addon.ts';
 import { keychainError } from './failure.ts';
 import { valueProblem } from './credman.ts';
 import { keyutilsAccounts, keyutilsGet } from './keyutils.ts';
-import { describeStore, storeName } from './selection.ts';
+import { chooseFileStore, describeStore, mayChooseFileStore, storeName } from './selection.ts';
 import type { AgeIdentity } from './agefile.ts';
 
 /** The file store's key for a read or delete; undefined where no store exists yet (nothing in it). */
@@ -99,7 +100,15 @@ export function listAccounts(service: string, action: string): string[] {
 }
 
 function direct<T>(action: string, fast: () => Promise<T>, slow: () => T): Promise<T> {
-  return fast().catch((err: unknown) => {
+  return fast().catch(async (err: unknown) => {
+    if (err instanceof NoSecretServiceOnBus && mayChooseFileStore()) {
+      // The first Secret Service call of a command that starts with the cache (a kernel-copy
+      // hit never gets here): keyrole uses its file store from here on (selection.ts), this
+      // call included, unlocked as prepare.ts would have before the command.
+      chooseFileStore('no-secret-service');
+      await prepareFileStore({ create: false });
+      return slow();
+    }
     if (!(err instanceof SecretServiceDeferred)) throw err;
     debug(`Secret Service over D-Bus could not ${action} (${oneLine(err.message)}); asking through the keychain addon`);
     return slow();
