@@ -22,7 +22,7 @@ export function storeName(): StoreName {
   const chosen = (process.env.KEYROLE_KEYCHAIN ?? '').trim();
   if (chosen === 'file') return 'file';
   if (process.platform !== 'linux') return 'native';
-  if (!chosen && storeAutoSelected()) return 'file';
+  if (!chosen && autoReason()) return 'file';
   const choice = chosen || 'secret-service';
   if (choice === 'secret-service' || choice === 'keyutils') return choice;
   throw new KeyroleError('BadKeychainChoice', `KEYROLE_KEYCHAIN=${choice} is not a keychain keyrole knows`, 'use secret-service (the default), keyutils or file');
@@ -38,7 +38,9 @@ export function storeName(): StoreName {
 //   NoSecretServiceOnBus). Commands that start with the credential cache (a kernel-copy hit
 //   must touch no D-Bus) learn it from their first Secret Service call, which is then made
 //   on the file store (src/keychain/keychain.ts); the others ask once before they run
-//   (src/keychain/prepare.ts).
+//   (src/keychain/prepare.ts). (Where such a command's first call is a synchronous one, an
+//   SSO or sign-in record read with keyrole_cache=file, that call fails with NoSecretService
+//   and its fix; the next command that asks, or a keychain cache miss, makes the choice.)
 // Never on anything less certain: a bus that does not answer in time, a broken or stale bus
 // address (no socket), a locked collection, a refused unlock prompt, or
 // KEYROLE_KEYCHAIN=secret-service are failures with their fix, not a reason to switch: a
@@ -85,11 +87,6 @@ export function autoReason(): AutoReason | undefined {
   if (!process.env.DBUS_SESSION_BUS_ADDRESS) return 'no-bus';
   if (absentHere) return 'no-secret-service';
   return keptFileStore() ? 'kept' : undefined;
-}
-
-/** Whether the file store is used because keyrole chose it by itself. */
-export function storeAutoSelected(): boolean {
-  return autoReason() !== undefined;
 }
 
 /** Whether a Secret Service call that found nobody on the bus may make keyrole use its file store (the default store, not one the user named). */
