@@ -13,7 +13,7 @@ import { loadAwsFiles, section, type AwsFiles, type Section } from '../config/fi
 import { resolveEndpoint, resolveRegion } from '../config/endpoints.ts';
 import { readSource, writeSource } from '../keychain/sources.ts';
 import { storeName } from '../keychain/selection.ts';
-import { type SourceKeys } from '../keychain/sourcekeys.ts';
+import type { SourceKeys } from '../keychain/sourcekeys.ts';
 import { createAccessKey, deleteAccessKey, listAccessKeys, iamEndpointLabel, resolveIamTarget, type AccessKeyInfo, type IamTarget, type NewAccessKey } from '../aws/iam.ts';
 import { getCallerIdentity, type AwsKeys, type Identity, type StsTarget } from '../aws/sts.ts';
 import { debug, redactKeyId } from '../util/debug.ts';
