@@ -52,8 +52,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`keyrole ${VERSION}\n`);
     return;
   }
-  // The keychain's child for long-lived processes (src/keychain/keychain.ts KEYCHAIN_CALL).
-  if (cmd === '__keychain-call') return (await import('./keychain/keychain.ts')).keychainCallMain();
+  // The keychain's child for long-lived processes (src/keychain/addon.ts KEYCHAIN_CALL).
+  if (cmd === '__keychain-call') return (await import('./keychain/addon.ts')).keychainCallMain();
   const command = findCommand(cmd);
   if (!command) throw usageError(`unknown command ${JSON.stringify(cmd)}`);
   // --help among the command's own arguments (before a `--`; for exec, before the command

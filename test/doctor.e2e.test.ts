@@ -290,7 +290,7 @@ describe('keyrole doctor and the keychain', () => {
     assert.match(l.fix ?? '', /keyrole setup <source>/);
   });
 
-  test('a D-Bus session where no Secret Service answers is a problem, with the alternatives', async () => {
+  test('a D-Bus address with no bus behind it is a problem, with the alternatives (a bus where nobody owns the name: test/autoselect.e2e.test.ts)', async () => {
     const home = tempHome();
     const r = await keyrole(['doctor', '--no-network'], { env: { HOME: home, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'no-bus')}` } });
     assertProblem(r, 'keychain', /no Secret Service is running: no Secret Service answers on this D-Bus session/, /KEYROLE_KEYCHAIN=file/);

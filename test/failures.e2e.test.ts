@@ -180,6 +180,10 @@ describe('keychain unavailable', () => {
       (await import('node:fs')).writeFileSync(cfg, keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }));
       const r = await keyrole(['process', 'prod'], { env: { ...second.env, AWS_CONFIG_FILE: cfg } });
       assertFails(r, /Secret Service keychain is locked.*unlock it/);
+      // A locked Secret Service is never a reason to use the file store (src/keychain/selection.ts).
+      const s2 = await keyrole(['setup', 'bob', '--no-verify'], { env: second.env, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
+      assertFails(s2, /Secret Service keychain is locked/);
+      assert.equal(existsSync(join(home, '.aws', 'keyrole', 'store')), false, 'no file store beside the locked keychain');
     } finally {
       await second.stop();
     }
@@ -199,11 +203,15 @@ describe('keychain unavailable', () => {
     assertFails(s, /the file store is locked and there is no terminal.*KEYROLE_PASSPHRASE_FILE.*KEYROLE_PASSPHRASE_COMMAND/);
   });
 
-  test('a D-Bus session where no Secret Service answers is reported as such, with the file store as the way out', async () => {
+  test('a D-Bus address with no bus behind it (a stale session) is one line with the file store as the way out, never a switch to it', async () => {
     const home = tempHome();
     const cfg = `${home}/config`;
     (await import('node:fs')).writeFileSync(cfg, keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: ROLE('Admin') }));
-    const r = await keyrole(['process', 'prod'], { env: { HOME: home, AWS_CONFIG_FILE: cfg, DBUS_SESSION_BUS_ADDRESS: `unix:path=${home}/no-bus` } });
+    const env = { HOME: home, AWS_CONFIG_FILE: cfg, DBUS_SESSION_BUS_ADDRESS: `unix:path=${home}/no-bus` };
+    const r = await keyrole(['process', 'prod'], { env });
     assertFails(r, /no Secret Service is running: no Secret Service answers on this D-Bus session.*KEYROLE_KEYCHAIN=file/);
+    const s = await keyrole(['setup', 'alice', '--no-verify'], { env, input: `${DEMO_ACCESS_KEY_ID}\n${'k'.repeat(40)}\n` });
+    assertFails(s, /no Secret Service is running/);
+    assert.equal(existsSync(join(home, '.aws', 'keyrole', 'store')), false, 'no file store chosen');
   });
 });

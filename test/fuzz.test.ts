@@ -13,7 +13,7 @@ import { KEYROLE_KEYS, checkProfileKeys } from '../src/config/checks.ts';
 import { resolveSettings } from '../src/config/settings.ts';
 import { type AwsFiles } from '../src/config/files.ts';
 import { decodeEntry, encodeEntry, localExpiration, type CacheEntry } from '../src/credentials/cache.ts';
-import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain/keychain.ts';
+import { decodeSource, encodeSource, keyShapeProblem } from '../src/keychain/sourcekeys.ts';
 import { stsError, type StsTarget } from '../src/aws/sts.ts';
 import { decodeRecord, encodeRecord } from '../src/sso/record.ts';
 import { ssoError } from '../src/sso/client.ts';
@@ -142,7 +142,7 @@ describe('fuzz: stored entries', () => {
       checkEntry(e);
     });
 
-  property('decodeSource never throws and returns only key pairs of the right shape', 'src/keychain/keychain.ts decodeSource on arbitrary JSON and text',
+  property('decodeSource never throws and returns only key pairs of the right shape', 'src/keychain/sourcekeys.ts decodeSource on arbitrary JSON and text',
     'undefined, or an AKIA… id with a 40-character secret that round-trips', 10000, 202,
     fc.oneof(
       fc.record({ keyrole: fc.oneof(fc.constant(1), fc.jsonValue()), kind: fc.oneof(fc.constant('source'), fc.jsonValue()), AccessKeyId: fc.oneof(fc.stringMatching(/^AKIA[A-Z0-9]{16}$/), token), SecretAccessKey: fc.oneof(fc.stringMatching(/^[A-Za-z0-9/+]{40}$/), token), StoredAt: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),

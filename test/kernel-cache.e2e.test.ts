@@ -1,6 +1,6 @@
 // The default keychain store on Linux copies cache entries keyrole can renew by itself to
 // the kernel keyring where this session may write to it, and reads there first; the Secret
-// Service holds every entry (src/keychain/keychain.ts kernelTier). A hit then costs no
+// Service holds every entry (src/keychain/tier.ts kernelTier). A hit then costs no
 // D-Bus connection. The copies are sealed and named under the keyrole home's own key
 // (src/keychain/seal.ts): a copy that does not open is a miss, another home reads none.
 //

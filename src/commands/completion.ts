@@ -3,7 +3,7 @@
 // scripts call for the names (so they always match the config and the keychain of the moment).
 
 import { loadAwsFiles, profileNames } from '../config/files.ts';
-import { listSources } from '../keychain/keychain.ts';
+import { listSources } from '../keychain/sources.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 import { COMMANDS } from './index.ts';

@@ -13,7 +13,7 @@ import { printable } from '../util/printable.ts';
 import { shadowingKeys } from '../config/checks.ts';
 import { configSections, parseIni, readIniFile } from '../config/ini.ts';
 import { localUser } from '../credentials/user.ts';
-import { listSources, sourceExists } from '../keychain/keychain.ts';
+import { listSources, sourceExists } from '../keychain/sources.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
 import { shlexQuote } from '../config/shlex.ts';

@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
 /** Role and SSO profiles: their own credentials, as `keyrole process` gets them. No role: a GetFederationToken session. */
 async function consoleCredentials(files: AwsFiles, s: Settings, plan: ConsolePlan): Promise<TempCredentials> {
   if (plan.kind !== 'federation') return (await resolveCredentials(files, s)).entry.credentials;
-  const { loadSource } = await import('../keychain/keychain.ts');
+  const { loadSource } = await import('../keychain/sources.ts');
   const { getFederationToken } = await import('../aws/federation-token.ts');
   const keys = await loadSource(s.source);
   const name = federationName(s.source);

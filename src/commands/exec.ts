@@ -22,7 +22,7 @@ import { formatLeft } from '../util/duration.ts';
 import { startEndpoint, type Endpoint } from '../server/endpoint.ts';
 import { watchForPerson } from '../server/warn.ts';
 import { serverProvider } from '../server/provider.ts';
-import { longLived } from '../keychain/keychain.ts';
+import { longLived } from '../keychain/addon.ts';
 import { printable } from '../util/printable.ts';
 import type { AwsFiles } from '../config/files.ts';
 import { BESIDE_KEYS_VARS, CREDENTIAL_VARS } from '../util/awsenv.ts';

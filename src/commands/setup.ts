@@ -5,7 +5,9 @@
 // stored with "Stored source" and fail only at first use.
 
 import { KeyroleError, usageError } from '../util/errors.ts';
-import { keyShapeProblem, readSource, sourceExists, storeName, volatileStoreNotice, type SourceKeys } from '../keychain/keychain.ts';
+import { keyShapeProblem, type SourceKeys } from '../keychain/sourcekeys.ts';
+import { readSource, sourceExists } from '../keychain/sources.ts';
+import { storeName, volatileStoreNotice } from '../keychain/selection.ts';
 import { validSourceName } from '../config/settings.ts';
 import { ask, confirm, openTerminal, readStdin } from '../util/prompt.ts';
 import { redactKeyId } from '../util/debug.ts';

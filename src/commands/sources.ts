@@ -1,6 +1,7 @@
 // `keyrole list` and `keyrole remove <source>`.
 
-import { listSources, readSource, removeSource, writeSource, type SourceKeys } from '../keychain/keychain.ts';
+import { listSources, readSource, removeSource, writeSource } from '../keychain/sources.ts';
+import type { SourceKeys } from '../keychain/sourcekeys.ts';
 import { decodeEntry, fileStore, keychainStore } from '../credentials/cache.ts';
 import { deleteEntries, entriesUnder, keyroleProfileNames, layersOf } from '../credentials/plan.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';

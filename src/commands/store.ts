@@ -9,7 +9,10 @@
 import { CACHE_SERVICE } from '../credentials/cache.ts';
 import { SSO_SERVICE } from '../sso/record.ts';
 import { CLIENT_SERVICE } from '../sso/registration.ts';
-import { deleteItem, getItem, listAccounts, setItem, SOURCE_SERVICE, storeName, type StoreName } from '../keychain/keychain.ts';
+import { deleteItem, getItem, listAccounts, setItem } from '../keychain/keychain.ts';
+import { SOURCE_SERVICE } from '../keychain/sourcekeys.ts';
+import { autoReasonWords, forgetAutoChoice, storeName, type StoreName } from '../keychain/selection.ts';
+import { chooseStore } from '../keychain/prepare.ts';
 import { changePassphrase, lockSession, prepareFileStore, sessionKey, unlockTimeoutMs } from '../keychain/unlocked.ts';
 import { storeDir, storeExists } from '../keychain/filestore.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
@@ -41,6 +44,7 @@ function inStore<T>(store: StoreName, fn: () => T): T {
 
 async function move(argv: string[]): Promise<void> {
   const { values } = parseCommand('store', argv, { to: { type: 'string' }, from: { type: 'string' } });
+  await chooseStore({ ask: !values.from });
   const to = movable(values.to, '--to');
   const from = values.from ? movable(values.from, '--from') : storeName();
   if (from === to) throw usageError(`keyrole already keeps its keys in ${to}`, 'name another store with --to, or the one to move from with --from');
@@ -58,13 +62,17 @@ async function move(argv: string[]): Promise<void> {
       moved++;
     }
   }
+  // Every entry left the file store: a choice keyrole made by itself ends with it.
+  if (from === 'file') forgetAutoChoice();
   const use = to === 'secret-service' ? 'unset KEYROLE_KEYCHAIN (or set it to secret-service)' : `set KEYROLE_KEYCHAIN=${to}`;
   process.stdout.write(`Moved ${moved} entr${moved === 1 ? 'y' : 'ies'} from ${from} to ${to}. Now ${use} where you run keyrole.\n`);
 }
 
-function status(): void {
+async function status(): Promise<void> {
+  await chooseStore({ ask: true });
   const store = storeName();
-  const lines = [`store: ${store}`];
+  const why = autoReasonWords();
+  const lines = [`store: ${store}${why ? ` (chosen by itself: ${why})` : ''}`];
   if (store === 'file' || storeExists()) {
     lines.push(`file store: ${storeDir()}${storeExists() ? '' : ' (not created yet)'}`);
     const s = storeExists() ? sessionKey() : undefined;

@@ -34,7 +34,7 @@ import { LineEditor, setProfileValues } from './configedit.ts';
 import { shadowingKeys } from './checks.ts';
 import { resolveSettings, validSourceName } from './settings.ts';
 import { shlexQuote } from './shlex.ts';
-import { keyShapeProblem } from '../keychain/keychain.ts';
+import { keyShapeProblem } from '../keychain/sourcekeys.ts';
 import { profileNames, usesKeyrole, type AwsFiles } from './files.ts';
 import { planProfile } from '../credentials/plan.ts';
 

@@ -12,7 +12,8 @@ import { writeAtomic } from '../util/atomic.ts';
 import { openToOthers } from '../util/platform.ts';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
-import { deleteItem, getItem, getItemFast, kernelCopiesPossible, kernelDelete, kernelEntries, kernelGet, kernelSet, kernelSweep, kernelTier, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { kernelCopiesPossible, kernelDelete, kernelEntries, kernelGet, kernelSet, kernelSweep, kernelTier } from '../keychain/tier.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
 import { servedAsIs as servedAsIsLeft } from './windows.ts';
@@ -213,7 +214,7 @@ export const CACHE_SERVICE = 'keyrole:cache';
 export function keychainStore(): CacheStore {
   // Linux: the Secret Service keeps every entry; an entry keyrole can renew by itself is
   // also copied to the kernel keyring where this session may write to it, and reads look
-  // there first (src/keychain/keychain.ts kernelTier).
+  // there first (src/keychain/tier.ts kernelTier).
   const kernel = kernelTier();
   // Clearing reaches the copies even where they are not read (KEYROLE_KERNEL_CACHE=off now,
   // on when they were made): forgetting an entry forgets it everywhere.

@@ -66,7 +66,7 @@ export interface Layer {
 /**
  * Whether fetching this layer asks for an MFA code: an MFA session, or a role assumed with
  * a code each time. Such entries are kept where they survive a reboot (the kernel keyring's
- * copy would not: src/keychain/keychain.ts kernelTier), and `status` names them when a
+ * copy would not: src/keychain/tier.ts kernelTier), and `status` names them when a
  * person will be needed.
  */
 export function asksForCode(l: Layer): boolean {

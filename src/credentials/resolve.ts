@@ -8,7 +8,7 @@
 // This is the whole hot path; a hit touches the config, the cache store and nothing else:
 // STS, the clock check, MFA and SSO are imported when a miss needs them.
 
-import { loadSource } from '../keychain/keychain.ts';
+import { loadSource } from '../keychain/sources.ts';
 import type { AwsFiles } from '../config/files.ts';
 import type { Settings } from '../config/settings.ts';
 import { storeKind } from '../config/cachestore.ts';

@@ -15,7 +15,7 @@
 //   compilation, Duplex and connect set-up); `npm run bench --quick`: 1.37×.
 // - the kernel keyring through the addon: ~0.7 ms (loading the addon, two system calls).
 //   The default store now copies cache entries keyrole can renew by itself there and reads
-//   the copy first (src/keychain/keychain.ts kernelTier), so most hits never open this
+//   the copy first (src/keychain/tier.ts kernelTier), so most hits never open this
 //   client; where the kernel refuses the copy, a hit still pays for node:net.
 // - a V8 startup snapshot with node:net preloaded (SEA useSnapshot): a toy executable
 //   started ~3–6 ms slower than the same one loading node:net at run time.

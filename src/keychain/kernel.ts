@@ -1,6 +1,6 @@
 // The kernel keyring (keyutils), through the @napi-rs/keyring addon, as keyrole uses it in
 // two ways: the whole keychain where the user chose it (KEYROLE_KEYCHAIN=keyutils:
-// src/keychain/keychain.ts), and the cache's fast tier beside the Secret Service (below).
+// src/keychain/keyutils.ts), and the cache's fast tier beside the Secret Service (src/keychain/tier.ts).
 // Every value is sealed under this keyrole home's key and named by it
 // (src/keychain/seal.ts): another user who shares the session keyring reads only sealed
 // bytes and cannot forge one, and another home of the same user sees nothing it can open.

@@ -1,39 +1,52 @@
-// Before a command runs: where the store is keyrole's file store, its key is unlocked first
-// (src/keychain/unlocked.ts), because the passphrase prompt and scrypt are asynchronous and
-// the keychain's reads and writes are not. Commands that read no secret are left alone.
+// Before a command runs: which store it uses, and, where that is keyrole's file store, its
+// key unlocked first (src/keychain/unlocked.ts), because the passphrase prompt and scrypt
+// are asynchronous and the keychain's reads and writes are not. Commands that read no
+// secret are left alone.
+//
+// Where a D-Bus session exists and KEYROLE_KEYCHAIN is unset, a command that does not start
+// with the credential cache asks the bus once whether a Secret Service is on it
+// (secretServiceOnBus: the session the direct client opens anyway); nobody there makes it
+// use the file store (src/keychain/selection.ts says why and when). The commands that
+// start with the cache never ask here: their kernel-copy hit must touch no D-Bus, and their
+// first Secret Service call, on a miss, finds the same answer (src/keychain/keychain.ts).
 // doctor and status never ask a person for the passphrase: doctor reports on what the
 // session has unlocked, and status runs inside shell prompts, where a passphrase prompt
 // would hang the prompt (it unlocks from KEYROLE_PASSPHRASE_FILE only, and otherwise says
 // the store is locked: fileStoreLocked).
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { privateDir } from '../util/home.ts';
-import { storeAutoSelected, storeName } from './keychain.ts';
-import { storeDir } from './filestore.ts';
+import { autoReason, chooseFileStore, mayChooseFileStore, noSecretServiceHere, storeName } from './selection.ts';
 import { prepareFileStore, unlockedIdentity } from './unlocked.ts';
-import { readStoreFile, storeExists } from './filestore.ts';
+import { storeExists } from './filestore.ts';
+import { secretServiceOnBus } from './secretservice.ts';
 
-/** Commands that never read or write the keychain, open the store themselves (store), or never ask (doctor). */
+/** Commands that never read or write the keychain, or open the store themselves (store, doctor). */
 const NO_STORE = new Set(['completion', 'doctor', 'configure', 'store']);
 /** Commands that read the store but unlock it from KEYROLE_PASSPHRASE_FILE only: never the terminal, nor KEYROLE_PASSPHRASE_COMMAND (pinentry, systemd-ask-password ask a person too). */
 const ASKS_NOBODY = new Set(['status']);
 /** Commands that store a first secret, and so create the store when there is none. */
 const CREATES = new Set(['setup', 'import', 'login', 'sso']);
+/** Commands whose first keychain read is the credential cache's (a hit reads the kernel copy). */
+const CACHE_FIRST = new Set(['process', 'exec', 'export', 'whoami', 'serve', 'status', 'console']);
 
-const NOTICE_FILE = 'auto-selected';
-
-/** The one-line notice, once per keyrole home, that no Secret Service made keyrole use its file store. */
-function noticeOnce(): void {
-  const dir = privateDir(storeDir());
-  if (readStoreFile(join(dir, NOTICE_FILE))) return;
-  process.stderr.write(`keyrole: no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset), so keyrole keeps its keys in its encrypted file store in ${dir}; set KEYROLE_KEYCHAIN=file to say so, or start a Secret Service and run keyrole store move --to secret-service\n`);
-  try { writeFileSync(join(dir, NOTICE_FILE), 'keyrole chose its file store: no Secret Service answered\n', { mode: 0o600, flag: 'wx' }); } catch { /* another process told it */ }
+/**
+ * The store this process uses, decided before any synchronous call: the file store where
+ * there is no D-Bus session, or (when `ask`) where the bus says no Secret Service is on it.
+ * Says so once when the file store was chosen by itself (unless `say` is false: doctor
+ * explains, and leaves the telling to the command that uses the store). `store` asks too.
+ */
+export async function chooseStore(o: { ask: boolean; say?: boolean }): Promise<void> {
+  const say = o.say ?? true;
+  if (o.ask && mayChooseFileStore() && storeName() === 'secret-service' && await secretServiceOnBus() === 'absent') {
+    if (say) chooseFileStore('no-secret-service');
+    else noSecretServiceHere();
+  }
+  if (say && autoReason() === 'no-bus') chooseFileStore('no-bus');
 }
 
 export async function prepareStore(command: string): Promise<void> {
-  if (NO_STORE.has(command) || storeName() !== 'file') return;
-  if (storeAutoSelected()) noticeOnce();
+  if (NO_STORE.has(command)) return;
+  await chooseStore({ ask: !CACHE_FIRST.has(command) });
+  if (storeName() !== 'file') return;
   if (ASKS_NOBODY.has(command) && !process.env.KEYROLE_PASSPHRASE_FILE) return;
   await prepareFileStore({ create: CREATES.has(command) });
 }

@@ -21,7 +21,9 @@
 // is a socket only this user (and root) can talk on. The item in the keychain is stored
 // exactly as before; only its trip over the local socket is not re-encrypted.
 //
-// Anything unusual (no unix socket address, a locked collection, two matching items, a
+// A bus that says nobody owns org.freedesktop.secrets is NoSecretServiceOnBus: where keyrole
+// chooses its store by itself, it then uses its file store (src/keychain/selection.ts).
+// Anything else unusual (no unix socket address, a locked collection, two matching items, a
 // service that refuses "plain") is left to the addon, which reports it as it always has:
 // callers catch SecretServiceDeferred and fall back. A bus that does not answer within
 // CALL_TIMEOUT_MS, or breaks the protocol, is not left to the addon: it fails here with one
@@ -45,6 +47,18 @@ export const CALL_TIMEOUT_MS = 5000;
 
 /** This client cannot answer for certain; the addon should. */
 export class SecretServiceDeferred extends Error {}
+
+/**
+ * The bus answered that nothing owns org.freedesktop.secrets and no .service file can start
+ * it: no Secret Service on this session, for certain (the addon would only say the same).
+ * Where keyrole may choose its store by itself, it uses its file store instead
+ * (src/keychain/selection.ts); elsewhere it is deferred to the addon like any other.
+ */
+export class NoSecretServiceOnBus extends SecretServiceDeferred {}
+
+// The bus daemon's own answers for a name nobody owns: ServiceUnknown when it may start
+// the service and no .service file does, NameHasNoOwner when the call asked it not to.
+const NOBODY = new Set(['org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner']);
 
 interface Session {
   bus: Bus;
@@ -104,7 +118,31 @@ function defer(err: unknown): never {
   }
   // The bus's own error text is outside text: it may reach --debug on a terminal.
   const why = err instanceof DbusError ? `${printable(err.name)}: ${printable(err.message)}` : printable((err as Error)?.message ?? String(err));
+  if (err instanceof DbusError && NOBODY.has(err.name)) throw new NoSecretServiceOnBus(why.slice(0, 300));
   throw new SecretServiceDeferred(why.slice(0, 300));
+}
+
+/**
+ * What the bus says of the Secret Service, through the session this client opens anyway
+ * (OpenSession, which also starts an activatable service): it answers, it is absent for
+ * certain (NoSecretServiceOnBus), or anything else (a timeout, a broken bus, no unix
+ * socket), which is unsure: keyrole then stays with the Secret Service and its calls report
+ * what is wrong. For the commands that ask before they run (src/keychain/prepare.ts) and
+ * doctor; never on a cache hit.
+ */
+export async function secretServiceOnBus(): Promise<'answers' | 'absent' | 'unsure'> {
+  try {
+    await (await open()).session;
+    return 'answers';
+  } catch (err) {
+    try {
+      defer(err);
+    } catch (e) {
+      debug(`Secret Service: ${(e as Error).message}`);
+      if (e instanceof NoSecretServiceOnBus) return 'absent';
+    }
+    return 'unsure';
+  }
 }
 
 function attributes(service: string, account: string): Value[] {

@@ -11,7 +11,7 @@
 //   is made afresh, so one failed check or a clock that was wrong for a while does not fail
 //   the server for good. The Secret Service connection replaces itself after a failure
 //   (src/keychain/secretservice.ts), and the keychain addon is asked so that a hang fails the
-//   request rather than the server (src/keychain/keychain.ts, longLived).
+//   request rather than the server (src/keychain/addon.ts, longLived).
 
 import { localExpiration, servedAsIs } from '../credentials/cache.ts';
 import { planProfile } from '../credentials/plan.ts';

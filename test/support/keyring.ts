@@ -2,7 +2,8 @@
 // gnome-keyring daemon unlocked with a password, under a private HOME.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { endWithRun, tempDir } from './tmp.ts';
 import { requireTool } from './tools.ts';
 import { firstLine } from './firstline.ts';
@@ -18,9 +19,29 @@ export function tempHome(prefix = 'home-'): string {
   return tempDir(prefix);
 }
 
-function startBus(home: string): Promise<{ bus: ChildProcess; address: string }> {
+/**
+ * A session bus with none of the system's .service files: nothing can be started by D-Bus
+ * activation, so a name nobody owns stays unowned (gnome-keyring installs
+ * org.freedesktop.secrets.service, which a standard session bus would start on the first
+ * call to the Secret Service).
+ */
+function bareBusConfig(home: string): string {
+  const path = join(home, 'bare-bus.conf');
+  writeFileSync(path, `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=${home}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>
+`, { mode: 0o600 });
+  return path;
+}
+
+function startBus(home: string, activation = true): Promise<{ bus: ChildProcess; address: string }> {
   requireTool('dbus-daemon');
-  const bus = endWithRun(spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', '--print-address=1'], {
+  const config = activation ? ['--session'] : [`--config-file=${bareBusConfig(home)}`];
+  const bus = endWithRun(spawn('dbus-daemon', [...config, '--nofork', '--nopidfile', '--print-address=1'], {
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'pipe', 'ignore'],
   }));
@@ -39,13 +60,14 @@ function secretsOwned(env: NodeJS.ProcessEnv): boolean {
 /**
  * Starts the bus and the keyring. With a `password` different from the one the keyring was
  * created with (same home), the login collection stays locked: the locked-keychain case.
- * `daemon: false` gives a bus with no Secret Service on it.
+ * `daemon: false` gives a bus with no Secret Service on it and none that D-Bus activation
+ * could start (bareBusConfig): nothing owns org.freedesktop.secrets.
  */
 export async function startKeyring(opts: { home?: string; password?: string; daemon?: boolean } = {}): Promise<KeyringSession> {
   requireTool('gnome-keyring-daemon');
   requireTool('dbus-send');
   const home = opts.home ?? tempHome();
-  const { bus, address } = await startBus(home);
+  const { bus, address } = await startBus(home, opts.daemon !== false);
   const env: Record<string, string> = { HOME: home, DBUS_SESSION_BUS_ADDRESS: address };
   const full = { ...process.env, ...env };
   if (opts.daemon !== false) {

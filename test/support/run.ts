@@ -35,7 +35,7 @@ const SCRUB = ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_S
 export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of SCRUB) delete env[k];
-  // The kernel keyring's copies of cache entries (src/keychain/keychain.ts kernelTier) are
+  // The kernel keyring's copies of cache entries (src/keychain/tier.ts kernelTier) are
   // on, as users run keyrole: they live in this user's persistent keyring, which every test
   // world of every run shares, sealed and named under each keyrole home's own key, so a
   // world reads and lists only its own (test/support/kernelkeys.ts; a world's stop() drops them).

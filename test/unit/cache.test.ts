@@ -10,7 +10,7 @@ import { resolveSettings, type Settings, type SsoRef } from '../../src/config/se
 import { configSections, parseIni } from '../../src/config/ini.ts';
 import type { AssumeRoleInput } from '../../src/aws/sts.ts';
 import { withEnv } from '../support/env.ts';
-import { encodeSource } from '../../src/keychain/keychain.ts';
+import { encodeSource } from '../../src/keychain/sourcekeys.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import type { AwsFiles } from '../../src/config/files.ts';
 

@@ -1,8 +1,14 @@
-// keychain.ts without a keychain: key shapes, the source codec, and error classification.
+// The keychain's rules without a keychain: key shapes, the source codec, error classification,
+// and which store keyrole chooses by itself (src/keychain/selection.ts).
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeSource, encodeSource, keychainError, keyShapeProblem, storeName } from '../../src/keychain/keychain.ts';
+import { decodeSource, encodeSource, keyShapeProblem } from '../../src/keychain/sourcekeys.ts';
+import { keychainError } from '../../src/keychain/failure.ts';
+import { autoReason, autoReasonWords, chooseFileStore, forgetAutoChoice, mayChooseFileStore, storeName } from '../../src/keychain/selection.ts';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeEntry } from '../../src/credentials/cache.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 
@@ -168,4 +174,83 @@ describe('keychainError', () => {
     assert.equal(withEnv({ KEYROLE_KEYCHAIN: 'secret-service', DBUS_SESSION_BUS_ADDRESS: undefined }, storeName), 'secret-service');
     assert.throws(() => withEnv({ KEYROLE_KEYCHAIN: 'kwallet' }, storeName), (e: unknown) => e instanceof KeyroleError && e.code === 'BadKeychainChoice');
   });
+});
+
+// Linux's rules: this file runs on Linux only (the cross-platform workflow does not list it).
+describe('the file store chosen by itself (selection.ts)', () => {
+  /** A keyrole home of its own, and the environment of a Linux user with a D-Bus session. */
+  function home(): { env: Record<string, string | undefined>; store: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'keyrole-selection-'));
+    return { env: { KEYROLE_HOME: dir, KEYROLE_KEYCHAIN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' }, store: join(dir, 'store') };
+  }
+  /** What keyrole writes when it creates a file store, as far as selection.ts looks. */
+  function createStore(store: string): void {
+    mkdirSync(store, { recursive: true, mode: 0o700 });
+    writeFileSync(join(store, 'store.key.age'), 'age-encryption.org/v1\n', { mode: 0o600 });
+  }
+  const quietly = <T>(fn: () => T): T => {
+    const write = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try { return fn(); } finally { process.stderr.write = write; }
+  };
+
+  test('no D-Bus session: the file store, for that reason', () => {
+    const h = home();
+    withEnv({ ...h.env, DBUS_SESSION_BUS_ADDRESS: undefined }, () => {
+      assert.equal(storeName(), 'file');
+      assert.equal(autoReason(), 'no-bus');
+      assert.equal(autoReasonWords(), 'no D-Bus session');
+    });
+  });
+
+  test('a D-Bus session and no choice made: the Secret Service, and a bus that says nobody is there may change that', () => {
+    const h = home();
+    withEnv(h.env, () => {
+      assert.equal(storeName(), 'secret-service');
+      assert.equal(autoReason(), undefined);
+      assert.equal(mayChooseFileStore(), true);
+    });
+  });
+
+  test('a choice recorded but no store created: the Secret Service again (nothing to keep)', () => {
+    const h = home();
+    withEnv(h.env, () => {
+      mkdirSync(h.store, { recursive: true, mode: 0o700 });
+      writeFileSync(join(h.store, 'auto-selected'), 'keyrole chose its file store: no D-Bus session\n', { mode: 0o600 });
+      forgetAutoChoiceMemo();
+      assert.equal(storeName(), 'secret-service');
+    });
+  });
+
+  test('a file store chosen by itself and created is kept on any bus until store move ends the choice', () => {
+    const h = home();
+    withEnv(h.env, () => {
+      createStore(h.store);
+      quietly(() => chooseFileStore('no-secret-service'));
+      assert.equal(storeName(), 'file');
+      forgetAutoChoiceMemo(); // a later process: only the record and the store say it
+      withEnv({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/another/bus' }, () => {
+        assert.equal(storeName(), 'file');
+        assert.equal(autoReason(), 'kept');
+        assert.equal(autoReasonWords(), 'no Secret Service on the D-Bus session, kept until keyrole store move');
+      });
+      withEnv({ KEYROLE_KEYCHAIN: 'secret-service' }, () => {
+        assert.equal(storeName(), 'secret-service', 'a store the user names wins');
+        assert.equal(mayChooseFileStore(), false);
+      });
+      forgetAutoChoice();
+      assert.equal(storeName(), 'secret-service');
+    });
+  });
+
+  /** A new process's view: the in-process finding gone, the record read again. */
+  function forgetAutoChoiceMemo(): void {
+    // forgetAutoChoice removes the record too; keep it by putting it back.
+    const dir = process.env.KEYROLE_HOME!;
+    const record = join(dir, 'store', 'auto-selected');
+    let text: string | undefined;
+    try { text = readFileSync(record, 'utf8'); } catch { /* none */ }
+    forgetAutoChoice();
+    if (text !== undefined) writeFileSync(record, text, { mode: 0o600 });
+  }
 });

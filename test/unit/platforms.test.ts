@@ -9,7 +9,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeEntry, paramsDigest, sameParams, canonicalParams, cacheKey, decodeEntry } from '../../src/credentials/cache.ts';
 import { encodeRecord } from '../../src/sso/record.ts';
-import { CREDENTIAL_MANAGER_MAX_BYTES, readValue, storedBytes, valueProblem, windowsAccounts, windowsBlob, windowsFilter, windowsUserName, writeValue } from '../../src/keychain/keychain.ts';
+import { CREDENTIAL_MANAGER_MAX_BYTES, readValue, storedBytes, valueProblem, windowsAccounts, windowsBlob, windowsFilter, windowsUserName, writeValue } from '../../src/keychain/credman.ts';
 import { newSessionToken } from '../../emulator/state.ts';
 import { spawnSync } from 'node:child_process';
 import {

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rotate, type RotateSteps } from '../../src/commands/rotate.ts';
 import { KeyroleError, type ErrorCode } from '../../src/util/errors.ts';
-import type { SourceKeys } from '../../src/keychain/keychain.ts';
+import type { SourceKeys } from '../../src/keychain/sourcekeys.ts';
 import { rejectsKeyroleError } from '../support/errors.ts';
 
 const OLD: SourceKeys = { accessKeyId: 'AKIAOLDOLDOLDOLD0001', secretAccessKey: 'o'.repeat(40) };

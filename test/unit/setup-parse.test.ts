@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKeyInput } from '../../src/commands/setup.ts';
-import { keyShapeProblem } from '../../src/keychain/keychain.ts';
+import { keyShapeProblem } from '../../src/keychain/sourcekeys.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 
 const ID = 'AKIAIOSFODNN7EXAMPLE';

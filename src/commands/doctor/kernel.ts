@@ -4,7 +4,8 @@
 // on the hot path (every hit then reads the Secret Service, ~1.6× instead of ~1.2× of a
 // bare Node start; `--debug` says so on the write), so doctor is where it is said.
 
-import { kernelTier, storeName } from '../../keychain/keychain.ts';
+import { kernelTier } from '../../keychain/tier.ts';
+import { storeName } from '../../keychain/selection.ts';
 import { QUOTA_FIX, describeQuota, keyQuota, type KeyQuota } from '../../keychain/kernel.ts';
 import { readSealKey } from '../../keychain/seal.ts';
 import { fromError, ok, skipped, warning, type Check } from './check.ts';

@@ -50,7 +50,7 @@ export async function runChecks(profileArg: string | undefined, network: boolean
   if (files) checks.push(...configChecks(ctx, settingsError));
   if (files) checks.push(syntaxCheck(files), plaintextCheck(files));
   const { checks: lineChecks, line } = processLineCheck(ctx);
-  checks.push(keychainCheck());
+  checks.push(await keychainCheck());
   checks.push(kernelCheck());
   checks.push(sourceCheck(ctx));
   checks.push(await cacheCheck(ctx));

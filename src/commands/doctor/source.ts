@@ -1,6 +1,6 @@
 // doctor's source check: the profile's keychain source is there, and not too old.
 
-import { readSource } from '../../keychain/keychain.ts';
+import { readSource } from '../../keychain/sources.ts';
 import { redactKeyId } from '../../util/debug.ts';
 import { fromError, ok, skipped, warning, type Check, type DoctorContext } from './check.ts';
 

@@ -3,7 +3,7 @@
 // as the AWS SDK for JavaScript v3 passes its role assumer and MFA code provider: the
 // provider says what to call, the resolver decides caching and locking.
 
-import type { SourceKeys } from '../../keychain/keychain.ts';
+import type { SourceKeys } from '../../keychain/sourcekeys.ts';
 import type { AssumeRoleInput, AwsKeys, MfaInput, StsTarget, TempCredentials } from '../../aws/sts.ts';
 import type { Settings, SsoRef } from '../../config/settings.ts';
 import type { CacheEntry } from '../cache.ts';
