@@ -68,7 +68,8 @@ export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
   }
 }
 
-function keepForSession(id: AgeIdentity, recipient: string): void {
+/** Keeps the unlocked key for the session's later calls (also the build's code-cache run: scripts/main-code-cache.ts). */
+export function keepForSession(id: AgeIdentity, recipient: string): void {
   const ms = unlockTimeoutMs();
   if (ms === 0) return;
   try {
