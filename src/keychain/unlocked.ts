@@ -19,7 +19,7 @@ import { debug } from '../util/debug.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { privateDir } from '../util/home.ts';
 import { join } from 'node:path';
-import { decodeIdentity, encodeIdentity, identityFromSecret, randomBytes, recipientOf, type AgeIdentity } from './agefile.ts';
+import { decodeIdentity, derivedKeys, encodeIdentity, identityFromSecret, randomBytes, recipientOf, type AgeIdentity } from './agefile.ts';
 import { KEY_FILE, RECIPIENT_FILE, keyFilePath, readStoreFile, storeDir, storeExists, storeRecipient } from './filestore.ts';
 import { sealedDelete, sealedGet, sealedSet } from './kernel.ts';
 
@@ -40,7 +40,12 @@ export function unlockTimeoutMs(raw = process.env.KEYROLE_UNLOCK_TIMEOUT): numbe
 /** The kernel keyring's account of the session key: one per store (its recipient). */
 const sessionAccount = (recipient: string) => `unlocked:${recipient}`;
 
-interface SessionCopy { identity: string; until: number }
+/**
+ * The kept copy: the identity, until when, and its two derived keys (base64), which spare
+ * every hit two HKDFs (src/keychain/agefile.ts identityFromSecret); a copy without them (an
+ * earlier keyrole's) is derived anew.
+ */
+interface SessionCopy { identity: string; until: number; derived?: string }
 
 /** The session's kept key and until when, or undefined (none, expired, another store's). */
 export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
@@ -62,7 +67,7 @@ export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
       try { sealedDelete(SESSION_SERVICE, sessionAccount(recipient)); } catch { /* asked again anyway */ }
       return undefined;
     }
-    return { id: identityFromSecret(secret), until: v.until };
+    return { id: identityFromSecret(secret, typeof v.derived === 'string' ? Buffer.from(v.derived, 'base64') : undefined), until: v.until };
   } catch {
     return undefined;
   }
@@ -73,7 +78,8 @@ export function keepForSession(id: AgeIdentity, recipient: string): void {
   const ms = unlockTimeoutMs();
   if (ms === 0) return;
   try {
-    sealedSet(SESSION_SERVICE, sessionAccount(recipient), JSON.stringify({ identity: encodeIdentity(id.secret), until: Date.now() + ms }));
+    const copy: SessionCopy = { identity: encodeIdentity(id.secret), until: Date.now() + ms, derived: Buffer.from(derivedKeys(id)).toString('base64') };
+    sealedSet(SESSION_SERVICE, sessionAccount(recipient), JSON.stringify(copy));
   } catch (err) {
     debug(`file store: the kernel keyring refused the unlocked key (${(err as Error).message}); later calls ask again`);
   }
