@@ -6,7 +6,8 @@ import { loadAwsFiles } from '../config/files.ts';
 import { describeSettings, resolveSettings, type Overrides } from '../config/settings.ts';
 import { debug } from '../util/debug.ts';
 import { credentialBlob } from '../credentials/blob.ts';
-import { localExpiration, localUser, resolveCredentials } from '../credentials/resolve.ts';
+import { localExpiration, localUser, resolveCredentials, storeKindFor } from '../credentials/resolve.ts';
+import { unlockDeferred } from '../keychain/unlocked.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 
@@ -48,6 +49,8 @@ export async function processCommand(o: ProcessOptions): Promise<void> {
   if (s.shadowing.length) {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);
   }
+  // The file store is unlocked here when it holds the cache, else only if a miss needs it (src/keychain/prepare.ts).
+  if (storeKindFor(files, s, o.cache) === 'keychain') await unlockDeferred();
   const { entry } = await resolveCredentials(files, s, o.cache, { mfaToken: o.mfaToken });
   writeStdout(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
 }

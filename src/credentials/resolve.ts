@@ -9,6 +9,7 @@ import { debug } from '../util/debug.ts';
 import { openStore, parseStoreKind, type CacheEntry, type CacheStore, type StoreKind } from './cache.ts';
 import type { HeldLock } from './lock.ts';
 import { loadSource } from '../keychain/keychain.ts';
+import { unlockDeferred } from '../keychain/unlocked.ts';
 import type { StsTarget, TempCredentials } from '../aws/sts.ts';
 import { section, type AwsFiles } from '../config/files.ts';
 import type { Settings } from '../config/settings.ts';
@@ -108,7 +109,8 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
       },
       resolveUnder: async (under: Layer, n: Notify): Promise<CacheEntry> => (await resolveLayer(under, store, o, n)).entry,
     };
-    return PROVIDERS[layer.kind](layer, deps, notify);
+    // A fetch reads the keychain (a source, a sign-in record): `keyrole process` unlocks the file store only now (src/keychain/prepare.ts).
+    return unlockDeferred().then(() => PROVIDERS[layer.kind](layer, deps, notify));
   }, { renewSince: o.renewSince });
 }
 

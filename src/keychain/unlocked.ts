@@ -29,6 +29,27 @@ const DEFAULT_TIMEOUT_MS = 8 * 3600_000;
 
 let current: AgeIdentity | undefined;
 
+// A command that may never need the store (`keyrole process` on a profile whose cache is a
+// file: a hit reads no keychain) leaves its unlocking until the first read or write
+// (src/keychain/prepare.ts): a hit then neither asks for a passphrase nor fetches the
+// session's key. Once started, every caller waits for the same unlocking (one prompt).
+let deferred: (() => Promise<void>) | undefined;
+let unlocking: Promise<void> | undefined;
+
+/** Leaves the store's unlocking to unlockDeferred(). */
+export function deferUnlock(unlock: () => Promise<void>): void {
+  deferred = unlock;
+}
+
+/** Unlocks the store now if a command left it for later; at once otherwise. */
+export function unlockDeferred(): Promise<void> {
+  if (deferred) {
+    unlocking = deferred();
+    deferred = undefined;
+  }
+  return unlocking ?? Promise.resolve();
+}
+
 /** KEYROLE_UNLOCK_TIMEOUT: seconds, or a number with s, m, h or d; 0 keeps the key in no session. */
 export function unlockTimeoutMs(raw = process.env.KEYROLE_UNLOCK_TIMEOUT): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_TIMEOUT_MS;
