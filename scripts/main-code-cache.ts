@@ -4,9 +4,11 @@
 //
 // The runs: `process` on a keychain-cached profile, from its sealed kernel-keyring copy and
 // then answered by a stand-in Secret Service on a private socket (a hit through the direct
-// D-Bus client, src/keychain/secretservice.ts), then
+// D-Bus client, src/keychain/secretservice.ts), then from keyrole's file store as the
+// keychain (KEYROLE_KEYCHAIN=file), unlocked for the session (its key's sealed kernel
+// copy: src/keychain/unlocked.ts), then
 // `process` on a file-cached profile whose entry this script stored beforehand (a file hit,
-// end to end). Neither touches the network or a real keychain.
+// end to end). None touches the network or a real keychain.
 
 import * as fs from 'node:fs';
 import * as vm from 'node:vm';
@@ -105,16 +107,33 @@ const require = createRequire(bundle);
 const runs: { argv: string[]; env?: Record<string, string> }[] = [
   { argv: ['process', 'warmkc'] },
   { argv: ['process', 'warmkc'], env: { KEYROLE_KERNEL_CACHE: 'off' } },
-  { argv: ['process', 'warm'] },
 ];
 const { sealedDelete, sealedSet } = await import('../src/keychain/kernel.ts');
 let kernelCopy = false;
+let unlockedStore: (() => boolean) | undefined;
 if (process.platform === 'linux') {
   try {
     sealedSet('keyrole:cache', keychainHit.key, keychainHit.value);
     kernelCopy = true;
   } catch { /* no kernel keyring here: the hit reads the Secret Service both times */ }
 }
+if (kernelCopy) {
+  // The file store as the keychain, unlocked for the session as a passphrase would leave it
+  // (no store key file: nothing here ever asks for a passphrase, so scrypt stays out).
+  const { identityFromSecret, randomBytes, recipientOf } = await import('../src/keychain/agefile.ts');
+  const { fileSet, RECIPIENT_FILE, storeDir } = await import('../src/keychain/filestore.ts');
+  const { keepForSession, lockSession } = await import('../src/keychain/unlocked.ts');
+  const { CACHE_SERVICE } = await import('../src/credentials/cache.ts');
+  const { privateDir } = await import('../src/util/home.ts');
+  const id = identityFromSecret(randomBytes(32));
+  const recipient = recipientOf(id.secret);
+  fs.writeFileSync(join(privateDir(storeDir()), RECIPIENT_FILE), `${recipient}\n`, { mode: 0o600 });
+  keepForSession(id, recipient);
+  fileSet(id, CACHE_SERVICE, keychainHit.key, keychainHit.value);
+  unlockedStore = lockSession;
+  runs.push({ argv: ['process', 'warmkc'], env: { KEYROLE_KEYCHAIN: 'file' } });
+}
+runs.push({ argv: ['process', 'warm'] });
 
 let last: string[] | undefined;
 
@@ -127,6 +146,7 @@ function next(): void {
   if (!argv) {
     fs.writeFileSync(out, script.createCachedData());
     if (kernelCopy) sealedDelete('keyrole:cache', keychainHit.key);
+    unlockedStore?.();
     bus.close();
     fs.rmSync(home, { recursive: true, force: true });
     process.exitCode = 0;
@@ -134,6 +154,7 @@ function next(): void {
   }
   process.argv = [process.execPath, 'keyrole', ...argv];
   delete process.env.KEYROLE_KERNEL_CACHE;
+  delete process.env.KEYROLE_KEYCHAIN;
   Object.assign(process.env, run?.env);
   const m = { exports: {} };
   // Each call runs the bundle's top level afresh (new module state) on the same compiled functions.

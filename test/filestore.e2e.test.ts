@@ -74,6 +74,43 @@ describe('the file store, with no D-Bus session', () => {
     for (const f of snapshot(store).keys()) assert.doesNotMatch(f, /alice|prod|Admin|111122223333/);
   });
 
+  test('a profile cached in a file: a hit leaves the locked store alone (no passphrase asked, none needed)', async () => {
+    const role = `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/Admin`;
+    w.writeConfig([
+      keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: role }),
+      keyroleProfile('prodfile', { keyrole_source: 'alice', keyrole_role_arn: role, keyrole_cache: 'file' }),
+    ].join('\n'));
+    const noPassphrase = { KEYROLE_PASSPHRASE_FILE: undefined };
+    try {
+      await reboot();
+      const before = await assumes();
+      const miss = await kr(['process', 'prodfile']);
+      assert.equal(miss.code, 0, miss.stderr);
+      assert.equal(await assumes(), before + 1, 'a miss fetches, the store unlocked by its passphrase for the source');
+      // keyrole_cache = file in the profile, then KEYROLE_CACHE=file on a keychain-cached
+      // profile of the same role (the same cache entry), each in a session where the store is locked.
+      for (const [profile, env] of [['prodfile', {}], ['prod', { KEYROLE_CACHE: 'file' }]] as const) {
+        await reboot();
+        const hit = await kr(['process', profile], { ...env, ...noPassphrase });
+        assert.equal(hit.code, 0, `${profile}: a hit from the file cache must not unlock the store: ${hit.stderr}`);
+        assert.equal(hit.stdout, miss.stdout);
+        assert.equal(hit.stderr, '');
+        assert.equal(await assumes(), before + 1);
+        // The store is still locked: what does need it says so.
+        assertOneLine(await kr(['process', 'prod'], noPassphrase), /file store is locked and there is no terminal/);
+      }
+      // A miss of a file-cached profile still unlocks the store for its source: without a way to, it says so.
+      assert.equal((await kr(['cache', 'clear', 'prodfile'])).code, 0);
+      await reboot();
+      assertOneLine(await kr(['process', 'prodfile'], noPassphrase), /file store is locked and there is no terminal .*set KEYROLE_PASSPHRASE_FILE/);
+      const again = await kr(['process', 'prodfile']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(await assumes(), before + 2);
+    } finally {
+      w.writeConfig(keyroleProfile('prod', { keyrole_source: 'alice', keyrole_role_arn: role }));
+    }
+  });
+
   test('a wrong passphrase: one line, exit 1, no file changed', async () => {
     await reboot();
     const wrong = join(w.home, 'wrong');

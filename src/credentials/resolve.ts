@@ -10,6 +10,7 @@
 
 import { loadSource } from '../keychain/sources.ts';
 import type { AwsFiles } from '../config/files.ts';
+import { unlockDeferred } from '../keychain/unlocked.ts';
 import type { Settings } from '../config/settings.ts';
 import { storeKind } from '../config/cachestore.ts';
 import { debug } from '../util/debug.ts';
@@ -67,6 +68,7 @@ export function resolveLayer(layer: Layer, store: CacheStore, o: ResolveOptions 
       },
       resolveUnder: async (under: Layer, n: Notify): Promise<CacheEntry> => (await resolveLayer(under, store, o, n)).entry,
     };
-    return PROVIDERS[layer.kind](layer, deps, notify);
+    // A fetch reads the keychain (a source, a sign-in record): `keyrole process` unlocks the file store only now (src/keychain/prepare.ts).
+    return unlockDeferred().then(() => PROVIDERS[layer.kind](layer, deps, notify));
   }, { renewSince: o.renewSince });
 }

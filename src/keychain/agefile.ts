@@ -14,11 +14,21 @@
 //
 // Every entry carries two stanzas that wrap the same file key:
 // - `X25519`, the standard recipient: `age -d -i identity.txt` decrypts the entry.
-// - `keyrole-filestore-v1`, a symmetric wrap under a key derived from the same identity:
-//   opening an entry costs one HKDF and two ChaCha20-Poly1305 operations, where X25519 in
-//   pure JS costs tens of milliseconds cold. age implementations skip stanzas of a type
-//   they do not know (the spec: "recipient stanzas of unknown type are ignored"), and the
-//   header MAC covers both.
+// - `keyrole-filestore-v2`, a symmetric wrap under a key derived from the same identity, of
+//   the file key, the payload nonce and the two keys age derives from them (HKDF-SHA256: the
+//   header MAC's key, and the payload key), so that opening an entry on a
+//   cache hit costs two ChaCha20-Poly1305 operations and the header MAC's HMAC, where X25519
+//   in pure JS costs tens of milliseconds cold and each HKDF-SHA256 about a millisecond in
+//   V8's interpreter (a hit runs these once: never long enough to be optimised). The
+//   header MAC is still checked, with the key the stanza carries; the stanza is
+//   authenticated (Poly1305) under a key only the identity gives, so nobody without the
+//   identity can make one whose keys differ from age's derivation; the payload nonce it
+//   carries must be the file's (a file with another nonce is refused, as age would refuse
+//   it: its payload key would differ). Entries written by
+//   earlier keyroles carry `keyrole-filestore-v1` (the file key alone) and are opened the
+//   long way, deriving both keys. age implementations skip stanzas of a type they do not
+//   know (the spec: "recipient stanzas of unknown type are ignored"), and the header MAC
+//   covers both stanzas.
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -28,7 +38,9 @@ import { base64nopad, bech32 } from '@scure/base';
 import { nodeRequire } from '../util/require.ts';
 
 const INTRO = 'age-encryption.org/v1\n';
-const KEYROLE_STANZA = 'keyrole-filestore-v1';
+const KEYROLE_STANZA = 'keyrole-filestore-v2';
+/** Earlier keyroles' stanza: the file key alone. */
+const KEYROLE_STANZA_V1 = 'keyrole-filestore-v1';
 const CHUNK = 64 * 1024;
 const utf8 = new TextEncoder();
 
@@ -37,10 +49,29 @@ export interface AgeIdentity {
   secret: Uint8Array;
   /** Derived from the scalar: the key of the keyrole stanza. */
   wrapKey: Uint8Array;
+  /** Derived from the scalar: the key that names the file store's entries (src/keychain/filestore.ts). */
+  nameKey: Uint8Array;
 }
 
-export function identityFromSecret(secret: Uint8Array): AgeIdentity {
-  return { secret, wrapKey: hkdf(sha256, secret, new Uint8Array(0), utf8.encode('keyrole-filestore-v1 wrap'), 32) };
+const DERIVED_BYTES = 64;
+
+/**
+ * The identity of a scalar. `derived`: its two derived keys as derivedKeys() gave them
+ * earlier (the session's kept copy, src/keychain/unlocked.ts), which spares a cache hit two
+ * HKDFs; anything but 64 bytes is ignored and the keys are derived anew.
+ */
+export function identityFromSecret(secret: Uint8Array, derived?: Uint8Array): AgeIdentity {
+  if (derived?.length === DERIVED_BYTES) return { secret, wrapKey: derived.slice(0, 32), nameKey: derived.slice(32) };
+  return {
+    secret,
+    wrapKey: hkdf(sha256, secret, new Uint8Array(0), utf8.encode('keyrole-filestore-v1 wrap'), 32),
+    nameKey: hkdf(sha256, secret, new Uint8Array(0), utf8.encode('keyrole-filestore-v1 names'), 32),
+  };
+}
+
+/** The identity's derived keys, for identityFromSecret's `derived`. */
+export function derivedKeys(id: AgeIdentity): Uint8Array {
+  return concat([id.wrapKey, id.nameKey]);
 }
 
 /** `AGE-SECRET-KEY-1…`, as age-keygen writes it. */
@@ -113,6 +144,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+// age's two keys of a file key (age-encryption.org/v1, "Header" and "Payload").
+const headerKeyOf = (fileKey: Uint8Array) => hkdf(sha256, fileKey, new Uint8Array(0), utf8.encode('header'), 32);
+const payloadKeyOf = (fileKey: Uint8Array, nonce: Uint8Array) => hkdf(sha256, fileKey, nonce, utf8.encode('payload'), 32);
+
 /** `plain` as an age file to the identity (both stanzas). */
 export function encrypt(id: AgeIdentity, plain: Uint8Array): Uint8Array {
   const fileKey = randomBytes(16);
@@ -120,15 +155,16 @@ export function encrypt(id: AgeIdentity, plain: Uint8Array): Uint8Array {
   const eph = randomBytes(32);
   const share = publicOf(eph);
   const xKey = hkdf(sha256, shared(eph, recipient), concat([share, recipient]), utf8.encode('age-encryption.org/v1/X25519'), 32);
+  const nonce = randomBytes(16);
+  const headerKey = headerKeyOf(fileKey);
+  const payloadKey = payloadKeyOf(fileKey, nonce);
   const wrapNonce = randomBytes(12);
   let header = INTRO
     + `-> X25519 ${base64nopad.encode(share)}\n` + stanzaBody(chacha20poly1305(xKey, ZERO_NONCE).encrypt(fileKey))
-    + `-> ${KEYROLE_STANZA} ${base64nopad.encode(wrapNonce)}\n` + stanzaBody(chacha20poly1305(id.wrapKey, wrapNonce).encrypt(fileKey))
+    + `-> ${KEYROLE_STANZA} ${base64nopad.encode(wrapNonce)}\n` + stanzaBody(chacha20poly1305(id.wrapKey, wrapNonce).encrypt(concat([fileKey, nonce, headerKey, payloadKey])))
     + '---';
-  const mac = hmac(sha256, hkdf(sha256, fileKey, new Uint8Array(0), utf8.encode('header'), 32), utf8.encode(header));
+  const mac = hmac(sha256, headerKey, utf8.encode(header));
   header += ` ${base64nopad.encode(mac)}\n`;
-  const nonce = randomBytes(16);
-  const payloadKey = hkdf(sha256, fileKey, nonce, utf8.encode('payload'), 32);
   const chunks: Uint8Array[] = [utf8.encode(header), nonce];
   for (let i = 0, c = 0; ; i += CHUNK, c++) {
     const last = i + CHUNK >= plain.length;
@@ -149,20 +185,28 @@ export function decrypt(id: AgeIdentity, file: Uint8Array): Uint8Array | undefin
     const macEnd = text.indexOf('\n', end + 4);
     if (macEnd < 0) return undefined;
     const lines = text.slice(INTRO.length, end).split('\n');
-    let fileKey: Uint8Array | undefined;
+    let keys: { header: Uint8Array; payload: (nonce: Uint8Array) => Uint8Array | undefined } | undefined;
     for (let i = 0; i < lines.length; i++) {
       const args = lines[i].split(' ');
-      if (args[0] !== '->' || args[1] !== KEYROLE_STANZA || args.length !== 3) continue;
-      const body = base64nopad.decode(lines[i + 1] ?? '');
-      fileKey = chacha20poly1305(id.wrapKey, base64nopad.decode(args[2])).decrypt(body);
+      if (args[0] !== '->' || (args[1] !== KEYROLE_STANZA && args[1] !== KEYROLE_STANZA_V1) || args.length !== 3) continue;
+      // The body: full lines of 64 columns, then one shorter (maybe empty).
+      let b64 = '';
+      for (let j = i + 1; j < lines.length; j++) {
+        b64 += lines[j];
+        if (lines[j].length < 64) break;
+      }
+      const wrapped = chacha20poly1305(id.wrapKey, base64nopad.decode(args[2])).decrypt(base64nopad.decode(b64));
+      if (args[1] === KEYROLE_STANZA && wrapped.length === 96) keys = { header: wrapped.subarray(32, 64), payload: (nonce) => (equal(nonce, wrapped.subarray(16, 32)) ? wrapped.subarray(64) : undefined) };
+      else if (args[1] === KEYROLE_STANZA_V1 && wrapped.length === 16) keys = { header: headerKeyOf(wrapped), payload: (nonce) => payloadKeyOf(wrapped, nonce) };
       break;
     }
-    if (!fileKey || fileKey.length !== 16) return undefined;
+    if (!keys) return undefined;
     const mac = base64nopad.decode(text.slice(end + 5, macEnd));
-    const want = hmac(sha256, hkdf(sha256, fileKey, new Uint8Array(0), utf8.encode('header'), 32), file.subarray(0, end + 4));
+    const want = hmac(sha256, keys.header, file.subarray(0, end + 4));
     if (mac.length !== 32 || !equal(mac, want)) return undefined;
     const rest = file.subarray(macEnd + 1);
-    const payloadKey = hkdf(sha256, fileKey, rest.subarray(0, 16), utf8.encode('payload'), 32);
+    const payloadKey = keys.payload(rest.subarray(0, 16));
+    if (!payloadKey) return undefined;
     const out: Uint8Array[] = [];
     const body = rest.subarray(16);
     for (let i = 0, c = 0; ; i += CHUNK + 16, c++) {

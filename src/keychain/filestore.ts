@@ -27,7 +27,6 @@
 
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { existingPrivateDir, keyroleHome, privateDir, readPrivateFile } from '../util/home.ts';
@@ -74,8 +73,7 @@ function entriesDir(create: boolean): string | undefined {
 
 /** The file name of an entry: reveals neither the service nor the account. */
 export function entryName(id: AgeIdentity, service: string, account: string): string {
-  const nameKey = hkdf(sha256, id.secret, new Uint8Array(0), utf8.encode('keyrole-filestore-v1 names'), 32);
-  return `${Buffer.from(hmac(sha256, nameKey, utf8.encode(`${service}\0${account}`)).subarray(0, 16)).toString('hex')}.age`;
+  return `${Buffer.from(hmac(sha256, id.nameKey, utf8.encode(`${service}\0${account}`)).subarray(0, 16)).toString('hex')}.age`;
 }
 
 interface Stored { service: string; account: string; value: string }

@@ -13,9 +13,13 @@
 // session has unlocked, and status runs inside shell prompts, where a passphrase prompt
 // would hang the prompt (it unlocks from KEYROLE_PASSPHRASE_FILE only, and otherwise says
 // the store is locked: fileStoreLocked).
+// `keyrole process` leaves the unlock until it reads the keychain (deferUnlock): before the
+// cache lookup where the keychain holds the cache, before a fetch otherwise
+// (src/commands/process.ts, src/credentials/resolve.ts), so a hit from the file cache
+// (keyrole_cache = file, KEYROLE_CACHE=file) never asks for the passphrase nor touches the store.
 
 import { autoReason, chooseFileStore, mayChooseFileStore, noSecretServiceHere, storeName } from './selection.ts';
-import { prepareFileStore, unlockedIdentity } from './unlocked.ts';
+import { deferUnlock, prepareFileStore, unlockedIdentity } from './unlocked.ts';
 import { storeExists } from './filestore.ts';
 import { secretServiceOnBus } from './secretservice.ts';
 
@@ -23,6 +27,8 @@ import { secretServiceOnBus } from './secretservice.ts';
 const NO_STORE = new Set(['completion', 'doctor', 'configure', 'store']);
 /** Commands that read the store but unlock it from KEYROLE_PASSPHRASE_FILE only: never the terminal, nor KEYROLE_PASSPHRASE_COMMAND (pinentry, systemd-ask-password ask a person too). */
 const ASKS_NOBODY = new Set(['status']);
+/** Commands whose store is unlocked when they first need it (see above). */
+const WHEN_NEEDED = new Set(['process']);
 /** Commands that store a first secret, and so create the store when there is none. */
 const CREATES = new Set(['setup', 'import', 'login', 'sso']);
 /** Commands whose first keychain read is the credential cache's (a hit reads the kernel copy). */
@@ -48,7 +54,9 @@ export async function prepareStore(command: string): Promise<void> {
   await chooseStore({ ask: !CACHE_FIRST.has(command) });
   if (storeName() !== 'file') return;
   if (ASKS_NOBODY.has(command) && !process.env.KEYROLE_PASSPHRASE_FILE) return;
-  await prepareFileStore({ create: CREATES.has(command) });
+  const prepare = () => prepareFileStore({ create: CREATES.has(command) });
+  if (WHEN_NEEDED.has(command)) deferUnlock(prepare);
+  else await prepare();
 }
 
 /** Whether the keychain is keyrole's file store and this session has not unlocked it (status says so rather than ask). */

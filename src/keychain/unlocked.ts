@@ -19,7 +19,7 @@ import { debug } from '../util/debug.ts';
 import { KeyroleError } from '../util/errors.ts';
 import { privateDir } from '../util/home.ts';
 import { join } from 'node:path';
-import { decodeIdentity, encodeIdentity, identityFromSecret, randomBytes, recipientOf, type AgeIdentity } from './agefile.ts';
+import { decodeIdentity, derivedKeys, encodeIdentity, identityFromSecret, randomBytes, recipientOf, type AgeIdentity } from './agefile.ts';
 import { KEY_FILE, RECIPIENT_FILE, keyFilePath, readStoreFile, storeDir, storeExists, storeRecipient } from './filestore.ts';
 import { sealedDelete, sealedGet, sealedSet } from './kernel.ts';
 
@@ -28,6 +28,27 @@ const SESSION_SERVICE = 'keyrole:filestore';
 const DEFAULT_TIMEOUT_MS = 8 * 3600_000;
 
 let current: AgeIdentity | undefined;
+
+// A command that may never need the store (`keyrole process` on a profile whose cache is a
+// file: a hit reads no keychain) leaves its unlocking until the first read or write
+// (src/keychain/prepare.ts): a hit then neither asks for a passphrase nor fetches the
+// session's key. Once started, every caller waits for the same unlocking (one prompt).
+let deferred: (() => Promise<void>) | undefined;
+let unlocking: Promise<void> | undefined;
+
+/** Leaves the store's unlocking to unlockDeferred(). */
+export function deferUnlock(unlock: () => Promise<void>): void {
+  deferred = unlock;
+}
+
+/** Unlocks the store now if a command left it for later; at once otherwise. */
+export function unlockDeferred(): Promise<void> {
+  if (deferred) {
+    unlocking = deferred();
+    deferred = undefined;
+  }
+  return unlocking ?? Promise.resolve();
+}
 
 /** KEYROLE_UNLOCK_TIMEOUT: seconds, or a number with s, m, h or d; 0 keeps the key in no session. */
 export function unlockTimeoutMs(raw = process.env.KEYROLE_UNLOCK_TIMEOUT): number {
@@ -40,7 +61,12 @@ export function unlockTimeoutMs(raw = process.env.KEYROLE_UNLOCK_TIMEOUT): numbe
 /** The kernel keyring's account of the session key: one per store (its recipient). */
 const sessionAccount = (recipient: string) => `unlocked:${recipient}`;
 
-interface SessionCopy { identity: string; until: number }
+/**
+ * The kept copy: the identity, until when, and its two derived keys (base64), which spare
+ * every hit two HKDFs (src/keychain/agefile.ts identityFromSecret); a copy without them (an
+ * earlier keyrole's) is derived anew.
+ */
+interface SessionCopy { identity: string; until: number; derived?: string }
 
 /** The session's kept key and until when, or undefined (none, expired, another store's). */
 export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
@@ -62,17 +88,19 @@ export function sessionKey(): { id: AgeIdentity; until: number } | undefined {
       try { sealedDelete(SESSION_SERVICE, sessionAccount(recipient)); } catch { /* asked again anyway */ }
       return undefined;
     }
-    return { id: identityFromSecret(secret), until: v.until };
+    return { id: identityFromSecret(secret, typeof v.derived === 'string' ? Buffer.from(v.derived, 'base64') : undefined), until: v.until };
   } catch {
     return undefined;
   }
 }
 
-function keepForSession(id: AgeIdentity, recipient: string): void {
+/** Keeps the unlocked key for the session's later calls (also the build's code-cache run: scripts/main-code-cache.ts). */
+export function keepForSession(id: AgeIdentity, recipient: string): void {
   const ms = unlockTimeoutMs();
   if (ms === 0) return;
   try {
-    sealedSet(SESSION_SERVICE, sessionAccount(recipient), JSON.stringify({ identity: encodeIdentity(id.secret), until: Date.now() + ms }));
+    const copy: SessionCopy = { identity: encodeIdentity(id.secret), until: Date.now() + ms, derived: Buffer.from(derivedKeys(id)).toString('base64') };
+    sealedSet(SESSION_SERVICE, sessionAccount(recipient), JSON.stringify(copy));
   } catch (err) {
     debug(`file store: the kernel keyring refused the unlocked key (${(err as Error).message}); later calls ask again`);
   }
