@@ -18,6 +18,7 @@ import { KEYROLE, ROOT } from './support/run.ts';
 import { get, serve } from './support/server.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
+import { keyringPid, whileStopped } from './support/keyring.ts';
 import { tempDir } from './support/tmp.ts';
 import { Recorder } from '../scripts/robustness-doc.ts';
 
@@ -34,21 +35,6 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
-/** The pid of the gnome-keyring that owns org.freedesktop.secrets on the world's bus. */
-function keyringPid(w: World): number {
-  const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'], { env: { ...process.env, ...w.env }, encoding: 'utf8' });
-  return Number(/uint32 (\d+)/.exec(out)![1]);
-}
-
-/** What `f` gets while process `pid` is stopped (SIGSTOP); it is continued (SIGCONT) whatever happens. */
-async function whileStopped<T>(pid: number, f: () => Promise<T>): Promise<T> {
-  process.kill(pid, 'SIGSTOP');
-  try {
-    return await f();
-  } finally {
-    process.kill(pid, 'SIGCONT');
-  }
-}
 
 /**
  * A session bus in front of the world's: it forwards every connection to the real bus until

@@ -31,7 +31,8 @@ export interface Resolved {
 // of the credentials it gave: those work to their end.
 const NEEDS_PERSON: ReadonlySet<string> = new Set(['MfaNoPrompt', 'SsoLoginRequired', 'LoginExpired', 'LoginRequired']);
 
-function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined {
+/** Why credentials a failed renewal could not replace may still be served after `err` (usableAfterFailedRenewal); undefined: never. */
+export function servableAfter(err: unknown): 'transient' | 'needs a person' | undefined {
   if (isTransient(err)) return 'transient';
   return err instanceof KeyroleError && NEEDS_PERSON.has(err.code) ? 'needs a person' : undefined;
 }

@@ -100,3 +100,19 @@ export async function startKeyring(opts: { home?: string; password?: string; dae
     },
   };
 }
+
+/** The pid of the gnome-keyring that owns org.freedesktop.secrets on the world's bus. */
+export function keyringPid(w: { env: Record<string, string> }): number {
+  const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'], { env: { ...process.env, ...w.env }, encoding: 'utf8' });
+  return Number(/uint32 (\d+)/.exec(out)![1]);
+}
+
+/** What `f` gets while process `pid` is stopped (SIGSTOP); it is continued (SIGCONT) whatever happens. */
+export async function whileStopped<T>(pid: number, f: () => Promise<T>): Promise<T> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await f();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
