@@ -55,7 +55,7 @@ function parseFault(raw: unknown): Fault {
 }
 
 function behaviourView(state: EmulatorState) {
-  return { ...state.behaviour, faults: state.behaviour.faults.map((f) => ({ ...f })) };
+  return { ...state.behaviour, faults: state.behaviour.faults.map((f) => ({ ...f })), held: state.held };
 }
 
 function route(state: EmulatorState, method: string, path: string, body: unknown): ControlResult {
@@ -141,6 +141,10 @@ function route(state: EmulatorState, method: string, path: string, body: unknown
       if (shape !== undefined) {
         if (!ERROR_SHAPES.includes(shape as ErrorShape)) throw new ControlError(`'errorShape' must be one of ${ERROR_SHAPES.join(', ')}`);
         b.errorShape = shape as ErrorShape;
+      }
+      if (o['holdSts'] !== undefined) {
+        if (typeof o['holdSts'] !== 'boolean') throw new ControlError("'holdSts' must be true or false");
+        state.setHold(o['holdSts']);
       }
       const offset = optNumber(o, 'clockOffsetMs');
       if (offset !== undefined) b.clockOffsetMs = offset;

@@ -141,6 +141,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     );
   };
 
+  /** An STS or IAM answer waits its latency, then while the test holds answers (holdSts). */
+  async function stsAnswerDue(): Promise<void> {
+    await delay(state.behaviour.latencyMs);
+    await state.stsGate();
+  }
+
   async function applyFault(fault: Fault, res: ServerResponse, action: string, requestId: string): Promise<number> {
     switch (fault.kind) {
       case 'reset':
@@ -150,19 +156,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         // Never answer; the socket is destroyed when the emulator closes.
         return 0;
       case 'badxml':
-        await delay(state.behaviour.latencyMs);
+        await stsAnswerDue();
         send(res, 200, 'text/xml', `<${action}Response xmlns="${STS_NAMESPACE}">\n  <${action}Result>\n    <Credentials>\n      <AccessKeyId>ASIA`, requestId);
         return 200;
       case 'wrongContentType':
         // What a captive portal or corporate proxy hands back instead of STS.
-        await delay(state.behaviour.latencyMs);
+        await stsAnswerDue();
         send(res, 200, 'text/html; charset=utf-8', '<!DOCTYPE html><html><head><title>Sign in to network</title></head><body>Please sign in.</body></html>\n', requestId);
         return 200;
       case 'error': {
         const code = fault.code ?? 'InternalFailure';
         const status = fault.status ?? (code === 'Throttling' ? 400 : 500);
         const message = fault.message ?? (code === 'Throttling' ? 'Rate exceeded' : 'An internal error has occurred');
-        await delay(state.behaviour.latencyMs);
+        await stsAnswerDue();
         sendError(res, status, status >= 500 ? 'Receiver' : 'Sender', code, message, requestId);
         return status;
       }
@@ -221,7 +227,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
     rec.status = status;
     state.record(rec);
-    await delay(state.behaviour.latencyMs);
+    await stsAnswerDue();
     if (failed) sendError(res, status, failed.type, failed.code, failed.message, requestId, iam ? IAM_NAMESPACE : undefined);
     else send(res, status, 'text/xml', xml, requestId);
     log(rec, startedAt);

@@ -100,6 +100,12 @@ export interface Behaviour {
    * X-Amzn-ErrorType header. 'header': only the header names the error (an empty body).
    */
   errorShape: ErrorShape;
+  /**
+   * While true, every STS and IAM answer waits (after its latency) until it is set false
+   * again: a test holds the one request a lock holder made while its waiters line up, and
+   * reads how many answers wait in `held`, instead of betting on a latency.
+   */
+  holdSts: boolean;
 }
 
 export type ErrorShape = 'aws' | 'errors' | 'header';
@@ -169,6 +175,27 @@ export class EmulatorState {
   readonly sessions = new Map<string, Session>();
   readonly behaviour: Behaviour;
   private calls = new Map<string, number>();
+  private heldAnswers: (() => void)[] = [];
+
+  /** How many STS or IAM answers wait for holdSts to end. */
+  get held(): number {
+    return this.heldAnswers.length;
+  }
+
+  /** Resolves at once, or when holdSts is set false. */
+  stsGate(): Promise<void> {
+    if (!this.behaviour.holdSts) return Promise.resolve();
+    return new Promise((resolve) => this.heldAnswers.push(resolve));
+  }
+
+  /** Sets holdSts; ending it lets every held answer go. */
+  setHold(on: boolean): void {
+    this.behaviour.holdSts = on;
+    if (on) return;
+    const go = this.heldAnswers;
+    this.heldAnswers = [];
+    for (const f of go) f();
+  }
   private requests: RequestRecord[] = [];
 
   constructor(options: StateOptions = {}) {
@@ -178,6 +205,7 @@ export class EmulatorState {
       clockOffsetMs: options.clockOffsetMs ?? 0,
       faults: [],
       errorShape: 'aws',
+      holdSts: false,
     };
     const seed = options.seed ?? DEFAULT_SEED;
     // Seed files are hand-written JSON: tolerate a missing section rather than crash on it.

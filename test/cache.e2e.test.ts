@@ -13,6 +13,7 @@ import { baseEnv, KEYROLE, type RunResult } from './support/run.ts';
 import { killAfterAnswer, tally, writeWindowMs, type KillOutcome } from './support/kill.ts';
 import { DEMO_ACCOUNT_ID } from './support/emulator.ts';
 import { requireTool } from './support/tools.ts';
+import { until } from './support/until.ts';
 import { decodeEntry } from '../src/credentials/cache.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::${DEMO_ACCOUNT_ID}:role/${name}`;
@@ -200,13 +201,33 @@ describe('credential cache', () => {
   });
 
   test('a failing holder passes its error to the waiters instead of each retrying STS', async () => {
-    await w.emu.behaviour({ latencyMs: 500, faults: [{ action: 'AssumeRole', times: 1, kind: 'error', status: 403, code: 'AccessDenied', message: 'User: x is not authorized to perform: sts:AssumeRole' }] });
-    const rs = await Promise.all(Array.from({ length: 8 }, () => w.keyrole(['process', 'prod'])));
-    for (const r of rs) {
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /STS denied/);
+    // The emulator holds the holder's one AssumeRole until the seven others are waiting on
+    // its lock (their --debug line), so none of them can arrive after it failed, however
+    // slowly a busy machine starts them (a 500 ms latency failed there: a late caller found
+    // the lock free and asked STS itself, as it should).
+    await w.emu.behaviour({ holdSts: true, faults: [{ action: 'AssumeRole', times: 1, kind: 'error', status: 403, code: 'AccessDenied', message: 'User: x is not authorized to perform: sts:AssumeRole' }] });
+    try {
+      const kids = Array.from({ length: 8 }, () => {
+        const c = spawn(KEYROLE, ['process', 'prod'], { env: baseEnv({ ...w.env, KEYROLE_DEBUG: '1' }), stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+        const code = new Promise<number | null>((r) => c.once('close', (x) => r(x)));
+        return { stderr: () => stderr, code };
+      });
+      await until('one AssumeRole held and seven keyroles waiting on its lock', async () => {
+        const held = (await w.emu.control<{ held: number }>('GET', 'behaviour')).held;
+        const waiting = kids.filter((k) => k.stderr().includes('another keyrole holds the lock; waiting for it')).length;
+        return held === 1 && waiting === 7 ? true : undefined;
+      });
+      await w.emu.behaviour({ holdSts: false });
+      for (const k of kids) {
+        assert.notEqual(await k.code, 0);
+        assert.match(k.stderr(), /STS denied/);
+      }
+      assert.equal(await assumeCalls(), 1);
+    } finally {
+      await w.emu.behaviour({ holdSts: false });
     }
-    assert.equal(await assumeCalls(), 1);
   });
 
   test('corrupt or foreign entries are ignored and replaced, with a --debug note', async () => {
