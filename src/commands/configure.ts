@@ -17,7 +17,7 @@ import { listSources, sourceExists } from '../keychain/sources.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { ask, openTerminal, type Terminal } from '../util/prompt.ts';
 import { shlexQuote } from '../config/shlex.ts';
-import { backupFile, removeProfileKeys, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
+import { removeProfileKeys, rewriteConfig, setProfileValues } from '../config/configedit.ts';
 import { parseCommand } from './args.ts';
 
 const PROFILE_NAME = /^[\w\-@+.%:/]{1,128}$/;
@@ -163,8 +163,7 @@ export async function configureCommand(o: ConfigureOptions): Promise<void> {
     process.stdout.write(`Profile ${o.profile} in ${path} already has these settings; nothing changed.\n`);
     return;
   }
-  const backup = backupFile(path);
-  writeFileAtomic(path, edit.text);
+  const backup = rewriteConfig(path, edit.text);
   const what = [...edit.added.map((k) => `+${k}`), ...edit.changed.map((k) => (k.startsWith('-') ? k : `~${k}`))].join(' ');
   process.stdout.write(`Wrote profile ${o.profile} to ${path} (${edit.created ? 'new profile' : what})${backup ? `; backup: ${backup}` : ''}.\n`);
   const source = o.source ?? current.keyrole_source;

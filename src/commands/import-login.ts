@@ -14,7 +14,7 @@
 import { unlinkSync } from 'node:fs';
 import { configPath, credentialsPath, profileNames, usesKeyrole, type AwsFiles } from '../config/files.ts';
 import { configSections, parseIni, readIniText } from '../config/ini.ts';
-import { backupFile, LineEditor, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
+import { LineEditor, rewriteConfig, setProfileValues } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { resolveRegion } from '../config/endpoints.ts';
 import { LOGIN_SESSION_ARN, signinEndpoint } from '../login/endpoint.ts';
@@ -111,8 +111,7 @@ export async function importLoginSessions(o: { dryRun: boolean; yes: boolean }):
   for (const c of moved) {
     if (cfg[c.profile]?.keyrole_login_session !== c.record.session) throw new KeyroleError('BadConfigValue', `profile ${c.profile} would not read back with keyrole_login_session`, 'nothing in the config was changed; the sessions are in the keychain');
   }
-  const backup = backupFile(path);
-  writeFileAtomic(path, next);
+  const backup = rewriteConfig(path, next);
   // 4. The plaintext sessions go.
   for (const c of moved) {
     try {

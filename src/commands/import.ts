@@ -21,7 +21,7 @@ import { KeyroleError, usageError } from '../util/errors.ts';
 import { configPath, credentialsPath } from '../config/files.ts';
 import { readIniText } from '../config/ini.ts';
 import { planImport, type ImportPlan } from '../config/migrate.ts';
-import { backupFile, writeFileAtomic } from '../config/configedit.ts';
+import { rewriteConfig, writeFileAtomic } from '../config/configedit.ts';
 import { backupsWithKeys, scrubBackups } from '../config/plaintext.ts';
 import { decodeSource, SOURCE_SERVICE } from '../keychain/sourcekeys.ts';
 import { getItem } from '../keychain/keychain.ts';
@@ -158,8 +158,7 @@ export async function importCommand(o: ImportOptions): Promise<void> {
   let backup: string | undefined;
   if (plan.configChanged) {
     const secretsInConfig = plan.keys.some((k) => k.from.includes('config'));
-    if (!secretsInConfig) backup = backupFile(cfgPath);
-    writeFileAtomic(cfgPath, plan.configText);
+    backup = rewriteConfig(cfgPath, plan.configText, { backup: !secretsInConfig });
   }
 
   // 3. The credentials file, without the migrated key lines.

@@ -6,7 +6,7 @@
 
 import { configPath, credentialsPath, section, type AwsFiles } from '../config/files.ts';
 import { configSections, parseIni, readIniFile, readIniText } from '../config/ini.ts';
-import { backupFile, setProfileValues, writeFileAtomic } from '../config/configedit.ts';
+import { rewriteConfig, setProfileValues } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { checkRegion } from '../config/region.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
@@ -88,8 +88,7 @@ export async function signinNewProfile(files: AwsFiles, profile: string, flags: 
     ['keyrole_login_session', got.record.session],
     ['region', region],
   ]);
-  const backup = backupFile(path);
-  writeFileAtomic(path, edit.text);
+  const backup = rewriteConfig(path, edit.text);
   const written: AwsFiles = { configPath: path, credentialsPath: credentialsPath(), config: configSections(parseIni(edit.text)), credentials: readIniFile(credentialsPath(), 'credentials') };
   if (section(written.config, profile)) await cacheCredentials(written, resolveSettings(written, profile, {}, localUser()), got);
   process.stderr.write(`keyrole: wrote profile ${profile} to ${path}${backup ? ` (backup: ${backup})` : ''}.\n`);

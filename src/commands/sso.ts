@@ -2,14 +2,14 @@
 // reach, appended to the config (a dry run unless --write; comments and every other line
 // kept byte for byte; a backup first). `keyrole sso logout <sso-session | profile>`: signs out.
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadAwsFiles, profileNames, section, type AwsFiles } from '../config/files.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { listAssignments, type SsoAssignment } from '../sso/client.ts';
 import { sessionRefFromConfig, type SsoSessionRef } from '../sso/session.ts';
 import { ssoAccessToken, ssoLogout } from '../sso/sso.ts';
 import { deleteEntries, entriesUnder, layersOf } from '../credentials/plan.ts';
-import { backupFile, writeFileAtomic } from '../config/configedit.ts';
+import { rewriteConfig } from '../config/configedit.ts';
 import { shlexQuote } from '../config/shlex.ts';
 import { parseCommand } from './args.ts';
 import { parseIni } from '../config/ini.ts';
@@ -170,17 +170,6 @@ export function appendText(text: string, addition: string): string {
   return text + sep + add;
 }
 
-/** Backs the config up (0600, beside its target), then replaces it atomically keeping its mode; returns the backup's path. */
-export function writeConfigFile(path: string, text: string, now = new Date()): string | undefined {
-  let target = path;
-  try {
-    target = realpathSync(path);
-  } catch { /* a new file */ }
-  const backup = backupFile(target, now);
-  writeFileAtomic(target, text);
-  return backup;
-}
-
 async function populateMain(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseCommand('sso', argv, {
     write: { type: 'boolean' },
@@ -225,7 +214,7 @@ async function populateMain(argv: string[]): Promise<void> {
   } else if (!v.write) {
     out.push('', `Dry run: nothing was written. These lines would be appended to ${files.configPath}:`, '', addition.trimEnd(), '', 'Run again with --write to add them (a backup is made first).');
   } else {
-    const backup = writeConfigFile(files.configPath, next);
+    const backup = rewriteConfig(files.configPath, next);
     out.push(`Added ${adds} profile(s) to ${files.configPath}${backup ? ` (backup: ${backup})` : ''}.`);
   }
   process.stdout.write(`${out.join('\n')}\n`);

@@ -227,6 +227,20 @@ export function backupFile(path: string, now = new Date()): string | undefined {
 }
 
 /**
+ * The one way keyrole rewrites a config file: a 0600 backup of what was there (unless
+ * `backup` is false: `import` skips it when the config itself held secrets), then the new
+ * text atomically, through a symlink to its target (writeFileAtomic). The backup goes beside
+ * `path` as given, where doctor and import look for keyrole's backups (keyroleBackups): a
+ * symlinked config (a dotfile manager's) keeps its backup in ~/.aws, not in the dotfiles
+ * repository the link points into. Returns the backup's path.
+ */
+export function rewriteConfig(path: string, text: string, o: { backup?: boolean; now?: Date } = {}): string | undefined {
+  const backup = o.backup === false ? undefined : backupFile(path, o.now);
+  writeFileAtomic(path, text);
+  return backup;
+}
+
+/**
  * Replaces the file's content atomically (temp file in the same directory, fsync, rename),
  * keeping its mode; a symlinked config (dotfile managers) is written through to its target.
  */

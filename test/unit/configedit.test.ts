@@ -3,9 +3,9 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync, symlinkSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync, writeFileSync, symlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backupFile, setProfileValues, writeFileAtomic } from '../../src/config/configedit.ts';
+import { backupFile, keyroleBackups, rewriteConfig, setProfileValues, writeFileAtomic } from '../../src/config/configedit.ts';
 import { configSections, parseIni } from '../../src/config/ini.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -92,5 +92,28 @@ describe('backup and atomic write', () => {
     assert.equal(statSync(real).mode & 0o777, 0o640, 'mode kept');
     assert.ok(readdirSync(dir).every((n) => !n.endsWith('.tmp')), 'no temp file left');
     assert.equal(backupFile(join(dir, 'missing')), undefined);
+  });
+
+  test('regression (sso populate backed a symlinked config up beside the link\'s target, where doctor and import\'s scrub never look): rewriteConfig backs up beside the path given, 0600, and writes through the link keeping the mode', () => {
+    const dir = tempDir('rewrite-');
+    const real = join(dir, 'dotfiles-config');
+    writeFileSync(real, 'old\n', { mode: 0o640 });
+    const link = join(dir, 'config');
+    symlinkSync(real, link);
+    const backup = rewriteConfig(link, 'new\n', { now: new Date('2030-01-02T03:04:05.678Z') });
+    assert.equal(backup, `${link}.keyrole-backup-20300102T030405Z`);
+    assert.deepEqual(keyroleBackups(link), ['config.keyrole-backup-20300102T030405Z'], 'where doctor and import look');
+    assert.equal(readFileSync(backup!, 'utf8'), 'old\n');
+    assert.equal(statSync(backup!).mode & 0o777, 0o600);
+    assert.equal(readFileSync(real, 'utf8'), 'new\n');
+    assert.equal(statSync(real).mode & 0o777, 0o640);
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the symlink stays a symlink');
+    // backup: false (import, when the config itself held secrets) makes none.
+    assert.equal(rewriteConfig(link, 'newer\n', { backup: false }), undefined);
+    assert.equal(keyroleBackups(link).length, 1);
+    // A new file: no backup, 0600.
+    const fresh = join(dir, 'sub', 'config');
+    assert.equal(rewriteConfig(fresh, 'x\n'), undefined);
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 });

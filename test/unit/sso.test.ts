@@ -5,7 +5,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSSOTokenFilepath } from '@smithy/shared-ini-file-loader';
 import { awsCacheFile } from '../../src/sso/awscache.ts';
@@ -16,7 +15,7 @@ import { pollForToken, userCodeOf, verificationUrl } from '../../src/sso/devicef
 import { ssoEndpoints, ssoError } from '../../src/sso/client.ts';
 import { KeyroleError } from '../../src/util/errors.ts';
 import { loginTarget } from '../../src/commands/login.ts';
-import { appendText, checkRendered, planPopulate, renderProfiles, unsafeAssignment, writeConfigFile, type PlanItem } from '../../src/commands/sso.ts';
+import { appendText, checkRendered, planPopulate, renderProfiles, unsafeAssignment, type PlanItem } from '../../src/commands/sso.ts';
 import type { AwsFiles, Section } from '../../src/config/files.ts';
 import { parseIni, configSections } from '../../src/config/ini.ts';
 import { withEnv } from '../support/env.ts';
@@ -408,25 +407,5 @@ keyrole_role_arn = arn:aws:iam::444455556666:role/Deploy
     assert.equal(appendText('', add), add);
     assert.equal(appendText('[default]\r\nregion = x\r\n', add), '[default]\r\nregion = x\r\n\r\n[profile x]\r\na = 1\r\n');
     assert.equal(appendText(cfg, ''), cfg);
-  });
-
-  test('writing makes a 0600 backup, keeps the mode, and writes through a symlink to its target', () => {
-    const dir = tempDir('populate-');
-    const real = join(dir, 'real-config');
-    writeFileSync(real, 'old\n', { mode: 0o640 });
-    const link = join(dir, 'config');
-    symlinkSync(real, link);
-    const backup = writeConfigFile(link, 'new\n', new Date('2030-01-02T03:04:05.678Z'));
-    assert.equal(backup, `${real}.keyrole-backup-20300102T030405Z`);
-    assert.equal(readFileSync(backup!, 'utf8'), 'old\n');
-    assert.equal(statSync(backup!).mode & 0o777, 0o600);
-    assert.equal(readFileSync(real, 'utf8'), 'new\n');
-    assert.equal(statSync(real).mode & 0o777, 0o640);
-    assert.ok(lstatSync(link).isSymbolicLink(), 'the symlink stays a symlink');
-    assert.deepEqual(readdirSync(dir).sort(), ['config', 'real-config', 'real-config.keyrole-backup-20300102T030405Z']);
-    // A new file: no backup, 0600.
-    const fresh = join(dir, 'sub', 'config');
-    assert.equal(writeConfigFile(fresh, 'x\n'), undefined);
-    assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 });
