@@ -93,12 +93,13 @@ async function main() {
     const fileKeychain = { KEYROLE_KEYCHAIN: 'file', KEYROLE_PASSPHRASE_FILE: passphrase };
     await w.keyrole(['setup', 'alice', '--force', '--no-verify'], { env: fileKeychain, input: `${DEMO_ACCESS_KEY_ID}\n${DEMO_SECRET_ACCESS_KEY}\n` });
     await w.keyrole(['process', 'kr'], { env: fileKeychain });
-    const [bare, hitFile, hitKeychain, hitSecretService, hitFileKeychain] = hyperfine([`${NODE24} -e 0`, `${KEYROLE} process krfile`, `${KEYROLE} process kr`, `env KEYROLE_KERNEL_CACHE=off ${KEYROLE} process kr`, `env KEYROLE_KEYCHAIN=file ${KEYROLE} process kr`], env, runs * 2);
+    const [bare, hitFile, hitKeychain, hitSecretService, hitFileKeychain, hitFileEntry] = hyperfine([`${NODE24} -e 0`, `${KEYROLE} process krfile`, `${KEYROLE} process kr`, `env KEYROLE_KERNEL_CACHE=off ${KEYROLE} process kr`, `env KEYROLE_KEYCHAIN=file ${KEYROLE} process kr`, `env KEYROLE_KEYCHAIN=file KEYROLE_KERNEL_CACHE=off ${KEYROLE} process kr`], env, runs * 2);
     rows.push({ what: '`node -e 0` (Node 24, the one the executable embeds)', value: ms(bare) });
     rows.push({ what: 'cache hit, file store', value: `${ms(hitFile)} (${(hitFile / bare).toFixed(2)}×)`, target: '≤ 1.15×', verdict: hitFile / bare <= 1.15 ? 'met' : 'missed' });
     rows.push({ what: 'cache hit, keychain store (default: the entry\'s copy in the kernel keyring)', value: `${ms(hitKeychain)} (${(hitKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitKeychain / bare <= 1.35 ? 'met' : 'missed' });
     rows.push({ what: '… the entry in the Secret Service (where the kernel keyring refuses the copy; KEYROLE_KERNEL_CACHE=off)', value: `${ms(hitSecretService)} (${(hitSecretService / bare).toFixed(2)}×)` });
-    rows.push({ what: 'cache hit, encrypted file store as the keychain (KEYROLE_KEYCHAIN=file, unlocked for the session)', value: `${ms(hitFileKeychain)} (${(hitFileKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitFileKeychain / bare <= 1.35 ? 'met' : 'missed' });
+    rows.push({ what: 'cache hit, encrypted file store as the keychain (KEYROLE_KEYCHAIN=file, unlocked for the session: the entry\'s kernel-keyring copy)', value: `${ms(hitFileKeychain)} (${(hitFileKeychain / bare).toFixed(2)}×)`, target: '≤ 1.35×', verdict: hitFileKeychain / bare <= 1.35 ? 'met' : 'missed' });
+    rows.push({ what: '… the entry opened from the file store (no kernel copy: KEYROLE_KERNEL_CACHE=off)', value: `${ms(hitFileEntry)} (${(hitFileEntry / bare).toFixed(2)}×)` });
 
     // 1b. a cache hit of an AWS Sign-In profile: a session as aws login leaves it, imported.
     const minted = await w.emu.control<{ loginSession: string; token: unknown }>('POST', 'login/cli-session', {});

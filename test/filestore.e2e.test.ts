@@ -15,6 +15,7 @@ import { onPty } from './support/pty.ts';
 import { requireTool } from './support/tools.ts';
 import { fileStoreWorld, filesHolding, snapshot, PASSPHRASE, type FileStoreWorld } from './support/filestore.ts';
 import { assertOneLine } from '../scripts/robustness-doc.ts';
+import { homeKeys, keyctlWithPersistent } from './support/kernelkeys.ts';
 
 const PROMPT = /Passphrase for keyrole's file store: /g;
 
@@ -72,6 +73,28 @@ describe('the file store, with no D-Bus session', () => {
     assert.match(lockedDoctor.stdout, /^warning +keychain +keyrole's file store .* is locked in this session/m);
     // No file name says which profile, role or account.
     for (const f of snapshot(store).keys()) assert.doesNotMatch(f, /alice|prod|Admin|111122223333/);
+  });
+
+  test('a hit reads the entry\'s sealed kernel-keyring copy first, with no unlocked key; keyrole store lock removes the copies with the key', async () => {
+    const home = join(w.home, '.aws', 'keyrole');
+    assert.equal((await kr(['cache', 'clear'])).code, 0);
+    const miss = await kr(['process', 'prod']);
+    assert.equal(miss.code, 0, miss.stderr);
+    assert.equal(homeKeys(home).length, 1, 'the entry is copied to the kernel keyring, sealed');
+    // The session's unlocked key gone, the copy kept: the hit needs neither the key nor a passphrase.
+    const sessionKeys = homeKeys(home, 'keyrole:filestore').map((k) => k.id);
+    assert.equal(sessionKeys.length, 1);
+    await keyctlWithPersistent('for id; do keyctl invalidate "0x$id"; done', sessionKeys);
+    const hit = await kr(['process', 'prod'], { KEYROLE_PASSPHRASE_FILE: undefined });
+    assert.equal(hit.code, 0, hit.stderr);
+    assert.equal(hit.stdout, miss.stdout);
+    // A lock forgets the copies too: nothing the store held is served without the passphrase.
+    assert.equal((await kr(['list'])).code, 0, 'unlocked again (KEYROLE_PASSPHRASE_FILE)');
+    const lock = await kr(['store', 'lock'], { KEYROLE_PASSPHRASE_FILE: undefined });
+    assert.equal(lock.code, 0, lock.stderr);
+    assert.deepEqual(homeKeys(home), [], 'no copy left after keyrole store lock');
+    const locked = await kr(['process', 'prod'], { KEYROLE_PASSPHRASE_FILE: undefined });
+    assertOneLine(locked, /file store is locked and there is no terminal/);
   });
 
   test('a profile cached in a file: a hit leaves the locked store alone (no passphrase asked, none needed)', async () => {

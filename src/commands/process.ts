@@ -9,8 +9,6 @@ import { credentialBlob } from '../credentials/blob.ts';
 import { resolveCredentials } from '../credentials/resolve.ts';
 import { localExpiration } from '../credentials/cache.ts';
 import { localUser } from '../credentials/user.ts';
-import { storeKind } from '../config/cachestore.ts';
-import { unlockDeferred } from '../keychain/unlocked.ts';
 import { usageError } from '../util/errors.ts';
 import { parseCommand } from './args.ts';
 
@@ -50,8 +48,6 @@ export async function processCommand(o: ProcessOptions): Promise<void> {
   if (s.shadowing.length) {
     debug(`warning: profile ${s.profile} also sets ${s.shadowing.join(', ')}; the AWS CLI and SDKs use those before credential_process, so they bypass keyrole: remove them or move them to keyrole_* keys`);
   }
-  // The file store is unlocked here when it holds the cache, else only if a miss needs it (src/keychain/prepare.ts).
-  if (storeKind(s.cache) === 'keychain') await unlockDeferred();
   const { entry } = await resolveCredentials(files, s, { mfaToken: o.mfaToken });
   writeStdout(`${credentialBlob(entry.credentials, localExpiration(entry))}\n`);
 }

@@ -15,6 +15,7 @@ import { autoReasonWords, forgetAutoChoice, storeName, type StoreName } from '..
 import { chooseStore } from '../keychain/prepare.ts';
 import { changePassphrase, lockSession, prepareFileStore, sessionKey, unlockTimeoutMs } from '../keychain/unlocked.ts';
 import { storeDir, storeExists } from '../keychain/filestore.ts';
+import { kernelCopiesPossible, kernelSweep } from '../keychain/tier.ts';
 import { KeyroleError, usageError } from '../util/errors.ts';
 import { formatLeft } from '../util/duration.ts';
 import { parseCommand } from './args.ts';
@@ -95,6 +96,8 @@ export async function main(argv: string[]): Promise<void> {
     case 'lock':
       parseCommand('store', rest, {});
       lockSession();
+      // The kernel keyring's copies of cached credentials go too: after a lock, nothing the store held is served without the passphrase.
+      if (kernelCopiesPossible()) kernelSweep(CACHE_SERVICE, () => true);
       process.stdout.write('Locked the file store for this session.\n');
       return;
     case 'status':

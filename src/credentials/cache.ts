@@ -13,6 +13,7 @@ import { openToOthers } from '../util/platform.ts';
 import { KeyroleError, type ErrorCode } from '../util/errors.ts';
 import { debug } from '../util/debug.ts';
 import { deleteItem, getItem, getItemFast, listAccounts, setItemFast } from '../keychain/keychain.ts';
+import { unlockDeferred } from '../keychain/unlocked.ts';
 import { kernelCopiesPossible, kernelDelete, kernelEntries, kernelGet, kernelSet, kernelSweep, kernelTier } from '../keychain/tier.ts';
 import type { TempCredentials } from '../aws/sts.ts';
 import { credentialProblem } from './shape.ts';
@@ -227,6 +228,9 @@ export function keychainStore(): CacheStore {
         const v = kernelGet(CACHE_SERVICE, key);
         if (v !== null) return v;
       }
+      // `keyrole process` leaves the file store locked until it reads it (src/keychain/prepare.ts):
+      // a hit from the kernel copy above asks no passphrase.
+      await unlockDeferred();
       return getItemFast(CACHE_SERVICE, key, 'read the credential cache', false);
     },
     async put(key, value, o) {
@@ -357,6 +361,8 @@ export function openStore(kind: StoreKind): CacheStore {
 const STORE_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CacheDirForeign', 'CacheDirSymlink', 'CacheDirUnusable', 'CacheDirWritable', 'CacheFileExposed', 'CacheFileSymlink', 'SealKeyUnsafe',
   'NoSecretService', 'KeychainLocked', 'KeychainError', 'KeychainValueTooLarge', 'KeychainAmbiguous', 'KeychainTimeout', 'KeychainBadBus', 'KeychainReadBack',
+  // The file store's unlocking (a miss of the kernel copy unlocks it: keychainStore's get).
+  'FileStoreLocked', 'FileStoreMissing', 'FileStoreNoPassphrase', 'FileStoreUnusable', 'FileStoreWrongPassphrase', 'PassphraseMismatch', 'PassphraseSourceFailed',
 ]);
 
 /** Reads an entry; anything unreadable or written for other parameters is a miss, noted in --debug, never a crash. */
