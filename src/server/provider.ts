@@ -51,6 +51,7 @@ export function serverProvider(p: { files: AwsFiles; settings: Settings }): () =
       newRun();
       const r = await resolveCredentials(p.files, p.settings, { noTerminal: true });
       if (!servedAsIs(r.entry, durationSeconds, Date.now())) nextTry = Date.now() + RETRY_MS; // served as held by the cache: renewal failed
+      else held = 'needs a person'; // renewed: an old failure's reason no longer applies
       last = r;
       return r;
     } catch (err) {
